@@ -1,0 +1,77 @@
+import type { RateLimit, Scope } from './scope.js'
+
+/** Who is acting: the verified authtoken's subject and email. */
+export interface Actor {
+  readonly uid: string
+  readonly email: string
+}
+
+export interface TokenChanges {
+  readonly name?: string
+  readonly description?: string
+  readonly scope?: Scope
+  /** Raw input: `YYYY-MM-DD`, an ISO-8601 instant, or null for never. */
+  readonly expires_on?: string | null
+  readonly rate_limit?: RateLimit | null
+  readonly is_email_notification_enabled?: boolean
+}
+
+type C<T extends string, P> = { readonly type: T; readonly actor: Actor } & P
+
+export type CreateStack = C<'CreateStack', { api_key: string; name: string; description: string }>
+export type ShareStack = C<'ShareStack', { members: ReadonlyArray<{ email: string; roles: readonly string[] }> }>
+export type UnshareStack = C<'UnshareStack', { email: string }>
+export type TransferOwnership = C<'TransferOwnership', { to_email: string }>
+export type GenerateToken = C<
+  'GenerateToken',
+  {
+    token_uid: string
+    secret_hash: string
+    name: string
+    description: string
+    scope: Scope
+    expires_on: string | null
+    rate_limit: RateLimit | null
+    is_email_notification_enabled: boolean
+  }
+>
+export type RenameToken = C<'RenameToken', { token_uid: string; name?: string; description?: string }>
+export type ChangeScope = C<'ChangeScope', { token_uid: string; scope: Scope }>
+export type ChangeExpiry = C<'ChangeExpiry', { token_uid: string; expires_on: string | null }>
+export type ChangeLimits = C<'ChangeLimits', { token_uid: string; rate_limit: RateLimit | null }>
+export type ChangeNotification = C<'ChangeNotification', { token_uid: string; enabled: boolean }>
+/** PUT: every field that actually changed becomes its own event, decided atomically. */
+export type UpdateToken = C<'UpdateToken', { token_uid: string; changes: TokenChanges }>
+export type RotateToken = C<
+  'RotateToken',
+  { token_uid: string; secret_hash: string; previous_expires_in_seconds: number }
+>
+export type RevokeToken = C<'RevokeToken', { token_uid: string }>
+
+export type Command =
+  | CreateStack
+  | ShareStack
+  | UnshareStack
+  | TransferOwnership
+  | GenerateToken
+  | RenameToken
+  | ChangeScope
+  | ChangeExpiry
+  | ChangeLimits
+  | ChangeNotification
+  | UpdateToken
+  | RotateToken
+  | RevokeToken
+
+/** Limits from configuration (SPEC 2.5, 2.6). */
+export interface Policy {
+  readonly maxTokensPerStack: number
+  readonly planReadLimit: number
+  readonly planWriteLimit: number
+}
+
+/** What a decision may depend on besides the state: time is an argument, never read. */
+export interface DecideContext {
+  readonly now: Date
+  readonly policy: Policy
+}

@@ -1,0 +1,328 @@
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import { domainError, validation, type DomainError } from './errors.js'
+import { assertNever, type DomainEvent } from './events.js'
+import { isRole } from './roles.js'
+import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
+import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
+import {
+  canonical,
+  MAX_DESCRIPTION,
+  MAX_NAME,
+  normaliseExpiry,
+  requireFuture,
+  validateEmail,
+  validateGrace,
+  validateRateLimit,
+  validateScope,
+  validateText,
+} from './rules.js'
+
+type Decision = E.Either<DomainError, DomainEvent[]>
+type Active = Extract<StackState, { status: 'active' }>
+
+const forbidden = (what: string) => domainError('forbidden', `Only the stack owner or an admin may ${what}.`)
+
+const activeStack = (state: StackState): E.Either<DomainError, Active> =>
+  state.status === 'active' ? E.right(state) : E.left(domainError('stack-not-found', 'Stack not found.'))
+
+const isOwner = (s: Active, actor: Actor) => s.owner_email === actor.email
+const isManager = (s: Active, actor: Actor) =>
+  isOwner(s, actor) || (s.members.get(actor.email) ?? []).includes('admin')
+
+/** SPEC 2.2: only the owner or an admin, checked against the same stream revision that is appended to. */
+const asManager = (state: StackState, actor: Actor, what: string) =>
+  pipe(
+    activeStack(state),
+    E.filterOrElse((s) => isManager(s, actor), () => forbidden(what)),
+  )
+
+const liveToken = (s: Active, uid: string): E.Either<DomainError, TokenState> => {
+  const t = s.tokens.get(uid)
+  if (!t) return E.left(domainError('token-not-found', 'Management token not found.'))
+  if (t.revoked) return E.left(domainError('token-revoked', 'Management token was revoked and can no longer change.'))
+  return E.right(t)
+}
+
+const nameFree = (s: Active, name: string, except?: string): E.Either<DomainError, string> =>
+  liveTokens(s).some((t) => t.name === name && t.uid !== except)
+    ? E.left(validation('name', `a live token named "${name}" already exists in this stack`))
+    : E.right(name)
+
+const generate = (cmd: GenerateToken, state: StackState, ctx: DecideContext): Decision =>
+  pipe(
+    E.Do,
+    E.apS('stack', asManager(state, cmd.actor, 'generate management tokens')),
+    E.chainFirst(({ stack }) =>
+      liveTokens(stack).length >= ctx.policy.maxTokensPerStack
+        ? E.left(
+            domainError('token-limit-reached', `A stack may have at most ${ctx.policy.maxTokensPerStack} live management tokens.`, {
+              token: [`limit of ${ctx.policy.maxTokensPerStack} live tokens reached`],
+            }),
+          )
+        : E.right(undefined),
+    ),
+    E.chainFirst(({ stack }) =>
+      stack.tokens.has(cmd.token_uid) ? E.left(validation('uid', 'is already in use')) : E.right(undefined),
+    ),
+    E.bind('name', () => validateText('name', cmd.name, MAX_NAME, true)),
+    E.chainFirst(({ stack, name }) => nameFree(stack, name)),
+    E.bind('description', () => validateText('description', cmd.description, MAX_DESCRIPTION, false)),
+    E.bind('scope', () => validateScope(cmd.scope)),
+    E.bind('expires_on', () => pipe(normaliseExpiry(cmd.expires_on), E.chain((x) => requireFuture(x, ctx.now)))),
+    E.bind('rate_limit', () => validateRateLimit(cmd.rate_limit, ctx.policy)),
+    E.map((v): DomainEvent[] => [
+      {
+        type: 'TokenGenerated',
+        data: {
+          api_key: v.stack.api_key,
+          token_uid: cmd.token_uid,
+          name: v.name,
+          description: v.description,
+          scope: v.scope,
+          expires_on: v.expires_on,
+          rate_limit: v.rate_limit,
+          is_email_notification_enabled: cmd.is_email_notification_enabled,
+          secret_hash: cmd.secret_hash,
+        },
+      },
+    ]),
+  )
+
+/** The events for one field group of a PUT; none when the value did not change. */
+const changeEvents = (
+  s: Active,
+  t: TokenState,
+  changes: TokenChanges,
+  ctx: DecideContext,
+): Decision => {
+  const api_key = s.api_key
+  const token_uid = t.uid
+  const steps: Array<() => Decision> = [
+    () => {
+      if (changes.name === undefined && changes.description === undefined) return E.right([])
+      return pipe(
+        E.Do,
+        E.bind('name', () => (changes.name === undefined ? E.right(t.name) : validateText('name', changes.name, MAX_NAME, true))),
+        E.chainFirst(({ name }) => nameFree(s, name, t.uid)),
+        E.bind('description', () =>
+          changes.description === undefined
+            ? E.right(t.description)
+            : validateText('description', changes.description, MAX_DESCRIPTION, false),
+        ),
+        E.map(({ name, description }): DomainEvent[] =>
+          name === t.name && description === t.description
+            ? []
+            : [{ type: 'TokenRenamed', data: { api_key, token_uid, name, description } }],
+        ),
+      )
+    },
+    () =>
+      changes.scope === undefined
+        ? E.right([])
+        : pipe(
+            validateScope(changes.scope),
+            E.map((scope): DomainEvent[] =>
+              canonical(scope) === canonical(t.scope) ? [] : [{ type: 'TokenScopeChanged', data: { api_key, token_uid, scope } }],
+            ),
+          ),
+    () =>
+      changes.expires_on === undefined
+        ? E.right([])
+        : pipe(
+            normaliseExpiry(changes.expires_on),
+            E.chain((expires_on): Decision =>
+              expires_on === t.expires_on
+                ? E.right([])
+                : pipe(
+                    requireFuture(expires_on, ctx.now),
+                    E.map((): DomainEvent[] => [{ type: 'TokenExpiryChanged', data: { api_key, token_uid, expires_on } }]),
+                  ),
+            ),
+          ),
+    () =>
+      changes.rate_limit === undefined
+        ? E.right([])
+        : pipe(
+            validateRateLimit(changes.rate_limit, ctx.policy),
+            E.map((rate_limit): DomainEvent[] =>
+              canonical(rate_limit) === canonical(t.rate_limit)
+                ? []
+                : [{ type: 'TokenLimitsChanged', data: { api_key, token_uid, rate_limit } }],
+            ),
+          ),
+    () =>
+      changes.is_email_notification_enabled === undefined ||
+      changes.is_email_notification_enabled === t.is_email_notification_enabled
+        ? E.right([])
+        : E.right([
+            {
+              type: 'TokenNotificationChanged',
+              data: { api_key, token_uid, is_email_notification_enabled: changes.is_email_notification_enabled },
+            },
+          ]),
+  ]
+  return steps.reduce<Decision>(
+    (acc, step) => pipe(acc, E.chain((events) => pipe(step(), E.map((more) => [...events, ...more])))),
+    E.right([]),
+  )
+}
+
+const update = (cmd: UpdateToken, state: StackState, ctx: DecideContext): Decision =>
+  pipe(
+    asManager(state, cmd.actor, 'update management tokens'),
+    E.chain((s) => pipe(liveToken(s, cmd.token_uid), E.chain((t) => changeEvents(s, t, cmd.changes, ctx)))),
+  )
+
+export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Decision => {
+  switch (cmd.type) {
+    case 'CreateStack':
+      return state.status === 'absent'
+        ? pipe(
+            E.Do,
+            E.bind('name', () => validateText('name', cmd.name, MAX_NAME, true)),
+            E.bind('description', () => validateText('description', cmd.description, MAX_DESCRIPTION, false)),
+            E.map(({ name, description }): DomainEvent[] => [
+              {
+                type: 'StackCreated',
+                data: { api_key: cmd.api_key, name, description, owner_email: cmd.actor.email, owner_uid: cmd.actor.uid },
+              },
+            ]),
+          )
+        : E.left(domainError('stack-exists', 'A stack with this api_key already exists.'))
+    case 'ShareStack':
+      return pipe(
+        asManager(state, cmd.actor, 'share the stack'),
+        E.chain((s) =>
+          cmd.members.length === 0
+            ? E.left(validation('emails', 'must list at least one email'))
+            : E.traverseArray((m: { email: string; roles: readonly string[] }) =>
+                pipe(
+                  validateEmail('emails', m.email),
+                  E.chainFirst(() =>
+                    m.roles.length > 0 && m.roles.every(isRole)
+                      ? E.right(undefined)
+                      : E.left(validation(`roles.${m.email}`, 'must list roles among admin, developer, content_manager')),
+                  ),
+                  E.chainFirst((email) =>
+                    email === s.owner_email ? E.left(validation('emails', 'the owner is already a member')) : E.right(undefined),
+                  ),
+                  E.map((email): DomainEvent[] =>
+                    canonical([...(s.members.get(email) ?? [])].sort()) === canonical([...m.roles].sort()) && s.members.has(email)
+                      ? []
+                      : [{ type: 'MemberShared', data: { api_key: s.api_key, email, roles: [...new Set(m.roles)] } }],
+                  ),
+                ),
+              )(cmd.members),
+        ),
+        E.map((lists) => lists.flat()),
+      )
+    case 'UnshareStack':
+      return pipe(
+        asManager(state, cmd.actor, 'unshare the stack'),
+        E.chain((s) =>
+          pipe(
+            validateEmail('email', cmd.email),
+            E.chain((email): Decision => {
+              if (email === s.owner_email) return E.left(validation('email', 'the owner cannot be removed'))
+              if (!s.members.has(email)) return E.left(domainError('member-not-found', `${email} is not a member of this stack.`))
+              return E.right([{ type: 'MemberUnshared', data: { api_key: s.api_key, email } }])
+            }),
+          ),
+        ),
+      )
+    case 'TransferOwnership':
+      return pipe(
+        activeStack(state),
+        E.filterOrElse(
+          (s) => isOwner(s, cmd.actor),
+          () => domainError('forbidden', 'Only the stack owner may transfer ownership.'),
+        ),
+        E.chain((s) =>
+          pipe(
+            validateEmail('transfer_to', cmd.to_email),
+            E.chain((to): Decision => {
+              if (to === s.owner_email) return E.left(validation('transfer_to', 'is already the owner'))
+              if (!s.members.has(to)) return E.left(domainError('member-not-found', `${to} is not a member of this stack.`))
+              return E.right([
+                { type: 'OwnershipTransferred', data: { api_key: s.api_key, from_email: s.owner_email, to_email: to } },
+              ])
+            }),
+          ),
+        ),
+      )
+    case 'GenerateToken':
+      return generate(cmd, state, ctx)
+    case 'UpdateToken':
+      return update(cmd, state, ctx)
+    case 'RenameToken': {
+      const changes: TokenChanges = {
+        ...(cmd.name === undefined ? {} : { name: cmd.name }),
+        ...(cmd.description === undefined ? {} : { description: cmd.description }),
+      }
+      return update({ type: 'UpdateToken', actor: cmd.actor, token_uid: cmd.token_uid, changes }, state, ctx)
+    }
+    case 'ChangeScope':
+      return update({ type: 'UpdateToken', actor: cmd.actor, token_uid: cmd.token_uid, changes: { scope: cmd.scope } }, state, ctx)
+    case 'ChangeExpiry':
+      return update(
+        { type: 'UpdateToken', actor: cmd.actor, token_uid: cmd.token_uid, changes: { expires_on: cmd.expires_on } },
+        state,
+        ctx,
+      )
+    case 'ChangeLimits':
+      return update(
+        { type: 'UpdateToken', actor: cmd.actor, token_uid: cmd.token_uid, changes: { rate_limit: cmd.rate_limit } },
+        state,
+        ctx,
+      )
+    case 'ChangeNotification':
+      return update(
+        {
+          type: 'UpdateToken',
+          actor: cmd.actor,
+          token_uid: cmd.token_uid,
+          changes: { is_email_notification_enabled: cmd.enabled },
+        },
+        state,
+        ctx,
+      )
+    case 'RotateToken':
+      return pipe(
+        asManager(state, cmd.actor, 'rotate management tokens'),
+        E.chain((s) =>
+          pipe(
+            liveToken(s, cmd.token_uid),
+            E.chain((t) =>
+              pipe(
+                validateGrace(cmd.previous_expires_in_seconds),
+                E.map((grace): DomainEvent[] => [
+                  {
+                    type: 'TokenRotated',
+                    data: {
+                      api_key: s.api_key,
+                      token_uid: t.uid,
+                      secret_hash: cmd.secret_hash,
+                      previous_secret_hash: t.secret_hash,
+                      previous_expires_at: new Date(ctx.now.getTime() + grace * 1000).toISOString(),
+                    },
+                  },
+                ]),
+              ),
+            ),
+          ),
+        ),
+      )
+    case 'RevokeToken':
+      return pipe(
+        asManager(state, cmd.actor, 'revoke management tokens'),
+        E.chain((s) => liveToken(s, cmd.token_uid)),
+        E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid } }]),
+      )
+    default:
+      return assertNever(cmd)
+  }
+}
+
+/** A decider in the Emmett/Chassaing shape, for tests and for the command handler. */
+export const stackDecider = { decide, evolve, initialState: { status: 'absent' } as StackState }

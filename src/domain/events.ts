@@ -1,0 +1,111 @@
+import * as t from 'io-ts'
+import { RateLimit, Scope } from './scope.js'
+
+/**
+ * The event catalogue. Every event read back from a store is decoded with these codecs;
+ * types are derived from them. Secrets never appear: only their SHA-256 hex digest.
+ */
+export const SCHEMA_VERSION = 1
+
+export const EventMetadata = t.intersection([
+  t.type({
+    actor: t.string,
+    occurred_at: t.string,
+    request_id: t.string,
+    remote_addr: t.string,
+    schema_version: t.number,
+  }),
+  t.partial({ actor_email: t.string }),
+])
+export type EventMetadata = t.TypeOf<typeof EventMetadata>
+
+const ev = <T extends string, P extends t.Props>(type: T, props: P) =>
+  t.type({ type: t.literal(type), data: t.type({ api_key: t.string, ...props }) })
+
+const nullableString = t.union([t.string, t.null])
+
+export const StackCreated = ev('StackCreated', {
+  name: t.string,
+  description: t.string,
+  owner_email: t.string,
+  owner_uid: t.string,
+})
+export const MemberShared = ev('MemberShared', { email: t.string, roles: t.array(t.string) })
+export const MemberUnshared = ev('MemberUnshared', { email: t.string })
+export const OwnershipTransferred = ev('OwnershipTransferred', {
+  from_email: t.string,
+  to_email: t.string,
+})
+export const TokenGenerated = ev('TokenGenerated', {
+  token_uid: t.string,
+  name: t.string,
+  description: t.string,
+  scope: Scope,
+  /** ISO-8601 instant at which the token stops working, or null for never. */
+  expires_on: nullableString,
+  rate_limit: t.union([RateLimit, t.null]),
+  is_email_notification_enabled: t.boolean,
+  secret_hash: t.string,
+})
+export const TokenRenamed = ev('TokenRenamed', {
+  token_uid: t.string,
+  name: t.string,
+  description: t.string,
+})
+export const TokenScopeChanged = ev('TokenScopeChanged', { token_uid: t.string, scope: Scope })
+export const TokenExpiryChanged = ev('TokenExpiryChanged', {
+  token_uid: t.string,
+  expires_on: nullableString,
+})
+export const TokenLimitsChanged = ev('TokenLimitsChanged', {
+  token_uid: t.string,
+  rate_limit: t.union([RateLimit, t.null]),
+})
+export const TokenNotificationChanged = ev('TokenNotificationChanged', {
+  token_uid: t.string,
+  is_email_notification_enabled: t.boolean,
+})
+export const TokenRotated = ev('TokenRotated', {
+  token_uid: t.string,
+  secret_hash: t.string,
+  previous_secret_hash: t.string,
+  /** Until when the previous secret keeps working (ISO instant); equal to occurred_at for no grace. */
+  previous_expires_at: t.string,
+})
+export const TokenRevoked = ev('TokenRevoked', { token_uid: t.string })
+
+export const DomainEvent = t.union([
+  StackCreated,
+  MemberShared,
+  MemberUnshared,
+  OwnershipTransferred,
+  TokenGenerated,
+  TokenRenamed,
+  TokenScopeChanged,
+  TokenExpiryChanged,
+  TokenLimitsChanged,
+  TokenNotificationChanged,
+  TokenRotated,
+  TokenRevoked,
+])
+export type DomainEvent = t.TypeOf<typeof DomainEvent>
+export type EventType = DomainEvent['type']
+export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>
+
+export const EVENT_TYPES: readonly EventType[] = DomainEvent.types.map(
+  (c) => c.props.type.value,
+)
+
+/** An event as it was recorded, decoded: what projections and the replay CLI work on. */
+export interface Recorded<E extends DomainEvent = DomainEvent> {
+  readonly event: E
+  readonly metadata: EventMetadata
+  readonly stream: string
+  readonly revision: number
+  readonly position: number
+  readonly id: string
+}
+
+export const assertNever = (x: never): never => {
+  throw new Error(`unhandled case: ${JSON.stringify(x)}`)
+}

@@ -1,0 +1,90 @@
+import type * as E from 'fp-ts/lib/Either.js'
+
+/**
+ * The event-store port. Adapters (embedded SQLite, EventStoreDB) translate vendor behaviour and
+ * errors into this vocabulary and pass the shared contract suite in test/support/event-store-contract.ts.
+ *
+ * Positions are global, strictly increasing numbers (SQLite: row id; EventStoreDB: commit position).
+ * Revisions are per stream, starting at 0.
+ */
+
+/** An event to append. `data` and `metadata` are JSON-serialisable objects. */
+export interface NewEvent {
+  readonly id: string
+  readonly type: string
+  readonly data: unknown
+  readonly metadata: unknown
+}
+
+/** An event as stored; `data` and `metadata` are parsed JSON, not yet decoded. */
+export interface StoredEvent {
+  readonly id: string
+  readonly stream: string
+  readonly revision: number
+  readonly position: number
+  readonly type: string
+  readonly data: unknown
+  readonly metadata: unknown
+  /** When the store recorded it (ISO-8601). */
+  readonly recorded_at: string
+}
+
+/** `no_stream`: the stream must not exist; a number: the revision of the stream's last event. */
+export type ExpectedRevision = 'no_stream' | 'any' | number
+
+export interface AppendResult {
+  /** Revision of the last appended event. */
+  readonly revision: number
+  /** Global position of the last appended event. */
+  readonly position: number
+}
+
+export interface VersionConflict {
+  readonly kind: 'version-conflict'
+  readonly stream: string
+  readonly expected: ExpectedRevision
+  readonly actual: number | 'no_stream'
+}
+
+/** Thrown (never returned) when the store cannot be reached; the HTTP layer answers 503. */
+export class EventStoreUnavailable extends Error {
+  readonly kind = 'unavailable'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'EventStoreUnavailable'
+  }
+}
+
+export interface ReadAllOptions {
+  /** Only events with a position strictly greater than this (default: from the start). */
+  readonly after?: number
+  /** Stop after this many events. */
+  readonly maxCount?: number
+}
+
+export interface SubscribeOptions extends ReadAllOptions {
+  /** Called with each batch of events, in order; the next batch waits for the returned promise. */
+  readonly onEvents: (events: readonly StoredEvent[]) => void | Promise<void>
+  /** Called when the subscription fails for good (not for transient outages the adapter retries). */
+  readonly onError?: (error: unknown) => void
+}
+
+export interface Subscription {
+  close(): Promise<void>
+}
+
+export interface EventStore {
+  /** Events of one stream in revision order; an unknown stream is empty. */
+  readStream(stream: string): Promise<readonly StoredEvent[]>
+  /** Atomic: all events or none, only if the stream is at `expected`. */
+  append(
+    stream: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+  ): Promise<E.Either<VersionConflict, AppendResult>>
+  /** Every event of the store in position order. */
+  readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>
+  /** Catch-up then live: delivers every event after `options.after`, and new ones as they come. */
+  subscribe(options: SubscribeOptions): Subscription
+  close(): Promise<void>
+}

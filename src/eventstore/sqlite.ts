@@ -1,0 +1,199 @@
+import { EventEmitter } from 'node:events'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import * as E from 'fp-ts/lib/Either.js'
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  StoredEvent,
+  SubscribeOptions,
+  Subscription,
+  VersionConflict,
+} from './port.js'
+
+interface Row {
+  position: number
+  id: string
+  stream: string
+  revision: number
+  type: string
+  data: string
+  metadata: string
+  recorded_at: string
+}
+
+const toStored = (r: Row): StoredEvent => ({
+  id: r.id,
+  stream: r.stream,
+  revision: r.revision,
+  position: r.position,
+  type: r.type,
+  data: JSON.parse(r.data),
+  metadata: JSON.parse(r.metadata),
+  recorded_at: r.recorded_at,
+})
+
+export interface SqliteEventStoreOptions {
+  /** How often a subscription looks for events appended by other processes (ms). */
+  readonly pollIntervalMs?: number
+  readonly now?: () => Date
+  readonly pageSize?: number
+}
+
+/**
+ * The embedded event store: one SQLite file in WAL mode. Appends are IMMEDIATE transactions, and
+ * UNIQUE(stream, revision) backs the expected-revision check even across processes.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly db: Database.Database
+  private readonly appended = new EventEmitter()
+  private readonly pollIntervalMs: number
+  private readonly pageSize: number
+  private readonly now: () => Date
+  private readonly stmts
+
+  constructor(file: string, options: SqliteEventStoreOptions = {}) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+    this.db = new Database(file)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('busy_timeout = 5000')
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS events (
+        position    INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        stream      TEXT NOT NULL,
+        revision    INTEGER NOT NULL,
+        type        TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        metadata    TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        UNIQUE (stream, revision)
+      )`)
+    this.pollIntervalMs = options.pollIntervalMs ?? 50
+    this.pageSize = options.pageSize ?? 1000
+    this.now = options.now ?? (() => new Date())
+    this.appended.setMaxListeners(0)
+    this.stmts = {
+      head: this.db.prepare<[string], { revision: number | null }>(
+        'SELECT MAX(revision) AS revision FROM events WHERE stream = ?',
+      ),
+      insert: this.db.prepare(
+        `INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at)
+         VALUES (@id, @stream, @revision, @type, @data, @metadata, @recorded_at)`,
+      ),
+      stream: this.db.prepare<[string], Row>('SELECT * FROM events WHERE stream = ? ORDER BY revision'),
+      page: this.db.prepare<[number, number], Row>('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+    }
+  }
+
+  readStream(stream: string): Promise<readonly StoredEvent[]> {
+    return Promise.resolve(this.stmts.stream.all(stream).map(toStored))
+  }
+
+  /** Synchronous core of append, so that a caller on this thread can load-decide-append without a gap. */
+  appendSync(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): E.Either<VersionConflict, AppendResult> {
+    const tx = this.db.transaction((): E.Either<VersionConflict, AppendResult> => {
+      const head = this.stmts.head.get(stream)?.revision ?? null
+      const actual = head === null ? ('no_stream' as const) : head
+      const ok = expected === 'any' || (expected === 'no_stream' ? head === null : expected === head)
+      if (!ok) return E.left({ kind: 'version-conflict', stream, expected, actual })
+      const recorded_at = this.now().toISOString()
+      let revision = head ?? -1
+      let position = 0
+      for (const e of events) {
+        revision += 1
+        const info = this.stmts.insert.run({
+          id: e.id,
+          stream,
+          revision,
+          type: e.type,
+          data: JSON.stringify(e.data),
+          metadata: JSON.stringify(e.metadata),
+          recorded_at,
+        })
+        position = Number(info.lastInsertRowid)
+      }
+      return E.right({ revision, position })
+    })
+    const result = tx.immediate()
+    if (E.isRight(result) && events.length > 0) queueMicrotask(() => this.appended.emit('append'))
+    return result
+  }
+
+  append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision) {
+    return Promise.resolve(this.appendSync(stream, events, expected))
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<StoredEvent> {
+    let after = options.after ?? 0
+    let left = options.maxCount ?? Number.POSITIVE_INFINITY
+    while (left > 0) {
+      const rows = this.stmts.page.all(after, Math.min(this.pageSize, left))
+      if (rows.length === 0) return
+      for (const r of rows) yield toStored(r)
+      after = (rows[rows.length - 1] as Row).position
+      left -= rows.length
+    }
+  }
+
+  subscribe(options: SubscribeOptions): Subscription {
+    let cursor = options.after ?? 0
+    let closed = false
+    let running: Promise<void> | undefined
+    let again = false
+    const drain = async () => {
+      do {
+        again = false
+        for (;;) {
+          if (closed) return
+          const rows = this.stmts.page.all(cursor, this.pageSize)
+          if (rows.length === 0) break
+          await options.onEvents(rows.map(toStored))
+          cursor = (rows[rows.length - 1] as Row).position
+        }
+      } while (again && !closed)
+    }
+    const pump = () => {
+      if (running) {
+        again = true
+        return
+      }
+      running = drain()
+        .catch((error: unknown) => {
+          closed = true
+          stop()
+          options.onError?.(error)
+        })
+        .finally(() => {
+          running = undefined
+          if (again && !closed) pump()
+        })
+    }
+    const timer = setInterval(pump, this.pollIntervalMs)
+    timer.unref()
+    this.appended.on('append', pump)
+    const stop = () => {
+      clearInterval(timer)
+      this.appended.off('append', pump)
+    }
+    pump()
+    return {
+      close: async () => {
+        closed = true
+        stop()
+        await running
+      },
+    }
+  }
+
+  close(): Promise<void> {
+    this.appended.removeAllListeners()
+    if (this.db.open) this.db.close()
+    return Promise.resolve()
+  }
+}
