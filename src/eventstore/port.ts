@@ -65,6 +65,8 @@ export interface ReadAllOptions {
 export interface SubscribeOptions extends ReadAllOptions {
   /** Called with each batch of events, in order; the next batch waits for the returned promise. */
   readonly onEvents: (events: readonly StoredEvent[]) => void | Promise<void>
+  /** Called each time the subscription has delivered everything the store held (catch-up done). */
+  readonly onCaughtUp?: () => void
   /** Called when the subscription fails for good (not for transient outages the adapter retries). */
   readonly onError?: (error: unknown) => void
 }

@@ -152,7 +152,10 @@ export class SqliteEventStore implements EventStore {
         for (;;) {
           if (closed) return
           const rows = this.stmts.page.all(cursor, this.pageSize)
-          if (rows.length === 0) break
+          if (rows.length === 0) {
+            options.onCaughtUp?.()
+            break
+          }
           await options.onEvents(rows.map(toStored))
           cursor = (rows[rows.length - 1] as Row).position
         }

@@ -1,0 +1,99 @@
+import type { EventType } from '../src/domain/events.js'
+import type { Projection } from '../src/read/projection.js'
+
+/** SPEC 5.4: which audit `module` and `event_type` each event is listed under. */
+export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token'; event_type: string }> = {
+  StackCreated: { module: 'stack', event_type: 'create' },
+  MemberShared: { module: 'stack', event_type: 'share' },
+  MemberUnshared: { module: 'stack', event_type: 'unshare' },
+  OwnershipTransferred: { module: 'stack', event_type: 'transfer_ownership' },
+  TokenGenerated: { module: 'management_token', event_type: 'create' },
+  TokenRenamed: { module: 'management_token', event_type: 'update' },
+  TokenScopeChanged: { module: 'management_token', event_type: 'update' },
+  TokenExpiryChanged: { module: 'management_token', event_type: 'update' },
+  TokenLimitsChanged: { module: 'management_token', event_type: 'update' },
+  TokenNotificationChanged: { module: 'management_token', event_type: 'update' },
+  TokenRotated: { module: 'management_token', event_type: 'rotate' },
+  TokenRevoked: { module: 'management_token', event_type: 'delete' },
+}
+
+/** One row per event, keyed by the event id, newest first by position. */
+export const auditLog: Projection = {
+  name: 'audit-log',
+  version: 1,
+  tables: ['audit_log', 'audit_titles'],
+  handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),
+  create(db, table) {
+    const a = table('audit_log')
+    const n = table('audit_titles')
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS ${a} (
+        uid            TEXT PRIMARY KEY,
+        position       INTEGER NOT NULL,
+        api_key        TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        created_by     TEXT NOT NULL,
+        module         TEXT NOT NULL,
+        event_type     TEXT NOT NULL,
+        event          TEXT NOT NULL,
+        request_id     TEXT NOT NULL,
+        remote_addr    TEXT NOT NULL,
+        metadata_uid   TEXT NOT NULL,
+        metadata_title TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${a} (api_key, position);
+      CREATE TABLE IF NOT EXISTS ${n} (uid TEXT PRIMARY KEY, title TEXT NOT NULL) WITHOUT ROWID;`)
+  },
+  prepare(db, table) {
+    const a = table('audit_log')
+    const n = table('audit_titles')
+    const insert = db.prepare(
+      `INSERT OR REPLACE INTO ${a} VALUES (@uid, @position, @api_key, @created_at, @created_by, @module,
+         @event_type, @event, @request_id, @remote_addr, @metadata_uid, @metadata_title)`,
+    )
+    const setTitle = db.prepare(`INSERT OR REPLACE INTO ${n} VALUES (?, ?)`)
+    const getTitle = db.prepare<[string], { title: string }>(`SELECT title FROM ${n} WHERE uid = ?`)
+    return ({ event, metadata, id, position }) => {
+      let subject: string
+      let title: string
+      switch (event.type) {
+        case 'StackCreated':
+          subject = event.data.api_key
+          title = event.data.name
+          setTitle.run(subject, title)
+          break
+        case 'MemberShared':
+        case 'MemberUnshared':
+          subject = event.data.email
+          title = event.data.email
+          break
+        case 'OwnershipTransferred':
+          subject = event.data.to_email
+          title = event.data.to_email
+          break
+        case 'TokenGenerated':
+        case 'TokenRenamed':
+          subject = event.data.token_uid
+          title = event.data.name
+          setTitle.run(subject, title)
+          break
+        default:
+          subject = event.data.token_uid
+          title = getTitle.get(subject)?.title ?? ''
+      }
+      insert.run({
+        uid: id,
+        position,
+        api_key: event.data.api_key,
+        created_at: metadata.occurred_at,
+        created_by: metadata.actor,
+        ...AUDIT_KIND[event.type],
+        event: event.type,
+        request_id: metadata.request_id,
+        remote_addr: metadata.remote_addr,
+        metadata_uid: subject,
+        metadata_title: title,
+      })
+    }
+  },
+}

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto'
+import { Command, CommanderError, Option } from 'commander'
+import { ConfigError, loadConfig } from '../config.js'
+import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
+import { serve } from './serve.js'
+
+export interface Io {
+  readonly out: (s: string) => void
+  readonly err: (s: string) => void
+  readonly env: Record<string, string | undefined>
+}
+
+const processIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  env: process.env,
+}
+
+/** Exit codes (SPEC 11): 0 success, 1 a failure it explains, 2 bad usage. */
+export const run = async (argv: readonly string[], io: Io = processIo): Promise<number> => {
+  let code = 0
+  const program = new Command('management-tokens')
+    .description('Management-token service: server, development authtokens, audit replay, rebuilds')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+
+  program.command('serve').description('run the HTTP service (what `npm start` runs)').action(async () => {
+    await serve(loadConfig(io.env))
+  })
+
+  program
+    .command('authtoken')
+    .description('mint a development authtoken (HS256 with the local or configured secret)')
+    .requiredOption('--email <email>', 'the user email')
+    .option('--sub <uid>', 'the user uid (default: a new one)')
+    .addOption(new Option('--ttl <hours>', 'hours of validity').default('12'))
+    .action((opts: { email: string; sub?: string; ttl: string }) => {
+      const config = loadConfig(io.env)
+      const key = resolveJwtKey(config)
+      if (!('secret' in key)) {
+        io.err('authtoken: the server verifies RS256/ES256 with AUTH_JWT_PUBLIC_KEY; mint tokens with your identity provider\n')
+        code = 2
+        return
+      }
+      const hours = Number(opts.ttl)
+      if (!Number.isFinite(hours) || hours <= 0) {
+        io.err('authtoken: --ttl must be a positive number of hours\n')
+        code = 2
+        return
+      }
+      const sub = opts.sub ?? `blt${randomUUID().replace(/-/g, '').slice(0, 16)}`
+      io.out(`${mintAuthtoken(key.secret, { email: opts.email.trim().toLowerCase(), sub }, hours * 3600_000)}\n`)
+    })
+
+  try {
+    await program.parseAsync(['node', 'management-tokens', ...argv])
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2
+    if (e instanceof ConfigError) {
+      io.err(`${e.message}\n`)
+      return 2
+    }
+    throw e
+  }
+  return code
+}

@@ -1,0 +1,115 @@
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as t from 'io-ts'
+
+/** A string holding an integer within [min, max], decoded to a number. */
+const intString = (name: string, min: number, max: number) =>
+  new t.Type<number, string, unknown>(
+    name,
+    (u): u is number => typeof u === 'number',
+    (u, c) => {
+      if (typeof u !== 'string' || !/^\d+$/.test(u.trim())) return t.failure(u, c, `must be an integer from ${min} to ${max}`)
+      const n = Number(u)
+      return n >= min && n <= max ? t.success(n) : t.failure(u, c, `must be an integer from ${min} to ${max}`)
+    },
+    String,
+  )
+
+const urlWith = (name: string, schemes: readonly string[]) =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string',
+    (u, c) => {
+      if (typeof u !== 'string') return t.failure(u, c, 'must be a URL')
+      try {
+        const url = new URL(u)
+        return schemes.includes(url.protocol) ? t.success(u) : t.failure(u, c, `must use ${schemes.join(' or ')}`)
+      } catch {
+        return t.failure(u, c, 'must be a URL')
+      }
+    },
+    String,
+  )
+
+const boolString = new t.Type<boolean, string, unknown>(
+  'boolean',
+  (u): u is boolean => typeof u === 'boolean',
+  (u, c) => (u === 'true' || u === '1' ? t.success(true) : u === 'false' || u === '0' ? t.success(false) : t.failure(u, c, 'must be true or false')),
+  String,
+)
+
+const Env = t.partial({
+  PORT: intString('PORT', 0, 65535),
+  HOST: t.string,
+  EVENT_STORE_URL: urlWith('EVENT_STORE_URL', ['sqlite:', 'esdb:', 'esdb+discover:']),
+  DATA_DIR: t.string,
+  REDIS_URL: urlWith('REDIS_URL', ['redis:', 'rediss:']),
+  AUTH_JWT_SECRET: t.string,
+  AUTH_JWT_PUBLIC_KEY: t.string,
+  PLAN_READ_LIMIT: intString('PLAN_READ_LIMIT', 1, 1_000_000),
+  PLAN_WRITE_LIMIT: intString('PLAN_WRITE_LIMIT', 1, 1_000_000),
+  MAX_TOKENS_PER_STACK: intString('MAX_TOKENS_PER_STACK', 1, 100_000),
+  UPSTREAM_URL: urlWith('UPSTREAM_URL', ['http:', 'https:']),
+  LOG_LEVEL: t.keyof({ fatal: null, error: null, warn: null, info: null, debug: null, trace: null, silent: null }),
+  /** nginx auth_request cannot pass a 429 through: answer 403 with Retry-After instead. */
+  FORWARD_AUTH_429_AS_403: boolString,
+  /** Failed authentications allowed per client address per minute before 429. */
+  AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
+})
+
+export interface Config {
+  readonly port: number
+  readonly host: string
+  readonly eventStoreUrl: string | undefined
+  readonly dataDir: string
+  readonly redisUrl: string | undefined
+  readonly jwtSecret: string | undefined
+  readonly jwtPublicKey: string | undefined
+  readonly planReadLimit: number
+  readonly planWriteLimit: number
+  readonly maxTokensPerStack: number
+  readonly upstreamUrl: string | undefined
+  readonly logLevel: string
+  readonly forwardAuth429As403: boolean
+  readonly authFailureLimit: number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Validates the environment (SPEC 9); a bad value is a ConfigError naming the variable. */
+export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  return pipe(
+    Env.decode(present),
+    E.map(
+      (e): Config => ({
+        port: e.PORT ?? 3000,
+        host: e.HOST ?? '127.0.0.1',
+        eventStoreUrl: e.EVENT_STORE_URL,
+        dataDir: e.DATA_DIR ?? './data',
+        redisUrl: e.REDIS_URL,
+        jwtSecret: e.AUTH_JWT_SECRET,
+        jwtPublicKey: e.AUTH_JWT_PUBLIC_KEY,
+        planReadLimit: e.PLAN_READ_LIMIT ?? 10,
+        planWriteLimit: e.PLAN_WRITE_LIMIT ?? 10,
+        maxTokensPerStack: e.MAX_TOKENS_PER_STACK ?? 30,
+        upstreamUrl: e.UPSTREAM_URL,
+        logLevel: e.LOG_LEVEL ?? 'info',
+        forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
+        authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
+      }),
+    ),
+    E.getOrElse((errors): Config => {
+      const lines = errors.map((e) => {
+        const key = e.context.map((c) => c.key).filter(Boolean).join('.')
+        return `${key}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
+      })
+      throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`)
+    }),
+  )
+}
+
+/** Test and tool defaults: everything from the environment-free defaults, with overrides. */
+export const testConfig = (overrides: Partial<Config> = {}): Config => ({ ...loadConfig({}), ...overrides })

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto'
+import fastifySwagger from '@fastify/swagger'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { authorizerSurface } from '../authorizer/index.js'
+import { EventStoreUnavailable } from '../eventstore/port.js'
+import type { ServiceDeps } from '../service.js'
+import { authtoken, resolveJwtKey } from './auth.js'
+import { createApi } from './context.js'
+import { badRequest, HttpError, notFound, unavailable } from './errors.js'
+import { auditRoutes } from './routes/audit.js'
+import { healthRoutes } from './routes/health.js'
+import { stackRoutes } from './routes/stacks.js'
+import { tokenRoutes } from './routes/tokens.js'
+
+/** Never logged: secrets and identity headers (SPEC 10). */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers.authtoken',
+  'req.headers["x-forwarded-authorization"]',
+  'headers.authorization',
+  'headers.authtoken',
+  'token.token',
+  '*.secret',
+]
+
+export interface AppOptions {
+  /** A pino logger config or instance (tests pass a stream to capture logs). */
+  readonly logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance']
+}
+
+const toHttpError = (err: unknown): HttpError | undefined => {
+  if (err instanceof HttpError) return err
+  if (err instanceof EventStoreUnavailable) return unavailable('The event store is unavailable; try again shortly.')
+  const e = err as { code?: string; statusCode?: number; message?: string }
+  if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return badRequest('The request body is not valid JSON.', { body: ['is not valid JSON'] })
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return badRequest('Unsupported content type; send application/json.', { 'content-type': ['must be application/json'] })
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new HttpError(413, 100, 'The request body is too large.', { body: ['is too large'] })
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)
+    return new HttpError(e.statusCode, e.statusCode === 429 ? 429 : 100, e.message ?? 'Bad request.', {})
+  return undefined
+}
+
+/** Registers plugins and routes; never listens (the CLI's `serve` does). */
+export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Promise<FastifyInstance> => {
+  const logger = options.logger ?? { level: deps.config.logLevel, redact: REDACT }
+  const app = Fastify({
+    ...(logger && typeof (logger as { child?: unknown }).child === 'function'
+      ? { loggerInstance: logger as FastifyServerOptions['loggerInstance'] }
+      : { logger: logger as FastifyServerOptions['logger'] }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID()
+    },
+    trustProxy: true,
+    bodyLimit: 256 * 1024,
+  })
+
+  app.setErrorHandler((err, req, reply) => {
+    const known = toHttpError(err)
+    if (known) {
+      if (known.statusCode >= 500) req.log.warn({ err }, known.message)
+      return reply.code(known.statusCode).headers(known.headers).send(known.body())
+    }
+    req.log.error({ err }, 'internal error')
+    return reply.code(500).send({
+      error_message: `Internal error; quote request id ${req.id}.`,
+      error_code: 500,
+      errors: {},
+      request_id: req.id,
+    })
+  })
+  app.setNotFoundHandler((req, reply) => {
+    const e = notFound(`No route for ${req.method} ${req.url.split('?')[0]}.`)
+    return reply.code(e.statusCode).send(e.body())
+  })
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+  })
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Management-token service',
+        version: '0.1.0',
+        description: 'Contentstack-CMA-compatible management tokens: commands, queries and the request authorizer.',
+      },
+      components: {
+        securitySchemes: {
+          authtoken: { type: 'apiKey', in: 'header', name: 'authtoken' },
+          api_key: { type: 'apiKey', in: 'header', name: 'api_key' },
+          management_token: { type: 'apiKey', in: 'header', name: 'authorization' },
+        },
+      },
+    },
+  })
+  await app.register(authtoken, { key: resolveJwtKey(deps.config) })
+  const api = createApi(deps)
+  await app.register(healthRoutes, { api })
+  await app.register(stackRoutes, { api })
+  await app.register(tokenRoutes, { api })
+  await app.register(auditRoutes, { api })
+  await app.register(authorizerSurface, { deps, api })
+  app.get('/docs', { schema: { hide: true } }, async () => app.swagger())
+  return app
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fastifyJwt from '@fastify/jwt'
+import { createSigner } from 'fast-jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import * as t from 'io-ts'
+import type { Config } from '../config.js'
+import type { Actor } from '../domain/commands.js'
+import { unauthorized } from './errors.js'
+
+/** How authtokens are verified: HS256 with a shared secret, or RS256/ES256 with a public key. */
+export type JwtKey = { readonly secret: string } | { readonly publicKey: string }
+
+export const DEV_SECRET_FILE = 'authtoken-dev-secret'
+
+/**
+ * SPEC 3: configured secret or public key; with neither (development), a random secret kept in
+ * the data folder, so that `management-tokens authtoken` and the server agree.
+ */
+export const resolveJwtKey = (config: Config): JwtKey & { readonly development: boolean } => {
+  if (config.jwtPublicKey) return { publicKey: config.jwtPublicKey.replace(/\\n/g, '\n'), development: false }
+  if (config.jwtSecret) return { secret: config.jwtSecret, development: false }
+  const file = join(config.dataDir, DEV_SECRET_FILE)
+  if (!existsSync(file)) {
+    mkdirSync(config.dataDir, { recursive: true })
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' })
+  }
+  return { secret: readFileSync(file, 'utf8').trim(), development: true }
+}
+
+const Claims = t.type({ sub: t.string, email: t.string })
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified caller of a management endpoint. */
+    actor(): Actor
+  }
+}
+
+/** Verifies the `authtoken` header on demand; roles come from stack membership, never the JWT. */
+export const authtoken = fp<{ key: JwtKey }>(
+  async (app: FastifyInstance, { key }) => {
+    await app.register(fastifyJwt, {
+      secret: 'publicKey' in key ? { public: key.publicKey } : key.secret,
+      verify: { algorithms: 'publicKey' in key ? ['RS256', 'ES256'] : ['HS256'] },
+      decoratorName: 'jwtClaims',
+    })
+    app.decorateRequest('actor', function (this: FastifyRequest): Actor {
+      const raw = this.headers.authtoken
+      if (typeof raw !== 'string' || raw.length === 0)
+        throw unauthorized('The authtoken header is missing.', { authtoken: ['is required'] })
+      let claims: unknown
+      try {
+        claims = app.jwt.verify(raw)
+      } catch {
+        throw unauthorized('The authtoken is invalid or expired.', { authtoken: ['is invalid'] })
+      }
+      if (!Claims.is(claims)) throw unauthorized('The authtoken lacks sub or email.', { authtoken: ['lacks sub or email'] })
+      return { uid: claims.sub, email: claims.email.trim().toLowerCase() }
+    })
+  },
+  { name: 'authtoken' },
+)
+
+/** Mints a development authtoken (HS256, with the local or configured shared secret). */
+export const mintAuthtoken = (secret: string, claims: { email: string; sub: string }, expiresInMs = 12 * 3600_000): string =>
+  createSigner({ key: secret, algorithm: 'HS256', expiresIn: expiresInMs })({ sub: claims.sub, email: claims.email })

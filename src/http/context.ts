@@ -1,0 +1,63 @@
+import * as E from 'fp-ts/lib/Either.js'
+import type { FastifyRequest } from 'fastify'
+import type { Command, Policy } from '../domain/commands.js'
+import { createQueries, type Queries, type StackView } from '../read/queries.js'
+import type { ServiceDeps } from '../service.js'
+import { createCommandHandler, type CommandHandler, type Handled } from '../write/handle-command.js'
+import { conflict, forbidden, fromDomain, noStack } from './errors.js'
+import { createIdempotency, type Idempotency } from './idempotency.js'
+
+/** What every management route shares: one command handler (and its per-stack queue), queries. */
+export interface Api {
+  readonly deps: ServiceDeps
+  readonly queries: Queries
+  readonly idempotency: Idempotency
+  /** Runs a command for the stack; a domain error or a spent retry budget is thrown as HttpError. */
+  run(apiKey: string, command: Command, req: FastifyRequest): Promise<Handled>
+  /** The stack named by the `api_key` header, or 412. */
+  stackOf(req: FastifyRequest): StackView
+  /** The caller's roles in the stack; 403 unless a member (or, with `managers`, owner/admin). */
+  requireRole(stack: StackView, req: FastifyRequest, managers: boolean): readonly string[]
+  /** Set by the authorizer surface: admits a management token for the request, or throws. */
+  authorizeToken?: (req: FastifyRequest) => Promise<void>
+}
+
+export const policyOf = (deps: ServiceDeps): Policy => ({
+  maxTokensPerStack: deps.config.maxTokensPerStack,
+  planReadLimit: deps.config.planReadLimit,
+  planWriteLimit: deps.config.planWriteLimit,
+})
+
+export const createApi = (deps: ServiceDeps): Api => {
+  const queries = createQueries(deps.readDb)
+  const handle: CommandHandler = createCommandHandler({
+    store: deps.store,
+    clock: deps.clock,
+    policy: policyOf(deps),
+    waitForProjection: (p) => deps.projector.waitFor(p),
+  })
+  return {
+    deps,
+    queries,
+    idempotency: createIdempotency(deps.readDb, deps.clock),
+    async run(apiKey, command, req) {
+      const result = await handle(apiKey, command, { requestId: req.id, remoteAddr: req.ip })
+      if (E.isRight(result)) return result.right
+      throw result.left.code === 'conflict' ? conflict(result.left.message) : fromDomain(result.left)
+    },
+    stackOf(req) {
+      const apiKey = req.headers.api_key
+      if (typeof apiKey !== 'string' || apiKey.length === 0) throw noStack('The api_key header is missing.')
+      const stack = queries.stack(apiKey)
+      if (!stack) throw noStack('The api_key is not valid.')
+      return stack
+    },
+    requireRole(stack, req, managers) {
+      const roles = queries.roles(stack.api_key, req.actor().email)
+      if (!roles) throw forbidden('You are not a member of this stack.', { authtoken: ['is not a member of this stack'] })
+      if (managers && !roles.some((r) => r === 'owner' || r === 'admin'))
+        throw forbidden('Only the stack owner or an admin may manage tokens.', { authtoken: ['lacks the owner or admin role'] })
+      return roles
+    },
+  }
+}

@@ -1,0 +1,67 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import * as t from 'io-ts'
+import type { Api } from '../context.js'
+import { decodeOr422 } from '../decode.js'
+import { notFound } from '../errors.js'
+
+const numberString = (min: number, max: number) =>
+  new t.Type<number, string, unknown>(
+    `integer from ${min} to ${max}`,
+    (u): u is number => typeof u === 'number',
+    (u, c) => {
+      const n = typeof u === 'string' && /^\d+$/.test(u) ? Number(u) : Number.NaN
+      return n >= min && n <= max ? t.success(n) : t.failure(u, c, `must be an integer from ${min} to ${max}`)
+    },
+    String,
+  )
+const instant = new t.Type<string, string, unknown>(
+  'ISO-8601 instant',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && Number.isFinite(Date.parse(u))
+      ? t.success(new Date(Date.parse(u)).toISOString())
+      : t.failure(u, c, 'must be an ISO-8601 date or instant'),
+  String,
+)
+const AuditQuery = t.partial({
+  limit: numberString(1, 100),
+  skip: numberString(0, Number.MAX_SAFE_INTEGER),
+  module: t.keyof({ management_token: null, stack: null }),
+  event_type: t.keyof({ create: null, update: null, delete: null, rotate: null, share: null, unshare: null, transfer_ownership: null }),
+  actor: t.string,
+  from: instant,
+  to: instant,
+})
+
+const tags = ['audit log']
+
+/**
+ * SPEC 5.4: the audit log of token and membership changes, newest first. Callers are an
+ * owner/admin authtoken, or a management token with `audit_log` read (checked by `authorizeToken`).
+ */
+export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
+  const allowed = async (req: FastifyRequest) => {
+    const stack = api.stackOf(req)
+    if (req.headers.authtoken === undefined && req.headers.authorization !== undefined && api.authorizeToken) {
+      await api.authorizeToken(req)
+    } else {
+      api.requireRole(stack, req, true)
+    }
+    return stack
+  }
+
+  app.get('/v3/audit-logs', { schema: { tags, summary: 'Token and membership changes, newest first' } }, async (req) => {
+    const stack = await allowed(req)
+    const q = decodeOr422(AuditQuery, req.query)
+    const { logs, count } = api.queries.audit(stack.api_key, { ...q, limit: q.limit ?? 25, skip: q.skip ?? 0 })
+    return { logs, count }
+  })
+
+  app.get('/v3/audit-logs/:uid', { schema: { tags, summary: 'One audit-log entry' } }, async (req) => {
+    const stack = await allowed(req)
+    const { uid } = decodeOr422(t.type({ uid: t.string }), req.params)
+    const log = api.queries.auditEntry(stack.api_key, uid)
+    if (!log) throw notFound('Audit log entry not found.', { uid: ['not found'] })
+    return { log }
+  })
+}

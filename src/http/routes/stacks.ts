@@ -1,0 +1,99 @@
+import type { FastifyPluginAsync } from 'fastify'
+import * as t from 'io-ts'
+import { ROLES } from '../../domain/roles.js'
+import type { StackView } from '../../read/queries.js'
+import type { Api } from '../context.js'
+import { decodeOr422 } from '../decode.js'
+
+const CreateBody = t.type({
+  stack: t.intersection([t.type({ name: t.string }), t.partial({ description: t.string, master_locale: t.string })]),
+})
+const ShareBody = t.intersection([
+  t.type({ emails: t.array(t.string) }),
+  t.partial({ roles: t.record(t.string, t.array(t.string)) }),
+])
+const UnshareBody = t.type({ email: t.string })
+const TransferBody = t.type({ transfer_to: t.string })
+
+export const stackJson = (s: StackView) => ({
+  api_key: s.api_key,
+  name: s.name,
+  description: s.description,
+  owner_uid: s.owner_uid,
+  master_locale: 'en-us',
+  created_by: s.created_by,
+  updated_by: s.updated_by,
+  created_at: s.created_at,
+  updated_at: s.updated_at,
+})
+
+const tags = ['stacks']
+
+/** SPEC 5.1: stacks, sharing, ownership and roles. */
+export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
+  const { queries, deps } = api
+
+  app.post('/v3/stacks', { schema: { tags, summary: 'Create a stack; the caller becomes its owner' } }, async (req, reply) => {
+    const actor = req.actor()
+    return api.idempotency(req, reply, '', async () => {
+      const body = decodeOr422(CreateBody, req.body)
+      const apiKey = `blt${deps.randomBytes(8).toString('hex')}`
+      await api.run(apiKey, { type: 'CreateStack', actor, api_key: apiKey, name: body.stack.name, description: body.stack.description ?? '' }, req)
+      const stack = queries.stack(apiKey) as StackView
+      return { status: 201, body: { notice: 'Stack created successfully.', stack: stackJson(stack) } }
+    })
+  })
+
+  app.get('/v3/stacks', { schema: { tags, summary: 'The stack named by the api_key header' } }, async (req) => {
+    const stack = api.stackOf(req)
+    api.requireRole(stack, req, false)
+    return { stack: stackJson(stack) }
+  })
+
+  app.post('/v3/stacks/share', { schema: { tags, summary: 'Share the stack with users, with roles' } }, async (req, reply) => {
+    const actor = req.actor()
+    const stack = api.stackOf(req)
+    return api.idempotency(req, reply, stack.api_key, async () => {
+      const body = decodeOr422(ShareBody, req.body)
+      const roles = Object.fromEntries(Object.entries(body.roles ?? {}).map(([e, r]) => [e.trim().toLowerCase(), r]))
+      const members = body.emails.map((raw) => {
+        const email = raw.trim().toLowerCase()
+        return { email, roles: roles[email] ?? [] }
+      })
+      await api.run(stack.api_key, { type: 'ShareStack', actor, members }, req)
+      return { status: 200, body: { notice: 'The stack has been successfully shared.', shared_emails: members.map((m) => m.email) } }
+    })
+  })
+
+  app.post('/v3/stacks/unshare', { schema: { tags, summary: 'Remove a member (never the owner)' } }, async (req, reply) => {
+    const actor = req.actor()
+    const stack = api.stackOf(req)
+    return api.idempotency(req, reply, stack.api_key, async () => {
+      const body = decodeOr422(UnshareBody, req.body)
+      await api.run(stack.api_key, { type: 'UnshareStack', actor, email: body.email.trim().toLowerCase() }, req)
+      return { status: 200, body: { notice: 'The stack has been successfully unshared.' } }
+    })
+  })
+
+  app.post('/v3/stacks/transfer_ownership', { schema: { tags, summary: 'Transfer ownership to a member' } }, async (req, reply) => {
+    const actor = req.actor()
+    const stack = api.stackOf(req)
+    return api.idempotency(req, reply, stack.api_key, async () => {
+      const body = decodeOr422(TransferBody, req.body)
+      await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: body.transfer_to.trim().toLowerCase() }, req)
+      return { status: 200, body: { notice: 'Stack ownership transferred successfully.' } }
+    })
+  })
+
+  app.get('/v3/roles', { schema: { tags, summary: 'The built-in roles' } }, async (req) => {
+    const stack = api.stackOf(req)
+    api.requireRole(stack, req, false)
+    return { roles: ROLES.map((r) => ({ uid: r.uid, name: r.name, stack: stack.api_key })) }
+  })
+
+  app.get('/v3/stacks/members', { schema: { tags, summary: 'Members of the stack and their roles' } }, async (req) => {
+    const stack = api.stackOf(req)
+    api.requireRole(stack, req, false)
+    return { members: queries.members(stack.api_key) }
+  })
+}

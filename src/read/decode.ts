@@ -1,0 +1,61 @@
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as t from 'io-ts'
+import { PathReporter } from 'io-ts/lib/PathReporter.js'
+import { DomainEvent, EventMetadata, SCHEMA_VERSION, type Recorded } from '../domain/events.js'
+import type { StoredEvent } from '../eventstore/port.js'
+
+export class EventDecodeError extends Error {
+  constructor(
+    readonly position: number,
+    readonly stream: string,
+    readonly type: string,
+    readonly problems: string[],
+  ) {
+    super(`cannot decode event ${type} at position ${position} of ${stream}: ${problems.join('; ')}`)
+    this.name = 'EventDecodeError'
+  }
+}
+
+/**
+ * Old schema versions are brought up to the current one here, before decoding. There is only
+ * version 1 so far; a future version adds a case that rewrites `data` of older events.
+ */
+const upcast = (type: string, data: unknown, metadata: unknown): { type: string; data: unknown; metadata: unknown } => ({
+  type,
+  data,
+  metadata,
+})
+
+const problems = <A>(v: t.Validation<A>) => PathReporter.report(v)
+
+export const decodeStored = (stored: StoredEvent): E.Either<EventDecodeError, Recorded> => {
+  const up = upcast(stored.type, stored.data, stored.metadata)
+  const fail = (p: string[]) => new EventDecodeError(stored.position, stored.stream, stored.type, p)
+  return pipe(
+    E.Do,
+    E.apS('event', pipe(DomainEvent.decode({ type: up.type, data: up.data }), E.mapLeft((e) => fail(problems(E.left(e)))))),
+    E.apS('metadata', pipe(EventMetadata.decode(up.metadata), E.mapLeft((e) => fail(problems(E.left(e)))))),
+    E.filterOrElse(
+      ({ metadata }) => metadata.schema_version <= SCHEMA_VERSION,
+      ({ metadata }) => fail([`schema_version ${metadata.schema_version} is newer than this build (${SCHEMA_VERSION})`]),
+    ),
+    E.map(({ event, metadata }) => ({
+      event,
+      metadata,
+      stream: stored.stream,
+      revision: stored.revision,
+      position: stored.position,
+      id: stored.id,
+    })),
+  )
+}
+
+/** Decode or throw: for paths where a bad event must stop the work loudly. */
+export const decodeOrThrow = (stored: StoredEvent): Recorded =>
+  pipe(
+    decodeStored(stored),
+    E.getOrElseW((e) => {
+      throw e
+    }),
+  )

@@ -1,0 +1,141 @@
+import type Database from 'better-sqlite3'
+import type { Recorded } from '../domain/events.js'
+import type { EventStore, StoredEvent, Subscription } from '../eventstore/port.js'
+import { decodeOrThrow } from './decode.js'
+import { identity, type Projection } from './projection.js'
+
+interface Waiter {
+  readonly position: number
+  readonly resolve: () => void
+  readonly reject: (e: unknown) => void
+}
+
+export const CHECKPOINTS_TABLE = 'projection_checkpoints'
+
+export const ensureCheckpointTable = (db: Database.Database): void => {
+  db.exec(`CREATE TABLE IF NOT EXISTS ${CHECKPOINTS_TABLE} (
+    name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID`)
+}
+
+export const dropTables = (db: Database.Database, p: Projection, table = identity): void => {
+  for (const t of p.tables) db.exec(`DROP TABLE IF EXISTS ${table(t)}`)
+}
+
+/**
+ * Keeps the read models in step with the event store: one subscription from the lowest
+ * checkpoint; each batch is applied to every projection that has not seen it yet, and rows and
+ * checkpoints are written in one transaction, so a crash never leaves them apart.
+ */
+export class Projector {
+  private readonly checkpoints = new Map<string, number>()
+  private readonly appliers: Array<{ p: Projection; apply: (r: Recorded) => void }> = []
+  private readonly saveCheckpoint
+  private waiters: Waiter[] = []
+  private subscription: Subscription | undefined
+  private failure: unknown
+  private caughtUp = false
+  private lastEventAt = 0
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly store: EventStore,
+    projections: readonly Projection[],
+    private readonly onFailure: (e: unknown) => void = () => {},
+  ) {
+    ensureCheckpointTable(db)
+    const read = db.prepare<[string], { version: number; position: number }>(
+      `SELECT version, position FROM ${CHECKPOINTS_TABLE} WHERE name = ?`,
+    )
+    this.saveCheckpoint = db.prepare(`INSERT OR REPLACE INTO ${CHECKPOINTS_TABLE} VALUES (?, ?, ?)`)
+    db.transaction(() => {
+      for (const p of projections) {
+        const cp = read.get(p.name)
+        if (cp && cp.version !== p.version) dropTables(db, p) // a changed projection is rebuilt from 0
+        p.create(db, identity)
+        const position = cp && cp.version === p.version ? cp.position : 0
+        this.saveCheckpoint.run(p.name, p.version, position)
+        this.checkpoints.set(p.name, position)
+      }
+    })()
+    for (const p of projections) this.appliers.push({ p, apply: p.prepare(db, identity) })
+  }
+
+  /** Lowest checkpoint: every event at or below it is in every read model. */
+  get position(): number {
+    let min = Number.POSITIVE_INFINITY
+    for (const v of this.checkpoints.values()) min = Math.min(min, v)
+    return min === Number.POSITIVE_INFINITY ? 0 : min
+  }
+
+  get ready(): boolean {
+    return this.caughtUp && this.failure === undefined
+  }
+
+  get failed(): unknown {
+    return this.failure
+  }
+
+  /** When the last event was applied (ms since epoch), for the lag metric. */
+  get lastAppliedAt(): number {
+    return this.lastEventAt
+  }
+
+  start(): void {
+    if (this.subscription) return
+    this.subscription = this.store.subscribe({
+      after: this.position,
+      onEvents: (events) => this.apply(events),
+      onCaughtUp: () => {
+        this.caughtUp = true
+      },
+      onError: (e) => this.fail(e),
+    })
+  }
+
+  async stop(): Promise<void> {
+    const s = this.subscription
+    this.subscription = undefined
+    await s?.close()
+  }
+
+  /** Resolves once every read model includes the event at `position` (SPEC 6.5). */
+  waitFor(position: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    if (this.position >= position) return Promise.resolve()
+    return new Promise((resolve, reject) => this.waiters.push({ position, resolve, reject }))
+  }
+
+  /** Apply a batch; public so that rebuilds and tests can drive a projector without a store. */
+  apply(events: readonly StoredEvent[]): void {
+    if (events.length === 0) return
+    const decoded = events.map(decodeOrThrow)
+    const last = decoded[decoded.length - 1] as Recorded
+    this.db.transaction(() => {
+      for (const { p, apply } of this.appliers) {
+        const cp = this.checkpoints.get(p.name) ?? 0
+        if (cp >= last.position) continue
+        for (const r of decoded) if (r.position > cp && p.handles.has(r.event.type)) apply(r)
+        this.saveCheckpoint.run(p.name, p.version, last.position)
+      }
+    })()
+    for (const { p } of this.appliers) this.checkpoints.set(p.name, Math.max(this.checkpoints.get(p.name) ?? 0, last.position))
+    this.lastEventAt = Date.now()
+    this.release()
+  }
+
+  private release(): void {
+    const at = this.position
+    const due = this.waiters.filter((w) => w.position <= at)
+    if (due.length === 0) return
+    this.waiters = this.waiters.filter((w) => w.position > at)
+    for (const w of due) w.resolve()
+  }
+
+  private fail(e: unknown): void {
+    this.failure = e
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w.reject(e)
+    this.onFailure(e)
+  }
+}

@@ -1,0 +1,164 @@
+import type Database from 'better-sqlite3'
+import type { RateLimit, Scope } from '../domain/scope.js'
+
+export interface StackView {
+  readonly api_key: string
+  readonly name: string
+  readonly description: string
+  readonly owner_uid: string
+  readonly owner_email: string
+  readonly created_by: string
+  readonly updated_by: string
+  readonly created_at: string
+  readonly updated_at: string
+}
+
+export interface TokenView {
+  readonly uid: string
+  readonly name: string
+  readonly description: string
+  readonly scope: Scope
+  readonly expires_on: string | null
+  readonly rate_limit: RateLimit | null
+  readonly is_email_notification_enabled: boolean
+  readonly created_by: string
+  readonly updated_by: string
+  readonly created_at: string
+  readonly updated_at: string
+}
+
+interface TokenRow {
+  uid: string
+  name: string
+  description: string
+  scope: string
+  expires_on: string | null
+  rate_limit: string | null
+  is_email_notification_enabled: number
+  created_by: string
+  updated_by: string
+  created_at: string
+  updated_at: string
+}
+
+const tokenView = (r: TokenRow): TokenView => ({
+  uid: r.uid,
+  name: r.name,
+  description: r.description,
+  scope: JSON.parse(r.scope) as Scope,
+  expires_on: r.expires_on,
+  rate_limit: r.rate_limit === null ? null : (JSON.parse(r.rate_limit) as RateLimit),
+  is_email_notification_enabled: r.is_email_notification_enabled === 1,
+  created_by: r.created_by,
+  updated_by: r.updated_by,
+  created_at: r.created_at,
+  updated_at: r.updated_at,
+})
+
+export interface AuditFilter {
+  readonly module?: string
+  readonly event_type?: string
+  readonly actor?: string
+  readonly from?: string
+  readonly to?: string
+  readonly limit: number
+  readonly skip: number
+}
+
+export interface AuditEntry {
+  readonly uid: string
+  readonly stack: string
+  readonly created_at: string
+  readonly created_by: string
+  readonly module: string
+  readonly event_type: string
+  readonly request_id: string
+  readonly remote_addr: string
+  readonly metadata: { readonly uid: string; readonly title: string }
+}
+
+interface AuditRow {
+  uid: string
+  api_key: string
+  created_at: string
+  created_by: string
+  module: string
+  event_type: string
+  request_id: string
+  remote_addr: string
+  metadata_uid: string
+  metadata_title: string
+}
+
+const auditEntry = (r: AuditRow): AuditEntry => ({
+  uid: r.uid,
+  stack: r.api_key,
+  created_at: r.created_at,
+  created_by: r.created_by,
+  module: r.module,
+  event_type: r.event_type,
+  request_id: r.request_id,
+  remote_addr: r.remote_addr,
+  metadata: { uid: r.metadata_uid, title: r.metadata_title },
+})
+
+/** Read-side queries for the management API, prepared once per read-model database. */
+export const createQueries = (db: Database.Database) => {
+  const stack = db.prepare<[string], StackView>('SELECT * FROM stacks WHERE api_key = ?')
+  const member = db.prepare<[string, string], { roles: string }>(
+    'SELECT roles FROM stack_members WHERE api_key = ? AND email = ?',
+  )
+  const members = db.prepare<[string], { email: string; roles: string }>(
+    'SELECT email, roles FROM stack_members WHERE api_key = ? ORDER BY email',
+  )
+  const tokens = db.prepare<[string], TokenRow>(
+    'SELECT * FROM tokens WHERE api_key = ? AND revoked_at IS NULL ORDER BY created_at, uid',
+  )
+  const token = db.prepare<[string, string], TokenRow>(
+    'SELECT * FROM tokens WHERE api_key = ? AND uid = ? AND revoked_at IS NULL',
+  )
+  const auditOne = db.prepare<[string, string], AuditRow>('SELECT * FROM audit_log WHERE api_key = ? AND uid = ?')
+  return {
+    stack: (apiKey: string): StackView | undefined => stack.get(apiKey),
+    /** 'owner', the member's roles, or undefined for a non-member. */
+    roles: (apiKey: string, email: string): readonly string[] | undefined => {
+      const s = stack.get(apiKey)
+      if (!s) return undefined
+      if (s.owner_email === email) return ['owner']
+      const m = member.get(apiKey, email)
+      return m ? (JSON.parse(m.roles) as string[]) : undefined
+    },
+    members: (apiKey: string) => {
+      const owner = stack.get(apiKey)?.owner_email
+      return members.all(apiKey).map((m) => ({
+        email: m.email,
+        roles: m.email === owner ? ['owner'] : (JSON.parse(m.roles) as string[]),
+      }))
+    },
+    tokens: (apiKey: string): TokenView[] => tokens.all(apiKey).map(tokenView),
+    token: (apiKey: string, uid: string): TokenView | undefined => {
+      const r = token.get(apiKey, uid)
+      return r ? tokenView(r) : undefined
+    },
+    audit: (apiKey: string, f: AuditFilter): { logs: AuditEntry[]; count: number } => {
+      const where = ['api_key = @apiKey']
+      if (f.module) where.push('module = @module')
+      if (f.event_type) where.push('event_type = @event_type')
+      if (f.actor) where.push('created_by = @actor')
+      if (f.from) where.push('created_at >= @from')
+      if (f.to) where.push('created_at <= @to')
+      const sql = `FROM audit_log WHERE ${where.join(' AND ')}`
+      const params = { apiKey, module: f.module, event_type: f.event_type, actor: f.actor, from: f.from, to: f.to }
+      const bound = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined))
+      const rows = db.prepare(`SELECT * ${sql} ORDER BY position DESC LIMIT @limit OFFSET @skip`).all({ ...bound, limit: f.limit, skip: f.skip }) as AuditRow[]
+      const { count } = db.prepare(`SELECT COUNT(*) AS count ${sql}`).get(bound) as { count: number }
+      return { logs: rows.map(auditEntry), count }
+    },
+    auditEntry: (apiKey: string, uid: string): AuditEntry | undefined => {
+      const r = auditOne.get(apiKey, uid)
+      return r ? auditEntry(r) : undefined
+    },
+  }
+}
+
+export type Queries = ReturnType<typeof createQueries>

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import type { Command, Policy } from '../domain/commands.js'
+import { decide } from '../domain/decide.js'
+import { domainError, type DomainError } from '../domain/errors.js'
+import { SCHEMA_VERSION, type DomainEvent, type EventMetadata } from '../domain/events.js'
+import { evolve, initialState, type StackState } from '../domain/state.js'
+import type { EventStore, NewEvent } from '../eventstore/port.js'
+import { stackStream } from '../eventstore/streams.js'
+import { decodeOrThrow } from '../read/decode.js'
+import { KeyedQueue } from './keyed-queue.js'
+
+export interface RequestContext {
+  readonly requestId: string
+  readonly remoteAddr: string
+}
+
+export interface Handled {
+  readonly events: readonly DomainEvent[]
+  /** The stack's state after the events. */
+  readonly state: StackState
+  readonly position: number | undefined
+}
+
+export type CommandError = DomainError | { readonly code: 'conflict'; readonly message: string }
+
+export interface CommandHandlerDeps {
+  readonly store: EventStore
+  readonly clock: () => Date
+  readonly policy: Policy
+  /** Resolves once this instance's read models include `position` (SPEC 6.5). */
+  readonly waitForProjection: (position: number) => Promise<void>
+  readonly maxAttempts?: number
+}
+
+/**
+ * The write path: read the stack's one stream, fold, decide, append with the expected revision;
+ * on a conflict (another instance appended in between) try again from a fresh read, a bounded
+ * number of times; answer only once the read models have caught up with the new events.
+ */
+export const createCommandHandler = (deps: CommandHandlerDeps) => {
+  const queue = new KeyedQueue()
+  const maxAttempts = deps.maxAttempts ?? 5
+
+  const attempt = async (apiKey: string, command: Command, ctx: RequestContext) => {
+    const stream = stackStream(apiKey)
+    const stored = await deps.store.readStream(stream)
+    const state = stored.map(decodeOrThrow).reduce((s, r) => evolve(s, r.event), initialState)
+    const now = deps.clock()
+    const decision = decide(command, state, { now, policy: deps.policy })
+    if (E.isLeft(decision)) return { kind: 'done' as const, result: decision }
+    const events = decision.right
+    if (events.length === 0) return { kind: 'done' as const, result: E.right<CommandError, Handled>({ events, state, position: undefined }) }
+    const metadata: EventMetadata = {
+      actor: command.actor.uid,
+      actor_email: command.actor.email,
+      occurred_at: now.toISOString(),
+      request_id: ctx.requestId,
+      remote_addr: ctx.remoteAddr,
+      schema_version: SCHEMA_VERSION,
+    }
+    const toAppend: NewEvent[] = events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata }))
+    const last = stored[stored.length - 1]
+    const appended = await deps.store.append(stream, toAppend, last ? last.revision : 'no_stream')
+    if (E.isLeft(appended)) return { kind: 'conflict' as const }
+    await deps.waitForProjection(appended.right.position)
+    const after = events.reduce(evolve, state)
+    return { kind: 'done' as const, result: E.right<CommandError, Handled>({ events, state: after, position: appended.right.position }) }
+  }
+
+  return (apiKey: string, command: Command, ctx: RequestContext): Promise<E.Either<CommandError, Handled>> =>
+    queue.run(apiKey, async () => {
+      for (let i = 0; i < maxAttempts; i += 1) {
+        const outcome = await attempt(apiKey, command, ctx)
+        if (outcome.kind === 'done') return outcome.result
+      }
+      return E.left({
+        code: 'conflict' as const,
+        message: `The stack changed concurrently ${maxAttempts} times; try again.`,
+      })
+    })
+}
+
+export type CommandHandler = ReturnType<typeof createCommandHandler>
+
+export const notFoundStack = domainError('stack-not-found', 'Stack not found.')

@@ -1,0 +1,22 @@
+/**
+ * Runs tasks one at a time per key, in arrival order. Commands on one stack from this instance
+ * then never race each other into a version conflict; other instances are still caught by the
+ * store's expected-revision check.
+ */
+export class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>()
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve()
+    const result = previous.then(task, task)
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.tails.set(key, tail)
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key)
+    })
+    return result
+  }
+}
