@@ -319,6 +319,7 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         E.chain((s) => liveToken(s, cmd.token_uid)),
         E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid } }]),
       )
+    /* c8 ignore next 2 */
     default:
       return assertNever(cmd)
   }

@@ -95,6 +95,7 @@ export const evolve = (state: StackState, event: DomainEvent): StackState => {
       return token(event.data.token_uid, (t) => ({ ...t, secret_hash: event.data.secret_hash }))
     case 'TokenRevoked':
       return token(event.data.token_uid, (t) => ({ ...t, revoked: true }))
+    /* c8 ignore next 2 */
     default:
       return assertNever(event)
   }

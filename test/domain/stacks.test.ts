@@ -1,0 +1,131 @@
+import fc from 'fast-check'
+import t from 'tap'
+import type { DomainEvent } from '../../src/domain/events.js'
+import { DomainEvent as DomainEventCodec, EVENT_TYPES } from '../../src/domain/events.js'
+import { normaliseExpiry } from '../../src/domain/rules.js'
+import { fold, liveTokens } from '../../src/domain/state.js'
+import { admin, API_KEY, created, developer, given, owner, shared, stackWithTeam, stranger, tokenGenerated } from '../support/decider-spec.js'
+
+const share = (actor = owner, members = [{ email: 'new@example.com', roles: ['developer'] }]) => ({ type: 'ShareStack' as const, actor, members })
+
+t.test('CreateStack', async (t) => {
+  t.test('on a fresh stream > StackCreated owned by the caller', async (t) => {
+    given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: ' Site ', description: '' }).then([created])
+  })
+  t.test('twice > stack-exists', async (t) => {
+    given(t, [created]).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: 'Site', description: '' }).thenError('stack-exists')
+  })
+  t.test('without a name > validation on name', async (t) => {
+    given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: '', description: '' }).thenError('validation', 'name')
+    given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: 'n', description: 'd'.repeat(1001) }).thenError('validation', 'description')
+  })
+})
+
+t.test('ShareStack', async (t) => {
+  t.test('by the owner > MemberShared per new member', async (t) => {
+    given(t, [created]).when(share()).then([shared('new@example.com', ['developer'])])
+  })
+  t.test('by an admin > allowed; by a developer or stranger > forbidden', async (t) => {
+    given(t, stackWithTeam).when(share(admin)).then([shared('new@example.com', ['developer'])])
+    given(t, stackWithTeam).when(share(developer)).thenError('forbidden')
+    given(t, stackWithTeam).when(share(stranger)).thenError('forbidden')
+  })
+  t.test('same roles again > no event; new roles > MemberShared', async (t) => {
+    given(t, stackWithTeam).when(share(owner, [{ email: developer.email, roles: ['developer'] }])).then([])
+    given(t, stackWithTeam).when(share(owner, [{ email: developer.email, roles: ['admin'] }])).then([shared(developer.email, ['admin'])])
+  })
+  t.test('bad input > validation naming the field', async (t) => {
+    given(t, [created]).when(share(owner, [])).thenError('validation', 'emails')
+    given(t, [created]).when(share(owner, [{ email: 'not-an-email', roles: ['admin'] }])).thenError('validation', 'emails')
+    given(t, [created]).when(share(owner, [{ email: 'a@b.co', roles: ['god'] }])).thenError('validation', 'roles.a@b.co')
+    given(t, [created]).when(share(owner, [{ email: 'a@b.co', roles: [] }])).thenError('validation', 'roles.a@b.co')
+    given(t, [created]).when(share(owner, [{ email: owner.email, roles: ['admin'] }])).thenError('validation', 'emails')
+  })
+  t.test('on an unknown stack > stack-not-found', async (t) => {
+    given(t, []).when(share()).thenError('stack-not-found')
+  })
+})
+
+t.test('UnshareStack', async (t) => {
+  const unshare = (email: string, actor = owner) => ({ type: 'UnshareStack' as const, actor, email })
+  t.test('a member > MemberUnshared', async (t) => {
+    given(t, stackWithTeam).when(unshare(developer.email, admin)).then([{ type: 'MemberUnshared', data: { api_key: API_KEY, email: developer.email } }])
+  })
+  t.test('the owner > validation; a non-member > member-not-found; a developer acting > forbidden', async (t) => {
+    given(t, stackWithTeam).when(unshare(owner.email, admin)).thenError('validation', 'email')
+    given(t, stackWithTeam).when(unshare('ghost@example.com')).thenError('member-not-found')
+    given(t, stackWithTeam).when(unshare(admin.email, developer)).thenError('forbidden')
+    given(t, stackWithTeam).when(unshare('bad')).thenError('validation', 'email')
+  })
+})
+
+t.test('TransferOwnership', async (t) => {
+  const transfer = (to: string, actor = owner) => ({ type: 'TransferOwnership' as const, actor, to_email: to })
+  t.test('to a member > OwnershipTransferred; the old owner becomes admin', async (t) => {
+    const events: DomainEvent[] = [{ type: 'OwnershipTransferred', data: { api_key: API_KEY, from_email: owner.email, to_email: developer.email } }]
+    given(t, stackWithTeam).when(transfer(developer.email)).then(events)
+    const after = fold([...stackWithTeam, ...events])
+    t.equal(after.status === 'active' && after.owner_email, developer.email)
+    t.same(after.status === 'active' && after.members.get(owner.email), ['admin'])
+    given(t, [...stackWithTeam, ...events]).when(transfer(admin.email)).thenError('forbidden') // the old owner no longer may
+  })
+  t.test('by an admin > forbidden (owner only)', async (t) => {
+    given(t, stackWithTeam).when(transfer(developer.email, admin)).thenError('forbidden')
+  })
+  t.test('to a non-member > member-not-found; to the owner > validation', async (t) => {
+    given(t, stackWithTeam).when(transfer('ghost@example.com')).thenError('member-not-found')
+    given(t, stackWithTeam).when(transfer(owner.email)).thenError('validation', 'transfer_to')
+    given(t, stackWithTeam).when(transfer('nope')).thenError('validation', 'transfer_to')
+    given(t, []).when(transfer(developer.email)).thenError('stack-not-found')
+  })
+})
+
+t.test('evolve', async (t) => {
+  t.test('ignores events before StackCreated and about unknown tokens', async (t) => {
+    t.same(fold([shared('a@b.co', ['admin'])]), { status: 'absent' })
+    const s = fold([created, { type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: 'nope' } }])
+    t.equal(s.status === 'active' && s.tokens.size, 0)
+    t.same(liveTokens(fold([])), [])
+  })
+  t.test('tracks every token event', async (t) => {
+    const s = fold([
+      created,
+      tokenGenerated('a'),
+      { type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'a', name: 'n', description: 'd' } },
+      { type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'a', scope: [{ module: '$all', acl: { read: true, write: true } }] } },
+      { type: 'TokenExpiryChanged', data: { api_key: API_KEY, token_uid: 'a', expires_on: '2030-01-01T00:00:00.000Z' } },
+      { type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'a', rate_limit: { read: 1, write: 1 } } },
+      { type: 'TokenNotificationChanged', data: { api_key: API_KEY, token_uid: 'a', is_email_notification_enabled: true } },
+      { type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'a', secret_hash: 'h2', previous_secret_hash: 'hash-a', previous_expires_at: '2026-01-01T00:00:00.000Z' } },
+    ])
+    t.match(s.status === 'active' && s.tokens.get('a'), {
+      name: 'n',
+      description: 'd',
+      scope: [{ module: '$all' }],
+      expires_on: '2030-01-01T00:00:00.000Z',
+      rate_limit: { read: 1, write: 1 },
+      is_email_notification_enabled: true,
+      secret_hash: 'h2',
+      revoked: false,
+    })
+  })
+})
+
+t.test('the event catalogue covers SPEC 4', async (t) => {
+  for (const type of ['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred', 'TokenGenerated', 'TokenRenamed', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'TokenRevoked'])
+    t.ok(EVENT_TYPES.includes(type as never), type)
+  t.notOk(DomainEventCodec.is({ type: 'TokenGenerated', data: { api_key: 'x' } }), 'an incomplete event does not decode')
+})
+
+t.test('normaliseExpiry: every valid date is midnight UTC of that date', async (t) => {
+  fc.assert(
+    fc.property(fc.date({ min: new Date('2000-01-01'), max: new Date('2999-12-31'), noInvalidDate: true }), (d) => {
+      const day = d.toISOString().slice(0, 10)
+      const r = normaliseExpiry(day)
+      return r._tag === 'Right' && r.right === `${day}T00:00:00.000Z`
+    }),
+  )
+  t.pass('property held')
+  t.match(normaliseExpiry('2026-13-01'), { _tag: 'Left' })
+  t.match(normaliseExpiry('2026-03-01T10:00:00+02:00'), { _tag: 'Right', right: '2026-03-01T08:00:00.000Z' })
+})
