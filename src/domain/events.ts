@@ -96,6 +96,11 @@ export const EVENT_TYPES: readonly EventType[] = DomainEvent.types.map(
   (c) => c.props.type.value,
 )
 
+/** The codec of each event type, so decoding tries one codec and reports precise problems. */
+export const EVENT_CODECS: ReadonlyMap<string, t.Mixed> = new Map(
+  DomainEvent.types.map((c) => [c.props.type.value, c] as const),
+)
+
 /** An event as it was recorded, decoded: what projections and the replay CLI work on. */
 export interface Recorded<E extends DomainEvent = DomainEvent> {
   readonly event: E

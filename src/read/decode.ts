@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
-import { DomainEvent, EventMetadata, SCHEMA_VERSION, type Recorded } from '../domain/events.js'
+import { EVENT_CODECS, EventMetadata, SCHEMA_VERSION, type DomainEvent, type Recorded } from '../domain/events.js'
 import type { StoredEvent } from '../eventstore/port.js'
 
 export class EventDecodeError extends Error {
@@ -34,7 +34,14 @@ export const decodeStored = (stored: StoredEvent): E.Either<EventDecodeError, Re
   const fail = (p: string[]) => new EventDecodeError(stored.position, stored.stream, stored.type, p)
   return pipe(
     E.Do,
-    E.apS('event', pipe(DomainEvent.decode({ type: up.type, data: up.data }), E.mapLeft((e) => fail(problems(E.left(e)))))),
+    E.apS(
+      'event',
+      pipe(
+        EVENT_CODECS.get(up.type)?.decode({ type: up.type, data: up.data }) ?? E.left([]),
+        E.mapLeft((e) => fail(e.length === 0 ? [`unknown event type ${up.type}`] : problems(E.left(e)))),
+        E.map((e) => e as DomainEvent),
+      ),
+    ),
     E.apS('metadata', pipe(EventMetadata.decode(up.metadata), E.mapLeft((e) => fail(problems(E.left(e)))))),
     E.filterOrElse(
       ({ metadata }) => metadata.schema_version <= SCHEMA_VERSION,

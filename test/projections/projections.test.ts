@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto'
+import Database from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { PROJECTIONS } from '../../projections/index.js'
+import type { DomainEvent } from '../../src/domain/events.js'
+import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
+import type { StoredEvent } from '../../src/eventstore/port.js'
+import { Projector } from '../../src/read/projector.js'
+import { createQueries } from '../../src/read/queries.js'
+import { admin, API_KEY, created, developer, owner, shared, tokenGenerated } from '../support/decider-spec.js'
+
+let position = 0
+const stored = (event: DomainEvent, at = '2026-03-01T12:00:00.000Z', actor = owner.uid): StoredEvent => {
+  position += 1
+  return {
+    id: randomUUID(),
+    stream: `stack-${API_KEY}`,
+    revision: position - 1,
+    position,
+    type: event.type,
+    data: event.data,
+    metadata: { actor, occurred_at: at, request_id: `req-${position}`, remote_addr: '10.0.0.1', schema_version: 1 },
+    recorded_at: at,
+  }
+}
+
+const setup = (t: Test) => {
+  const db = new Database(':memory:')
+  const store = new SqliteEventStore(':memory:')
+  const projector = new Projector(db, store, PROJECTIONS)
+  t.teardown(async () => {
+    await store.close()
+    db.close()
+  })
+  return { db, projector, q: createQueries(db) }
+}
+
+const dump = (db: Database.Database) =>
+  Object.fromEntries(
+    ['token_secrets', 'tokens', 'stacks', 'stack_members', 'audit_log', 'audit_titles', 'projection_checkpoints'].map((table) => [
+      table,
+      db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all(),
+    ]),
+  )
+
+const history = (): StoredEvent[] => {
+  position = 0
+  return [
+    stored(created),
+    stored(shared(admin.email, ['admin'])),
+    stored(shared(developer.email, ['developer'])),
+    stored(tokenGenerated('blt1', 'ci', { rate_limit: { read: 5, write: 2 }, expires_on: '2027-01-01T00:00:00.000Z' }), '2026-03-01T12:00:01.000Z', admin.uid),
+    stored(tokenGenerated('blt2', 'deploy'), '2026-03-01T12:00:02.000Z'),
+    stored({ type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'ci-2', description: 'renamed' } }, '2026-03-02T00:00:00.000Z'),
+    stored({ type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'blt1', scope: [{ module: '$all', acl: { read: true, write: true } }] } }),
+    stored({ type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: null } }),
+    stored({ type: 'TokenExpiryChanged', data: { api_key: API_KEY, token_uid: 'blt1', expires_on: null } }),
+    stored({ type: 'TokenNotificationChanged', data: { api_key: API_KEY, token_uid: 'blt1', is_email_notification_enabled: true } }),
+    stored(
+      { type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'blt1', secret_hash: 'hash-new', previous_secret_hash: 'hash-blt1', previous_expires_at: '2026-03-02T01:00:00.000Z' } },
+      '2026-03-02T00:00:00.000Z',
+    ),
+    stored({ type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: 'blt2' } }, '2026-03-03T00:00:00.000Z'),
+    stored({ type: 'MemberUnshared', data: { api_key: API_KEY, email: developer.email } }),
+    stored({ type: 'OwnershipTransferred', data: { api_key: API_KEY, from_email: owner.email, to_email: admin.email } }),
+  ]
+}
+
+t.test('events -> read models', async (t) => {
+  const { db, projector, q } = setup(t)
+  projector.apply(history())
+
+  t.test('token-by-hash: current secret and the rotated-out one in grace; revoked tokens gone', async (t) => {
+    const rows = db.prepare('SELECT * FROM token_secrets ORDER BY secret_hash').all()
+    t.same(rows, [
+      { secret_hash: 'hash-blt1', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: Date.parse('2026-03-02T01:00:00.000Z') },
+      { secret_hash: 'hash-new', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: null },
+    ])
+  })
+  t.test('tokens-by-stack: live tokens with every field, never a hash', async (t) => {
+    t.same(q.tokens(API_KEY), [
+      {
+        uid: 'blt1',
+        name: 'ci-2',
+        description: 'renamed',
+        scope: [{ module: '$all', acl: { read: true, write: true } }],
+        expires_on: null,
+        rate_limit: null,
+        is_email_notification_enabled: true,
+        created_by: admin.uid,
+        updated_by: owner.uid,
+        created_at: '2026-03-01T12:00:01.000Z',
+        updated_at: '2026-03-02T00:00:00.000Z',
+      },
+    ])
+    t.equal(q.token(API_KEY, 'blt2'), undefined, 'revoked: not found')
+    t.notMatch(JSON.stringify(db.prepare('SELECT * FROM tokens').all()), /hash/)
+  })
+  t.test('stack-members: roles after unshare and transfer', async (t) => {
+    t.same(q.roles(API_KEY, admin.email), ['owner'])
+    t.same(q.roles(API_KEY, owner.email), ['admin'])
+    t.equal(q.roles(API_KEY, developer.email), undefined)
+    t.equal(q.roles('nope', owner.email), undefined)
+    t.same(q.members(API_KEY), [
+      { email: admin.email, roles: ['owner'] },
+      { email: owner.email, roles: ['admin'] },
+    ])
+    t.match(q.stack(API_KEY), { owner_email: admin.email, name: 'Site' })
+  })
+  t.test('audit-log: one entry per event, newest first, with titles', async (t) => {
+    const { logs, count } = q.audit(API_KEY, { limit: 100, skip: 0 })
+    t.equal(count, 14)
+    t.same(
+      logs.map((l) => [l.module, l.event_type, l.metadata.uid, l.metadata.title]),
+      [
+        ['stack', 'transfer_ownership', admin.email, admin.email],
+        ['stack', 'unshare', developer.email, developer.email],
+        ['management_token', 'delete', 'blt2', 'deploy'],
+        ['management_token', 'rotate', 'blt1', 'ci-2'],
+        ['management_token', 'update', 'blt1', 'ci-2'],
+        ['management_token', 'update', 'blt1', 'ci-2'],
+        ['management_token', 'update', 'blt1', 'ci-2'],
+        ['management_token', 'update', 'blt1', 'ci-2'],
+        ['management_token', 'update', 'blt1', 'ci-2'],
+        ['management_token', 'create', 'blt2', 'deploy'],
+        ['management_token', 'create', 'blt1', 'ci'],
+        ['stack', 'share', developer.email, developer.email],
+        ['stack', 'share', admin.email, admin.email],
+        ['stack', 'create', API_KEY, 'Site'],
+      ],
+    )
+    t.match(logs[0], { stack: API_KEY, request_id: 'req-14', remote_addr: '10.0.0.1', created_by: owner.uid })
+    t.equal(q.audit(API_KEY, { limit: 2, skip: 1, module: 'management_token' }).logs[0]?.event_type, 'rotate')
+    t.equal(q.audit(API_KEY, { limit: 100, skip: 0, event_type: 'update' }).count, 5)
+    t.equal(q.audit(API_KEY, { limit: 100, skip: 0, actor: admin.uid }).count, 1)
+    t.equal(q.audit(API_KEY, { limit: 100, skip: 0, from: '2026-03-02T00:00:00.000Z', to: '2026-03-02T23:59:59.999Z' }).count, 2)
+    t.same(q.auditEntry(API_KEY, logs[0]?.uid as string), logs[0])
+    t.equal(q.auditEntry(API_KEY, 'nope'), undefined)
+  })
+})
+
+t.test('replaying events twice changes nothing; checkpoints advance with the rows', async (t) => {
+  const { db, projector } = setup(t)
+  const events = history()
+  projector.apply(events)
+  const once = dump(db)
+  projector.apply(events)
+  projector.apply(events.slice(3, 8))
+  t.same(dump(db), once, 'a batch already seen is skipped')
+  t.equal(projector.position, 14)
+
+  const fresh = setup(t)
+  for (const e of events) fresh.projector.apply([e])
+  for (const e of events) fresh.projector.apply([e])
+  t.same(dump(fresh.db), once, 'event by event, twice, gives the same read models')
+})
+
+t.test('a rotation without grace drops the old secret at once', async (t) => {
+  const { db, projector } = setup(t)
+  position = 0
+  projector.apply([
+    stored(created),
+    stored(tokenGenerated('blt1')),
+    stored({ type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'blt1', secret_hash: 'h2', previous_secret_hash: 'hash-blt1', previous_expires_at: '2026-03-01T12:00:00.000Z' } }),
+  ])
+  t.same(db.prepare('SELECT secret_hash FROM token_secrets').all(), [{ secret_hash: 'h2' }])
+})
+
+t.test('a failing batch leaves rows and checkpoints as they were', async (t) => {
+  const { db, projector } = setup(t)
+  position = 0
+  projector.apply([stored(created)])
+  const before = dump(db)
+  const good = stored(shared(admin.email, ['admin']))
+  const bad = { ...stored(tokenGenerated('x')), data: { api_key: API_KEY } }
+  t.throws(() => projector.apply([good, bad]), /cannot decode event TokenGenerated at position 3 .*token_uid/)
+  const unknown = { ...stored(created), type: 'StackExploded' }
+  t.throws(() => projector.apply([unknown]), /unknown event type StackExploded/)
+  t.same(dump(db), before)
+  t.equal(projector.position, 1)
+})
+
+t.test('waitFor resolves once every read model includes the position', async (t) => {
+  const { projector } = setup(t)
+  position = 0
+  let done = false
+  const waiting = projector.waitFor(2).then(() => {
+    done = true
+  })
+  projector.apply([stored(created)])
+  await Promise.resolve()
+  t.equal(done, false)
+  projector.apply([stored(shared(admin.email, ['admin']))])
+  await waiting
+  t.equal(done, true)
+  await projector.waitFor(1)
+  t.pass('an already-reached position resolves at once')
+})
