@@ -15,7 +15,8 @@ import type {
   VersionConflict,
 } from './port.js'
 
-interface Row {
+/** A stored row before JSON parsing: what the replay and rebuild tools read to report bad JSON precisely. */
+export interface RawEventRow {
   position: number
   id: string
   stream: string
@@ -25,6 +26,8 @@ interface Row {
   metadata: string
   recorded_at: string
 }
+
+type Row = RawEventRow
 
 const toStored = (r: Row): StoredEvent => ({
   id: r.id,
@@ -51,6 +54,7 @@ export interface SqliteEventStoreOptions {
 export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database
   private readonly appended = new EventEmitter()
+  private readonly subscriptions = new Set<Subscription>()
   private readonly pollIntervalMs: number
   private readonly pageSize: number
   private readonly now: () => Date
@@ -97,32 +101,64 @@ export class SqliteEventStore implements EventStore {
 
   /** Synchronous core of append, so that a caller on this thread can load-decide-append without a gap. */
   appendSync(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): E.Either<VersionConflict, AppendResult> {
-    const tx = this.db.transaction((): E.Either<VersionConflict, AppendResult> => {
-      const head = this.stmts.head.get(stream)?.revision ?? null
-      const actual = head === null ? ('no_stream' as const) : head
-      const ok = expected === 'any' || (expected === 'no_stream' ? head === null : expected === head)
-      if (!ok) return E.left({ kind: 'version-conflict', stream, expected, actual })
-      const recorded_at = this.now().toISOString()
-      let revision = head ?? -1
-      let position = 0
-      for (const e of events) {
-        revision += 1
-        const info = this.stmts.insert.run({
-          id: e.id,
-          stream,
-          revision,
-          type: e.type,
-          data: JSON.stringify(e.data),
-          metadata: JSON.stringify(e.metadata),
-          recorded_at,
-        })
-        position = Number(info.lastInsertRowid)
-      }
-      return E.right({ revision, position })
-    })
-    const result = tx.immediate()
+    const result = this.db.transaction(() => this.appendRows(stream, events, expected)).immediate()
     if (E.isRight(result) && events.length > 0) queueMicrotask(() => this.appended.emit('append'))
     return result
+  }
+
+  /** Many appends (to any streams) in one IMMEDIATE transaction, all or none: bulk loads such as `seed`. */
+  appendBatchSync(
+    appends: ReadonlyArray<{ readonly stream: string; readonly events: readonly NewEvent[]; readonly expected: ExpectedRevision }>,
+  ): E.Either<VersionConflict, AppendResult> {
+    let last: AppendResult = { revision: -1, position: 0 }
+    let conflict: VersionConflict | undefined
+    const tx = this.db.transaction(() => {
+      for (const a of appends) {
+        const r = this.appendRows(a.stream, a.events, a.expected)
+        if (E.isLeft(r)) {
+          conflict = r.left
+          throw r.left // rolls the whole batch back
+        }
+        last = r.right
+      }
+    })
+    try {
+      tx.immediate()
+    } catch (e) {
+      if (conflict && e === conflict) return E.left(conflict)
+      throw e
+    }
+    if (appends.length > 0) queueMicrotask(() => this.appended.emit('append'))
+    return E.right(last)
+  }
+
+  /** Up to `limit` rows after `after`, unparsed and synchronously. */
+  readRawPage(after: number, limit: number): RawEventRow[] {
+    return this.stmts.page.all(after, limit)
+  }
+
+  private appendRows(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): E.Either<VersionConflict, AppendResult> {
+    const head = this.stmts.head.get(stream)?.revision ?? null
+    const actual = head === null ? ('no_stream' as const) : head
+    const ok = expected === 'any' || (expected === 'no_stream' ? head === null : expected === head)
+    if (!ok) return E.left({ kind: 'version-conflict', stream, expected, actual })
+    const recorded_at = this.now().toISOString()
+    let revision = head ?? -1
+    let position = 0
+    for (const e of events) {
+      revision += 1
+      const info = this.stmts.insert.run({
+        id: e.id,
+        stream,
+        revision,
+        type: e.type,
+        data: JSON.stringify(e.data),
+        metadata: JSON.stringify(e.metadata),
+        recorded_at,
+      })
+      position = Number(info.lastInsertRowid)
+    }
+    return E.right({ revision, position })
   }
 
   append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision) {
@@ -185,18 +221,22 @@ export class SqliteEventStore implements EventStore {
       this.appended.off('append', pump)
     }
     pump()
-    return {
+    const subscription: Subscription = {
       close: async () => {
         closed = true
         stop()
+        this.subscriptions.delete(subscription)
         await running
       },
     }
+    this.subscriptions.add(subscription)
+    return subscription
   }
 
-  close(): Promise<void> {
+  /** Ends open subscriptions first: their next poll would fail on the closed database. */
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()))
     this.appended.removeAllListeners()
     if (this.db.open) this.db.close()
-    return Promise.resolve()
   }
 }
