@@ -2,23 +2,18 @@ import { randomUUID } from 'node:crypto'
 import { Command, CommanderError, Option } from 'commander'
 import { ConfigError, loadConfig } from '../config.js'
 import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
+import { registerAudit } from './audit.js'
+import { processIo, type CliContext, type Io } from './io.js'
+import { registerRebuild } from './rebuild.js'
+import { registerSeed } from './seed.js'
 import { serve } from './serve.js'
 
-export interface Io {
-  readonly out: (s: string) => void
-  readonly err: (s: string) => void
-  readonly env: Record<string, string | undefined>
-}
-
-const processIo: Io = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-  env: process.env,
-}
+export type { Io }
 
 /** Exit codes (SPEC 11): 0 success, 1 a failure it explains, 2 bad usage. */
-export const run = async (argv: readonly string[], io: Io = processIo): Promise<number> => {
+export const run = async (argv: readonly string[], io: Io = processIo()): Promise<number> => {
   let code = 0
+  const ctx: CliContext = { io, exit: (c) => (code = c) }
   const program = new Command('management-tokens')
     .description('Management-token service: server, development authtokens, audit replay, rebuilds')
     .exitOverride()
@@ -51,6 +46,10 @@ export const run = async (argv: readonly string[], io: Io = processIo): Promise<
       const sub = opts.sub ?? `blt${randomUUID().replace(/-/g, '').slice(0, 16)}`
       io.out(`${mintAuthtoken(key.secret, { email: opts.email.trim().toLowerCase(), sub }, hours * 3600_000)}\n`)
     })
+
+  registerAudit(program, ctx)
+  registerRebuild(program, ctx)
+  registerSeed(program, ctx)
 
   try {
     await program.parseAsync(['node', 'management-tokens', ...argv])

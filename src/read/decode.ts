@@ -31,6 +31,13 @@ const problems = <A>(v: t.Validation<A>) => PathReporter.report(v)
 
 export const decodeStored = (stored: StoredEvent): E.Either<EventDecodeError, Recorded> => {
   const up = upcast(stored.type, stored.data, stored.metadata)
+  // Fast path for replays and rebuilds: `is` checks the same codecs without allocating; decode
+  // (below) runs only for an invalid event, to report its problems.
+  const event = { type: up.type, data: up.data }
+  if (EVENT_CODECS.get(up.type)?.is(event) && EventMetadata.is(up.metadata) && up.metadata.schema_version <= SCHEMA_VERSION) {
+    const { stream, revision, position, id } = stored
+    return E.right({ event: event as DomainEvent, metadata: up.metadata, stream, revision, position, id })
+  }
   const fail = (p: string[]) => new EventDecodeError(stored.position, stored.stream, stored.type, p)
   return pipe(
     E.Do,

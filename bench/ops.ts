@@ -1,0 +1,203 @@
+/**
+ * `npm run bench:ops`: operations on a seeded history of ~1,000,000 events on the embedded store.
+ * Each measurement runs in its own child process (this file with `child <task>`), so its peak
+ * memory (max RSS) is its own. The seeded data dir is kept in bench/.cache (ignored by git) and
+ * reused when present; delete it to seed again. Results: bench/results/ops.json and a table.
+ */
+import { spawn } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const SEED = ['--stacks', '1000', '--tokens-per-stack', '20', '--changes', '47']
+const dataDir = process.env.BENCH_DATA_DIR ?? join(here, '.cache', `ops-${SEED.join('').replace(/-+/g, '-')}`)
+
+interface Measure {
+  seconds: number
+  events: number
+  maxRssMb: number
+  note?: string
+}
+
+const maxRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024)
+
+/** The tasks, each run in a child process. */
+const tasks: Record<string, () => Promise<Measure>> = {
+  async seed() {
+    const { run } = await import('../src/cli/main.js')
+    let out = ''
+    const code = await run(['seed', ...SEED, '--json'], { out: (s) => (out += s), err: (s) => process.stderr.write(s), env: { ...process.env, DATA_DIR: dataDir } })
+    if (code !== 0) throw new Error(`seed exited ${code}`)
+    const r = JSON.parse(out) as { events: number; seconds: number }
+    return { seconds: r.seconds, events: r.events, maxRssMb: maxRssMb() }
+  },
+  /** What a rebuild is compared with: read the same rows in the same pages and parse their JSON. */
+  async baseline() {
+    const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
+    const store = new SqliteEventStore(join(dataDir, 'events.db'))
+    const started = performance.now()
+    let events = 0
+    let after = 0
+    for (;;) {
+      const rows = store.readRawPage(after, 10_000)
+      if (rows.length === 0) break
+      for (const r of rows) {
+        JSON.parse(r.data)
+        JSON.parse(r.metadata)
+      }
+      events += rows.length
+      after = (rows[rows.length - 1] as { position: number }).position
+    }
+    const seconds = (performance.now() - started) / 1000
+    await store.close()
+    return { seconds, events, maxRssMb: maxRssMb() }
+  },
+  async rebuild() {
+    const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
+    const { openReadModels } = await import('../src/service.js')
+    const { rebuild } = await import('../src/read/rebuild.js')
+    const { PROJECTIONS } = await import('../projections/index.js')
+    const store = new SqliteEventStore(join(dataDir, 'events.db'))
+    const db = openReadModels(dataDir)
+    const started = performance.now()
+    const r = await rebuild(db, store, PROJECTIONS)
+    const seconds = (performance.now() - started) / 1000
+    db.close()
+    await store.close()
+    return { seconds, events: r.events, maxRssMb: maxRssMb(), note: `swap held the write lock ${Math.round(r.swapMs)} ms` }
+  },
+  async audit() {
+    const { run } = await import('../src/cli/main.js')
+    const sink = createWriteStream('/dev/null')
+    let lines = 0
+    const started = performance.now()
+    const code = await run(['audit', '--json'], {
+      out: (s) => {
+        for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) lines += 1
+        return sink.write(s)
+      },
+      err: (s) => process.stderr.write(s),
+      env: { ...process.env, DATA_DIR: dataDir },
+      drain: async () => void (await once(sink, 'drain')),
+    })
+    sink.end()
+    await once(sink, 'finish')
+    if (code !== 0) throw new Error(`audit exited ${code}`)
+    return { seconds: (performance.now() - started) / 1000, events: lines, maxRssMb: maxRssMb() }
+  },
+}
+
+const child = (task: string): Promise<Measure> =>
+  new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'child', task], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()))
+    p.on('error', reject)
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Measure) : reject(new Error(`child ${task} exited ${code}`))))
+  })
+
+const freePort = async (): Promise<number> => {
+  const s = createServer().listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  const { port } = s.address() as { port: number }
+  s.close()
+  return port
+}
+
+/** Spawn `serve` on the persisted read models and time it until /readyz answers 200. */
+const coldStart = async (events: number): Promise<Measure> => {
+  const port = await freePort()
+  const started = performance.now()
+  const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'cli', 'serve'], {
+    cwd: root,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent', AUTH_JWT_SECRET: 'bench' },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  })
+  try {
+    for (let i = 0; i < 6000; i += 1) {
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false)
+      if (ok) break
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    const seconds = (performance.now() - started) / 1000
+    const status = (await import('node:fs')).readFileSync(`/proc/${p.pid}/status`, 'utf8')
+    const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
+    return { seconds, events, maxRssMb: Math.round(hwm / 1024), note: 'spawn `node --import tsx` (transpiling on the fly) to /readyz 200' }
+  } finally {
+    p.kill('SIGTERM')
+    await once(p, 'exit')
+  }
+}
+
+const main = async () => {
+  mkdirSync(dirname(dataDir), { recursive: true })
+  writeFileSync(join(here, '.cache', '.gitignore'), '*\n')
+  const results: Record<string, Measure> = {}
+  const eventsDb = join(dataDir, 'events.db')
+  const seeded = existsSync(eventsDb) && (() => {
+    const db = new Database(eventsDb, { readonly: true })
+    const n = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n
+    db.close()
+    return n >= 1_000_000
+  })()
+  if (!seeded) {
+    rmSync(dataDir, { recursive: true, force: true })
+    process.stderr.write(`seeding ${dataDir} ...\n`)
+    results.seed = await child('seed')
+  } else process.stderr.write(`reusing the seeded history in ${dataDir}\n`)
+  for (const task of ['baseline', 'rebuild', 'audit'] as const) {
+    process.stderr.write(`${task} ...\n`)
+    results[task] = await child(task)
+  }
+  process.stderr.write('cold start ...\n')
+  results.cold_start = await coldStart(results.baseline?.events ?? 0)
+
+  const rate = (m: Measure) => Math.round(m.events / m.seconds)
+  const baseline = results.baseline as Measure
+  const rebuilt = results.rebuild as Measure
+  const ratio = rate(rebuilt) / rate(baseline)
+  const targets = {
+    rebuild_events_per_s: { target: '>= 200000', value: rate(rebuilt), met: rate(rebuilt) >= 200_000 },
+    rebuild_vs_baseline: { target: '>= 0.5', value: Number(ratio.toFixed(3)), met: ratio >= 0.5 },
+    cold_start_s: { target: '<= 2', value: Number((results.cold_start as Measure).seconds.toFixed(3)), met: (results.cold_start as Measure).seconds <= 2 },
+  }
+  const report = {
+    date: new Date().toISOString(),
+    machine: { node: process.version, cpus: availableParallelism(), cpu: cpus()[0]?.model, loadavg_1m_at_end: Number(loadavg()[0]?.toFixed(2)) },
+    seeded: { reused: seeded, dir: dataDir, args: SEED },
+    results: Object.fromEntries(
+      Object.entries(results).map(([k, m]) => [k, { ...m, seconds: Number(m.seconds.toFixed(3)), events_per_s: rate(m) }]),
+    ),
+    targets,
+  }
+  mkdirSync(join(here, 'results'), { recursive: true })
+  writeFileSync(join(here, 'results', 'ops.json'), `${JSON.stringify(report, null, 2)}\n`)
+  const rows = Object.entries(results).map(([k, m]) => `| ${k.padEnd(10)} | ${String(m.events).padStart(9)} | ${m.seconds.toFixed(2).padStart(8)} | ${String(rate(m)).padStart(9)} | ${String(m.maxRssMb).padStart(8)} | ${m.note ?? ''}`)
+  process.stdout.write(
+    [
+      `node ${process.version}, ${availableParallelism()} CPUs, load average ${loadavg()[0]?.toFixed(2)}`,
+      '| task       |    events |        s |  events/s | max RSS MB | note',
+      '|------------|-----------|----------|-----------|----------|-----',
+      ...rows,
+      '',
+      ...Object.entries(targets).map(([k, v]) => `${k}: ${v.value} (target ${v.target}) ${v.met ? 'met' : 'MISSED'}`),
+      '',
+    ].join('\n'),
+  )
+}
+
+const [mode, arg, ...rest] = process.argv.slice(2)
+if (mode === 'child') {
+  const m = await (tasks[arg as string] as () => Promise<Measure>)()
+  process.stdout.write(JSON.stringify(m))
+} else if (mode === 'cli') {
+  const { run } = await import('../src/cli/main.js')
+  const code = await run([arg as string, ...rest])
+  if (code !== 0) process.exitCode = code
+} else await main()

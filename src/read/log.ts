@@ -1,0 +1,89 @@
+import * as E from 'fp-ts/lib/Either.js'
+import type { Recorded } from '../domain/events.js'
+import type { EventStore, StoredEvent } from '../eventstore/port.js'
+import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
+import { decodeStored, EventDecodeError } from './decode.js'
+
+/** One event of the log: decoded, or the reason it could not be, with its position. */
+export type LogItem = E.Either<EventDecodeError, Recorded>
+
+export interface ReadLogOptions {
+  /** Only events with a position strictly greater than this. */
+  readonly after?: number
+  /** Only events with a position up to this one (inclusive). */
+  readonly upTo?: number
+  /** Events per page: large pages make replays and rebuilds fast. */
+  readonly pageSize?: number
+}
+
+/** Reading the store itself failed (not one event): the replay cannot go on. */
+export class LogReadError extends Error {
+  constructor(readonly after: number, cause: unknown) {
+    super(`reading the event store after position ${after} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'LogReadError'
+  }
+}
+
+const parse = (r: RawEventRow): E.Either<EventDecodeError, StoredEvent> => {
+  let data: unknown
+  let metadata: unknown
+  try {
+    data = JSON.parse(r.data)
+    metadata = JSON.parse(r.metadata)
+  } catch (e) {
+    return E.left(new EventDecodeError(r.position, r.stream, r.type, [`stored JSON is not valid: ${(e as Error).message}`]))
+  }
+  return E.right({ id: r.id, stream: r.stream, revision: r.revision, position: r.position, type: r.type, data, metadata, recorded_at: r.recorded_at })
+}
+
+/** Decodes one raw row: bad JSON and codec failures alike become an EventDecodeError with the position. */
+export const decodeRaw = (r: RawEventRow): LogItem => {
+  const stored = parse(r)
+  return E.isLeft(stored) ? stored : decodeStored(stored.right)
+}
+
+/**
+ * The log in pages, every event decoded with the io-ts codecs (after upcasting). A bad event is
+ * an item of its own, never skipped and never the end of the replay. On the embedded store the
+ * rows are read synchronously in large pages (fast, and a row with bad JSON is reported at its
+ * position); any other store is read through the port's `readAll`.
+ */
+export async function* readLog(store: EventStore, options: ReadLogOptions = {}): AsyncGenerator<LogItem[]> {
+  const pageSize = options.pageSize ?? 10_000
+  const upTo = options.upTo ?? Number.POSITIVE_INFINITY
+  let after = options.after ?? 0
+  if (store instanceof SqliteEventStore) {
+    for (;;) {
+      const rows = readRawPage(store, after, pageSize, upTo)
+      if (rows.length === 0) return
+      after = (rows[rows.length - 1] as RawEventRow).position
+      yield rows.map(decodeRaw)
+    }
+  }
+  let page: LogItem[] = []
+  let failure: LogReadError | undefined
+  try {
+    for await (const e of store.readAll({ after })) {
+      if (e.position > upTo) break
+      after = e.position
+      page.push(decodeStored(e))
+      if (page.length >= pageSize) {
+        yield page
+        page = []
+      }
+    }
+  } catch (e) {
+    failure = new LogReadError(after, e)
+  }
+  if (page.length > 0) yield page // what was read before a failure is still reported
+  if (failure) throw failure
+}
+
+/** A synchronous page of raw rows (embedded store only), for catching up inside a transaction. */
+export const readRawPage = (store: SqliteEventStore, after: number, pageSize: number, upTo = Number.POSITIVE_INFINITY): RawEventRow[] => {
+  if (after >= upTo) return []
+  const rows = store.readRawPage(after, pageSize)
+  if (upTo === Number.POSITIVE_INFINITY) return rows
+  const end = rows.findIndex((r) => r.position > upTo)
+  return end < 0 ? rows : rows.slice(0, end)
+}

@@ -1,0 +1,228 @@
+import { setImmediate as nextTick } from 'node:timers/promises'
+import type Database from 'better-sqlite3'
+import * as E from 'fp-ts/lib/Either.js'
+import type { EventType, Recorded } from '../domain/events.js'
+import type { EventStore } from '../eventstore/port.js'
+import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
+import { readLog, readRawPage, decodeRaw, type LogItem } from './log.js'
+import { identity, type Projection, type TableName } from './projection.js'
+import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable } from './projector.js'
+
+/** Physical names of a rebuild's fresh tables and of `--verify`'s aside tables. */
+export const FRESH: TableName = (t) => `${t}__rebuild`
+export const ASIDE: TableName = (t) => `${t}__verify`
+
+export interface BuildOptions {
+  /** Events read and applied per transaction. */
+  readonly pageSize?: number
+  /** Called after each page with the events applied so far and the last position. */
+  readonly onProgress?: (events: number, position: number) => void
+}
+
+export interface RebuildResult {
+  readonly projections: readonly string[]
+  readonly events: number
+  readonly position: number
+  /** How long the swap held the write lock, in ms. */
+  readonly swapMs: number
+}
+
+type Apply = (r: Recorded) => void
+
+/** The apply functions of each event type, so a page costs one map lookup per event. */
+export const appliers = (db: Database.Database, projections: readonly Projection[], table: TableName): Map<EventType, Apply[]> => {
+  const byType = new Map<EventType, Apply[]>()
+  for (const p of projections) {
+    const apply = p.prepare(db, table)
+    for (const type of p.handles) byType.set(type, [...(byType.get(type) ?? []), apply])
+  }
+  return byType
+}
+
+const orThrow = (item: LogItem): Recorded => {
+  if (E.isLeft(item)) throw item.left
+  return item.right
+}
+
+/** Applies a page in one transaction; a bad event throws its EventDecodeError and nothing of the page is kept. */
+export const applyPage = (db: Database.Database, byType: Map<EventType, Apply[]>): ((items: readonly LogItem[]) => void) =>
+  db.transaction((items: readonly LogItem[]) => {
+    for (const item of items) {
+      const r = orThrow(item)
+      const fns = byType.get(r.event.type)
+      if (fns) for (const f of fns) f(r)
+    }
+  })
+
+export const createTables = (db: Database.Database, projections: readonly Projection[], table: TableName): void => {
+  db.transaction(() => {
+    for (const p of projections) {
+      dropTables(db, p, table)
+      p.create(db, table)
+    }
+  })()
+}
+
+export const dropAll = (db: Database.Database, projections: readonly Projection[], table: TableName): void => {
+  db.transaction(() => {
+    for (const p of projections) dropTables(db, p, table)
+  })()
+}
+
+/**
+ * Replays the log from `after` into tables named by `table`, in large pages, one transaction per
+ * page; yields to the event loop between pages so an in-process server keeps answering. On the
+ * embedded store, rows are decoded one by one inside the transaction, so each decoded event is
+ * garbage right after it is applied (cheap for the young-generation collector).
+ */
+export const buildTables = async (
+  db: Database.Database,
+  store: EventStore,
+  byType: Map<EventType, Apply[]>,
+  from: { after: number; upTo?: number },
+  options: BuildOptions = {},
+): Promise<{ events: number; position: number }> => {
+  const pageSize = options.pageSize ?? 10_000
+  let events = 0
+  let position = from.after
+  if (store instanceof SqliteEventStore) {
+    const apply = applyRaw(db, byType)
+    for (;;) {
+      const rows = readRawPage(store, position, pageSize, from.upTo)
+      if (rows.length === 0) break
+      apply(rows)
+      events += rows.length
+      position = (rows[rows.length - 1] as RawEventRow).position
+      options.onProgress?.(events, position)
+      await nextTick()
+    }
+    return { events, position }
+  }
+  const apply = applyPage(db, byType)
+  for await (const page of readLog(store, { after: from.after, upTo: from.upTo, pageSize })) {
+    apply(page)
+    events += page.length
+    const last = page[page.length - 1] as LogItem
+    position = E.isRight(last) ? last.right.position : last.left.position
+    options.onProgress?.(events, position)
+    await nextTick()
+  }
+  return { events, position }
+}
+
+/** Like applyPage, for raw rows of the embedded store: decode and apply one row at a time. */
+export const applyRaw = (db: Database.Database, byType: Map<EventType, Apply[]>): ((rows: readonly RawEventRow[]) => void) =>
+  db.transaction((rows: readonly RawEventRow[]) => {
+    for (const row of rows) {
+      const r = orThrow(decodeRaw(row))
+      const fns = byType.get(r.event.type)
+      if (fns) for (const f of fns) f(r)
+    }
+  })
+
+const readCheckpoints = (db: Database.Database, projections: readonly Projection[]): Map<string, number> => {
+  const get = db.prepare<[string], { position: number }>(`SELECT position FROM ${CHECKPOINTS_TABLE} WHERE name = ?`)
+  return new Map(projections.map((p) => [p.name, get.get(p.name)?.position ?? 0]))
+}
+
+/** The live checkpoints: a rebuild's progress bar uses their maximum as its total. */
+export const liveHead = (db: Database.Database, projections: readonly Projection[]): number => {
+  ensureCheckpointTable(db)
+  return Math.max(0, ...readCheckpoints(db, projections).values())
+}
+
+class BehindLive extends Error {}
+
+/**
+ * Rebuilds `projections` from position 0 into fresh tables, then swaps them in atomically while
+ * other connections (a running service's projector and queries) keep working on the live ones:
+ *
+ * 1. build `<table>__rebuild` from the log, page by page (large transactions, synchronous=OFF:
+ *    these tables are thrown away if anything fails);
+ * 2. catch up outside any lock to the store's head;
+ * 3. one IMMEDIATE transaction: catch up again to the head (embedded store: read synchronously;
+ *    otherwise check that the live checkpoints are not ahead, and retry if they are), drop the
+ *    live tables, rename the fresh ones, recreate their indexes under their usual names, and set
+ *    each checkpoint to the last position applied.
+ *
+ * A live projector then goes on from its own in-memory checkpoint, which is at or below the new
+ * one: it re-applies a few events, which is harmless because every apply is idempotent. Its
+ * prepared statements re-prepare against the new tables (SQLite does that after a schema change).
+ */
+export const rebuild = async (
+  db: Database.Database,
+  store: EventStore,
+  projections: readonly Projection[],
+  options: BuildOptions = {},
+): Promise<RebuildResult> => {
+  ensureCheckpointTable(db)
+  createTables(db, projections, FRESH)
+  const byType = appliers(db, projections, FRESH)
+  const pageSize = options.pageSize ?? 10_000
+  let events = 0
+  let position = 0
+  const synchronous = db.pragma('synchronous', { simple: true })
+  const cacheSize = db.pragma('cache_size', { simple: true })
+  const tempStore = db.pragma('temp_store', { simple: true })
+  try {
+    db.pragma('synchronous = OFF')
+    db.pragma('cache_size = -131072')
+    db.pragma('temp_store = MEMORY') // the swap's index builds sort in memory
+    const built = await buildTables(db, store, byType, { after: 0 }, options)
+    events = built.events
+    position = built.position
+    db.pragma(`synchronous = ${synchronous}`)
+    const apply = applyRaw(db, byType)
+    const sqlite = store instanceof SqliteEventStore ? store : undefined
+    for (let attempt = 1; ; attempt += 1) {
+      const caught = await buildTables(db, store, byType, { after: position }, options)
+      events += caught.events
+      position = caught.position
+      const started = performance.now()
+      try {
+        db.transaction(() => {
+          if (sqlite) {
+            for (let rows = readRawPage(sqlite, position, pageSize); rows.length > 0; rows = readRawPage(sqlite, position, pageSize)) {
+              apply(rows)
+              events += rows.length
+              position = (rows[rows.length - 1] as { position: number }).position
+            }
+          } else if ([...readCheckpoints(db, projections).values()].some((cp) => cp > position)) {
+            throw new BehindLive()
+          }
+          swapIn(db, projections, position)
+        }).immediate()
+      } catch (e) {
+        if (e instanceof BehindLive && attempt < 10) continue
+        if (e instanceof BehindLive) throw new Error('the live projector kept moving ahead of the rebuild; try again')
+        throw e
+      }
+      return { projections: projections.map((p) => p.name), events, position, swapMs: performance.now() - started }
+    }
+  } catch (e) {
+    dropAll(db, projections, FRESH)
+    throw e
+  } finally {
+    db.pragma(`synchronous = ${synchronous}`)
+    db.pragma(`cache_size = ${cacheSize}`)
+    db.pragma(`temp_store = ${tempStore}`)
+  }
+}
+
+/** Inside the swap transaction: fresh tables replace the live ones, indexes keep their usual names. */
+const swapIn = (db: Database.Database, projections: readonly Projection[], position: number): void => {
+  const save = db.prepare(`INSERT OR REPLACE INTO ${CHECKPOINTS_TABLE} (name, version, position) VALUES (?, ?, ?)`)
+  const freshIndexes = db.prepare<[string], { name: string }>(
+    `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`,
+  )
+  for (const p of projections) {
+    dropTables(db, p, identity)
+    for (const t of p.tables) {
+      // Index names do not follow a renamed table: drop the fresh ones, recreate them under their usual names.
+      for (const { name } of freshIndexes.all(FRESH(t))) db.exec(`DROP INDEX "${name}"`)
+      db.exec(`ALTER TABLE ${FRESH(t)} RENAME TO ${t}`)
+    }
+    p.create(db, identity)
+    save.run(p.name, p.version, position)
+  }
+}
