@@ -1,6 +1,34 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Api } from '../http/context.js'
 import type { ServiceDeps } from '../service.js'
+import { createAuthorizer } from './decide.js'
+import { forwardAuth } from './forward-auth.js'
+import { gateway } from './gateway.js'
+import { inputOf } from './request-input.js'
 
-/** The authorizer's HTTP surfaces (forward-auth, gateway); filled in by the authorizer issue. */
-export const authorizerSurface: FastifyPluginAsync<{ deps: ServiceDeps; api?: Api }> = async () => {}
+export { createAuthorizer } from './decide.js'
+export type { Authorizer, AuthorizeInput, Decision } from './decide.js'
+
+/**
+ * The authorizer's HTTP surfaces on the service: forward-auth, gateway mode (with UPSTREAM_URL),
+ * `/metrics`, and `api.authorizeToken` for management routes that admit a management token
+ * (the audit log). The failed-authentication limiter lives in the authorizer, so every surface
+ * shares it.
+ */
+export const authorizerSurface: FastifyPluginAsync<{ deps: ServiceDeps; api?: Api }> = async (app, { deps, api }) => {
+  const authorizer = createAuthorizer(deps, {
+    onLimiterError: (e) => app.log.warn({ err: e }, 'rate-limit counters unavailable; request not rate-limited'),
+  })
+  app.addHook('onClose', () => authorizer.close())
+  if (api)
+    api.authorizeToken = async (req) => {
+      const d = await authorizer.authorize(inputOf(req))
+      if (!d.allowed) throw d.error
+    }
+  await app.register(forwardAuth, { authorizer, rateLimitAs403: deps.config.forwardAuth429As403 })
+  if (deps.config.upstreamUrl) await app.register(gateway, { authorizer, upstream: deps.config.upstreamUrl })
+  if (!app.hasRoute({ method: 'GET', url: '/metrics' }))
+    app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
+      reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
+    )
+}

@@ -1,0 +1,373 @@
+/**
+ * Authorizer benchmark (`npm run bench:authorizer`), one run, a few minutes at most:
+ *
+ * 1. Loads 100k tokens (3,334 stacks of 30) by appending their events in bulk to a fresh SQLite
+ *    event store and letting the real projector build the read models.
+ * 2. In-process: the decision function (createAuthorizer().authorize) on random tokens among the
+ *    100k, each call timed with hrtime: p50 / p99 in microseconds.
+ * 3. Memory: a child process (with --expose-gc) authorizes every token once and reports how much
+ *    its resident set grew, per token.
+ * 4. HTTP on loopback: three servers, each in its own child process (its own event loop), pinned
+ *    with `taskset` to the last core while autocannon runs in this process pinned to the first,
+ *    so client and server never share a core; the servers are driven in turn for ROUNDS rounds
+ *    and the median requests/s of each is compared (plus the server's CPU time per request,
+ *    read from /proc, which does not depend on how fast the client is):
+ *      - forward-auth: the real service (`buildApp` on the 100k-token read models, default log
+ *        level), GET /v3/authorize for an allowed read, limits far above the load;
+ *      - bare: a fastify route answering 200 (logger off);
+ *      - bearer: @fastify/bearer-auth with a static list of 30 keys (a stack's maximum) plus
+ *        @fastify/rate-limit keyed by the bearer key, limits far above the load.
+ *    Every response must be a 2xx, or the run fails.
+ * Writes bench/results/authorizer.json and prints a table.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PROJECTIONS } from '../projections/index.js'
+import { createAuthorizer } from '../src/authorizer/decide.js'
+import { type Config, testConfig } from '../src/config.js'
+import { SqliteEventStore } from '../src/eventstore/sqlite.js'
+import { stackStream } from '../src/eventstore/streams.js'
+import { buildApp } from '../src/http/app.js'
+import { Projector } from '../src/read/projector.js'
+import { openReadModels, openService } from '../src/service.js'
+
+const TOKENS = 100_000
+const PER_STACK = 30
+const ROUNDS = 5
+const DURATION_S = 4
+const WARMUP_S = 2
+const CONNECTIONS = 32
+const DECISIONS = 200_000
+const REQUEST_TOKENS = 1000
+const BEARER_KEYS = 30
+const GENEROUS = 1_000_000_000
+const URI = '/v3/content_types/blog/entries'
+
+const self = fileURLToPath(import.meta.url)
+const require = createRequire(import.meta.url)
+
+const secretOf = (i: number) => `cs${createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)}`
+const apiKeyOf = (s: number) => `blt${s.toString(16).padStart(16, '0')}`
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+const benchConfig = (dataDir: string): Config =>
+  testConfig({ dataDir, eventStoreUrl: `sqlite:${join(dataDir, '..', 'events.db')}`, planReadLimit: GENEROUS, planWriteLimit: GENEROUS, authFailureLimit: GENEROUS })
+
+// ---------------------------------------------------------------------------------------------
+// Children
+
+const serve = async (kind: string, dataDir: string) => {
+  const Fastify = (await import('fastify')).default
+  let app
+  if (kind === 'forward-auth') {
+    const service = await openService(benchConfig(dataDir))
+    await service.projector.waitFor(0)
+    app = await buildApp(service)
+  } else if (kind === 'bare') {
+    app = Fastify()
+    app.get('/v3/authorize', async (_req, reply) => reply.code(200).send())
+  } else {
+    app = Fastify()
+    const keys = Array.from({ length: BEARER_KEYS }, (_, i) => secretOf(i))
+    await app.register((await import('@fastify/rate-limit')).default, {
+      max: GENEROUS,
+      timeWindow: 1000,
+      keyGenerator: (req) => String(req.headers.authorization),
+    })
+    await app.register((await import('@fastify/bearer-auth')).default, { keys })
+    app.get('/v3/authorize', async (_req, reply) => reply.code(200).send())
+  }
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  process.stdout.write(`LISTENING ${address}\n`)
+  process.on('message', (m) => {
+    if (m === 'rss') process.send?.({ rss: process.memoryUsage().rss })
+  })
+}
+
+const memory = async (dataDir: string) => {
+  const gc = (globalThis as { gc?: () => void }).gc as () => void
+  const readDb = openReadModels(dataDir)
+  const deps = { config: benchConfig(dataDir), readDb, clock: () => new Date() }
+  const authorizer = createAuthorizer(deps)
+  const apiKeyOfToken = (i: number) => apiKeyOf(Math.floor(i / PER_STACK))
+  // Code paths and statements warmed on a few tokens before the baseline.
+  for (let i = 0; i < 100; i++) authorizer.authorize({ method: 'GET', path: URI, apiKey: apiKeyOfToken(i), authorization: secretOf(i), branch: undefined })
+  gc()
+  const before = process.memoryUsage().rss
+  let allowed = 0
+  for (let i = 0; i < TOKENS; i++) {
+    const d = authorizer.authorize({ method: 'GET', path: URI, apiKey: apiKeyOfToken(i), authorization: secretOf(i), branch: undefined })
+    if (!(d instanceof Promise) && d.allowed) allowed++
+  }
+  gc()
+  const after = process.memoryUsage().rss
+  process.stdout.write(`${JSON.stringify({ before, after, allowed })}\n`)
+  readDb.close()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orchestrator
+
+const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+const load = async (dir: string) => {
+  const store = new SqliteEventStore(join(dir, 'events.db'))
+  const started = performance.now()
+  const stacks = Math.ceil(TOKENS / PER_STACK)
+  const meta = () => ({ actor: 'bench', occurred_at: new Date().toISOString(), request_id: randomUUID(), remote_addr: '127.0.0.1', schema_version: 1 })
+  let last = 0
+  for (let s = 0; s < stacks; s++) {
+    const api_key = apiKeyOf(s)
+    const events = [{ id: randomUUID(), type: 'StackCreated', data: { api_key, name: `Stack ${s}`, description: '', owner_email: `owner${s}@example.com`, owner_uid: `owner${s}` }, metadata: meta() }]
+    for (let i = s * PER_STACK; i < Math.min(TOKENS, (s + 1) * PER_STACK); i++)
+      events.push({
+        id: randomUUID(),
+        type: 'TokenGenerated',
+        data: {
+          api_key,
+          token_uid: `blt${i.toString(16).padStart(16, '0')}`,
+          name: `token ${i}`,
+          description: '',
+          scope: [
+            { module: 'content_type', acl: { read: true, write: true } },
+            { module: 'entry', acl: { read: true, write: i % 2 === 0 } },
+            { module: 'asset', acl: { read: true, write: false } },
+          ],
+          expires_on: null,
+          rate_limit: null,
+          is_email_notification_enabled: false,
+          secret_hash: sha256(secretOf(i)),
+        } as never,
+        metadata: meta(),
+      })
+    const r = store.appendSync(stackStream(api_key), events, 'no_stream')
+    if (r._tag === 'Left') throw new Error('append failed')
+    last = r.right.position
+  }
+  const appended = performance.now()
+  const dataDir = join(dir, 'data')
+  const readDb = openReadModels(dataDir)
+  const projector = new Projector(readDb, store, PROJECTIONS)
+  projector.start()
+  await projector.waitFor(last)
+  const projected = performance.now()
+  return { store, readDb, projector, dataDir, appendMs: appended - started, projectMs: projected - appended, events: last }
+}
+
+/** As in the service: the projector writes through the same connection the authorizer reads. */
+const inProcess = (dataDir: string, readDb: ReturnType<typeof openReadModels>, projector: Projector) => {
+  const authorizer = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date() })
+  const pick = () => Math.floor(Math.random() * TOKENS)
+  const inputOf = (i: number) => ({ method: 'GET', path: URI, apiKey: apiKeyOf(Math.floor(i / PER_STACK)), authorization: `Bearer ${secretOf(i)}`, branch: undefined })
+  const inputs = Array.from({ length: 4096 }, () => inputOf(pick()))
+  for (let i = 0; i < 50_000; i++) authorizer.authorize(inputs[i & 4095] as ReturnType<typeof inputOf>)
+  const times = new Float64Array(DECISIONS)
+  let allowed = 0
+  for (let i = 0; i < DECISIONS; i++) {
+    const input = inputs[i & 4095] as ReturnType<typeof inputOf>
+    const t0 = process.hrtime.bigint()
+    const d = authorizer.authorize(input)
+    times[i] = Number(process.hrtime.bigint() - t0) / 1000
+    if (!(d instanceof Promise) && d.allowed) allowed++
+  }
+  if (allowed !== DECISIONS) throw new Error(`in-process: only ${allowed} of ${DECISIONS} allowed`)
+  times.sort()
+  const mean = times.reduce((a, b) => a + b, 0) / times.length
+  return { decisions: DECISIONS, p50_us: percentile(times, 0.5), p99_us: percentile(times, 0.99), p999_us: percentile(times, 0.999), mean_us: mean }
+}
+
+/** Servers on the last core, autocannon (this process) on the first, when `taskset` exists. */
+const canPin = cpus().length >= 2 && spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0
+const SERVER_CPU = String(cpus().length - 1)
+const spawnChild = (args: string[], nodeArgs: string[] = []) => {
+  const argv = [...nodeArgs, '--import', 'tsx', self, ...args]
+  const [cmd, cmdArgs] = canPin ? ['taskset', ['-c', SERVER_CPU, process.execPath, ...argv]] : [process.execPath, argv]
+  return spawn(cmd as string, cmdArgs as string[], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'info' } })
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux), or NaN elsewhere. */
+const cpuSeconds = (pid: number | undefined) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+const firstLine = (child: ChildProcess, prefix: string) =>
+  new Promise<string>((resolve, reject) => {
+    let buf = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString()
+      const line = buf.split('\n').find((l) => l.startsWith(prefix))
+      if (line) resolve(line.slice(prefix.length).trim())
+    })
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before "${prefix}"`)))
+  })
+
+interface AutocannonResult {
+  requests: { average: number; total: number }
+  latency: { p50: number; p99: number }
+  non2xx: number
+  errors: number
+  timeouts: number
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>
+const autocannon = require('autocannon') as Autocannon
+
+const rss = (child: ChildProcess) =>
+  new Promise<number>((resolve) => {
+    child.once('message', (m) => resolve((m as { rss: number }).rss))
+    child.send('rss')
+  })
+
+const main = async () => {
+  const machine = { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}` }
+  console.error(`machine: ${machine.nproc} x ${machine.cpu}, node ${machine.node}`)
+  const loadAtStart = loadavg()
+  const dir = mkdtempSync(join(tmpdir(), 'bench-authz-'))
+  const children: ChildProcess[] = []
+  try {
+    console.error(`loading ${TOKENS} tokens ...`)
+    const loaded = await load(dir)
+    console.error(`  appended in ${(loaded.appendMs / 1000).toFixed(1)} s, projected in ${(loaded.projectMs / 1000).toFixed(1)} s`)
+    const tokenRows = (loaded.readDb.prepare('SELECT count(*) FROM token_secrets').pluck().get() as number)
+    if (tokenRows !== TOKENS) throw new Error(`expected ${TOKENS} token rows, got ${tokenRows}`)
+
+    console.error('in-process decisions ...')
+    const decision = inProcess(loaded.dataDir, loaded.readDb, loaded.projector)
+    await loaded.projector.stop()
+    loaded.readDb.close()
+    await loaded.store.close()
+    const readModelBytes = statSync(join(loaded.dataDir, 'read-models.db')).size
+
+    console.error('memory per token ...')
+    const mem = spawnChild(['memory', loaded.dataDir], ['--expose-gc'])
+    children.push(mem)
+    const m = JSON.parse(await firstLine(mem, '{').then((l) => `{${l}`)) as { before: number; after: number; allowed: number }
+    if (m.allowed !== TOKENS) throw new Error(`memory: only ${m.allowed} allowed`)
+
+    console.error('servers ...')
+    const kinds = ['bare', 'forward-auth', 'bearer'] as const
+    const servers = new Map<string, { child: ChildProcess; url: string }>()
+    for (const kind of kinds) {
+      const child = spawnChild(['serve', kind, loaded.dataDir])
+      children.push(child)
+      servers.set(kind, { child, url: await firstLine(child, 'LISTENING ') })
+    }
+    const tokenIds = Array.from({ length: REQUEST_TOKENS }, (_, k) => Math.floor((k * TOKENS) / REQUEST_TOKENS) + (k % PER_STACK))
+    const requestsFor = (kind: string) =>
+      (kind === 'bearer' ? Array.from({ length: BEARER_KEYS }, (_, i) => i) : tokenIds).map((i) => ({
+        method: 'GET',
+        path: '/v3/authorize',
+        headers: {
+          api_key: apiKeyOf(Math.floor(i / PER_STACK)),
+          authorization: `Bearer ${secretOf(i)}`,
+          'x-forwarded-method': 'GET',
+          'x-forwarded-uri': URI,
+        },
+      }))
+    // Pre-flight: the forward-auth server really allows these requests.
+    const fa = servers.get('forward-auth') as { url: string }
+    const probe = await fetch(`${fa.url}/v3/authorize`, { headers: requestsFor('forward-auth')[0]?.headers as Record<string, string> })
+    if (probe.status !== 200 || !probe.headers.get('x-token-uid')) throw new Error(`forward-auth pre-flight: ${probe.status}`)
+    const rssBefore = await rss((servers.get('forward-auth') as { child: ChildProcess }).child)
+
+    const run = async (kind: string, seconds: number) => {
+      const server = servers.get(kind) as { child: ChildProcess; url: string }
+      const cpu0 = cpuSeconds(server.child.pid)
+      const r = await autocannon({ url: server.url, connections: CONNECTIONS, duration: seconds, requests: requestsFor(kind) })
+      if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`${kind}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`)
+      return { ...r, cpuUsPerRequest: ((cpuSeconds(server.child.pid) - cpu0) * 1e6) / r.requests.total }
+    }
+    for (const kind of kinds) await run(kind, WARMUP_S)
+    const rounds: Record<string, Array<{ rps: number; p50_ms: number; p99_ms: number; server_cpu_us_per_request: number }>> = { bare: [], 'forward-auth': [], bearer: [] }
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const kind of kinds) {
+        const r = await run(kind, DURATION_S)
+        rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, server_cpu_us_per_request: r.cpuUsPerRequest })
+        console.error(`  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${r.cpuUsPerRequest.toFixed(1)} us CPU/request`)
+      }
+    const rssAfter = await rss((servers.get('forward-auth') as { child: ChildProcess }).child)
+    const rps = (kind: string) => median((rounds[kind] ?? []).map((x) => x.rps))
+    const cpuPerRequest = (kind: string) => median((rounds[kind] ?? []).map((x) => x.server_cpu_us_per_request))
+    const http = {
+      server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), bare: cpuPerRequest('bare'), bearer_rate_limit: cpuPerRequest('bearer') },
+      forward_auth_rps: rps('forward-auth'),
+      bare_rps: rps('bare'),
+      bearer_rate_limit_rps: rps('bearer'),
+      ratio_vs_bare: rps('forward-auth') / rps('bare'),
+      ratio_vs_bearer_rate_limit: rps('forward-auth') / rps('bearer'),
+      rounds,
+    }
+    const memoryResult = {
+      rss_growth_bytes: m.after - m.before,
+      rss_bytes_per_token: (m.after - m.before) / TOKENS,
+      read_model_file_bytes_per_token: readModelBytes / TOKENS,
+      forward_auth_server_rss_bytes: { before_load: rssBefore, after_load: rssAfter },
+    }
+    const result = {
+      at: new Date().toISOString(),
+      machine,
+      setup: {
+        tokens: TOKENS,
+        stacks: Math.ceil(TOKENS / PER_STACK),
+        load: { events: loaded.events, append_s: loaded.appendMs / 1000, project_s: loaded.projectMs / 1000 },
+        http: {
+          connections: CONNECTIONS,
+          duration_s: DURATION_S,
+          warmup_s: WARMUP_S,
+          rounds: ROUNDS,
+          distinct_tokens_per_run: REQUEST_TOKENS,
+          bearer_keys: BEARER_KEYS,
+          servers: `one child process each${canPin ? ` pinned to cpu ${SERVER_CPU}` : ''}; autocannon in the parent${canPin ? ' pinned to cpu 0' : ''}`,
+          load_average_at_start: loadAtStart,
+        },
+      },
+      in_process: decision,
+      http,
+      memory: memoryResult,
+      targets: {
+        ratio_vs_bare: { target: 0.8, met: http.ratio_vs_bare >= 0.8 },
+        ratio_vs_bearer_rate_limit: { target: 1.0, met: http.ratio_vs_bearer_rate_limit >= 1.0 },
+        decision_p99_us: { target: 50, met: decision.p99_us <= 50 },
+      },
+    }
+    mkdirSync(join(self, '..', 'results'), { recursive: true })
+    writeFileSync(join(self, '..', 'results', 'authorizer.json'), `${JSON.stringify(result, null, 2)}\n`)
+    const row = (name: string, value: string, target = '') => `| ${name.padEnd(44)} | ${value.padStart(14)} | ${target.padEnd(14)} |`
+    console.log(
+      [
+        `Authorizer benchmark: ${machine.nproc} x ${machine.cpu}, node ${machine.node}, ${TOKENS} tokens`,
+        row('measure', 'value', 'target'),
+        row('-'.repeat(44), '-'.repeat(14), '-'.repeat(14)),
+        row('forward-auth allowed reads (req/s, median)', http.forward_auth_rps.toFixed(0)),
+        row('bare fastify 200 (req/s, median)', http.bare_rps.toFixed(0)),
+        row('bearer-auth + rate-limit (req/s, median)', http.bearer_rate_limit_rps.toFixed(0)),
+        row('ratio forward-auth / bare', http.ratio_vs_bare.toFixed(2), '>= 0.80'),
+        row('ratio forward-auth / bearer + rate-limit', http.ratio_vs_bearer_rate_limit.toFixed(2), '>= 1.00'),
+        row('server CPU per request: forward-auth (us)', http.server_cpu_us_per_request.forward_auth.toFixed(1)),
+        row('server CPU per request: bare (us)', http.server_cpu_us_per_request.bare.toFixed(1)),
+        row('server CPU per request: bearer + rl (us)', http.server_cpu_us_per_request.bearer_rate_limit.toFixed(1)),
+        row('decision p50 (us, in process)', decision.p50_us.toFixed(1)),
+        row('decision p99 (us, in process)', decision.p99_us.toFixed(1), '<= 50'),
+        row('resident bytes per token (all in use)', memoryResult.rss_bytes_per_token.toFixed(0)),
+        row('read-model file bytes per token', memoryResult.read_model_file_bytes_per_token.toFixed(0)),
+      ].join('\n'),
+    )
+  } finally {
+    for (const c of children) c.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const [mode, ...args] = process.argv.slice(2)
+if (mode === 'serve') await serve(args[0] as string, args[1] as string)
+else if (mode === 'memory') await memory(args[0] as string)
+else await main()

@@ -1,0 +1,102 @@
+import t from 'tap'
+import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
+import { authorizerFixture, fakeWallClock, input } from '../support/authorizer-fixtures.js'
+
+const headersOf = (d: Decision) => (d.allowed ? d.headers : d.error.headers)
+
+t.test('per-token budgets per class and one-second windows (fake wall clock)', async (t) => {
+  const wall = fakeWallClock(t)
+  const f = await authorizerFixture(t, { planReadLimit: 10, planWriteLimit: 10 })
+  const apiKey = await f.createStack()
+  const tok = await f.generateToken(apiKey, { rate_limit: { read: 3, write: 2 } })
+  const a = createAuthorizer(f.deps)
+  const read = () => a.authorize(input({ apiKey, authorization: tok.secret })) as Decision
+  const write = () => a.authorize(input({ apiKey, authorization: tok.secret, method: 'POST' })) as Decision
+
+  const first = read()
+  t.same(first.allowed && first.headers, {
+    'x-ratelimit-limit': '3',
+    'x-ratelimit-remaining': '2',
+    'ratelimit-policy': '"token";q=3;w=1, "stack";q=10;w=1',
+    ratelimit: '"token";r=2;t=1, "stack";r=9;t=1',
+  })
+  wall.advance(400)
+  t.equal(headersOf(read())['x-ratelimit-remaining'], '1')
+  t.equal(headersOf(read())['x-ratelimit-remaining'], '0')
+  const over = read()
+  t.equal(over.allowed, false, 'the 4th read in the window is refused')
+  t.same(headersOf(over), {
+    'x-ratelimit-limit': '3',
+    'x-ratelimit-remaining': '0',
+    'ratelimit-policy': '"token";q=3;w=1, "stack";q=10;w=1',
+    ratelimit: '"token";r=0;t=1, "stack";r=7;t=1',
+    'retry-after': '1',
+  }, 'the stack window is reported without being spent')
+  t.equal(over.allowed ? 0 : over.error.statusCode, 429)
+
+  t.equal(write().allowed, true, 'writes have their own budget')
+  t.same(headersOf(write())['x-ratelimit-limit'], '2')
+  t.equal(write().allowed, false, 'the 3rd write is refused')
+
+  wall.advance(599)
+  t.equal(read().allowed, false, '1 ms before the window ends')
+  wall.advance(1)
+  const fresh = read()
+  t.equal(fresh.allowed, true, 'a new window')
+  t.equal(headersOf(fresh)['x-ratelimit-remaining'], '2')
+})
+
+t.test('the stack-wide budget is shared by all its tokens, per class', async (t) => {
+  fakeWallClock(t)
+  const f = await authorizerFixture(t, { planReadLimit: 4, planWriteLimit: 4 })
+  const apiKey = await f.createStack()
+  const other = await f.createStack()
+  const tokens = await Promise.all([1, 2, 3].map(() => f.generateToken(apiKey)))
+  const elsewhere = await f.generateToken(other)
+  const a = createAuthorizer(f.deps)
+  const read = (secret: string, key = apiKey) => a.authorize(input({ apiKey: key, authorization: secret })) as Decision
+  const outcomes = [0, 1, 2, 0, 1].map((i) => read((tokens[i] as { secret: string }).secret))
+  t.same(outcomes.map((d) => d.allowed), [true, true, true, true, false], 'the 5th read of the stack is refused')
+  const d = outcomes[4] as Decision
+  t.match(d.allowed ? '' : d.error.message, /stack's read budget of 4/)
+  t.same(headersOf(d), {
+    'x-ratelimit-limit': '4',
+    'x-ratelimit-remaining': '2',
+    'ratelimit-policy': '"token";q=4;w=1, "stack";q=4;w=1',
+    ratelimit: '"token";r=2;t=1, "stack";r=0;t=1',
+    'retry-after': '1',
+  }, 'the token had budget left; the stack did not')
+  t.equal(read(elsewhere.secret, other).allowed, true, 'another stack has its own budget')
+  t.equal((a.authorize(input({ apiKey, authorization: (tokens[2] as { secret: string }).secret, method: 'DELETE' })) as Decision).allowed, true, 'writes are counted apart')
+})
+
+t.test('a limit change applies to the next request, within the current window', async (t) => {
+  fakeWallClock(t)
+  const f = await authorizerFixture(t, { planReadLimit: 10 })
+  const apiKey = await f.createStack()
+  const tok = await f.generateToken(apiKey)
+  const a = createAuthorizer(f.deps)
+  const read = () => a.authorize(input({ apiKey, authorization: tok.secret })) as Decision
+  t.equal(headersOf(read())['x-ratelimit-limit'], '10', 'plan default')
+  t.equal(read().allowed, true)
+  await f.changeLimits(apiKey, tok.uid, { read: 2, write: 1 })
+  const d = read()
+  t.equal(d.allowed, false, 'third read with a limit of 2')
+  t.equal(headersOf(d)['x-ratelimit-limit'], '2')
+  await f.changeLimits(apiKey, tok.uid, null)
+  t.equal(read().allowed, true, 'back to the plan limit')
+})
+
+t.test('the failed-authentication window is one minute', async (t) => {
+  const wall = fakeWallClock(t)
+  const f = await authorizerFixture(t, { authFailureLimit: 1 })
+  const apiKey = await f.createStack()
+  const a = createAuthorizer(f.deps)
+  const guess = () => (a.authorize(input({ apiKey, authorization: 'cs00000000000000000000000000000000', clientAddress: '192.0.2.1' })) as Decision).outcome
+  t.equal(guess(), 'unauthorized')
+  t.equal(guess(), 'auth_throttled')
+  wall.advance(59_999)
+  t.equal(guess(), 'auth_throttled')
+  wall.advance(1)
+  t.equal(guess(), 'unauthorized')
+})

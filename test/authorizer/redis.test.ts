@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { Redis } from 'ioredis'
+import t, { type Test } from 'tap'
+import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
+import { buildApp } from '../../src/http/app.js'
+import { authorizerFixture, input, newSecret } from '../support/authorizer-fixtures.js'
+
+const REDIS_URL = 'redis://127.0.0.1:6379'
+
+/** A client for the test itself; deletes every key under `prefix` at teardown. */
+const redisFor = async (t: Test, prefix: string) => {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  t.teardown(async () => {
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    await redis.quit()
+  })
+  t.equal(await redis.ping(), 'PONG', 'Redis at 127.0.0.1:6379 answers')
+  return redis
+}
+
+t.test('two authorizers on two instances share one budget in Redis', async (t) => {
+  const prefix = `mt-test-${randomBytes(6).toString('hex')}:`
+  const redis = await redisFor(t, prefix)
+  const f = await authorizerFixture(t, { planReadLimit: 4, planWriteLimit: 2, authFailureLimit: 2 })
+  const apiKey = await f.createStack()
+  const tok = await f.generateToken(apiKey)
+  const b = await f.secondInstance()
+  const one = createAuthorizer(f.deps, { redis, keyPrefix: prefix })
+  const two = createAuthorizer(b.deps, { redis, keyPrefix: prefix })
+  const read = (a: typeof one) => a.authorize(input({ apiKey, authorization: tok.secret }))
+
+  const started = performance.now()
+  const results: Decision[] = []
+  for (const a of [one, two, one, two, one]) {
+    const d = read(a)
+    t.ok(d instanceof Promise, 'Redis counters answer asynchronously')
+    results.push(await d)
+  }
+  t.ok(performance.now() - started < 1000, 'the burst fits in one window')
+  t.same(results.map((d) => d.allowed), [true, true, true, true, false], 'the 5th read across both instances is refused')
+  t.same(results.map((d) => (d.allowed ? d.headers : d.error.headers)['x-ratelimit-remaining']), ['3', '2', '1', '0', '0'])
+  t.equal(await redis.get(`${prefix}t:read:${tok.uid}`), '5', 'the token counter lives in Redis under the prefix')
+  t.equal(await redis.get(`${prefix}s:read:${apiKey}`), '4', 'the refused read did not spend the stack budget')
+  const pttl = await redis.pttl(`${prefix}t:read:${tok.uid}`)
+  t.ok(pttl > 0 && pttl <= 1000, 'one-second window')
+
+  const guess = (a: typeof one) => a.authorize(input({ apiKey, authorization: newSecret(), clientAddress: '203.0.113.9' }))
+  t.same([(await guess(one)).outcome, (await guess(two)).outcome, (await guess(one)).outcome], ['unauthorized', 'unauthorized', 'auth_throttled'], 'failed authentications are counted across instances')
+})
+
+t.test('two app instances with REDIS_URL share the stack budget through forward-auth', async (t) => {
+  const f = await authorizerFixture(t, { redisUrl: REDIS_URL, planReadLimit: 3, planWriteLimit: 3 })
+  const apiKey = await f.createStack()
+  const redis = await redisFor(t, `mt-rl:s:read:${apiKey}`)
+  const tokens = [await f.generateToken(apiKey), await f.generateToken(apiKey)]
+  t.teardown(async () => {
+    for (const tok of tokens) await redis.del(`mt-rl:t:read:${tok.uid}`)
+  })
+  const b = await f.secondInstance()
+  const appA = await buildApp(f.deps, { logger: false })
+  const appB = await buildApp(b.deps, { logger: false })
+  t.teardown(() => appA.close())
+  t.teardown(() => appB.close())
+  const ask = (app: typeof appA, secret: string) =>
+    app.inject({
+      method: 'GET',
+      url: '/v3/authorize',
+      headers: { api_key: apiKey, authorization: secret, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/assets' },
+    })
+  const [s0, s1] = tokens.map((x) => x.secret) as [string, string]
+  const codes = [await ask(appA, s0), await ask(appB, s1), await ask(appB, s0), await ask(appA, s1)]
+  t.same(codes.map((r) => r.statusCode), [200, 200, 200, 429], 'two tokens on two instances spend one stack budget of 3')
+  t.equal(codes[3]?.headers.ratelimit, '"token";r=1;t=1, "stack";r=0;t=1')
+})
+
+t.test('when Redis is unreachable, decisions still hold and limits are skipped', async (t) => {
+  const f = await authorizerFixture(t)
+  const apiKey = await f.createStack()
+  const tok = await f.generateToken(apiKey)
+  const down = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  t.teardown(() => down.disconnect())
+  const errors: unknown[] = []
+  const a = createAuthorizer(f.deps, { redis: down, onLimiterError: (e) => errors.push(e) })
+  const ok = await a.authorize(input({ apiKey, authorization: tok.secret }))
+  t.equal(ok.allowed, true)
+  t.same(ok.allowed && ok.headers, { 'x-ratelimit-limit': '10', 'ratelimit-policy': '"token";q=10;w=1, "stack";q=10;w=1' })
+  const bad = await a.authorize(input({ apiKey, authorization: newSecret(), clientAddress: '203.0.113.1' }))
+  t.equal(bad.outcome, 'unauthorized', 'the failure counter is skipped, the 401 stands')
+  t.equal((await a.authorize(input({ apiKey, authorization: tok.secret, path: '/v3/stacks' }))).outcome, 'forbidden')
+  t.equal(errors.length, 2, 'each counter failure is reported')
+  const silent = createAuthorizer(f.deps, { redis: down })
+  t.equal((await silent.authorize(input({ apiKey, authorization: tok.secret }))).allowed, true, 'default: no reporter')
+})
+
+t.test('an authorizer that opened its own Redis client closes it', async (t) => {
+  const f = await authorizerFixture(t, { redisUrl: REDIS_URL })
+  const a = createAuthorizer(f.deps)
+  t.equal((await a.authorize(input({}))).outcome, 'no_stack')
+  await a.close()
+  t.pass('closed')
+})
