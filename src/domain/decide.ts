@@ -21,7 +21,8 @@ import {
 type Decision = E.Either<DomainError, DomainEvent[]>
 type Active = Extract<StackState, { status: 'active' }>
 
-const forbidden = (what: string) => domainError('forbidden', `Only the stack owner or an admin may ${what}.`)
+const forbidden = (what: string) =>
+  domainError('forbidden', `Only the stack owner or an admin may ${what}.`, { authtoken: ['lacks the owner or admin role'] })
 
 const activeStack = (state: StackState): E.Either<DomainError, Active> =>
   state.status === 'active' ? E.right(state) : E.left(domainError('stack-not-found', 'Stack not found.'))
@@ -236,7 +237,7 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         activeStack(state),
         E.filterOrElse(
           (s) => isOwner(s, cmd.actor),
-          () => domainError('forbidden', 'Only the stack owner may transfer ownership.'),
+          () => domainError('forbidden', 'Only the stack owner may transfer ownership.', { authtoken: ['is not the stack owner'] }),
         ),
         E.chain((s) =>
           pipe(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import fastifySwagger from '@fastify/swagger'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { authorizerSurface } from '../authorizer/index.js'
 import { EventStoreUnavailable } from '../eventstore/port.js'
 import type { ServiceDeps } from '../service.js'
@@ -55,6 +55,14 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     },
     trustProxy: true,
     bodyLimit: 256 * 1024,
+    // A URL that does not decode never reaches the error handler: answer in the SPEC 5.5 shape here.
+    frameworkErrors: (err, _req, reply) => {
+      const e =
+        err.code === 'FST_ERR_BAD_URL'
+          ? new HttpError(400, 100, 'The request URL is not valid.', { url: [err.message] })
+          : /* c8 ignore next */ new HttpError(500, 500, 'Internal error.', {})
+      return (reply as FastifyReply).code(e.statusCode).send(e.body())
+    },
   })
 
   app.setErrorHandler((err, req, reply) => {
@@ -95,6 +103,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
       },
     },
   })
+  // Management bodies are JSON only (SPEC 5.5: a wrong content type is a 400).
+  app.removeContentTypeParser('text/plain')
   await app.register(authtoken, { key: resolveJwtKey(deps.config) })
   const api = createApi(deps)
   await app.register(healthRoutes, { api })

@@ -1,14 +1,27 @@
 import * as E from 'fp-ts/lib/Either.js'
-import type * as t from 'io-ts'
+import * as t from 'io-ts'
 import type { FieldErrors } from '../domain/errors.js'
 import { invalid } from './errors.js'
 
+const isCombinator = (type: t.Decoder<unknown, unknown> | undefined): boolean =>
+  type instanceof t.IntersectionType || type instanceof t.UnionType
+
+/** What was expected, in words a client understands (not io-ts's full type signature). */
+const shape = (type: t.Decoder<unknown, unknown> | undefined): string => {
+  if (!type) return 'a valid value'
+  if (type instanceof t.ArrayType) return 'an array'
+  if (type instanceof t.InterfaceType || type instanceof t.PartialType || type instanceof t.DictionaryType) return 'an object'
+  if (type instanceof t.IntersectionType && type.types.every((m: t.Decoder<unknown, unknown>) => shape(m) === 'an object')) return 'an object'
+  return type.name
+}
+
 const describe = (e: t.ValidationError): [string, string] => {
+  // A key under an intersection or union is the index of a member codec, not a field: skip it.
   const path = e.context
+    .filter((c, i) => c.key !== '' && !isCombinator(e.context[i - 1]?.type))
     .map((c) => c.key)
-    .filter((k) => k !== '')
     .reduce((acc, k) => (/^\d+$/.test(k) ? `${acc}[${k}]` : acc ? `${acc}.${k}` : k), '')
-  const expected = e.context[e.context.length - 1]?.type.name ?? 'a valid value'
+  const expected = shape(e.context[e.context.length - 1]?.type)
   return [path || 'body', e.value === undefined ? 'is required' : e.message ?? `must be ${expected}`]
 }
 

@@ -1,0 +1,208 @@
+import fc from 'fast-check'
+import { createSigner } from 'fast-jwt'
+import t from 'tap'
+import { FaultyStore, JWT_SECRET, OWNER, READ_ENTRIES, startApp } from '../support/app.js'
+
+const TOKENS = '/v3/stacks/management_tokens'
+const isSpecBody = (body: Record<string, unknown>) =>
+  typeof body.error_message === 'string' && typeof body.error_code === 'number' && typeof body.errors === 'object'
+
+t.test('400: malformed JSON, wrong content type, empty JSON body', async (t) => {
+  const a = await startApp(t)
+  const apiKey = await a.createStack()
+  const send = (payload: string, contentType: string) =>
+    a.app.inject({
+      method: 'POST',
+      url: TOKENS,
+      headers: { authtoken: a.authtoken(OWNER), api_key: apiKey, 'content-type': contentType },
+      payload,
+    })
+  for (const [payload, type, field] of [
+    ['{"token": {"name": ', 'application/json', 'body'],
+    ['', 'application/json', 'body'],
+    ['name=x', 'application/x-www-form-urlencoded', 'content-type'],
+    ['{"token":{}}', 'text/plain', 'content-type'],
+  ] as const) {
+    const res = await send(payload, type)
+    t.equal(res.statusCode, 400, `${type} ${JSON.stringify(payload)}: ${res.body}`)
+    t.equal(res.json().error_code, 100)
+    t.ok(res.json().errors[field], res.body)
+  }
+  const proto = await send('{"token":{"name":"x","scope":[],"__proto__":{"admin":true}}}', 'application/json')
+  t.equal(proto.statusCode, 400, 'prototype poisoning is refused')
+  t.ok(isSpecBody(proto.json()))
+  const length = await a.app.inject({
+    method: 'POST',
+    url: '/v3/stacks',
+    headers: { authtoken: a.authtoken(OWNER), 'content-type': 'application/json', 'content-length': '5' },
+    payload: '{"stack":{"name":"x"}}',
+  })
+  t.equal(length.statusCode, 400, 'a Content-Length that does not match the body')
+  t.ok(isSpecBody(length.json()))
+  const badUrl = await a.call({ method: 'GET', url: `${TOKENS}/%E0%A4%A`, as: OWNER, apiKey })
+  t.equal(badUrl.statusCode, 400, 'a URL that does not decode')
+  t.equal(badUrl.json().error_code, 100, badUrl.body)
+  t.ok(isSpecBody(badUrl.json()))
+})
+
+t.test('413 for a body over the limit', async (t) => {
+  const a = await startApp(t)
+  const res = await a.call({ method: 'POST', url: '/v3/stacks', as: OWNER, body: { stack: { name: 'x', description: 'd'.repeat(300 * 1024) } } })
+  t.equal(res.statusCode, 413)
+  t.ok(res.json().errors.body)
+})
+
+t.test('404 for a route that does not exist, in the SPEC 5.5 shape', async (t) => {
+  const a = await startApp(t)
+  const res = await a.call({ method: 'GET', url: '/v3/nothing-here?x=1', as: OWNER })
+  t.equal(res.statusCode, 404)
+  t.same(res.json(), { error_message: 'No route for GET /v3/nothing-here.', error_code: 141, errors: {} })
+})
+
+t.test('401: missing, malformed, foreign, expired authtoken, or one without email', async (t) => {
+  const a = await startApp(t)
+  const apiKey = await a.createStack()
+  const nowSeconds = Math.floor(Date.now() / 1000)
+  const cases: Array<[string, Record<string, string>, string]> = [
+    ['missing', {}, 'is required'],
+    ['empty', { authtoken: '' }, 'is required'],
+    ['not a JWT', { authtoken: 'garbage' }, 'is invalid'],
+    ['signed with another secret', { authtoken: createSigner({ key: 'other-secret' })({ sub: 'u', email: OWNER }) }, 'is invalid'],
+    ['expired', { authtoken: createSigner({ key: JWT_SECRET })({ sub: 'u', email: OWNER, iat: nowSeconds - 7200, exp: nowSeconds - 3600 }) }, 'is invalid'],
+    ['unsigned (alg none)', { authtoken: createSigner({ algorithm: 'none' })({ sub: 'u', email: OWNER }) }, 'is invalid'],
+    ['without email', { authtoken: createSigner({ key: JWT_SECRET })({ sub: 'u' }) }, 'lacks sub or email'],
+    ['a management token in its place', { authorization: 'cs00000000000000000000000000000000' }, 'is required'],
+  ]
+  for (const [what, headers, message] of cases)
+    for (const [method, url] of [
+      ['GET', TOKENS],
+      ['POST', TOKENS],
+      ['GET', '/v3/stacks'],
+      ['POST', '/v3/stacks'],
+    ] as const) {
+      const res = await a.call({ method, url, apiKey, headers, ...(method === 'POST' ? { body: { token: { name: 'x', scope: READ_ENTRIES } } } : {}) })
+      t.equal(res.statusCode, 401, `${what}: ${method} ${url}`)
+      t.equal(res.json().error_code, 105)
+      t.same(res.json().errors, { authtoken: [message] }, what)
+    }
+  t.same(await a.eventTypes(apiKey), ['StackCreated'])
+})
+
+t.test('409 when every attempt conflicts: the retry budget is spent, nothing appended', async (t) => {
+  let store: FaultyStore | undefined
+  const a = await startApp(t, { wrapStore: (s) => (store = new FaultyStore(s)) })
+  const apiKey = await a.createStack()
+  if (!store) throw new Error('no store')
+  store.fault = 'conflict'
+  store.appendCalls = 0
+  const res = await a.call({ method: 'POST', url: TOKENS, as: OWNER, apiKey, body: { token: { name: 'x', scope: READ_ENTRIES } } })
+  t.equal(res.statusCode, 409)
+  t.same(res.json(), { error_message: 'The stack changed concurrently 5 times; try again.', error_code: 150, errors: {} })
+  t.equal(store.appendCalls, 5, 'five attempts, each from a fresh read')
+  store.fault = 'none'
+  t.same(await a.eventTypes(apiKey), ['StackCreated'])
+  t.same((await a.call({ method: 'GET', url: TOKENS, as: OWNER, apiKey })).json().tokens, [])
+})
+
+t.test('503 when the event store is unavailable for a command', async (t) => {
+  let store: FaultyStore | undefined
+  const a = await startApp(t, { wrapStore: (s) => (store = new FaultyStore(s)) })
+  const apiKey = await a.createStack()
+  if (!store) throw new Error('no store')
+  store.fault = 'unavailable'
+  for (const [method, url, body] of [
+    ['POST', TOKENS, { token: { name: 'x', scope: READ_ENTRIES } }],
+    ['POST', '/v3/stacks', { stack: { name: 'y' } }],
+    ['POST', '/v3/stacks/share', { emails: ['x@example.com'], roles: { 'x@example.com': ['admin'] } }],
+  ] as const) {
+    const res = await a.call({ method, url, as: OWNER, apiKey, body })
+    t.equal(res.statusCode, 503, url)
+    t.same(res.json(), { error_message: 'The event store is unavailable; try again shortly.', error_code: 503, errors: {} })
+  }
+  t.ok(a.logs().some((l) => l.level === 40 && (l.err as { type?: string })?.type === 'EventStoreUnavailable'), 'logged as a warning')
+  store.fault = 'none'
+  t.equal((await a.call({ method: 'GET', url: TOKENS, as: OWNER, apiKey })).statusCode, 200, 'queries still answer from the read models')
+})
+
+t.test('500 for an unexpected failure: a request id, no stack trace, no internals', async (t) => {
+  let store: FaultyStore | undefined
+  const a = await startApp(t, { wrapStore: (s) => (store = new FaultyStore(s)) })
+  const apiKey = await a.createStack()
+  if (!store) throw new Error('no store')
+  store.fault = 'boom'
+  const res = await a.call({
+    method: 'POST',
+    url: TOKENS,
+    as: OWNER,
+    apiKey,
+    body: { token: { name: 'x', scope: READ_ENTRIES } },
+    headers: { 'x-request-id': 'req-500-test' },
+  })
+  t.equal(res.statusCode, 500)
+  t.equal(res.headers['x-request-id'], 'req-500-test')
+  t.same(res.json(), {
+    error_message: 'Internal error; quote request id req-500-test.',
+    error_code: 500,
+    errors: {},
+    request_id: 'req-500-test',
+  })
+  t.notMatch(res.body, /disk on fire|\bat \S+ \(|\.ts:\d+/, 'no message or stack of the cause')
+  const logged = a.logs().find((l) => l.reqId === 'req-500-test' && l.level === 50)
+  t.match(logged, { msg: 'internal error', err: { message: /disk on fire/ } }, 'the cause is in the log, with the request id')
+
+  const weird = await a.call({ method: 'GET', url: '/v3/stacks', as: OWNER, apiKey, headers: { 'x-request-id': 'not a valid id!' } })
+  t.match(weird.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'an unusable request id is replaced')
+})
+
+t.test('invalid input never causes a 500 (property)', async (t) => {
+  const a = await startApp(t)
+  const apiKey = await a.createStack()
+  const tok = await a.generate(apiKey, OWNER)
+  const json = fc.jsonValue({ maxDepth: 4 })
+  const tokenish = fc.record(
+    {
+      name: fc.oneof(fc.string(), json),
+      description: fc.oneof(fc.string(), json),
+      scope: fc.oneof(
+        fc.array(
+          fc.record(
+            {
+              module: fc.oneof(fc.constantFrom('entry', 'branch', 'branch_alias', 'audit_log', '$all'), fc.string(), json),
+              acl: fc.oneof(fc.record({ read: fc.oneof(fc.boolean(), json), write: fc.oneof(fc.boolean(), json) }, { requiredKeys: [] }), json),
+              branches: fc.oneof(fc.array(fc.string()), json),
+              branch_aliases: fc.oneof(fc.array(fc.string()), json),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+        json,
+      ),
+      expires_on: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.constant(null), json),
+      rate_limit: fc.oneof(fc.record({ read: fc.oneof(fc.integer(), fc.double(), json), write: fc.oneof(fc.integer(), json) }), json),
+      is_email_notification_enabled: fc.oneof(fc.boolean(), json),
+    },
+    { requiredKeys: [] },
+  )
+  const body = fc.oneof(json, fc.record({ token: fc.oneof(tokenish, json) }))
+  const requests = fc.oneof(
+    body.map((b) => ({ method: 'POST' as const, url: TOKENS, body: b })),
+    body.map((b) => ({ method: 'PUT' as const, url: `${TOKENS}/${tok.uid}`, body: b })),
+    json.map((b) => ({ method: 'POST' as const, url: `${TOKENS}/${tok.uid}/rotate`, body: b })),
+    json.map((b) => ({ method: 'POST' as const, url: '/v3/stacks/share', body: b })),
+    json.map((b) => ({ method: 'POST' as const, url: '/v3/stacks/unshare', body: b })),
+    json.map((b) => ({ method: 'POST' as const, url: '/v3/stacks/transfer_ownership', body: b })),
+    json.map((b) => ({ method: 'POST' as const, url: '/v3/stacks', body: b })),
+    fc.dictionary(fc.string(), fc.string()).map((q) => ({ method: 'GET' as const, url: `/v3/audit-logs?${new URLSearchParams(q)}` })),
+    fc.dictionary(fc.string(), fc.string()).map((q) => ({ method: 'GET' as const, url: `${TOKENS}?${new URLSearchParams(q)}` })),
+    fc.string().map((s) => ({ method: 'GET' as const, url: `${TOKENS}?query=${encodeURIComponent(s)}` })),
+  )
+  await fc.assert(
+    fc.asyncProperty(requests, async (r) => {
+      const res = await a.call({ ...r, as: OWNER, apiKey, ...('body' in r ? { body: JSON.stringify(r.body), headers: { 'content-type': 'application/json' } } : {}) })
+      if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${JSON.stringify(r)}: ${res.body}`)
+      if (res.statusCode >= 400 && !isSpecBody(res.json())) throw new Error(`not a SPEC 5.5 body: ${res.body}`)
+    }),
+    { numRuns: 300, seed: 20260301 },
+  )
+  t.pass('300 generated requests, no 500')
+})
