@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Command, Policy } from '../domain/commands.js'
 import { decide } from '../domain/decide.js'
@@ -31,7 +32,15 @@ export interface CommandHandlerDeps {
   /** Resolves once this instance's read models include `position` (SPEC 6.5). */
   readonly waitForProjection: (position: number) => Promise<void>
   readonly maxAttempts?: number
+  /** Pause before retry `attempt` (1-based) after a conflict; default: full jitter, 5 ms doubling. */
+  readonly backoffMs?: (attempt: number) => number
 }
+
+/**
+ * Instances that keep colliding on one stack would otherwise retry in lockstep and one could
+ * lose every round; a random pause that grows with each attempt breaks the tie.
+ */
+const fullJitter = (attempt: number): number => Math.random() * 5 * 2 ** (attempt - 1)
 
 /**
  * The write path: read the stack's one stream, fold, decide, append with the expected revision;
@@ -41,6 +50,7 @@ export interface CommandHandlerDeps {
 export const createCommandHandler = (deps: CommandHandlerDeps) => {
   const queue = new KeyedQueue()
   const maxAttempts = deps.maxAttempts ?? 5
+  const backoffMs = deps.backoffMs ?? fullJitter
 
   const attempt = async (apiKey: string, command: Command, ctx: RequestContext) => {
     const stream = stackStream(apiKey)
@@ -71,6 +81,7 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
   return (apiKey: string, command: Command, ctx: RequestContext): Promise<E.Either<CommandError, Handled>> =>
     queue.run(apiKey, async () => {
       for (let i = 0; i < maxAttempts; i += 1) {
+        if (i > 0) await sleep(backoffMs(i))
         const outcome = await attempt(apiKey, command, ctx)
         if (outcome.kind === 'done') return outcome.result
       }
