@@ -20,7 +20,7 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .configureOutput({ writeOut: io.out, writeErr: io.err })
 
   program.command('serve').description('run the HTTP service (what `npm start` runs)').action(async () => {
-    await serve(loadConfig(io.env))
+    await serve(loadConfig(io.env), io.err)
   })
 
   program

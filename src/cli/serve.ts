@@ -1,28 +1,49 @@
+import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { buildApp } from '../http/app.js'
 import { resolveJwtKey } from '../http/auth.js'
 import { openService } from '../service.js'
 
-/** `management-tokens serve`: what `npm start` runs. */
-export const serve = async (config: Config): Promise<void> => {
+export interface Server {
+  readonly app: FastifyInstance
+  readonly address: string
+  close(): Promise<void>
+}
+
+/** Opens the store and read models, builds the app and listens; `close` undoes all of it. */
+export const startServer = async (config: Config): Promise<Server> => {
   const service = await openService(config)
   const app = await buildApp(service)
   const address = await app.listen({ port: config.port, host: config.host })
-  const key = resolveJwtKey(config)
+  let closing: Promise<void> | undefined
+  return {
+    app,
+    address,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close()
+        await service.close()
+      })()),
+  }
+}
+
+/** `management-tokens serve`: what `npm start` runs; stops cleanly on SIGINT or SIGTERM. */
+export const serve = async (config: Config, say: (s: string) => void): Promise<Server> => {
+  const server = await startServer(config)
   const store = config.eventStoreUrl ?? `sqlite:${config.dataDir}/events.db`
-  process.stderr.write(
-    `management-tokens listening on ${address}/v3 (event store ${store.replace(/\/\/[^@/]*@/, '//***@')})\n` +
-      (key.development
-        ? `development authtokens: npx management-tokens authtoken --email you@example.com  (or: node bin/management-tokens.js authtoken --email you@example.com)\n`
+  say(
+    `management-tokens listening on ${server.address}/v3 (event store ${store.replace(/\/\/[^@/]*@/, '//***@')})\n` +
+      (resolveJwtKey(config).development
+        ? 'development authtokens: node bin/management-tokens.js authtoken --email you@example.com\n'
         : ''),
   )
-  let closing = false
-  const shutdown = async () => {
-    if (closing) return
-    closing = true
-    await app.close()
-    await service.close()
+  const close = () => {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    return server.close()
   }
-  process.once('SIGINT', () => void shutdown())
-  process.once('SIGTERM', () => void shutdown())
+  const stop = () => void close()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return { ...server, close }
 }

@@ -1,0 +1,74 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+t.test('defaults (SPEC 9)', async (t) => {
+  t.match(loadConfig({}), {
+    port: 3000,
+    host: '127.0.0.1',
+    eventStoreUrl: undefined,
+    dataDir: './data',
+    planReadLimit: 10,
+    planWriteLimit: 10,
+    maxTokensPerStack: 30,
+    logLevel: 'info',
+    forwardAuth429As403: false,
+    authFailureLimit: 30,
+  })
+  t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable is unset')
+})
+
+t.test('every variable is decoded', async (t) => {
+  t.match(
+    loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      EVENT_STORE_URL: 'esdb://eventstore:2113?tls=false',
+      DATA_DIR: '/data',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      AUTH_JWT_SECRET: 's',
+      AUTH_JWT_PUBLIC_KEY: 'k',
+      PLAN_READ_LIMIT: '50',
+      PLAN_WRITE_LIMIT: '5',
+      MAX_TOKENS_PER_STACK: '3',
+      UPSTREAM_URL: 'https://api.contentstack.io',
+      LOG_LEVEL: 'debug',
+      FORWARD_AUTH_429_AS_403: 'true',
+      AUTH_FAILURE_LIMIT: '7',
+    }),
+    {
+      port: 8080,
+      host: '0.0.0.0',
+      eventStoreUrl: 'esdb://eventstore:2113?tls=false',
+      dataDir: '/data',
+      redisUrl: 'redis://127.0.0.1:6379',
+      jwtSecret: 's',
+      jwtPublicKey: 'k',
+      planReadLimit: 50,
+      planWriteLimit: 5,
+      maxTokensPerStack: 3,
+      upstreamUrl: 'https://api.contentstack.io',
+      logLevel: 'debug',
+      forwardAuth429As403: true,
+      authFailureLimit: 7,
+    },
+  )
+  t.equal(loadConfig({ FORWARD_AUTH_429_AS_403: '0' }).forwardAuth429As403, false)
+  t.equal(loadConfig({ EVENT_STORE_URL: 'sqlite:/tmp/x.db' }).eventStoreUrl, 'sqlite:/tmp/x.db')
+})
+
+t.test('a bad value stops start-up with a message naming each variable', async (t) => {
+  const bad = (env: Record<string, string>, pattern: RegExp) => {
+    t.throws(() => loadConfig(env), pattern)
+    t.throws(() => loadConfig(env), ConfigError)
+  }
+  bad({ PORT: '70000' }, /PORT: must be an integer from 0 to 65535/)
+  bad({ PLAN_READ_LIMIT: '0' }, /PLAN_READ_LIMIT: must be an integer from 1/)
+  bad({ MAX_TOKENS_PER_STACK: 'many' }, /MAX_TOKENS_PER_STACK: must be an integer/)
+  bad({ REDIS_URL: 'localhost:6379' }, /REDIS_URL: must use redis: or rediss:/)
+  bad({ REDIS_URL: 'not a url' }, /REDIS_URL: must be a URL/)
+  bad({ EVENT_STORE_URL: 'postgres://x' }, /EVENT_STORE_URL: must use sqlite: or esdb: or esdb\+discover:/)
+  bad({ UPSTREAM_URL: 'ftp://x' }, /UPSTREAM_URL: must use http: or https:/)
+  bad({ LOG_LEVEL: 'loud' }, /LOG_LEVEL: invalid value "loud"/)
+  bad({ FORWARD_AUTH_429_AS_403: 'yes' }, /FORWARD_AUTH_429_AS_403: must be true or false/)
+  t.throws(() => loadConfig({ PORT: 'x', HOST: 'h', AUTH_FAILURE_LIMIT: '-1' }), /PORT[\s\S]*AUTH_FAILURE_LIMIT/, 'all problems at once')
+})
