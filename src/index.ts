@@ -1,0 +1,8 @@
+/** The package's public surface, for embedding the service or its authorizer in another app. */
+export { createAuthorizer, type Authorizer, type AuthorizeInput, type Decision } from './authorizer/index.js'
+export { managementTokens, type ManagementTokensOptions } from './authorizer/plugin.js'
+export { loadConfig, type Config } from './config.js'
+export type { EventStore } from './eventstore/port.js'
+export { openEventStore } from './eventstore/open.js'
+export { buildApp } from './http/app.js'
+export { openService, type Service, type ServiceDeps } from './service.js'
