@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createVerifier } from 'fast-jwt'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { run, type Io } from '../../src/cli/main.js'
 import { waitFor } from '../support/wait-for.js'
 
@@ -13,12 +13,11 @@ const capture = (env: Record<string, string | undefined>) => {
   return { io, out, err }
 }
 
-const dataDir = (t: Tap) => {
+const dataDir = (t: Test) => {
   const dir = mkdtempSync(join(tmpdir(), 'mt-cli-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }
-type Tap = typeof t
 
 t.test('authtoken mints a JWT the server verifies with the development secret', async (t) => {
   const dir = dataDir(t)

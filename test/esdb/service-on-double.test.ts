@@ -2,7 +2,7 @@
  * The whole service on EventStoreDB, through the real `@eventstore/db-client` talking gRPC to the
  * in-process test double: commands, projections, the authorizer, an outage, and two instances.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { OWNER, startApp, type TestApp } from '../support/app.js'
 import { startEsdbDouble, type EsdbDouble } from '../support/esdb-double.js'
 import { waitFor } from '../support/wait-for.js'
@@ -15,15 +15,12 @@ const authorize = (app: TestApp, apiKey: string, secret: string, method = 'GET',
   })
 
 /** A new instance on the double, once its read models have caught up (what /readyz gates). */
-const onDouble = async (t: Tap.Test, double: EsdbDouble) => {
+const onDouble = async (t: Test, double: EsdbDouble) => {
   const app = await startApp(t, { eventStoreUrl: double.url })
   await waitFor(async () => (await app.call({ method: 'GET', url: '/readyz' })).statusCode === 200, { label: 'readyz', timeoutMs: 10_000 })
   return app
 }
 
-declare namespace Tap {
-  type Test = typeof t
-}
 
 t.test('the service on EventStoreDB (test double)', async (t) => {
   const double = await startEsdbDouble()

@@ -12,6 +12,7 @@ import { stackStream } from '../../src/eventstore/streams.js'
 import { buildApp, REDACT } from '../../src/http/app.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import { openService, type Service } from '../../src/service.js'
+import { onDouble, storeTarget } from './store-under-test.js'
 
 export const JWT_SECRET = 'test-secret'
 /** Where a fake clock starts: tests that care about time move it explicitly. */
@@ -148,7 +149,8 @@ export const tempDir = (t: Test, prefix = 'mt-test-'): string => {
 /** A service and its app on a fresh data folder, all closed at teardown. */
 export const startApp = async (t: Test, options: AppOptions = {}): Promise<TestApp> => {
   const dataDir = tempDir(t)
-  const config = testConfig({ jwtSecret: JWT_SECRET, dataDir, eventStoreUrl: options.eventStoreUrl, ...options.config })
+  const eventStoreUrl = options.eventStoreUrl ?? (onDouble() ? (await storeTarget(t, dataDir)).url : undefined)
+  const config = testConfig({ jwtSecret: JWT_SECRET, dataDir, eventStoreUrl, ...options.config })
   const clock = options.clock ? fakeClock(options.clock === true ? START : options.clock) : undefined
   const inner = await openEventStore(config.eventStoreUrl, dataDir)
   const store = options.wrapStore ? options.wrapStore(inner) : inner

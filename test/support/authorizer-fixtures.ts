@@ -7,10 +7,11 @@ import { Registry } from 'prom-client'
 import { PROJECTIONS } from '../../projections/index.js'
 import { type Config, testConfig } from '../../src/config.js'
 import type { RateLimit, Scope } from '../../src/domain/scope.js'
-import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
+import type { EventStore } from '../../src/eventstore/port.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { Projector } from '../../src/read/projector.js'
 import { openReadModels, type ServiceDeps } from '../../src/service.js'
+import { storeTarget } from './store-under-test.js'
 
 /** The subset of a tap Test the fixtures use. */
 interface Teardown {
@@ -51,11 +52,11 @@ export interface AuthorizerFixture extends Instance {
   changeExpiry(apiKey: string, uid: string, expires_on: string | null): Promise<number>
   /** Rotates to a new secret; the old one keeps working for `graceMs` (from the fake clock). */
   rotate(apiKey: string, uid: string, oldSecret: string, graceMs: number): Promise<{ secret: string; position: number }>
-  /** Another instance: its own read-model DB and projector, subscribed to the same event file. */
+  /** Another instance: its own read-model DB and projector, subscribed to the same event store. */
   secondInstance(pollIntervalMs?: number): Promise<Instance & { readonly projector: Projector }>
 }
 
-const closeInstance = async (projector: Projector, store: SqliteEventStore, deps: ServiceDeps) => {
+const closeInstance = async (projector: Projector, store: EventStore, deps: ServiceDeps) => {
   await projector.stop()
   await store.close()
   deps.readDb.close()
@@ -67,9 +68,9 @@ const closeInstance = async (projector: Projector, store: SqliteEventStore, deps
  */
 export const authorizerFixture = async (t: Teardown, config: Partial<Config> = {}): Promise<AuthorizerFixture> => {
   const dir = mkdtempSync(join(tmpdir(), 'authz-'))
-  const file = join(dir, 'events.db')
+  const target = await storeTarget(t, dir)
   const clock = { ms: Date.parse('2030-01-01T00:00:00.000Z') }
-  const store = new SqliteEventStore(file)
+  const store = target.open()
   const readDb = openReadModels(join(dir, 'a'))
   const projector = new Projector(readDb, store, PROJECTIONS)
   projector.start()
@@ -148,7 +149,7 @@ export const authorizerFixture = async (t: Teardown, config: Partial<Config> = {
       return { secret, position }
     },
     async secondInstance(pollIntervalMs = 20) {
-      const store2 = new SqliteEventStore(file, { pollIntervalMs })
+      const store2 = target.open({ pollIntervalMs })
       const dir2 = join(dir, `b-${others.length}`)
       const readDb2 = openReadModels(dir2)
       const projector2 = new Projector(readDb2, store2, PROJECTIONS)
