@@ -1,5 +1,6 @@
 import type { EventType } from '../src/domain/events.js'
 import type { Projection } from '../src/read/projection.js'
+import { RowBuffer } from '../src/read/row-buffer.js'
 
 /** SPEC 5.4: which audit `module` and `event_type` each event is listed under. */
 export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token'; event_type: string }> = {
@@ -41,59 +42,63 @@ export const auditLog: Projection = {
         metadata_uid   TEXT NOT NULL,
         metadata_title TEXT NOT NULL
       ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${a} (api_key, position);
       CREATE TABLE IF NOT EXISTS ${n} (uid TEXT PRIMARY KEY, title TEXT NOT NULL) WITHOUT ROWID;`)
+  },
+  index(db, table) {
+    const a = table('audit_log')
+    db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${a} (api_key, position)`)
   },
   prepare(db, table) {
     const a = table('audit_log')
     const n = table('audit_titles')
     const insert = db.prepare(
-      `INSERT OR REPLACE INTO ${a} VALUES (@uid, @position, @api_key, @created_at, @created_by, @module,
-         @event_type, @event, @request_id, @remote_addr, @metadata_uid, @metadata_title)`,
+      `INSERT OR REPLACE INTO ${a} (uid, position, api_key, created_at, created_by, module, event_type, event, request_id,
+         remote_addr, metadata_uid, metadata_title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
+    const getTitle = db.prepare<[string], string>(`SELECT title FROM ${n} WHERE uid = ?`).pluck()
     const setTitle = db.prepare(`INSERT OR REPLACE INTO ${n} VALUES (?, ?)`)
-    const getTitle = db.prepare<[string], { title: string }>(`SELECT title FROM ${n} WHERE uid = ?`)
-    return ({ event, metadata, id, position }) => {
-      let subject: string
-      let title: string
-      switch (event.type) {
-        case 'StackCreated':
-          subject = event.data.api_key
-          title = event.data.name
-          setTitle.run(subject, title)
-          break
-        case 'MemberShared':
-        case 'MemberUnshared':
-          subject = event.data.email
-          title = event.data.email
-          break
-        case 'OwnershipTransferred':
-          subject = event.data.to_email
-          title = event.data.to_email
-          break
-        case 'TokenGenerated':
-        case 'TokenRenamed':
-          subject = event.data.token_uid
-          title = event.data.name
-          setTitle.run(subject, title)
-          break
-        default:
-          subject = event.data.token_uid
-          title = getTitle.get(subject)?.title ?? ''
-      }
-      insert.run({
-        uid: id,
-        position,
-        api_key: event.data.api_key,
-        created_at: metadata.occurred_at,
-        created_by: metadata.actor,
-        ...AUDIT_KIND[event.type],
-        event: event.type,
-        request_id: metadata.request_id,
-        remote_addr: metadata.remote_addr,
-        metadata_uid: subject,
-        metadata_title: title,
-      })
+    const dropTitle = db.prepare(`DELETE FROM ${n} WHERE uid = ?`)
+    // Titles are read and written once per transaction, however many events name the subject.
+    const titles = new RowBuffer<string>(
+      (uid) => getTitle.get(uid),
+      (uid, title) => setTitle.run(uid, title),
+      (uid) => dropTitle.run(uid),
+    )
+    return {
+      apply({ event, metadata, id, position }) {
+        let subject: string
+        let title: string
+        switch (event.type) {
+          case 'StackCreated':
+            subject = event.data.api_key
+            title = event.data.name
+            titles.set(subject, title)
+            break
+          case 'MemberShared':
+          case 'MemberUnshared':
+            subject = event.data.email
+            title = event.data.email
+            break
+          case 'OwnershipTransferred':
+            subject = event.data.to_email
+            title = event.data.to_email
+            break
+          case 'TokenGenerated':
+          case 'TokenRenamed':
+            subject = event.data.token_uid
+            title = event.data.name
+            titles.set(subject, title)
+            break
+          default:
+            subject = event.data.token_uid
+            title = titles.get(subject) ?? ''
+        }
+        const kind = AUDIT_KIND[event.type]
+        const m = metadata
+        insert.run(id, position, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title)
+      },
+      flush: () => titles.flush(),
+      discard: () => titles.clear(),
     }
   },
 }

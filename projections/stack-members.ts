@@ -1,4 +1,4 @@
-import type { Projection } from '../src/read/projection.js'
+import { direct, type Projection } from '../src/read/projection.js'
 
 /** Stacks and their members with roles: who may call the management endpoints. */
 export const stackMembers: Projection = {
@@ -28,42 +28,46 @@ export const stackMembers: Projection = {
         shared_by TEXT NOT NULL,
         shared_at TEXT NOT NULL,
         PRIMARY KEY (api_key, email)
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS ${m}_by_email ON ${m} (email);`)
+      ) WITHOUT ROWID;`)
+  },
+  index(db, table) {
+    const m = table('stack_members')
+    db.exec(`CREATE INDEX IF NOT EXISTS ${m}_by_email ON ${m} (email)`)
   },
   prepare(db, table) {
     const s = table('stacks')
     const m = table('stack_members')
-    const create = db.prepare(
-      `INSERT OR REPLACE INTO ${s} VALUES (@api_key, @name, @description, @owner_email, @owner_uid, @actor, @actor, @at, @at)`,
-    )
-    const share = db.prepare(`INSERT OR REPLACE INTO ${m} VALUES (@api_key, @email, @roles, @actor, @at)`)
-    const unshare = db.prepare(`DELETE FROM ${m} WHERE api_key = @api_key AND email = @email`)
-    const transfer = db.prepare(
-      `UPDATE ${s} SET owner_email = @to_email, owner_uid = @to_email, updated_by = @actor, updated_at = @at WHERE api_key = @api_key`,
-    )
-    const touch = db.prepare(`UPDATE ${s} SET updated_by = @actor, updated_at = @at WHERE api_key = @api_key`)
-    return ({ event, metadata }) => {
-      const base = { actor: metadata.actor, at: metadata.occurred_at, api_key: event.data.api_key }
+    // Positional parameters: a rebuild runs these statements a million times.
+    const create = db.prepare(`INSERT OR REPLACE INTO ${s} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    const share = db.prepare(`INSERT OR REPLACE INTO ${m} VALUES (?, ?, ?, ?, ?)`)
+    const unshare = db.prepare(`DELETE FROM ${m} WHERE api_key = ? AND email = ?`)
+    const transfer = db.prepare(`UPDATE ${s} SET owner_email = ?, owner_uid = ?, updated_by = ?, updated_at = ? WHERE api_key = ?`)
+    const touch = db.prepare(`UPDATE ${s} SET updated_by = ?, updated_at = ? WHERE api_key = ?`)
+    return direct(({ event, metadata }) => {
+      const actor = metadata.actor
+      const at = metadata.occurred_at
+      const apiKey = event.data.api_key
       switch (event.type) {
-        case 'StackCreated':
-          create.run({ ...base, ...event.data })
-          share.run({ ...base, email: event.data.owner_email, roles: '[]' })
+        case 'StackCreated': {
+          const d = event.data
+          create.run(apiKey, d.name, d.description, d.owner_email, d.owner_uid, actor, actor, at, at)
+          share.run(apiKey, d.owner_email, '[]', actor, at)
           return
+        }
         case 'MemberShared':
-          share.run({ ...base, email: event.data.email, roles: JSON.stringify(event.data.roles) })
-          touch.run(base)
+          share.run(apiKey, event.data.email, JSON.stringify(event.data.roles), actor, at)
+          touch.run(actor, at, apiKey)
           return
         case 'MemberUnshared':
-          unshare.run({ ...base, email: event.data.email })
-          touch.run(base)
+          unshare.run(apiKey, event.data.email)
+          touch.run(actor, at, apiKey)
           return
         case 'OwnershipTransferred':
-          transfer.run({ ...base, to_email: event.data.to_email })
-          share.run({ ...base, email: event.data.from_email, roles: '["admin"]' })
+          transfer.run(event.data.to_email, event.data.to_email, actor, at, apiKey)
+          share.run(apiKey, event.data.from_email, '["admin"]', actor, at)
           return
         default:
       }
-    }
+    })
   },
 }

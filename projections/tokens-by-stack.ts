@@ -1,4 +1,5 @@
 import type { Projection } from '../src/read/projection.js'
+import { RowBuffer } from '../src/read/row-buffer.js'
 
 /** Token details for listing, querying and fetching (never a secret, not even its hash). */
 export const tokensByStack: Projection = {
@@ -34,70 +35,90 @@ export const tokensByStack: Projection = {
         rotated_at  TEXT,
         revoked_at  TEXT,
         revoked_by  TEXT
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS ${t}_by_stack ON ${t} (api_key, created_at);`)
+      ) WITHOUT ROWID;`)
+  },
+  index(db, table) {
+    const t = table('tokens')
+    db.exec(`CREATE INDEX IF NOT EXISTS ${t}_by_stack ON ${t} (api_key, created_at)`)
   },
   prepare(db, table) {
     const t = table('tokens')
-    const insert = db.prepare(
+    // Rows as arrays in column order: read once and written once per transaction (RowBuffer).
+    const read = db.prepare<[string], Row>(`SELECT * FROM ${t} WHERE uid = ?`).raw()
+    const write = db.prepare(
       `INSERT OR REPLACE INTO ${t} (uid, api_key, name, description, scope, expires_on, rate_limit,
          is_email_notification_enabled, created_by, updated_by, created_at, updated_at, rotated_at, revoked_at, revoked_by)
-       VALUES (@uid, @api_key, @name, @description, @scope, @expires_on, @rate_limit, @notify, @actor, @actor, @at, @at, NULL, NULL, NULL)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    const touch = (set: string) =>
-      db.prepare(`UPDATE ${t} SET ${set}, updated_by = @actor, updated_at = @at WHERE uid = @uid`)
-    const rename = touch('name = @name, description = @description')
-    const scope = touch('scope = @scope')
-    const expiry = touch('expires_on = @expires_on')
-    const limits = touch('rate_limit = @rate_limit')
-    const notify = touch('is_email_notification_enabled = @notify')
-    const rotated = touch('rotated_at = @at')
-    const revoked = touch('revoked_at = @at, revoked_by = @actor')
-    return ({ event, metadata }) => {
-      const base = { actor: metadata.actor, at: metadata.occurred_at }
-      switch (event.type) {
-        case 'TokenGenerated': {
+    const remove = db.prepare(`DELETE FROM ${t} WHERE uid = ?`)
+    const rows = new RowBuffer<Row>(
+      (uid) => read.get(uid),
+      (_uid, row) => write.run(row),
+      (uid) => remove.run(uid),
+    )
+    return {
+      apply({ event, metadata }) {
+        const actor = metadata.actor
+        const at = metadata.occurred_at
+        if (event.type === 'TokenGenerated') {
           const d = event.data
-          insert.run({
-            ...base,
-            uid: d.token_uid,
-            api_key: d.api_key,
-            name: d.name,
-            description: d.description,
-            scope: JSON.stringify(d.scope),
-            expires_on: d.expires_on,
-            rate_limit: d.rate_limit === null ? null : JSON.stringify(d.rate_limit),
-            notify: d.is_email_notification_enabled ? 1 : 0,
-          })
+          const rate = d.rate_limit === null ? null : JSON.stringify(d.rate_limit)
+          const notify = d.is_email_notification_enabled ? 1 : 0
+          rows.set(d.token_uid, [d.token_uid, d.api_key, d.name, d.description, JSON.stringify(d.scope), d.expires_on, rate, notify, actor, actor, at, at, null, null, null])
           return
         }
-        case 'TokenRenamed':
-          rename.run({ ...base, uid: event.data.token_uid, name: event.data.name, description: event.data.description })
-          return
-        case 'TokenScopeChanged':
-          scope.run({ ...base, uid: event.data.token_uid, scope: JSON.stringify(event.data.scope) })
-          return
-        case 'TokenExpiryChanged':
-          expiry.run({ ...base, uid: event.data.token_uid, expires_on: event.data.expires_on })
-          return
-        case 'TokenLimitsChanged':
-          limits.run({
-            ...base,
-            uid: event.data.token_uid,
-            rate_limit: event.data.rate_limit === null ? null : JSON.stringify(event.data.rate_limit),
-          })
-          return
-        case 'TokenNotificationChanged':
-          notify.run({ ...base, uid: event.data.token_uid, notify: event.data.is_email_notification_enabled ? 1 : 0 })
-          return
-        case 'TokenRotated':
-          rotated.run({ ...base, uid: event.data.token_uid })
-          return
-        case 'TokenRevoked':
-          revoked.run({ ...base, uid: event.data.token_uid })
-          return
-        default:
-      }
+        // Every other event updates the token's row, if there is one.
+        if (!('token_uid' in event.data)) return
+        const uid = event.data.token_uid
+        const row = rows.get(uid)
+        if (!row) return
+        switch (event.type) {
+          case 'TokenRenamed':
+            row[NAME] = event.data.name
+            row[DESCRIPTION] = event.data.description
+            break
+          case 'TokenScopeChanged':
+            row[SCOPE] = JSON.stringify(event.data.scope)
+            break
+          case 'TokenExpiryChanged':
+            row[EXPIRES_ON] = event.data.expires_on
+            break
+          case 'TokenLimitsChanged':
+            row[RATE_LIMIT] = event.data.rate_limit === null ? null : JSON.stringify(event.data.rate_limit)
+            break
+          case 'TokenNotificationChanged':
+            row[NOTIFY] = event.data.is_email_notification_enabled ? 1 : 0
+            break
+          case 'TokenRotated':
+            row[ROTATED_AT] = at
+            break
+          case 'TokenRevoked':
+            row[REVOKED_AT] = at
+            row[REVOKED_BY] = actor
+            break
+          default:
+            return
+        }
+        row[UPDATED_BY] = actor
+        row[UPDATED_AT] = at
+        rows.changed(uid)
+      },
+      flush: () => rows.flush(),
+      discard: () => rows.clear(),
     }
   },
 }
+
+/** A row of `tokens` in column order. */
+type Row = Array<string | number | null>
+const NAME = 2
+const DESCRIPTION = 3
+const SCOPE = 4
+const EXPIRES_ON = 5
+const RATE_LIMIT = 6
+const NOTIFY = 7
+const UPDATED_BY = 9
+const UPDATED_AT = 11
+const ROTATED_AT = 12
+const REVOKED_AT = 13
+const REVOKED_BY = 14

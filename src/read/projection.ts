@@ -16,9 +16,30 @@ export interface Projection {
   readonly version: number
   readonly tables: readonly string[]
   readonly handles: ReadonlySet<EventType>
+  /** Creates the tables and the indexes that `prepare`'s statements need (IF NOT EXISTS). */
   create(db: Database.Database, table: TableName): void
-  prepare(db: Database.Database, table: TableName): (rec: Recorded) => void
+  /**
+   * Creates the indexes that only the queries need (IF NOT EXISTS). A rebuild creates them once,
+   * after its bulk load, which is several times cheaper than keeping them up to date row by row.
+   */
+  index(db: Database.Database, table: TableName): void
+  prepare(db: Database.Database, table: TableName): Applier
 }
+
+/**
+ * What `prepare` returns. `apply` runs inside the caller's transaction; it may keep rows in memory
+ * (see RowBuffer) until `flush`, which the caller runs before it saves the checkpoint and commits;
+ * `discard` forgets them when the transaction fails. Live projection and rebuilds both do this,
+ * so their batch size is the only difference between them.
+ */
+export interface Applier {
+  readonly apply: (rec: Recorded) => void
+  readonly flush: () => void
+  readonly discard: () => void
+}
+
+/** An Applier that writes each event's rows at once. */
+export const direct = (apply: (rec: Recorded) => void): Applier => ({ apply, flush: () => {}, discard: () => {} })
 
 export const identity: TableName = (logical) => logical
 

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import type { Recorded } from '../domain/events.js'
 import type { EventStore, StoredEvent, Subscription } from '../eventstore/port.js'
 import { decodeOrThrow } from './decode.js'
-import { identity, type Projection } from './projection.js'
+import { identity, type Applier, type Projection } from './projection.js'
 
 interface Waiter {
   readonly position: number
@@ -28,7 +28,7 @@ export const dropTables = (db: Database.Database, p: Projection, table = identit
  */
 export class Projector {
   private readonly checkpoints = new Map<string, number>()
-  private readonly appliers: Array<{ p: Projection; apply: (r: Recorded) => void }> = []
+  private readonly appliers: Array<{ p: Projection; applier: Applier }> = []
   private readonly saveCheckpoint
   private waiters: Waiter[] = []
   private subscription: Subscription | undefined
@@ -52,12 +52,13 @@ export class Projector {
         const cp = read.get(p.name)
         if (cp && cp.version !== p.version) dropTables(db, p) // a changed projection is rebuilt from 0
         p.create(db, identity)
+        p.index(db, identity)
         const position = cp && cp.version === p.version ? cp.position : 0
         this.saveCheckpoint.run(p.name, p.version, position)
         this.checkpoints.set(p.name, position)
       }
     })()
-    for (const p of projections) this.appliers.push({ p, apply: p.prepare(db, identity) })
+    for (const p of projections) this.appliers.push({ p, applier: p.prepare(db, identity) })
   }
 
   /** Lowest checkpoint: every event at or below it is in every read model. */
@@ -110,14 +111,20 @@ export class Projector {
     if (events.length === 0) return
     const decoded = events.map(decodeOrThrow)
     const last = decoded[decoded.length - 1] as Recorded
-    this.db.transaction(() => {
-      for (const { p, apply } of this.appliers) {
-        const cp = this.checkpoints.get(p.name) ?? 0
-        if (cp >= last.position) continue
-        for (const r of decoded) if (r.position > cp && p.handles.has(r.event.type)) apply(r)
-        this.saveCheckpoint.run(p.name, p.version, last.position)
-      }
-    })()
+    try {
+      this.db.transaction(() => {
+        for (const { p, applier } of this.appliers) {
+          const cp = this.checkpoints.get(p.name) ?? 0
+          if (cp >= last.position) continue
+          for (const r of decoded) if (r.position > cp && p.handles.has(r.event.type)) applier.apply(r)
+          applier.flush()
+          this.saveCheckpoint.run(p.name, p.version, last.position)
+        }
+      })()
+    } catch (e) {
+      for (const { applier } of this.appliers) applier.discard()
+      throw e
+    }
     for (const { p } of this.appliers) this.checkpoints.set(p.name, Math.max(this.checkpoints.get(p.name) ?? 0, last.position))
     this.lastEventAt = Date.now()
     this.release()

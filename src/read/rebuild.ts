@@ -5,7 +5,7 @@ import type { EventType, Recorded } from '../domain/events.js'
 import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
 import { readLog, readRawPage, decodeRaw, type LogItem } from './log.js'
-import { identity, type Projection, type TableName } from './projection.js'
+import { identity, type Applier, type Projection, type TableName } from './projection.js'
 import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable } from './projector.js'
 
 /** Physical names of a rebuild's fresh tables and of `--verify`'s aside tables. */
@@ -29,14 +29,21 @@ export interface RebuildResult {
 
 type Apply = (r: Recorded) => void
 
-/** The apply functions of each event type, so a page costs one map lookup per event. */
-export const appliers = (db: Database.Database, projections: readonly Projection[], table: TableName): Map<EventType, Apply[]> => {
+/** Every projection's Applier, and their apply functions by event type (one map lookup per event). */
+export interface Appliers {
+  readonly byType: Map<EventType, Apply[]>
+  readonly all: readonly Applier[]
+}
+
+export const appliers = (db: Database.Database, projections: readonly Projection[], table: TableName): Appliers => {
   const byType = new Map<EventType, Apply[]>()
+  const all: Applier[] = []
   for (const p of projections) {
-    const apply = p.prepare(db, table)
-    for (const type of p.handles) byType.set(type, [...(byType.get(type) ?? []), apply])
+    const applier = p.prepare(db, table)
+    all.push(applier)
+    for (const type of p.handles) byType.set(type, [...(byType.get(type) ?? []), applier.apply])
   }
-  return byType
+  return { byType, all }
 }
 
 const orThrow = (item: LogItem): Recorded => {
@@ -44,15 +51,32 @@ const orThrow = (item: LogItem): Recorded => {
   return item.right
 }
 
-/** Applies a page in one transaction; a bad event throws its EventDecodeError and nothing of the page is kept. */
-export const applyPage = (db: Database.Database, byType: Map<EventType, Apply[]>): ((items: readonly LogItem[]) => void) =>
-  db.transaction((items: readonly LogItem[]) => {
+/** One transaction over a batch: apply each item, flush what the appliers kept; forget it if anything fails. */
+const batch = <T>(db: Database.Database, a: Appliers, toRecorded: (item: T) => Recorded): ((items: readonly T[]) => void) => {
+  const tx = db.transaction((items: readonly T[]) => {
     for (const item of items) {
-      const r = orThrow(item)
-      const fns = byType.get(r.event.type)
+      const r = toRecorded(item)
+      const fns = a.byType.get(r.event.type)
       if (fns) for (const f of fns) f(r)
     }
+    for (const applier of a.all) applier.flush()
   })
+  return (items) => {
+    try {
+      tx(items)
+    } catch (e) {
+      for (const applier of a.all) applier.discard()
+      throw e
+    }
+  }
+}
+
+/** Applies a page in one transaction; a bad event throws its EventDecodeError and nothing of the page is kept. */
+export const applyPage = (db: Database.Database, a: Appliers): ((items: readonly LogItem[]) => void) => batch(db, a, orThrow)
+
+/** Like applyPage, for raw rows of the embedded store: decode and apply one row at a time. */
+export const applyRaw = (db: Database.Database, a: Appliers): ((rows: readonly RawEventRow[]) => void) =>
+  batch(db, a, (row: RawEventRow) => orThrow(decodeRaw(row)))
 
 export const createTables = (db: Database.Database, projections: readonly Projection[], table: TableName): void => {
   db.transaction(() => {
@@ -78,7 +102,7 @@ export const dropAll = (db: Database.Database, projections: readonly Projection[
 export const buildTables = async (
   db: Database.Database,
   store: EventStore,
-  byType: Map<EventType, Apply[]>,
+  a: Appliers,
   from: { after: number; upTo?: number },
   options: BuildOptions = {},
 ): Promise<{ events: number; position: number }> => {
@@ -86,7 +110,7 @@ export const buildTables = async (
   let events = 0
   let position = from.after
   if (store instanceof SqliteEventStore) {
-    const apply = applyRaw(db, byType)
+    const apply = applyRaw(db, a)
     for (;;) {
       const rows = readRawPage(store, position, pageSize, from.upTo)
       if (rows.length === 0) break
@@ -98,7 +122,7 @@ export const buildTables = async (
     }
     return { events, position }
   }
-  const apply = applyPage(db, byType)
+  const apply = applyPage(db, a)
   for await (const page of readLog(store, { after: from.after, upTo: from.upTo, pageSize })) {
     apply(page)
     events += page.length
@@ -109,16 +133,6 @@ export const buildTables = async (
   }
   return { events, position }
 }
-
-/** Like applyPage, for raw rows of the embedded store: decode and apply one row at a time. */
-export const applyRaw = (db: Database.Database, byType: Map<EventType, Apply[]>): ((rows: readonly RawEventRow[]) => void) =>
-  db.transaction((rows: readonly RawEventRow[]) => {
-    for (const row of rows) {
-      const r = orThrow(decodeRaw(row))
-      const fns = byType.get(r.event.type)
-      if (fns) for (const f of fns) f(r)
-    }
-  })
 
 const readCheckpoints = (db: Database.Database, projections: readonly Projection[]): Map<string, number> => {
   const get = db.prepare<[string], { position: number }>(`SELECT position FROM ${CHECKPOINTS_TABLE} WHERE name = ?`)
@@ -157,7 +171,7 @@ export const rebuild = async (
 ): Promise<RebuildResult> => {
   ensureCheckpointTable(db)
   createTables(db, projections, FRESH)
-  const byType = appliers(db, projections, FRESH)
+  const fresh = appliers(db, projections, FRESH)
   const pageSize = options.pageSize ?? 10_000
   let events = 0
   let position = 0
@@ -168,14 +182,14 @@ export const rebuild = async (
     db.pragma('synchronous = OFF')
     db.pragma('cache_size = -131072')
     db.pragma('temp_store = MEMORY') // the swap's index builds sort in memory
-    const built = await buildTables(db, store, byType, { after: 0 }, options)
+    const built = await buildTables(db, store, fresh, { after: 0 }, options)
     events = built.events
     position = built.position
     db.pragma(`synchronous = ${synchronous}`)
-    const apply = applyRaw(db, byType)
+    const apply = applyRaw(db, fresh)
     const sqlite = store instanceof SqliteEventStore ? store : undefined
     for (let attempt = 1; ; attempt += 1) {
-      const caught = await buildTables(db, store, byType, { after: position }, options)
+      const caught = await buildTables(db, store, fresh, { after: position }, options)
       events += caught.events
       position = caught.position
       const started = performance.now()
@@ -223,6 +237,7 @@ const swapIn = (db: Database.Database, projections: readonly Projection[], posit
       db.exec(`ALTER TABLE ${FRESH(t)} RENAME TO ${t}`)
     }
     p.create(db, identity)
+    p.index(db, identity)
     save.run(p.name, p.version, position)
   }
 }

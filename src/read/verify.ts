@@ -76,15 +76,15 @@ export const verify = async (
   createTables(db, projections, ASIDE)
   try {
     // One aside build per projection, since each has its own checkpoint; they are normally equal.
-    const built = new Map(projections.map((p) => [p.name, { byType: appliers(db, [p], ASIDE), position: 0 }]))
+    const built = new Map(projections.map((p) => [p.name, { appliers: appliers(db, [p], ASIDE), position: 0 }]))
     let events = 0
     for (let attempt = 1; ; attempt += 1) {
       const targets = positions()
       for (const p of projections) {
-        const b = built.get(p.name) as { byType: ReturnType<typeof appliers>; position: number }
+        const b = built.get(p.name) as { appliers: ReturnType<typeof appliers>; position: number }
         const target = targets.get(p.name) as number
         if (b.position >= target) continue
-        const r = await buildTables(db, store, b.byType, { after: b.position, upTo: target }, options)
+        const r = await buildTables(db, store, b.appliers, { after: b.position, upTo: target }, options)
         events = Math.max(events, r.position)
         b.position = target
       }

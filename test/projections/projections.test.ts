@@ -166,6 +166,30 @@ t.test('a rotation without grace drops the old secret at once', async (t) => {
   t.same(db.prepare('SELECT secret_hash FROM token_secrets').all(), [{ secret_hash: 'h2' }])
 })
 
+t.test('a rotation drops rotated-out secrets whose grace is over; live and batched apply agree', async (t) => {
+  position = 0
+  const rotated = (secret_hash: string, previous_secret_hash: string, previous_expires_at: string, at: string) =>
+    stored({ type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'blt1', secret_hash, previous_secret_hash, previous_expires_at } }, at)
+  const events = [
+    stored(created),
+    stored(tokenGenerated('blt1')),
+    rotated('h2', 'hash-blt1', '2026-03-01T13:00:00.000Z', '2026-03-01T12:00:00.000Z'),
+    rotated('h3', 'h2', '2026-03-02T13:00:00.000Z', '2026-03-02T12:00:00.000Z'),
+    stored({ type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'blt1', scope: [{ module: 'entry', acl: { read: true, write: false } }] } }),
+  ]
+  const one = setup(t)
+  for (const e of events) one.projector.apply([e])
+  const batched = setup(t)
+  batched.projector.apply(events)
+  const rows = one.db.prepare('SELECT secret_hash, valid_until, scope FROM token_secrets ORDER BY secret_hash').all()
+  const scope = '[{"module":"entry","acl":{"read":true,"write":false}}]'
+  t.same(rows, [
+    { secret_hash: 'h2', valid_until: Date.parse('2026-03-02T13:00:00.000Z'), scope },
+    { secret_hash: 'h3', valid_until: null, scope },
+  ], 'hash-blt1 (grace over by the second rotation) is gone; h2 is in its grace')
+  t.same(dump(batched.db), dump(one.db), 'one event per transaction or all in one: the same rows')
+})
+
 t.test('a failing batch leaves rows and checkpoints as they were', async (t) => {
   const { db, projector } = setup(t)
   position = 0
