@@ -35,6 +35,7 @@ export class Projector {
   private failure: unknown
   private caughtUp = false
   private lastEventAt = 0
+  private applied = 0
 
   constructor(
     private readonly db: Database.Database,
@@ -74,6 +75,14 @@ export class Projector {
 
   get failed(): unknown {
     return this.failure
+  }
+
+  /**
+   * Bumped after every committed batch, before its waiters resolve: a cache of read-model rows
+   * compares it instead of asking SQLite on every read.
+   */
+  get generation(): number {
+    return this.applied
   }
 
   /** When the last event was applied (ms since epoch), for the lag metric. */
@@ -127,6 +136,7 @@ export class Projector {
     }
     for (const { p } of this.appliers) this.checkpoints.set(p.name, Math.max(this.checkpoints.get(p.name) ?? 0, last.position))
     this.lastEventAt = Date.now()
+    this.applied += 1
     this.release()
   }
 
