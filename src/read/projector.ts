@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type Database from 'better-sqlite3'
 import type { Recorded } from '../domain/events.js'
 import type { EventStore, StoredEvent, Subscription } from '../eventstore/port.js'
@@ -42,6 +43,8 @@ export class Projector {
     private readonly store: EventStore,
     projections: readonly Projection[],
     private readonly onFailure: (e: unknown) => void = () => {},
+    /** Pause before trying a batch again when the read models are locked by another connection. */
+    private readonly busyRetryMs = 100,
   ) {
     ensureCheckpointTable(db)
     const read = db.prepare<[string], { version: number; position: number }>(
@@ -94,7 +97,7 @@ export class Projector {
     if (this.subscription) return
     this.subscription = this.store.subscribe({
       after: this.position,
-      onEvents: (events) => this.apply(events),
+      onEvents: (events) => this.applyWhenUnlocked(events),
       onCaughtUp: () => {
         this.caughtUp = true
       },
@@ -113,6 +116,23 @@ export class Projector {
     if (this.failure !== undefined) return Promise.reject(this.failure)
     if (this.position >= position) return Promise.resolve()
     return new Promise((resolve, reject) => this.waiters.push({ position, resolve, reject }))
+  }
+
+  /**
+   * A rebuild's swap holds the read-model write lock for a while: once SQLite's busy timeout has
+   * run out, the batch (rolled back whole) is tried again after a pause instead of stopping the
+   * projector; any other error stops it.
+   */
+  private async applyWhenUnlocked(events: readonly StoredEvent[]): Promise<void> {
+    for (;;) {
+      try {
+        this.apply(events)
+        return
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e
+        await sleep(this.busyRetryMs)
+      }
+    }
   }
 
   /** Apply a batch; public so that rebuilds and tests can drive a projector without a store. */

@@ -7,6 +7,7 @@ import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import type { StoredEvent } from '../../src/eventstore/port.js'
 import { Projector } from '../../src/read/projector.js'
 import { createQueries } from '../../src/read/queries.js'
+import { waitFor } from '../support/wait-for.js'
 import { admin, API_KEY, created, developer, owner, shared, tokenGenerated } from '../support/decider-spec.js'
 
 let position = 0
@@ -219,4 +220,48 @@ t.test('waitFor resolves once every read model includes the position', async (t)
   t.equal(done, true)
   await projector.waitFor(1)
   t.pass('an already-reached position resolves at once')
+})
+
+t.test('a batch that meets a locked read-model file is tried again, not dropped', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'mt-busy-'))
+  const file = join(dir, 'read-models.db')
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('busy_timeout = 5') // give up on the lock at once, so the retry path runs
+  const store = new SqliteEventStore(join(dir, 'events.db'))
+  const failures: unknown[] = []
+  const projector = new Projector(db, store, PROJECTIONS, (e) => failures.push(e), 5)
+  const other = new Database(file)
+  t.teardown(async () => {
+    await projector.stop()
+    await store.close()
+    if (other.inTransaction) other.exec('ROLLBACK')
+    other.close()
+    db.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const apply = projector.apply.bind(projector)
+  let attempts = 0
+  projector.apply = (events) => {
+    attempts += 1
+    apply(events)
+  }
+  projector.start()
+  other.exec('BEGIN IMMEDIATE') // what a rebuild's swap does
+  const appended = await store.append(`stack-${API_KEY}`, [{ id: randomUUID(), type: created.type, data: created.data, metadata: stored(created).metadata }], 'no_stream')
+  const at = appended._tag === 'Right' ? appended.right.position : 0
+  let applied = false
+  const waiting = projector.waitFor(at).then(() => {
+    applied = true
+  })
+  await waitFor(() => attempts >= 3, { label: 'the batch tried again while the file is locked' })
+  t.equal(applied, false, 'not applied while locked')
+  t.same(failures, [], 'the projector has not stopped')
+  other.exec('COMMIT')
+  await waiting
+  t.equal(projector.position, at, 'applied once the lock is gone')
+  t.same(failures, [])
 })
