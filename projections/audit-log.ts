@@ -18,10 +18,15 @@ export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
 }
 
-/** One row per event, keyed by the event id, newest first by position. */
+/**
+ * One row per event, keyed by its position in the log (so a rebuild appends in key order instead
+ * of inserting at random places of a B-tree, several times cheaper at a million rows), and
+ * findable by the event id, which is the entry's `uid`.
+ */
 export const auditLog: Projection = {
   name: 'audit-log',
-  version: 1,
+  // 2: keyed by position (was: by uid).
+  version: 2,
   tables: ['audit_log', 'audit_titles'],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),
   create(db, table) {
@@ -29,8 +34,8 @@ export const auditLog: Projection = {
     const n = table('audit_titles')
     db.exec(`
       CREATE TABLE IF NOT EXISTS ${a} (
-        uid            TEXT PRIMARY KEY,
-        position       INTEGER NOT NULL,
+        position       INTEGER PRIMARY KEY,
+        uid            TEXT NOT NULL,
         api_key        TEXT NOT NULL,
         created_at     TEXT NOT NULL,
         created_by     TEXT NOT NULL,
@@ -41,12 +46,13 @@ export const auditLog: Projection = {
         remote_addr    TEXT NOT NULL,
         metadata_uid   TEXT NOT NULL,
         metadata_title TEXT NOT NULL
-      ) WITHOUT ROWID;
+      );
       CREATE TABLE IF NOT EXISTS ${n} (uid TEXT PRIMARY KEY, title TEXT NOT NULL) WITHOUT ROWID;`)
   },
   index(db, table) {
     const a = table('audit_log')
-    db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${a} (api_key, position)`)
+    db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${a} (api_key, position);
+      CREATE UNIQUE INDEX IF NOT EXISTS ${a}_by_uid ON ${a} (uid);`)
   },
   prepare(db, table) {
     const a = table('audit_log')

@@ -54,10 +54,15 @@ export class Projector {
     db.transaction(() => {
       for (const p of projections) {
         const cp = read.get(p.name)
-        if (cp && cp.version !== p.version) dropTables(db, p) // a changed projection is rebuilt from 0
-        p.create(db, identity)
-        p.index(db, identity)
-        const position = cp && cp.version === p.version ? cp.position : 0
+        const current = cp !== undefined && cp.version === p.version
+        if (!current) {
+          // New, or changed: (re)built from position 0. Tables are created only here: a rebuild's
+          // swap leaves the live tables with its own index names, which must not be added again.
+          if (cp) dropTables(db, p)
+          p.create(db, identity)
+          p.index(db, identity)
+        }
+        const position = current ? cp.position : 0
         this.saveCheckpoint.run(p.name, p.version, position)
         this.checkpoints.set(p.name, position)
       }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import type Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
@@ -5,11 +6,16 @@ import type { EventType, Recorded } from '../domain/events.js'
 import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
 import { readLog, readRawPage, decodeRaw, type LogItem } from './log.js'
-import { identity, type Applier, type Projection, type TableName } from './projection.js'
+import type { Applier, Projection, TableName } from './projection.js'
 import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable } from './projector.js'
 
-/** Physical names of a rebuild's fresh tables and of `--verify`'s aside tables. */
-export const FRESH: TableName = (t) => `${t}__rebuild`
+/**
+ * Physical names of a rebuild's fresh tables: tagged per rebuild, because a fresh table keeps its
+ * indexes (and their names) when the swap renames it to the live name, so the next rebuild's
+ * fresh indexes need names of their own. `--verify`'s aside tables are dropped after each use.
+ */
+export const freshTables = (tag: string): TableName => (t) => `${t}__rb${tag}`
+const oldTables = (tag: string): TableName => (t) => `${t}__old${tag}`
 export const ASIDE: TableName = (t) => `${t}__verify`
 
 export interface BuildOptions {
@@ -147,17 +153,29 @@ export const liveHead = (db: Database.Database, projections: readonly Projection
 
 class BehindLive extends Error {}
 
+/** Tables that an interrupted rebuild left behind (fresh ones never swapped in, old ones never dropped). */
+const dropLeftovers = (db: Database.Database, projections: readonly Projection[]): void => {
+  const leftovers = db.prepare<[string, string], string>(
+    `SELECT name FROM sqlite_schema WHERE type = 'table' AND (name GLOB ? OR name GLOB ?)`,
+  ).pluck()
+  db.transaction(() => {
+    for (const p of projections)
+      for (const t of p.tables) for (const name of leftovers.all(`${t}__rb*`, `${t}__old*`)) db.exec(`DROP TABLE IF EXISTS "${name}"`)
+  })()
+}
+
 /**
  * Rebuilds `projections` from position 0 into fresh tables, then swaps them in atomically while
  * other connections (a running service's projector and queries) keep working on the live ones:
  *
- * 1. build `<table>__rebuild` from the log, page by page (large transactions, synchronous=OFF:
- *    these tables are thrown away if anything fails);
+ * 1. build `<table>__rb<tag>` from the log, page by page (large transactions, synchronous=OFF:
+ *    these tables are thrown away if anything fails), then their query indexes, once;
  * 2. catch up outside any lock to the store's head;
  * 3. one IMMEDIATE transaction: catch up again to the head (embedded store: read synchronously;
- *    otherwise check that the live checkpoints are not ahead, and retry if they are), drop the
- *    live tables, rename the fresh ones, recreate their indexes under their usual names, and set
- *    each checkpoint to the last position applied.
+ *    otherwise check that the live checkpoints are not ahead, and retry if they are), rename the
+ *    live tables aside and the fresh ones to the live names (their indexes go with them), and set
+ *    each checkpoint to the last position applied: a few milliseconds of write lock;
+ * 4. drop the old tables.
  *
  * A live projector then goes on from its own in-memory checkpoint, which is at or below the new
  * one: it re-applies a few events, which is harmless because every apply is idempotent. Its
@@ -170,8 +188,11 @@ export const rebuild = async (
   options: BuildOptions = {},
 ): Promise<RebuildResult> => {
   ensureCheckpointTable(db)
-  createTables(db, projections, FRESH)
-  const fresh = appliers(db, projections, FRESH)
+  dropLeftovers(db, projections)
+  const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
+  const table = freshTables(tag)
+  createTables(db, projections, table)
+  const fresh = appliers(db, projections, table)
   const pageSize = options.pageSize ?? 10_000
   let events = 0
   let position = 0
@@ -181,10 +202,13 @@ export const rebuild = async (
   try {
     db.pragma('synchronous = OFF')
     db.pragma('cache_size = -131072')
-    db.pragma('temp_store = MEMORY') // the swap's index builds sort in memory
+    db.pragma('temp_store = MEMORY') // index builds sort in memory
     const built = await buildTables(db, store, fresh, { after: 0 }, options)
     events = built.events
     position = built.position
+    db.transaction(() => {
+      for (const p of projections) p.index(db, table)
+    })()
     db.pragma(`synchronous = ${synchronous}`)
     const apply = applyRaw(db, fresh)
     const sqlite = store instanceof SqliteEventStore ? store : undefined
@@ -204,17 +228,19 @@ export const rebuild = async (
           } else if ([...readCheckpoints(db, projections).values()].some((cp) => cp > position)) {
             throw new BehindLive()
           }
-          swapIn(db, projections, position)
+          swapIn(db, projections, table, oldTables(tag), position)
         }).immediate()
       } catch (e) {
         if (e instanceof BehindLive && attempt < 10) continue
         if (e instanceof BehindLive) throw new Error('the live projector kept moving ahead of the rebuild; try again')
         throw e
       }
-      return { projections: projections.map((p) => p.name), events, position, swapMs: performance.now() - started }
+      const swapMs = performance.now() - started
+      dropAll(db, projections, oldTables(tag))
+      return { projections: projections.map((p) => p.name), events, position, swapMs }
     }
   } catch (e) {
-    dropAll(db, projections, FRESH)
+    dropAll(db, projections, table)
     throw e
   } finally {
     db.pragma(`synchronous = ${synchronous}`)
@@ -223,21 +249,15 @@ export const rebuild = async (
   }
 }
 
-/** Inside the swap transaction: fresh tables replace the live ones, indexes keep their usual names. */
-const swapIn = (db: Database.Database, projections: readonly Projection[], position: number): void => {
+/** Inside the swap transaction: live tables are renamed aside, fresh ones take their names. */
+const swapIn = (db: Database.Database, projections: readonly Projection[], fresh: TableName, old: TableName, position: number): void => {
   const save = db.prepare(`INSERT OR REPLACE INTO ${CHECKPOINTS_TABLE} (name, version, position) VALUES (?, ?, ?)`)
-  const freshIndexes = db.prepare<[string], { name: string }>(
-    `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`,
-  )
+  const exists = db.prepare<[string], number>(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).pluck()
   for (const p of projections) {
-    dropTables(db, p, identity)
     for (const t of p.tables) {
-      // Index names do not follow a renamed table: drop the fresh ones, recreate them under their usual names.
-      for (const { name } of freshIndexes.all(FRESH(t))) db.exec(`DROP INDEX "${name}"`)
-      db.exec(`ALTER TABLE ${FRESH(t)} RENAME TO ${t}`)
+      if (exists.get(t) !== undefined) db.exec(`ALTER TABLE ${t} RENAME TO ${old(t)}`)
+      db.exec(`ALTER TABLE ${fresh(t)} RENAME TO ${t}`)
     }
-    p.create(db, identity)
-    p.index(db, identity)
     save.run(p.name, p.version, position)
   }
 }
