@@ -13,7 +13,8 @@
  *    and the median requests/s of each is compared (plus the server's CPU time per request,
  *    read from /proc, which does not depend on how fast the client is):
  *      - forward-auth: the real service (`buildApp` on the 100k-token read models, default log
- *        level), GET /v3/authorize for an allowed read, limits far above the load;
+ *        level), GET /v3/authorize for an allowed read, limits far above the load; buildApp's
+ *        server answers these before fastify (src/authorizer/fast-path.ts);
  *      - bare: a fastify route answering 200 (logger off);
  *      - bearer: @fastify/bearer-auth with a static list of 30 keys (a stack's maximum) plus
  *        @fastify/rate-limit keyed by the bearer key, limits far above the load.

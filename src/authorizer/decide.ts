@@ -11,14 +11,14 @@ import { cachedTargetOfPath } from './path-modules.js'
 import {
   checkLimits,
   countFailure,
-  type LimitKeys,
-  limitKeys,
   localStore,
   type LimitStore,
   type MaybePromise,
   policyHeaders,
   redisStore,
   then,
+  type TokenLimits,
+  tokenLimits,
 } from './rate-limits.js'
 import { allows, allowsBranch, classOfMethod, type CompiledScope, scopeCache } from './scope-check.js'
 
@@ -93,7 +93,7 @@ export const hashOf: (secret: string) => string = oneShot
   ? (secret) => oneShot('sha256', secret, 'hex')
   : /* c8 ignore next */ (secret) => crypto.createHash('sha256').update(secret).digest('hex')
 
-type CachedToken = Omit<TokenRow, 'scope'> & { readonly scope: CompiledScope; readonly keys: LimitKeys }
+type CachedToken = Omit<TokenRow, 'scope'> & { readonly scope: CompiledScope; readonly limits: TokenLimits }
 
 /**
  * Token rows by secret hash, emptied whenever the read models may have changed (see below).
@@ -191,6 +191,10 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   const onLimiterError = options.onLimiterError ?? (() => {})
   const metrics = authorizerMetrics(deps.metrics ?? new Registry(), deps.projector, deps.store)
 
+  const plan = { read: config.planReadLimit, write: config.planWriteLimit }
+  const limitsOf = (r: TokenRow): TokenLimits =>
+    tokenLimits(r.token_uid, r.api_key, { read: r.rate_read ?? plan.read, write: r.rate_write ?? plan.write }, plan)
+
   const authFailure = (input: AuthorizeInput, error: HttpError): MaybePromise<Decision> => {
     if (!input.clientAddress) return deny('unauthorized', error)
     const counted = then(countFailure(store, input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }) =>
@@ -216,7 +220,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       row = tokens.get(hash)
       if (row === undefined) {
         const r = tokenByHash.get(hash)
-        if (r !== undefined) row = tokens.set(hash, { ...r, scope: scopes(r.scope), keys: limitKeys(r.token_uid, r.api_key) })
+        if (r !== undefined) row = tokens.set(hash, { ...r, scope: scopes(r.scope), limits: limitsOf(r) })
       }
     }
     if (row === undefined || row.api_key !== apiKey) {
@@ -246,18 +250,17 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     if (!allowsBranch(scope, branch))
       return deny('branch', branchDenied(`The token is not allowed on branch "${branch}".`, { branch: ['is not in the token scope'] }))
 
-    const tokenMax = (cls === 'read' ? row.rate_read : row.rate_write) ?? (cls === 'read' ? config.planReadLimit : config.planWriteLimit)
-    const stackMax = cls === 'read' ? config.planReadLimit : config.planWriteLimit
-    const checked = then(checkLimits(store, row.keys[cls], tokenMax, stackMax), ({ exceeded, headers }): Decision =>
+    const limits = row.limits[cls]
+    const checked = then(checkLimits(store, limits), ({ exceeded, headers }): Decision =>
       exceeded === undefined
         ? { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, headers }
-        : deny('rate_limited', tooMany(`Rate limit exceeded: the ${exceeded}'s ${cls} budget of ${exceeded === 'token' ? tokenMax : stackMax} per second is spent.`, headers)),
+        : deny('rate_limited', tooMany(`Rate limit exceeded: the ${exceeded}'s ${cls} budget of ${exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, headers)),
     )
     return checked instanceof Promise
       ? checked.catch((e: unknown): Decision => {
           // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
           onLimiterError(e)
-          return { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, headers: policyHeaders(tokenMax, stackMax) }
+          return { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, headers: policyHeaders(limits) }
         })
       : checked
   }

@@ -1,16 +1,18 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { HttpError } from '../http/errors.js'
 import type { Authorizer, Decision } from './decide.js'
-import { headerOf, inputOf } from './request-input.js'
+import { type FastPathHost, ENVOY_METHODS, forwardAuthFastPath } from './fast-path.js'
+import { answerOf, ENVOY_PREFIX, originalRequest } from './forward-auth-answer.js'
+import { inputOf } from './request-input.js'
+
+export { ENVOY_PREFIX } from './forward-auth-answer.js'
 
 export interface ForwardAuthOptions {
   readonly authorizer: Authorizer
   /** nginx `auth_request` cannot pass a 429 through: answer 403 (error_code 429, Retry-After). */
   readonly rateLimitAs403: boolean
+  /** buildApp's server: the common requests are then answered before fastify (fast-path.ts). */
+  readonly fastPath?: FastPathHost | undefined
 }
-
-/** Envoy ext_authz HTTP: set `http_service.path_prefix` to this; the original path follows it. */
-export const ENVOY_PREFIX = '/v3/authorize/envoy'
 
 const schema = { tags: ['authorizer'], summary: 'Forward-auth: decide on the original request (SPEC 6.4)' }
 
@@ -21,15 +23,15 @@ const schema = { tags: ['authorizer'], summary: 'Forward-auth: decide on the ori
  * method and path under ENVOY_PREFIX. 200 with `x-token-uid` and `x-stack-api-key`, or the
  * deny status with the SPEC 5.5 body. Bodies are never read.
  */
-export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, { authorizer, rateLimitAs403 }) => {
+export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, { authorizer, rateLimitAs403, fastPath }) => {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
 
   const send = (reply: FastifyReply, d: Decision) => {
-    if (d.allowed)
-      return reply.code(200).headers(d.headers).header('x-token-uid', d.tokenUid).header('x-stack-api-key', d.apiKey).send()
-    const e = rateLimitAs403 && d.error.statusCode === 429 ? new HttpError(403, 429, d.error.message, d.error.errors, d.error.headers) : d.error
-    return reply.code(e.statusCode).headers(e.headers).send(e.body())
+    const a = answerOf(d, rateLimitAs403)
+    reply.code(a.status)
+    for (let i = 0; i < a.headers.length; i += 2) reply.header(a.headers[i] as string, a.headers[i + 1])
+    return reply.send(a.body)
   }
   const decide = (req: FastifyRequest, reply: FastifyReply, method: string, path: string) => {
     const d = authorizer.authorize(inputOf(req, method, path))
@@ -46,19 +48,26 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
     return quiet
   }
 
-  const original = (req: FastifyRequest, reply: FastifyReply) =>
-    decide(
-      req,
-      reply,
-      headerOf(req, 'x-forwarded-method') ?? headerOf(req, 'x-original-method') ?? req.method,
-      headerOf(req, 'x-forwarded-uri') ?? headerOf(req, 'x-original-uri') ?? '',
-    )
+  const original = (req: FastifyRequest, reply: FastifyReply) => {
+    const { method, path } = originalRequest(req.headers, req.method)
+    return decide(req, reply, method, path)
+  }
   app.route({ method: ['GET', 'POST'], url: '/v3/authorize', childLoggerFactory, schema, handler: original })
   app.route({
-    method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    method: ENVOY_METHODS,
     url: `${ENVOY_PREFIX}/*`,
     childLoggerFactory,
     schema: { ...schema, summary: 'Forward-auth for Envoy ext_authz: the original method and path' },
     handler: (req, reply) => decide(req, reply, req.method, req.url.slice(ENVOY_PREFIX.length)),
   })
+
+  if (fastPath) {
+    const log = app.log.child({ surface: 'forward-auth' })
+    fastPath.install(forwardAuthFastPath({ authorizer, rateLimitAs403, host: fastPath, log }))
+    // Closing: fastify answers 503 and closes kept-alive connections, so it takes every request.
+    app.addHook('preClose', (done) => {
+      fastPath.install(undefined)
+      done()
+    })
+  }
 }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, type Metric, type Registry } from 'prom-client'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
 
@@ -25,25 +25,90 @@ const once = <M>(registry: Registry, name: string, make: () => M): M =>
 /** How far behind the store this instance's read models are; counted only when scraped. */
 const LAG_SCAN_CAP = 10_000
 
+const DECISIONS = 'authorizer_decisions_total'
+const LATENCY = 'authorizer_decision_seconds'
+const LATENCY_HELP = 'Time to decide one request, rate-limit counters included'
+const BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1]
+const INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<Outcome, number>
+
+/**
+ * Decisions counted in plain numbers, handed to prom-client only when scraped. A labelled
+ * `inc()` and a histogram `observe()` per decision cost about a microsecond of a forward-auth
+ * request under load (measured in place), a third of what a cached decision costs. Outcomes go
+ * to prom-client's Counter in its `collect()`; the latency histogram is this object itself,
+ * registered as a metric that reports prom-client's histogram values (buckets, +Inf, sum, count).
+ */
+class DecisionStats {
+  readonly name = LATENCY
+  readonly help = LATENCY_HELP
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  private readonly outcomes = new Float64Array(OUTCOMES.length)
+  private readonly published = new Float64Array(OUTCOMES.length)
+  private buckets = new Float64Array(BUCKETS.length)
+  private count = 0
+  private sum = 0
+
+  record(outcome: Outcome, seconds: number): void {
+    this.outcomes[INDEX[outcome]]! += 1
+    let b = 0
+    while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++
+    if (b < BUCKETS.length) this.buckets[b]! += 1
+    this.count += 1
+    this.sum += seconds
+  }
+
+  /** Adds to the counter the decisions made since the last scrape. */
+  publish(counter: Counter<'outcome'>): void {
+    OUTCOMES.forEach((outcome, i) => {
+      const n = this.outcomes[i]! - this.published[i]!
+      if (n > 0) counter.inc({ outcome }, n)
+      this.published[i] = this.outcomes[i]!
+    })
+  }
+
+  async get() {
+    let below = 0
+    const bucket = `${LATENCY}_bucket`
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number; exemplar?: null }> = BUCKETS.map((le, i) => ({
+      metricName: bucket,
+      labels: { le },
+      value: (below += this.buckets[i]!),
+      exemplar: null,
+    }))
+    values.push(
+      { metricName: bucket, labels: { le: '+Inf' }, value: this.count, exemplar: null },
+      { metricName: `${LATENCY}_sum`, labels: {}, value: this.sum },
+      { metricName: `${LATENCY}_count`, labels: {}, value: this.count },
+    )
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+  }
+
+  /** `registry.resetMetrics()`: the histogram starts again (the counter resets itself). */
+  reset(): void {
+    this.buckets = new Float64Array(BUCKETS.length)
+    this.count = 0
+    this.sum = 0
+  }
+}
+
 export const authorizerMetrics = (registry: Registry, projector?: Projector, store?: EventStore): AuthorizerMetrics => {
-  const decisions = once(registry, 'authorizer_decisions_total', () =>
+  const stats = once(registry, LATENCY, () => {
+    const created = new DecisionStats()
+    registry.registerMetric(created as unknown as Metric)
+    return created
+  })
+  once(registry, DECISIONS, () =>
     new Counter({
-      name: 'authorizer_decisions_total',
+      name: DECISIONS,
       help: 'Authorizer decisions by outcome',
       labelNames: ['outcome'],
       registers: [registry],
+      collect() {
+        stats.publish(this)
+      },
     }),
   )
-  const latency = once(registry, 'authorizer_decision_seconds', () =>
-    new Histogram({
-      name: 'authorizer_decision_seconds',
-      help: 'Time to decide one request, rate-limit counters included',
-      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1],
-      registers: [registry],
-    }),
-  )
-  // Pre-bound children: the hot path does no label lookup.
-  const byOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisions.labels(o)])) as Record<Outcome, { inc(): void }>
 
   if (projector && store) {
     once(registry, 'projection_lag_events', () =>
@@ -83,10 +148,5 @@ export const authorizerMetrics = (registry: Registry, projector?: Projector, sto
     )
   }
 
-  return {
-    record(outcome, seconds) {
-      byOutcome[outcome].inc()
-      latency.observe(seconds)
-    },
-  }
+  return stats
 }

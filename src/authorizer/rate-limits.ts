@@ -79,30 +79,54 @@ export interface LimitCheck {
 
 const seconds = (ttl: number) => Math.ceil(ttl / 1000)
 
+/**
+ * A token's budget for one access class: its counter keys, the two maxima and the header text
+ * that does not change between requests, built once per cached token rather than per request.
+ */
+export interface ClassLimits {
+  readonly tokenKey: string
+  readonly stackKey: string
+  readonly tokenMax: number
+  readonly stackMax: number
+  /** `X-RateLimit-Limit` */
+  readonly limit: string
+  /** `RateLimit-Policy` */
+  readonly policy: string
+}
+export type TokenLimits = Record<AccessClass, ClassLimits>
+
+const classLimits = (tokenKey: string, stackKey: string, tokenMax: number, stackMax: number): ClassLimits => ({
+  tokenKey,
+  stackKey,
+  tokenMax,
+  stackMax,
+  limit: String(tokenMax),
+  policy: `"token";q=${tokenMax};w=1, "stack";q=${stackMax};w=1`,
+})
+
+/** `tokenMax` is the token's own limit per class, else the plan's; the stack always has the plan's. */
+export const tokenLimits = (tokenUid: string, apiKey: string, tokenMax: Record<AccessClass, number>, stackMax: Record<AccessClass, number>): TokenLimits => ({
+  read: classLimits(`t:read:${tokenUid}`, `s:read:${apiKey}`, tokenMax.read, stackMax.read),
+  write: classLimits(`t:write:${tokenUid}`, `s:write:${apiKey}`, tokenMax.write, stackMax.write),
+})
+
 /** SPEC 6.6: the platform's X-RateLimit-* for the token's own budget, and the IETF draft-10 fields. */
-const headersOf = (tokenMax: number, stackMax: number, token: Hit, stack: Hit, retryAfter?: number): Record<string, string> => {
-  const tokenLeft = Math.max(0, tokenMax - token.current)
+const headersOf = (l: ClassLimits, token: Hit, stack: Hit, retryAfter?: number): Record<string, string> => {
+  const tokenLeft = Math.max(0, l.tokenMax - token.current)
   const h: Record<string, string> = {
-    'x-ratelimit-limit': String(tokenMax),
+    'x-ratelimit-limit': l.limit,
     'x-ratelimit-remaining': String(tokenLeft),
-    'ratelimit-policy': `"token";q=${tokenMax};w=1, "stack";q=${stackMax};w=1`,
-    ratelimit: `"token";r=${tokenLeft};t=${seconds(token.ttl)}, "stack";r=${Math.max(0, stackMax - stack.current)};t=${seconds(stack.ttl)}`,
+    'ratelimit-policy': l.policy,
+    ratelimit: `"token";r=${tokenLeft};t=${seconds(token.ttl)}, "stack";r=${Math.max(0, l.stackMax - stack.current)};t=${seconds(stack.ttl)}`,
   }
   if (retryAfter !== undefined) h['retry-after'] = String(Math.max(1, retryAfter))
   return h
 }
 
 /** Headers when the counters could not be reached: the policy, and no claim about what is left. */
-export const policyHeaders = (tokenMax: number, stackMax: number): Record<string, string> => ({
-  'x-ratelimit-limit': String(tokenMax),
-  'ratelimit-policy': `"token";q=${tokenMax};w=1, "stack";q=${stackMax};w=1`,
-})
-
-/** Counter keys of a token for each class, built once per cached token rather than per request. */
-export type LimitKeys = Record<AccessClass, { readonly token: string; readonly stack: string }>
-export const limitKeys = (tokenUid: string, apiKey: string): LimitKeys => ({
-  read: { token: `t:read:${tokenUid}`, stack: `s:read:${apiKey}` },
-  write: { token: `t:write:${tokenUid}`, stack: `s:write:${apiKey}` },
+export const policyHeaders = (l: ClassLimits): Record<string, string> => ({
+  'x-ratelimit-limit': l.limit,
+  'ratelimit-policy': l.policy,
 })
 
 /**
@@ -110,21 +134,17 @@ export const limitKeys = (tokenUid: string, apiKey: string): LimitKeys => ({
  * over its own budget is refused without spending the stack's budget, so one greedy token does
  * not starve its siblings; its headers then report the stack's window read without counting.
  */
-export const checkLimits = (
-  store: LimitStore,
-  { token: tokenKey, stack: stackKey }: LimitKeys[AccessClass],
-  tokenMax: number,
-  stackMax: number,
-): MaybePromise<LimitCheck> => then(call(store, 'incr', tokenKey, WINDOW_MS, tokenMax), (token) => {
-    if (token.current > tokenMax)
-      return then(call(store, 'read', stackKey, WINDOW_MS, stackMax), (stack) => ({
+export const checkLimits = (store: LimitStore, l: ClassLimits): MaybePromise<LimitCheck> =>
+  then(call(store, 'incr', l.tokenKey, WINDOW_MS, l.tokenMax), (token) => {
+    if (token.current > l.tokenMax)
+      return then(call(store, 'read', l.stackKey, WINDOW_MS, l.stackMax), (stack) => ({
         exceeded: 'token' as const,
-        headers: headersOf(tokenMax, stackMax, token, stack, seconds(token.ttl)),
+        headers: headersOf(l, token, stack, seconds(token.ttl)),
       }))
-    return then(call(store, 'incr', stackKey, WINDOW_MS, stackMax), (stack) =>
-      stack.current > stackMax
-        ? { exceeded: 'stack' as const, headers: headersOf(tokenMax, stackMax, token, stack, seconds(stack.ttl)) }
-        : { exceeded: undefined, headers: headersOf(tokenMax, stackMax, token, stack) },
+    return then(call(store, 'incr', l.stackKey, WINDOW_MS, l.stackMax), (stack) =>
+      stack.current > l.stackMax
+        ? { exceeded: 'stack' as const, headers: headersOf(l, token, stack, seconds(stack.ttl)) }
+        : { exceeded: undefined, headers: headersOf(l, token, stack) },
     )
   })
 

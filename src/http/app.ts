@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import fastifySwagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import { type ErrorAnswer, fastPathServer } from '../authorizer/fast-path.js'
 import { authorizerSurface } from '../authorizer/index.js'
 import { EventStoreUnavailable } from '../eventstore/port.js'
 import type { ServiceDeps } from '../service.js'
@@ -42,17 +44,42 @@ const toHttpError = (err: unknown): HttpError | undefined => {
   return undefined
 }
 
+const REQUEST_ID = /^[\w.-]{1,100}$/
+/** `genReqId`: the caller's `x-request-id` when it is a sensible one, else a new UUID. */
+export const requestIdOf = (req: IncomingMessage): string => {
+  const given = req.headers['x-request-id']
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+}
+
+/** The error handler's answer, also given to the forward-auth fast path. */
+export const errorAnswer = (err: unknown, requestId: string): ErrorAnswer => {
+  const known = toHttpError(err)
+  if (known)
+    return {
+      statusCode: known.statusCode,
+      headers: known.headers,
+      body: known.body(),
+      ...(known.statusCode >= 500 ? { log: { level: 'warn', message: known.message } } : {}),
+    }
+  return {
+    statusCode: 500,
+    headers: {},
+    body: { error_message: `Internal error; quote request id ${requestId}.`, error_code: 500, errors: {}, request_id: requestId },
+    log: { level: 'error', message: 'internal error' },
+  }
+}
+
 /** Registers plugins and routes; never listens (the CLI's `serve` does). */
 export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Promise<FastifyInstance> => {
   const logger = options.logger ?? { level: deps.config.logLevel, redact: REDACT }
+  // Fastify's own HTTP server, with a slot in front for forward-auth's fast path.
+  const server = fastPathServer()
   const app = Fastify({
     ...(logger && typeof (logger as { child?: unknown }).child === 'function'
       ? { loggerInstance: logger as FastifyServerOptions['loggerInstance'] }
       : { logger: logger as FastifyServerOptions['logger'] }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id']
-      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID()
-    },
+    serverFactory: server.serverFactory,
+    genReqId: requestIdOf,
     trustProxy: true,
     bodyLimit: 256 * 1024,
     // A URL that does not decode never reaches the error handler: answer in the SPEC 5.5 shape here.
@@ -66,18 +93,9 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   })
 
   app.setErrorHandler((err, req, reply) => {
-    const known = toHttpError(err)
-    if (known) {
-      if (known.statusCode >= 500) req.log.warn({ err }, known.message)
-      return reply.code(known.statusCode).headers(known.headers).send(known.body())
-    }
-    req.log.error({ err }, 'internal error')
-    return reply.code(500).send({
-      error_message: `Internal error; quote request id ${req.id}.`,
-      error_code: 500,
-      errors: {},
-      request_id: req.id,
-    })
+    const a = errorAnswer(err, req.id)
+    if (a.log) req.log[a.log.level]({ err }, a.log.message)
+    return reply.code(a.statusCode).headers(a.headers).send(a.body)
   })
   app.setNotFoundHandler((req, reply) => {
     const e = notFound(`No route for ${req.method} ${req.url.split('?')[0]}.`)
@@ -114,7 +132,7 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   await app.register(stackRoutes, { api })
   await app.register(tokenRoutes, { api })
   await app.register(auditRoutes, { api })
-  await app.register(authorizerSurface, { deps, api })
+  await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdOf, errorAnswer } })
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger())
   return app
 }

@@ -1,0 +1,145 @@
+/**
+ * Forward-auth without fastify's per-request work. A proxy asks `/v3/authorize` before every
+ * request it forwards, so this endpoint's cost is the gateway's: the decision takes a few
+ * microseconds, while fastify's routing, request and reply objects, hooks and header handling
+ * cost several times that (bench/authorizer.ts measured 33 us of server CPU per request against
+ * 17 for a bare fastify route). So the HTTP server that buildApp gives fastify (`serverFactory`)
+ * first offers each request to a plain Node handler, which answers the common case: a bodiless
+ * GET/HEAD on `/v3/authorize` or a bodiless request on the Envoy prefix. Everything else, and
+ * anything unusual (a body, a percent-encoded path, the app closing), goes to fastify as before.
+ * Both paths build their answer with `answerOf` and the request id with buildApp's function, so
+ * they cannot drift; test/authorizer/fast-path.test.ts compares them header for header.
+ */
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
+import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify'
+import type { Authorizer, Decision } from './decide.js'
+import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer, originalRequest } from './forward-auth-answer.js'
+import { rawInputOf } from './request-input.js'
+
+/** Answers a request and returns true, or returns false to leave it to fastify. */
+export type FastHandler = (req: IncomingMessage, res: ServerResponse) => boolean
+
+/** buildApp's error handler as a value (SPEC 5.5), so that a failure is answered alike here. */
+export interface ErrorAnswer {
+  readonly statusCode: number
+  readonly headers: Record<string, string>
+  readonly body: object
+  readonly log?: { readonly level: 'warn' | 'error'; readonly message: string }
+}
+
+/** What buildApp lends the forward-auth surface. */
+export interface FastPathHost {
+  /** Puts a handler in front of fastify's; `undefined` removes it. */
+  install(handler: FastHandler | undefined): void
+  /** buildApp's `genReqId`. */
+  readonly requestIdOf: (req: IncomingMessage) => string
+  readonly errorAnswer: (err: unknown, requestId: string) => ErrorAnswer
+}
+
+/**
+ * The HTTP/1 server fastify would create for itself (lib/server.js: same options and timeouts),
+ * with a slot for a fast handler. Fastify then handles close and idle connections as usual.
+ */
+export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory; install: FastPathHost['install'] } => {
+  let fast: FastHandler | undefined
+  const serverFactory: FastifyServerFactory = (handler, opts) => {
+    // Fastify's options after its defaults (fastify.js): the timeouts are always numbers.
+    const options = opts as { http?: ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number }
+    const server = createServer(options.http ?? {}, (req, res) => {
+      if (fast === undefined || !fast(req, res)) handler(req, res)
+    })
+    server.keepAliveTimeout = options.keepAliveTimeout
+    server.requestTimeout = options.requestTimeout
+    server.setTimeout(options.connectionTimeout)
+    if (options.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket
+    return server
+  }
+  return {
+    serverFactory,
+    install: (handler) => {
+      fast = handler
+    },
+  }
+}
+
+const AUTHORIZE = '/v3/authorize'
+const AUTHORIZE_QUERY = `${AUTHORIZE}?`
+const ENVOY = `${ENVOY_PREFIX}/`
+/** The methods of the fastify Envoy route (forward-auth.ts). */
+export const ENVOY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const envoyMethods = new Set(ENVOY_METHODS)
+
+/** No body: fastify would not read one either, and an unread body would stay on the socket. */
+const bodiless = (req: IncomingMessage) => {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')
+}
+
+export interface ForwardAuthFastPathOptions {
+  readonly authorizer: Authorizer
+  readonly rateLimitAs403: boolean
+  readonly host: Pick<FastPathHost, 'requestIdOf' | 'errorAnswer'>
+  /** Failures only: requests are counted by the authorizer's metrics, not logged. */
+  readonly log: FastifyBaseLogger
+}
+
+/** The fast handler for the routes of forward-auth.ts. */
+export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, host, log }: ForwardAuthFastPathOptions): FastHandler => {
+  const send = (req: IncomingMessage, res: ServerResponse, id: string, a: Answer) => {
+    a.headers.push('x-request-id', id)
+    res.writeHead(a.status, a.headers)
+    res.end(req.method === 'HEAD' ? undefined : a.body)
+  }
+  // As fastify's error handler would answer a handler that threw or rejected. Never throws: a
+  // failure here closes the socket rather than leave the client waiting.
+  const fail = (req: IncomingMessage, res: ServerResponse, id: string, err: unknown) => {
+    try {
+      const e = host.errorAnswer(err, id)
+      if (e.log) log[e.log.level]({ err, reqId: id }, e.log.message)
+      if (!res.headersSent) {
+        send(req, res, id, jsonAnswer(e.statusCode, e.headers, e.body))
+        return
+      }
+      /* c8 ignore start: the headers were written already, or the answer cannot be written */
+    } catch {
+      // nothing more can be said on this socket
+    }
+    res.destroy()
+  }
+  /* c8 ignore stop */
+  const answer = (req: IncomingMessage, res: ServerResponse, id: string, d: Decision) => {
+    try {
+      send(req, res, id, answerOf(d, rateLimitAs403))
+    } catch (err) {
+      fail(req, res, id, err)
+    }
+  }
+
+  return (req, res) => {
+    const url = req.url as string
+    const method = req.method as string
+    let original: { method: string; path: string }
+    if (url.startsWith(ENVOY)) {
+      // A percent-encoded path is fastify's to decode, or to refuse (400).
+      if (!envoyMethods.has(method) || url.includes('%')) return false
+      original = { method, path: url.slice(ENVOY_PREFIX.length) }
+    } else if ((url === AUTHORIZE || url.startsWith(AUTHORIZE_QUERY)) && (method === 'GET' || method === 'HEAD'))
+      original = originalRequest(req.headers, method)
+    else return false
+    if (!bodiless(req)) return false
+
+    const id = host.requestIdOf(req)
+    try {
+      const d = authorizer.authorize(rawInputOf(req, original.method, original.path))
+      if (d instanceof Promise)
+        d.then(
+          (x) => answer(req, res, id, x),
+          (err: unknown) => fail(req, res, id, err),
+        )
+      else answer(req, res, id, d)
+    } catch (err) {
+      fail(req, res, id, err)
+    }
+    return true
+  }
+}

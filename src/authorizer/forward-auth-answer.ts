@@ -1,0 +1,55 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Decision } from './decide.js'
+
+/** Envoy ext_authz HTTP: set `http_service.path_prefix` to this; the original path follows it. */
+export const ENVOY_PREFIX = '/v3/authorize/envoy'
+
+const single = (headers: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = headers[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+/**
+ * The request a proxy asks about on `/v3/authorize`: Traefik ForwardAuth's `X-Forwarded-Method`
+ * and `X-Forwarded-Uri`, else nginx's `X-Original-Method` and `X-Original-URI`; without a URI
+ * the path is empty, which no scope covers (fail closed).
+ */
+export const originalRequest = (headers: IncomingHttpHeaders, method: string): { method: string; path: string } => ({
+  method: single(headers, 'x-forwarded-method') ?? single(headers, 'x-original-method') ?? method,
+  path: single(headers, 'x-forwarded-uri') ?? single(headers, 'x-original-uri') ?? '',
+})
+
+/** A forward-auth response, headers as a flat `[name, value, ...]` list (`x-request-id` aside). */
+export interface Answer {
+  readonly status: number
+  readonly headers: string[]
+  readonly body: string | undefined
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/**
+ * SPEC 6.4: 200 with the rate-limit headers, `x-token-uid` and `x-stack-api-key`, or the deny
+ * status with the SPEC 5.5 body; with `rateLimitAs403` (nginx cannot pass a 429 through) a 429
+ * becomes a 403 that keeps error_code 429 and Retry-After. The one place both the fastify routes
+ * and the fast path (fast-path.ts) build their answer, content-type and content-length included.
+ */
+export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
+  if (!d.allowed) {
+    const e = d.error
+    return jsonAnswer(rateLimitAs403 && e.statusCode === 429 ? 403 : e.statusCode, e.headers, e.body())
+  }
+  const headers: string[] = []
+  for (const name in d.headers) headers.push(name, d.headers[name] as string)
+  headers.push('x-token-uid', d.tokenUid, 'x-stack-api-key', d.apiKey, 'content-length', '0')
+  return { status: 200, headers, body: undefined }
+}
+
+/** A JSON body with the content-type and content-length fastify gives a serialized object. */
+export const jsonAnswer = (status: number, extra: Record<string, string>, body: object): Answer => {
+  const text = JSON.stringify(body)
+  const headers: string[] = []
+  for (const name in extra) headers.push(name, extra[name] as string)
+  headers.push('content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(text)))
+  return { status, headers, body: text }
+}
