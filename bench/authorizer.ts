@@ -11,7 +11,8 @@
  *    with `taskset` to the last core while autocannon runs in this process pinned to the first,
  *    so client and server never share a core; the servers are driven in turn for ROUNDS rounds
  *    and the median requests/s of each is compared (plus the server's CPU time per request,
- *    read from /proc, which does not depend on how fast the client is):
+ *    read from /proc, which does not depend on how fast the client is, and the share of its core
+ *    each side kept busy):
  *      - forward-auth: the real service (`buildApp` on the 100k-token read models, default log
  *        level), GET /v3/authorize for an allowed read, limits far above the load; buildApp's
  *        server answers these before fastify (src/authorizer/fast-path.ts);
@@ -283,23 +284,35 @@ const main = async () => {
     const run = async (kind: string, seconds: number) => {
       const server = servers.get(kind) as { child: ChildProcess; url: string }
       const cpu0 = cpuSeconds(server.child.pid)
+      const client0 = process.cpuUsage()
+      const wall0 = performance.now()
       const r = await autocannon({ url: server.url, connections: CONNECTIONS, duration: seconds, requests: requestsFor(kind) })
+      const client = process.cpuUsage(client0)
+      // Share of one core each side used: whichever is near 1 bounds the requests/s.
+      const wallUs = (performance.now() - wall0) * 1000
+      const busy = { client: (client.user + client.system) / wallUs, server: ((cpuSeconds(server.child.pid) - cpu0) * 1e6) / wallUs }
       if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`${kind}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`)
-      return { ...r, cpuUsPerRequest: ((cpuSeconds(server.child.pid) - cpu0) * 1e6) / r.requests.total }
+      return { ...r, busy, cpuUsPerRequest: (busy.server * wallUs) / r.requests.total }
     }
     for (const kind of kinds) await run(kind, WARMUP_S)
-    const rounds: Record<string, Array<{ rps: number; p50_ms: number; p99_ms: number; server_cpu_us_per_request: number }>> = { bare: [], 'forward-auth': [], bearer: [] }
+    const rounds: Record<string, Array<{ rps: number; p50_ms: number; p99_ms: number; server_cpu_us_per_request: number; client_core_busy: number; server_core_busy: number }>> = { bare: [], 'forward-auth': [], bearer: [] }
     for (let round = 1; round <= ROUNDS; round++)
       for (const kind of kinds) {
         const r = await run(kind, DURATION_S)
-        rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, server_cpu_us_per_request: r.cpuUsPerRequest })
-        console.error(`  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${r.cpuUsPerRequest.toFixed(1)} us CPU/request`)
+        rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, server_cpu_us_per_request: r.cpuUsPerRequest, client_core_busy: r.busy.client, server_core_busy: r.busy.server })
+        console.error(
+          `  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${r.cpuUsPerRequest.toFixed(1)} us CPU/request  cores busy: client ${r.busy.client.toFixed(2)}, server ${r.busy.server.toFixed(2)}`,
+        )
       }
     const rssAfter = await rss((servers.get('forward-auth') as { child: ChildProcess }).child)
     const rps = (kind: string) => median((rounds[kind] ?? []).map((x) => x.rps))
     const cpuPerRequest = (kind: string) => median((rounds[kind] ?? []).map((x) => x.server_cpu_us_per_request))
     const http = {
       server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), bare: cpuPerRequest('bare'), bearer_rate_limit: cpuPerRequest('bearer') },
+      // Median share of its core each side kept busy: the one near 1 is what bounds req/s.
+      core_busy: Object.fromEntries(
+        kinds.map((k) => [k, { client: median((rounds[k] ?? []).map((x) => x.client_core_busy)), server: median((rounds[k] ?? []).map((x) => x.server_core_busy)) }]),
+      ),
       forward_auth_rps: rps('forward-auth'),
       bare_rps: rps('bare'),
       bearer_rate_limit_rps: rps('bearer'),
