@@ -1,5 +1,5 @@
 import type { EventType } from '../src/domain/events.js'
-import type { Projection } from '../src/read/projection.js'
+import { buffered, type Projection } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
 /** SPEC 5.4: which audit `module` and `event_type` each event is listed under. */
@@ -70,41 +70,37 @@ export const auditLog: Projection = {
       (uid, title) => setTitle.run(uid, title),
       (uid) => dropTitle.run(uid),
     )
-    return {
-      apply({ event, metadata, id, position }) {
-        let subject: string
-        let title: string
-        switch (event.type) {
-          case 'StackCreated':
-            subject = event.data.api_key
-            title = event.data.name
-            titles.set(subject, title)
-            break
-          case 'MemberShared':
-          case 'MemberUnshared':
-            subject = event.data.email
-            title = event.data.email
-            break
-          case 'OwnershipTransferred':
-            subject = event.data.to_email
-            title = event.data.to_email
-            break
-          case 'TokenGenerated':
-          case 'TokenRenamed':
-            subject = event.data.token_uid
-            title = event.data.name
-            titles.set(subject, title)
-            break
-          default:
-            subject = event.data.token_uid
-            title = titles.get(subject) ?? ''
-        }
-        const kind = AUDIT_KIND[event.type]
-        const m = metadata
-        insert.run(id, position, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title)
-      },
-      flush: () => titles.flush(),
-      discard: () => titles.clear(),
-    }
+    return buffered(titles, ({ event, metadata, id, position }) => {
+      let subject: string
+      let title: string
+      switch (event.type) {
+        case 'StackCreated':
+          subject = event.data.api_key
+          title = event.data.name
+          titles.set(subject, title)
+          break
+        case 'MemberShared':
+        case 'MemberUnshared':
+          subject = event.data.email
+          title = event.data.email
+          break
+        case 'OwnershipTransferred':
+          subject = event.data.to_email
+          title = event.data.to_email
+          break
+        case 'TokenGenerated':
+        case 'TokenRenamed':
+          subject = event.data.token_uid
+          title = event.data.name
+          titles.set(subject, title)
+          break
+        default:
+          subject = event.data.token_uid
+          title = titles.get(subject) ?? ''
+      }
+      const kind = AUDIT_KIND[event.type]
+      const m = metadata
+      insert.run(id, position, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title)
+    })
   },
 }

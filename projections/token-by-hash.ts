@@ -1,5 +1,5 @@
 import type { Projection } from '../src/read/projection.js'
-import { ms } from '../src/read/projection.js'
+import { buffered, ms } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
 /**
@@ -72,61 +72,57 @@ export const tokenByHash: Projection = {
       for (const row of s.rows.values()) row[i] = value
       tokens.changed(uid)
     }
-    return {
-      apply({ event, metadata }) {
-        switch (event.type) {
-          case 'TokenGenerated': {
-            const d = event.data
-            const rl = d.rate_limit
-            const row: Row = [d.secret_hash, d.token_uid, d.api_key, JSON.stringify(d.scope), ms(d.expires_on), rl === null ? null : rl.read, rl === null ? null : rl.write, null]
-            const s = tokens.get(d.token_uid)
-            if (s) {
-              s.rows.set(d.secret_hash, row)
-              tokens.changed(d.token_uid)
-            } else tokens.set(d.token_uid, { rows: new Map([[d.secret_hash, row]]), stored: new Set() })
-            return
-          }
-          case 'TokenScopeChanged':
-            setAll(event.data.token_uid, SCOPE, JSON.stringify(event.data.scope))
-            return
-          case 'TokenExpiryChanged':
-            setAll(event.data.token_uid, EXPIRES_AT, ms(event.data.expires_on))
-            return
-          case 'TokenLimitsChanged': {
-            const rl = event.data.rate_limit
-            setAll(event.data.token_uid, RATE_READ, rl === null ? null : rl.read)
-            setAll(event.data.token_uid, RATE_WRITE, rl === null ? null : rl.write)
-            return
-          }
-          case 'TokenRotated': {
-            // The new secret gets the old one's row; the old one stays valid until the end of its
-            // grace; rotated-out secrets whose grace is over by now are dropped (the authorizer
-            // refuses them anyway), so a token keeps few rows.
-            const d = event.data
-            const s = tokens.get(d.token_uid)
-            if (!s) return
-            const previous = s.rows.get(d.previous_secret_hash)
-            if (previous) {
-              const row = [...previous]
-              row[HASH] = d.secret_hash
-              row[VALID_UNTIL] = null
-              s.rows.set(d.secret_hash, row)
-              previous[VALID_UNTIL] = Date.parse(d.previous_expires_at)
-            }
-            const now = Date.parse(metadata.occurred_at)
-            for (const [hash, row] of s.rows) if (row[VALID_UNTIL] !== null && (row[VALID_UNTIL] as number) <= now) s.rows.delete(hash)
+    return buffered(tokens, ({ event, metadata }) => {
+      switch (event.type) {
+        case 'TokenGenerated': {
+          const d = event.data
+          const rl = d.rate_limit
+          const row: Row = [d.secret_hash, d.token_uid, d.api_key, JSON.stringify(d.scope), ms(d.expires_on), rl === null ? null : rl.read, rl === null ? null : rl.write, null]
+          const s = tokens.get(d.token_uid)
+          if (s) {
+            s.rows.set(d.secret_hash, row)
             tokens.changed(d.token_uid)
-            return
-          }
-          case 'TokenRevoked':
-            tokens.delete(event.data.token_uid)
-            return
-          default:
+          } else tokens.set(d.token_uid, { rows: new Map([[d.secret_hash, row]]), stored: new Set() })
+          return
         }
-      },
-      flush: () => tokens.flush(),
-      discard: () => tokens.clear(),
-    }
+        case 'TokenScopeChanged':
+          setAll(event.data.token_uid, SCOPE, JSON.stringify(event.data.scope))
+          return
+        case 'TokenExpiryChanged':
+          setAll(event.data.token_uid, EXPIRES_AT, ms(event.data.expires_on))
+          return
+        case 'TokenLimitsChanged': {
+          const rl = event.data.rate_limit
+          setAll(event.data.token_uid, RATE_READ, rl === null ? null : rl.read)
+          setAll(event.data.token_uid, RATE_WRITE, rl === null ? null : rl.write)
+          return
+        }
+        case 'TokenRotated': {
+          // The new secret gets the old one's row; the old one stays valid until the end of its
+          // grace; rotated-out secrets whose grace is over by now are dropped (the authorizer
+          // refuses them anyway), so a token keeps few rows.
+          const d = event.data
+          const s = tokens.get(d.token_uid)
+          if (!s) return
+          const previous = s.rows.get(d.previous_secret_hash)
+          if (previous) {
+            const row = [...previous]
+            row[HASH] = d.secret_hash
+            row[VALID_UNTIL] = null
+            s.rows.set(d.secret_hash, row)
+            previous[VALID_UNTIL] = Date.parse(d.previous_expires_at)
+          }
+          const now = Date.parse(metadata.occurred_at)
+          for (const [hash, row] of s.rows) if (row[VALID_UNTIL] !== null && (row[VALID_UNTIL] as number) <= now) s.rows.delete(hash)
+          tokens.changed(d.token_uid)
+          return
+        }
+        case 'TokenRevoked':
+          tokens.delete(event.data.token_uid)
+          return
+        default:
+      }
+    })
   },
 }
 

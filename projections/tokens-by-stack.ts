@@ -1,4 +1,4 @@
-import type { Projection } from '../src/read/projection.js'
+import { buffered, type Projection } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
 /** Token details for listing, querying and fetching (never a secret, not even its hash). */
@@ -56,56 +56,52 @@ export const tokensByStack: Projection = {
       (_uid, row) => write.run(row),
       (uid) => remove.run(uid),
     )
-    return {
-      apply({ event, metadata }) {
-        const actor = metadata.actor
-        const at = metadata.occurred_at
-        if (event.type === 'TokenGenerated') {
-          const d = event.data
-          const rate = d.rate_limit === null ? null : JSON.stringify(d.rate_limit)
-          const notify = d.is_email_notification_enabled ? 1 : 0
-          rows.set(d.token_uid, [d.token_uid, d.api_key, d.name, d.description, JSON.stringify(d.scope), d.expires_on, rate, notify, actor, actor, at, at, null, null, null])
+    return buffered(rows, ({ event, metadata }) => {
+      const actor = metadata.actor
+      const at = metadata.occurred_at
+      if (event.type === 'TokenGenerated') {
+        const d = event.data
+        const rate = d.rate_limit === null ? null : JSON.stringify(d.rate_limit)
+        const notify = d.is_email_notification_enabled ? 1 : 0
+        rows.set(d.token_uid, [d.token_uid, d.api_key, d.name, d.description, JSON.stringify(d.scope), d.expires_on, rate, notify, actor, actor, at, at, null, null, null])
+        return
+      }
+      // Every other event updates the token's row, if there is one.
+      if (!('token_uid' in event.data)) return
+      const uid = event.data.token_uid
+      const row = rows.get(uid)
+      if (!row) return
+      switch (event.type) {
+        case 'TokenRenamed':
+          row[NAME] = event.data.name
+          row[DESCRIPTION] = event.data.description
+          break
+        case 'TokenScopeChanged':
+          row[SCOPE] = JSON.stringify(event.data.scope)
+          break
+        case 'TokenExpiryChanged':
+          row[EXPIRES_ON] = event.data.expires_on
+          break
+        case 'TokenLimitsChanged':
+          row[RATE_LIMIT] = event.data.rate_limit === null ? null : JSON.stringify(event.data.rate_limit)
+          break
+        case 'TokenNotificationChanged':
+          row[NOTIFY] = event.data.is_email_notification_enabled ? 1 : 0
+          break
+        case 'TokenRotated':
+          row[ROTATED_AT] = at
+          break
+        case 'TokenRevoked':
+          row[REVOKED_AT] = at
+          row[REVOKED_BY] = actor
+          break
+        default:
           return
-        }
-        // Every other event updates the token's row, if there is one.
-        if (!('token_uid' in event.data)) return
-        const uid = event.data.token_uid
-        const row = rows.get(uid)
-        if (!row) return
-        switch (event.type) {
-          case 'TokenRenamed':
-            row[NAME] = event.data.name
-            row[DESCRIPTION] = event.data.description
-            break
-          case 'TokenScopeChanged':
-            row[SCOPE] = JSON.stringify(event.data.scope)
-            break
-          case 'TokenExpiryChanged':
-            row[EXPIRES_ON] = event.data.expires_on
-            break
-          case 'TokenLimitsChanged':
-            row[RATE_LIMIT] = event.data.rate_limit === null ? null : JSON.stringify(event.data.rate_limit)
-            break
-          case 'TokenNotificationChanged':
-            row[NOTIFY] = event.data.is_email_notification_enabled ? 1 : 0
-            break
-          case 'TokenRotated':
-            row[ROTATED_AT] = at
-            break
-          case 'TokenRevoked':
-            row[REVOKED_AT] = at
-            row[REVOKED_BY] = actor
-            break
-          default:
-            return
-        }
-        row[UPDATED_BY] = actor
-        row[UPDATED_AT] = at
-        rows.changed(uid)
-      },
-      flush: () => rows.flush(),
-      discard: () => rows.clear(),
-    }
+      }
+      row[UPDATED_BY] = actor
+      row[UPDATED_AT] = at
+      rows.changed(uid)
+    })
   },
 }
 

@@ -124,7 +124,7 @@ export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, host, log }: F
       if (!envoyMethods.has(method) || url.includes('%')) return false
       original = { method, path: url.slice(ENVOY_PREFIX.length) }
     } else if ((url === AUTHORIZE || url.startsWith(AUTHORIZE_QUERY)) && (method === 'GET' || method === 'HEAD'))
-      original = originalRequest(req.headers, method)
+      original = originalRequest(req, method)
     else return false
     if (!bodiless(req)) return false
 

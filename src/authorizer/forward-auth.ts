@@ -49,7 +49,7 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
   }
 
   const original = (req: FastifyRequest, reply: FastifyReply) => {
-    const { method, path } = originalRequest(req.headers, req.method)
+    const { method, path } = originalRequest(req, req.method)
     return decide(req, reply, method, path)
   }
   app.route({ method: ['GET', 'POST'], url: '/v3/authorize', childLoggerFactory, schema, handler: original })

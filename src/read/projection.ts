@@ -41,6 +41,13 @@ export interface Applier {
 /** An Applier that writes each event's rows at once. */
 export const direct = (apply: (rec: Recorded) => void): Applier => ({ apply, flush: () => {}, discard: () => {} })
 
+/** An Applier whose rows wait in a RowBuffer until the transaction ends (written by `flush`). */
+export const buffered = (rows: { flush(): void; clear(): void }, apply: (rec: Recorded) => void): Applier => ({
+  apply,
+  flush: () => rows.flush(),
+  discard: () => rows.clear(),
+})
+
 export const identity: TableName = (logical) => logical
 
 export const ms = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso))

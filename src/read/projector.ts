@@ -18,6 +18,9 @@ export const ensureCheckpointTable = (db: Database.Database): void => {
     name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID`)
 }
 
+export const tableExists = (db: Database.Database, table: string): boolean =>
+  db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).get(table) !== undefined
+
 export const dropTables = (db: Database.Database, p: Projection, table = identity): void => {
   for (const t of p.tables) db.exec(`DROP TABLE IF EXISTS ${table(t)}`)
 }

@@ -7,7 +7,7 @@ import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
 import { readLog, readRawPage, decodeRaw, type LogItem } from './log.js'
 import type { Applier, Projection, TableName } from './projection.js'
-import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable } from './projector.js'
+import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable, tableExists } from './projector.js'
 
 /**
  * Physical names of a rebuild's fresh tables: tagged per rebuild, because a fresh table keeps its
@@ -191,6 +191,7 @@ export const rebuild = async (
   dropLeftovers(db, projections)
   const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
   const table = freshTables(tag)
+  const old = oldTables(tag)
   createTables(db, projections, table)
   const fresh = appliers(db, projections, table)
   const pageSize = options.pageSize ?? 10_000
@@ -228,7 +229,7 @@ export const rebuild = async (
           } else if ([...readCheckpoints(db, projections).values()].some((cp) => cp > position)) {
             throw new BehindLive()
           }
-          swapIn(db, projections, table, oldTables(tag), position)
+          swapIn(db, projections, table, old, position)
         }).immediate()
       } catch (e) {
         if (e instanceof BehindLive && attempt < 10) continue
@@ -236,7 +237,7 @@ export const rebuild = async (
         throw e
       }
       const swapMs = performance.now() - started
-      dropAll(db, projections, oldTables(tag))
+      dropAll(db, projections, old)
       return { projections: projections.map((p) => p.name), events, position, swapMs }
     }
   } catch (e) {
@@ -252,10 +253,9 @@ export const rebuild = async (
 /** Inside the swap transaction: live tables are renamed aside, fresh ones take their names. */
 const swapIn = (db: Database.Database, projections: readonly Projection[], fresh: TableName, old: TableName, position: number): void => {
   const save = db.prepare(`INSERT OR REPLACE INTO ${CHECKPOINTS_TABLE} (name, version, position) VALUES (?, ?, ?)`)
-  const exists = db.prepare<[string], number>(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).pluck()
   for (const p of projections) {
     for (const t of p.tables) {
-      if (exists.get(t) !== undefined) db.exec(`ALTER TABLE ${t} RENAME TO ${old(t)}`)
+      if (tableExists(db, t)) db.exec(`ALTER TABLE ${t} RENAME TO ${old(t)}`)
       db.exec(`ALTER TABLE ${fresh(t)} RENAME TO ${t}`)
     }
     save.run(p.name, p.version, position)

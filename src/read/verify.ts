@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { EventStore } from '../eventstore/port.js'
 import { identity, type Projection } from './projection.js'
-import { CHECKPOINTS_TABLE, ensureCheckpointTable } from './projector.js'
+import { CHECKPOINTS_TABLE, ensureCheckpointTable, tableExists } from './projector.js'
 import { appliers, ASIDE, buildTables, createTables, dropAll, type BuildOptions } from './rebuild.js'
 
 type Row = Record<string, unknown>
@@ -24,12 +24,9 @@ export interface VerifyResult {
   readonly positions: ReadonlyMap<string, number>
 }
 
-const exists = (db: Database.Database, table: string): boolean =>
-  db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).get(table) !== undefined
-
 /** Row-by-row differences between a live table and its rebuilt copy, keyed by the primary key. */
 export const diffTable = (db: Database.Database, table: string, aside: string): Difference[] => {
-  if (!exists(db, table)) return [{ kind: 'schema', table, message: 'the live table does not exist' }]
+  if (!tableExists(db, table)) return [{ kind: 'schema', table, message: 'the live table does not exist' }]
   const columns = db.pragma(`table_info(${aside})`) as Array<{ name: string; pk: number }>
   const liveColumns = (db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name)
   if (liveColumns.join(',') !== columns.map((c) => c.name).join(','))
