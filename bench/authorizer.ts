@@ -11,8 +11,9 @@
  *    with `taskset` to the last core while autocannon runs in this process pinned to the first,
  *    so client and server never share a core; the servers are driven in turn for ROUNDS rounds
  *    and the median requests/s of each is compared (plus the server's CPU time per request,
- *    read from /proc, which does not depend on how fast the client is, and the share of its core
- *    each side kept busy):
+ *    read from /proc, which does not depend on how fast the client is, split into user space and
+ *    kernel, the client's own, the share of its core each side kept busy, and the spread of the
+ *    round-by-round ratios, which shows how much the machine moved during the run):
  *      - forward-auth: the real service (`buildApp` on the 100k-token read models, default log
  *        level), GET /v3/authorize for an allowed read, limits far above the load; buildApp's
  *        server answers these before fastify (src/authorizer/fast-path.ts);
@@ -40,9 +41,9 @@ import { openReadModels, openService } from '../src/service.js'
 
 const TOKENS = 100_000
 const PER_STACK = 30
-const ROUNDS = 5
+const ROUNDS = 9
 const DURATION_S = 4
-const WARMUP_S = 2
+const WARMUP_S = 3
 const CONNECTIONS = 32
 const DECISIONS = 200_000
 const REQUEST_TOKENS = 1000
@@ -192,13 +193,13 @@ const spawnChild = (args: string[], nodeArgs: string[] = []) => {
   return spawn(cmd as string, cmdArgs as string[], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'info' } })
 }
 
-/** CPU seconds (user + system) a process has used so far (Linux), or NaN elsewhere. */
+/** CPU seconds a process has used so far in user space and in the kernel (Linux), or NaN elsewhere. */
 const cpuSeconds = (pid: number | undefined) => {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
   } catch {
-    return Number.NaN
+    return { user: Number.NaN, system: Number.NaN }
   }
 }
 
@@ -290,25 +291,40 @@ const main = async () => {
       const client = process.cpuUsage(client0)
       // Share of one core each side used: whichever is near 1 bounds the requests/s.
       const wallUs = (performance.now() - wall0) * 1000
-      const busy = { client: (client.user + client.system) / wallUs, server: ((cpuSeconds(server.child.pid) - cpu0) * 1e6) / wallUs }
+      const cpu1 = cpuSeconds(server.child.pid)
+      const serverUs = { user: (cpu1.user - cpu0.user) * 1e6, system: (cpu1.system - cpu0.system) * 1e6 }
+      const busy = { client: (client.user + client.system) / wallUs, server: (serverUs.user + serverUs.system) / wallUs }
       if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`${kind}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`)
-      return { ...r, busy, cpuUsPerRequest: (busy.server * wallUs) / r.requests.total }
+      const n = r.requests.total
+      // Per request: user space is the process's own code (ours, Node's HTTP, the client's parser);
+      // the kernel's share is mostly loopback TCP and waking the other side.
+      const perRequest = { server_user: serverUs.user / n, server_kernel: serverUs.system / n, client_user: client.user / n, client_kernel: client.system / n }
+      return { ...r, busy, perRequest, cpuUsPerRequest: (serverUs.user + serverUs.system) / n }
     }
     for (const kind of kinds) await run(kind, WARMUP_S)
-    const rounds: Record<string, Array<{ rps: number; p50_ms: number; p99_ms: number; server_cpu_us_per_request: number; client_core_busy: number; server_core_busy: number }>> = { bare: [], 'forward-auth': [], bearer: [] }
+    type Round = { rps: number; p50_ms: number; p99_ms: number; server_cpu_us_per_request: number; client_core_busy: number; server_core_busy: number; cpu_us_per_request: Record<string, number> }
+    const rounds: Record<string, Round[]> = { bare: [], 'forward-auth': [], bearer: [] }
     for (let round = 1; round <= ROUNDS; round++)
       for (const kind of kinds) {
         const r = await run(kind, DURATION_S)
-        rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, server_cpu_us_per_request: r.cpuUsPerRequest, client_core_busy: r.busy.client, server_core_busy: r.busy.server })
+        rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, server_cpu_us_per_request: r.cpuUsPerRequest, client_core_busy: r.busy.client, server_core_busy: r.busy.server, cpu_us_per_request: r.perRequest })
         console.error(
-          `  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${r.cpuUsPerRequest.toFixed(1)} us CPU/request  cores busy: client ${r.busy.client.toFixed(2)}, server ${r.busy.server.toFixed(2)}`,
+          `  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${r.cpuUsPerRequest.toFixed(1)} us CPU/request (user ${r.perRequest.server_user.toFixed(1)}, kernel ${r.perRequest.server_kernel.toFixed(1)}), client user ${r.perRequest.client_user.toFixed(1)}  cores busy: client ${r.busy.client.toFixed(2)}, server ${r.busy.server.toFixed(2)}`,
         )
       }
     const rssAfter = await rss((servers.get('forward-auth') as { child: ChildProcess }).child)
     const rps = (kind: string) => median((rounds[kind] ?? []).map((x) => x.rps))
     const cpuPerRequest = (kind: string) => median((rounds[kind] ?? []).map((x) => x.server_cpu_us_per_request))
+    const roundRatios = (kind: string) => {
+      const xs = (rounds['forward-auth'] ?? []).map((r, i) => r.rps / ((rounds[kind] ?? [])[i]?.rps ?? Number.NaN)).sort((a, b) => a - b)
+      return { min: xs[0] as number, median: median(xs), max: xs[xs.length - 1] as number }
+    }
+    const splitPerRequest = (kind: string) =>
+      Object.fromEntries(['server_user', 'server_kernel', 'client_user', 'client_kernel'].map((k) => [k, median((rounds[kind] ?? []).map((x) => x.cpu_us_per_request[k] as number))]))
     const http = {
       server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), bare: cpuPerRequest('bare'), bearer_rate_limit: cpuPerRequest('bearer') },
+      // Medians of user-space and kernel CPU per request, server and client (autocannon) apart.
+      cpu_us_per_request: { forward_auth: splitPerRequest('forward-auth'), bare: splitPerRequest('bare'), bearer_rate_limit: splitPerRequest('bearer') },
       // Median share of its core each side kept busy: the one near 1 is what bounds req/s.
       core_busy: Object.fromEntries(
         kinds.map((k) => [k, { client: median((rounds[k] ?? []).map((x) => x.client_core_busy)), server: median((rounds[k] ?? []).map((x) => x.server_core_busy)) }]),
@@ -318,6 +334,8 @@ const main = async () => {
       bearer_rate_limit_rps: rps('bearer'),
       ratio_vs_bare: rps('forward-auth') / rps('bare'),
       ratio_vs_bearer_rate_limit: rps('forward-auth') / rps('bearer'),
+      // The same ratios round by round (servers measured back to back): how much the machine moved.
+      round_ratio_range: { vs_bare: roundRatios('bare'), vs_bearer_rate_limit: roundRatios('bearer') },
       rounds,
     }
     const memoryResult = {
@@ -366,9 +384,17 @@ const main = async () => {
         row('bearer-auth + rate-limit (req/s, median)', http.bearer_rate_limit_rps.toFixed(0)),
         row('ratio forward-auth / bare', http.ratio_vs_bare.toFixed(2), '>= 0.80'),
         row('ratio forward-auth / bearer + rate-limit', http.ratio_vs_bearer_rate_limit.toFixed(2), '>= 1.00'),
+        ...([['bare', http.round_ratio_range.vs_bare], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit]] as const).map(([label, r]) =>
+          row(`  per round, / ${label}: min-max`, `${r.min.toFixed(2)}-${r.max.toFixed(2)}`),
+        ),
         row('server CPU per request: forward-auth (us)', http.server_cpu_us_per_request.forward_auth.toFixed(1)),
         row('server CPU per request: bare (us)', http.server_cpu_us_per_request.bare.toFixed(1)),
         row('server CPU per request: bearer + rl (us)', http.server_cpu_us_per_request.bearer_rate_limit.toFixed(1)),
+        ...([['forward_auth', 'forward-auth'], ['bare', 'bare'], ['bearer_rate_limit', 'bearer + rl']] as const).map(([k, label]) => {
+          const c = http.cpu_us_per_request[k] as Record<string, number>
+          const f = (x: number | undefined) => (x ?? Number.NaN).toFixed(1)
+          return row(`  ${label}: server user/kernel; client user`, `${f(c.server_user)}/${f(c.server_kernel)}; ${f(c.client_user)}`)
+        }),
         row('decision p50 (us, in process)', decision.p50_us.toFixed(1)),
         row('decision p99 (us, in process)', decision.p99_us.toFixed(1), '<= 50'),
         row('resident bytes per token (all in use)', memoryResult.rss_bytes_per_token.toFixed(0)),
