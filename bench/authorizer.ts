@@ -299,22 +299,23 @@ const main = async () => {
       // Per request: user space is the process's own code (ours, Node's HTTP, the client's parser);
       // the kernel's share is mostly loopback TCP and waking the other side.
       const perRequest = { server_user: serverUs.user / n, server_kernel: serverUs.system / n, client_user: client.user / n, client_kernel: client.system / n }
-      return { ...r, busy, perRequest, cpuUsPerRequest: (serverUs.user + serverUs.system) / n }
+      return { ...r, busy, perRequest }
     }
     for (const kind of kinds) await run(kind, WARMUP_S)
-    type Round = { rps: number; p50_ms: number; p99_ms: number; server_cpu_us_per_request: number; client_core_busy: number; server_core_busy: number; cpu_us_per_request: Record<string, number> }
+    type Round = { rps: number; p50_ms: number; p99_ms: number; client_core_busy: number; server_core_busy: number; cpu_us_per_request: Record<string, number> }
+    const serverCpu = (c: Record<string, number>) => (c.server_user as number) + (c.server_kernel as number)
     const rounds: Record<string, Round[]> = { bare: [], 'forward-auth': [], bearer: [] }
     for (let round = 1; round <= ROUNDS; round++)
       for (const kind of kinds) {
         const r = await run(kind, DURATION_S)
-        rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, server_cpu_us_per_request: r.cpuUsPerRequest, client_core_busy: r.busy.client, server_core_busy: r.busy.server, cpu_us_per_request: r.perRequest })
+        rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, client_core_busy: r.busy.client, server_core_busy: r.busy.server, cpu_us_per_request: r.perRequest })
         console.error(
-          `  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${r.cpuUsPerRequest.toFixed(1)} us CPU/request (user ${r.perRequest.server_user.toFixed(1)}, kernel ${r.perRequest.server_kernel.toFixed(1)}), client user ${r.perRequest.client_user.toFixed(1)}  cores busy: client ${r.busy.client.toFixed(2)}, server ${r.busy.server.toFixed(2)}`,
+          `  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${serverCpu(r.perRequest).toFixed(1)} us CPU/request (user ${r.perRequest.server_user.toFixed(1)}, kernel ${r.perRequest.server_kernel.toFixed(1)}), client user ${r.perRequest.client_user.toFixed(1)}  cores busy: client ${r.busy.client.toFixed(2)}, server ${r.busy.server.toFixed(2)}`,
         )
       }
     const rssAfter = await rss((servers.get('forward-auth') as { child: ChildProcess }).child)
     const rps = (kind: string) => median((rounds[kind] ?? []).map((x) => x.rps))
-    const cpuPerRequest = (kind: string) => median((rounds[kind] ?? []).map((x) => x.server_cpu_us_per_request))
+    const cpuPerRequest = (kind: string) => median((rounds[kind] ?? []).map((x) => serverCpu(x.cpu_us_per_request)))
     const roundRatios = (kind: string) => {
       const xs = (rounds['forward-auth'] ?? []).map((r, i) => r.rps / ((rounds[kind] ?? [])[i]?.rps ?? Number.NaN)).sort((a, b) => a - b)
       return { min: xs[0] as number, median: median(xs), max: xs[xs.length - 1] as number }
@@ -387,13 +388,10 @@ const main = async () => {
         ...([['bare', http.round_ratio_range.vs_bare], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit]] as const).map(([label, r]) =>
           row(`  per round, / ${label}: min-max`, `${r.min.toFixed(2)}-${r.max.toFixed(2)}`),
         ),
-        row('server CPU per request: forward-auth (us)', http.server_cpu_us_per_request.forward_auth.toFixed(1)),
-        row('server CPU per request: bare (us)', http.server_cpu_us_per_request.bare.toFixed(1)),
-        row('server CPU per request: bearer + rl (us)', http.server_cpu_us_per_request.bearer_rate_limit.toFixed(1)),
         ...([['forward_auth', 'forward-auth'], ['bare', 'bare'], ['bearer_rate_limit', 'bearer + rl']] as const).map(([k, label]) => {
           const c = http.cpu_us_per_request[k] as Record<string, number>
           const f = (x: number | undefined) => (x ?? Number.NaN).toFixed(1)
-          return row(`  ${label}: server user/kernel; client user`, `${f(c.server_user)}/${f(c.server_kernel)}; ${f(c.client_user)}`)
+          return row(`${label} (us/request): server user+kernel; client user`, `${f(c.server_user)}+${f(c.server_kernel)}; ${f(c.client_user)}`)
         }),
         row('decision p50 (us, in process)', decision.p50_us.toFixed(1)),
         row('decision p99 (us, in process)', decision.p99_us.toFixed(1), '<= 50'),

@@ -74,23 +74,23 @@ const tasks: Record<string, () => Promise<Measure>> = {
   },
   /**
    * The least a rebuild must write, for comparison: the final rows of every read model (read
-   * beforehand from the live tables, untimed) inserted into empty tables in pages of 10,000 rows
-   * per transaction, as a rebuild does, then their query indexes built. No event is read, decoded
+   * beforehand from the live tables, untimed) inserted into empty tables, a page per transaction
+   * as a rebuild does, then their query indexes built. No event is read, decoded
    * or projected; same pragmas as a rebuild.
    */
   async write_floor() {
     const { PROJECTIONS } = await import('../projections/index.js')
     const { identity } = await import('../src/read/projection.js')
+    const { BULK_LOAD } = await import('../src/read/rebuild.js')
+    const { PAGE_SIZE } = await import('../src/read/log.js')
     const live = new Database(join(dataDir, 'read-models.db'), { readonly: true })
     const rows = new Map(PROJECTIONS.flatMap((p) => p.tables.map((t) => [t, live.prepare(`SELECT * FROM ${t}`).raw().all() as unknown[][]] as const)))
     live.close()
-    const path = join(dataDir, 'write-floor.db')
-    for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true })
-    const db = new Database(path)
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = OFF')
-    db.pragma('cache_size = -131072')
-    db.pragma('temp_store = MEMORY')
+    const { openReadModels } = await import('../src/service.js')
+    const dir = join(dataDir, 'write-floor')
+    rmSync(dir, { recursive: true, force: true })
+    const db = openReadModels(dir) // the service's connection settings, then a rebuild's
+    for (const [name, value] of Object.entries(BULK_LOAD)) db.pragma(`${name} = ${value}`)
     const started = performance.now()
     let written = 0
     for (const p of PROJECTIONS) {
@@ -100,16 +100,16 @@ const tasks: Record<string, () => Promise<Measure>> = {
         if (all.length === 0) continue
         const insert = db.prepare(`INSERT INTO ${t} VALUES (${(all[0] as unknown[]).map(() => '?').join(', ')})`)
         const page = db.transaction((from: number) => {
-          for (let i = from; i < Math.min(all.length, from + 10_000); i++) insert.run(all[i] as unknown[])
+          for (let i = from; i < Math.min(all.length, from + PAGE_SIZE); i++) insert.run(all[i] as unknown[])
         })
-        for (let i = 0; i < all.length; i += 10_000) page(i)
+        for (let i = 0; i < all.length; i += PAGE_SIZE) page(i)
         written += all.length
       }
       db.transaction(() => p.index(db, identity))()
     }
     const seconds = (performance.now() - started) / 1000
     db.close()
-    for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true })
+    rmSync(dir, { recursive: true, force: true })
     return { seconds, events: written, maxRssMb: maxRssMb(), note: `${written} rows (not events): inserts and index builds only` }
   },
   async audit() {

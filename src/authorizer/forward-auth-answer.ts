@@ -24,6 +24,13 @@ export interface Answer {
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
+/** A header record as the start of a flat `[name, value, ...]` list. */
+const flat = (record: Record<string, string>): string[] => {
+  const headers: string[] = []
+  for (const name in record) headers.push(name, record[name] as string)
+  return headers
+}
+
 /**
  * SPEC 6.4: 200 with the rate-limit headers, `x-token-uid` and `x-stack-api-key`, or the deny
  * status with the SPEC 5.5 body; with `rateLimitAs403` (nginx cannot pass a 429 through) a 429
@@ -35,8 +42,7 @@ export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
     const e = d.error
     return jsonAnswer(rateLimitAs403 && e.statusCode === 429 ? 403 : e.statusCode, e.headers, e.body())
   }
-  const headers: string[] = []
-  for (const name in d.headers) headers.push(name, d.headers[name] as string)
+  const headers = flat(d.headers)
   headers.push('x-token-uid', d.tokenUid, 'x-stack-api-key', d.apiKey, 'content-length', '0')
   return { status: 200, headers, body: undefined }
 }
@@ -44,8 +50,7 @@ export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
 /** A JSON body with the content-type and content-length fastify gives a serialized object. */
 export const jsonAnswer = (status: number, extra: Record<string, string>, body: object): Answer => {
   const text = JSON.stringify(body)
-  const headers: string[] = []
-  for (const name in extra) headers.push(name, extra[name] as string)
+  const headers = flat(extra)
   headers.push('content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(text)))
   return { status, headers, body: text }
 }

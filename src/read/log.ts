@@ -16,6 +16,9 @@ export interface ReadLogOptions {
   readonly pageSize?: number
 }
 
+/** Events per page (and per transaction, when rebuilding) unless a caller says otherwise. */
+export const PAGE_SIZE = 10_000
+
 /** Reading the store itself failed (not one event): the replay cannot go on. */
 export class LogReadError extends Error {
   constructor(readonly after: number, cause: unknown) {
@@ -49,7 +52,7 @@ export const decodeRaw = (r: RawEventRow): LogItem => {
  * position); any other store is read through the port's `readAll`.
  */
 export async function* readLog(store: EventStore, options: ReadLogOptions = {}): AsyncGenerator<LogItem[]> {
-  const pageSize = options.pageSize ?? 10_000
+  const pageSize = options.pageSize ?? PAGE_SIZE
   const upTo = options.upTo ?? Number.POSITIVE_INFINITY
   let after = options.after ?? 0
   if (store instanceof SqliteEventStore) {

@@ -5,7 +5,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { EventType, Recorded } from '../domain/events.js'
 import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
-import { readLog, readRawPage, decodeRaw, type LogItem } from './log.js'
+import { PAGE_SIZE, readLog, readRawPage, decodeRaw, type LogItem } from './log.js'
 import type { Applier, Projection, TableName } from './projection.js'
 import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable, tableExists } from './projector.js'
 
@@ -17,6 +17,12 @@ import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable, tableExists } fro
 export const freshTables = (tag: string): TableName => (t) => `${t}__rb${tag}`
 const oldTables = (tag: string): TableName => (t) => `${t}__old${tag}`
 export const ASIDE: TableName = (t) => `${t}__verify`
+
+/**
+ * A rebuild's connection settings while it loads its fresh tables: no sync (they are thrown away
+ * if anything fails), a 128 MiB page cache, and index builds that sort in memory.
+ */
+export const BULK_LOAD = { synchronous: 'OFF', cache_size: -131_072, temp_store: 'MEMORY' } as const
 
 export interface BuildOptions {
   /** Events read and applied per transaction. */
@@ -112,7 +118,7 @@ export const buildTables = async (
   from: { after: number; upTo?: number },
   options: BuildOptions = {},
 ): Promise<{ events: number; position: number }> => {
-  const pageSize = options.pageSize ?? 10_000
+  const pageSize = options.pageSize ?? PAGE_SIZE
   let events = 0
   let position = from.after
   if (store instanceof SqliteEventStore) {
@@ -194,23 +200,19 @@ export const rebuild = async (
   const old = oldTables(tag)
   createTables(db, projections, table)
   const fresh = appliers(db, projections, table)
-  const pageSize = options.pageSize ?? 10_000
+  const pageSize = options.pageSize ?? PAGE_SIZE
   let events = 0
   let position = 0
-  const synchronous = db.pragma('synchronous', { simple: true })
-  const cacheSize = db.pragma('cache_size', { simple: true })
-  const tempStore = db.pragma('temp_store', { simple: true })
+  const saved = Object.fromEntries(Object.keys(BULK_LOAD).map((name) => [name, db.pragma(name, { simple: true })]))
   try {
-    db.pragma('synchronous = OFF')
-    db.pragma('cache_size = -131072')
-    db.pragma('temp_store = MEMORY') // index builds sort in memory
+    for (const [name, value] of Object.entries(BULK_LOAD)) db.pragma(`${name} = ${value}`)
     const built = await buildTables(db, store, fresh, { after: 0 }, options)
     events = built.events
     position = built.position
     db.transaction(() => {
       for (const p of projections) p.index(db, table)
     })()
-    db.pragma(`synchronous = ${synchronous}`)
+    db.pragma(`synchronous = ${saved.synchronous}`) // the catch-up and the swap commit as usual
     const apply = applyRaw(db, fresh)
     const sqlite = store instanceof SqliteEventStore ? store : undefined
     for (let attempt = 1; ; attempt += 1) {
@@ -244,9 +246,7 @@ export const rebuild = async (
     dropAll(db, projections, table)
     throw e
   } finally {
-    db.pragma(`synchronous = ${synchronous}`)
-    db.pragma(`cache_size = ${cacheSize}`)
-    db.pragma(`temp_store = ${tempStore}`)
+    for (const [name, value] of Object.entries(saved)) db.pragma(`${name} = ${value}`)
   }
 }
 
