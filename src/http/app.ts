@@ -8,7 +8,8 @@ import { EventStoreUnavailable } from '../eventstore/port.js'
 import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
-import { badRequest, HttpError, notFound, unavailable } from './errors.js'
+import { HttpError, notFound, unavailable } from './errors.js'
+import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
 import { auditRoutes } from './routes/audit.js'
 import { healthRoutes } from './routes/health.js'
 import { stackRoutes } from './routes/stacks.js'
@@ -34,13 +35,10 @@ const toHttpError = (err: unknown): HttpError | undefined => {
   if (err instanceof HttpError) return err
   if (err instanceof EventStoreUnavailable) return unavailable('The event store is unavailable; try again shortly.')
   const e = err as { code?: string; statusCode?: number; message?: string }
-  if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-    return badRequest('The request body is not valid JSON.', { body: ['is not valid JSON'] })
-  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-    return badRequest('Unsupported content type; send application/json.', { 'content-type': ['must be application/json'] })
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new HttpError(413, 100, 'The request body is too large.', { body: ['is too large'] })
+  const framework = frameworkHttpError({ code: e.code ?? '', message: e.message ?? '', statusCode: e.statusCode })
+  if (framework) return framework
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)
-    return new HttpError(e.statusCode, e.statusCode === 429 ? 429 : 100, e.message ?? 'Bad request.', {})
+    return new HttpError(e.statusCode, e.statusCode === 429 ? 429 : 100, e.message ?? 'Bad request.', { request: [e.message ?? 'is not valid'] })
   return undefined
 }
 
@@ -82,14 +80,17 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     genReqId: requestIdOf,
     trustProxy: true,
     bodyLimit: 256 * 1024,
-    // A URL that does not decode never reaches the error handler: answer in the SPEC 5.5 shape here.
-    frameworkErrors: (err, _req, reply) => {
-      const e =
-        err.code === 'FST_ERR_BAD_URL'
-          ? new HttpError(400, 100, 'The request URL is not valid.', { url: [err.message] })
-          : /* c8 ignore next */ new HttpError(500, 500, 'Internal error.', {})
-      return (reply as FastifyReply).code(e.statusCode).send(e.body())
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors raised before routing (a URL that does not decode, a parameter too long) never reach
+    // the error handler: answer them here, in the same shape.
+    frameworkErrors: (err, req, reply) => {
+      const a = errorAnswer(err, req.id)
+      if (a.log) req.log[a.log.level]({ err }, a.log.message)
+      // The onSend hook below is not run for these replies: name the request id here.
+      return (reply as FastifyReply).code(a.statusCode).headers({ ...a.headers, 'x-request-id': req.id }).send(a.body)
     },
+    // Errors Node's parser raises before there is a request (431 headers too large, 408, 400).
+    clientErrorHandler,
   })
 
   app.setErrorHandler((err, req, reply) => {

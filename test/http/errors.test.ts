@@ -206,3 +206,95 @@ t.test('invalid input never causes a 500 (property)', async (t) => {
   )
   t.pass('300 generated requests, no 500')
 })
+
+t.test('framework errors: a path parameter over 100 characters is a 414, with no headers needed', async (t) => {
+  const a = await startApp(t)
+  const apiKey = await a.createStack()
+  for (const url of [`${TOKENS}/${'a'.repeat(101)}`, `${TOKENS}/${'b'.repeat(5000)}/rotate`, `/v3/audit-logs/${'c'.repeat(101)}`]) {
+    for (const headers of [{}, { authtoken: a.authtoken(OWNER), api_key: apiKey }]) {
+      const res = await a.app.inject({ method: 'GET', url, headers })
+      t.equal(res.statusCode, 414, `${url.slice(0, 60)}: ${res.body}`)
+      t.same(res.json(), {
+        error_message: 'A path parameter is longer than 100 characters.',
+        error_code: 100,
+        errors: { url: ['a path parameter is longer than 100 characters'] },
+      })
+      t.ok(res.headers['x-request-id'], 'carries a request id')
+    }
+  }
+  const fine = await a.call({ method: 'GET', url: `${TOKENS}/${'a'.repeat(100)}`, as: OWNER, apiKey })
+  t.equal(fine.statusCode, 404, '100 characters is a parameter like any other')
+})
+
+/** Sends raw bytes to a listening app and returns everything the server wrote before it closed. */
+const raw = async (port: number, bytes: string): Promise<string> => {
+  const { connect } = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes))
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
+  })
+}
+
+t.test('framework errors on a real socket: headers too large (431) and garbage (400) in the SPEC 5.5 shape', async (t) => {
+  const a = await startApp(t)
+  await a.app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (a.app.server.address() as { port: number }).port
+  const huge = await raw(port, `GET /v3/stacks HTTP/1.1\r\nHost: x\r\nx-big: ${'h'.repeat(20_000)}\r\n\r\n`)
+  t.match(huge, /^HTTP\/1\.1 431 /)
+  const [, hugeBody] = huge.split('\r\n\r\n')
+  t.same(JSON.parse(hugeBody as string), {
+    error_message: 'The request headers are larger than the server accepts.',
+    error_code: 100,
+    errors: { headers: ['are larger than the server accepts'] },
+  })
+  const garbage = await raw(port, 'NOT HTTP AT ALL\r\n\r\n')
+  t.match(garbage, /^HTTP\/1\.1 400 /)
+  const body = JSON.parse(garbage.split('\r\n\r\n')[1] as string)
+  t.ok(isSpecBody(body), garbage)
+  t.same(body.errors, { request: ['is not valid HTTP'] })
+})
+
+t.test('invalid URLs and headers never cause a 500 (property)', async (t) => {
+  const a = await startApp(t)
+  const apiKey = await a.createStack()
+  const tok = await a.generate(apiKey, OWNER)
+  // Printable ASCII, which HTTP header values may carry; paths get the same plus percent signs.
+  const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 })
+  const segment = fc.oneof(
+    printable.map((s) => encodeURIComponent(s)),
+    fc.string({ unit: fc.constantFrom('%', 'E0', 'A4', 'zz', '/', '.', '..', ';', 'a', 'Z'), maxLength: 40 }),
+    fc.integer({ min: 90, max: 3000 }).map((n) => 'x'.repeat(n)),
+    fc.constant(tok.uid),
+  )
+  const path = fc.oneof(
+    segment.map((s) => `${TOKENS}/${s}`),
+    segment.map((s) => `${TOKENS}/${s}/rotate`),
+    segment.map((s) => `/v3/audit-logs/${s}`),
+    fc.array(segment, { maxLength: 4 }).map((ss) => `/v3/${ss.join('/')}`),
+  )
+  const header = fc.constantFrom('authtoken', 'api_key', 'content-type', 'idempotency-key', 'x-request-id', 'authorization', 'branch', 'accept')
+  const headerValue = fc.oneof(printable, fc.constant(a.authtoken(OWNER)), fc.constant(apiKey), fc.constant('application/json'))
+  const request = fc.record({
+    method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'),
+    url: path,
+    headers: fc.dictionary(header, headerValue, { maxKeys: 5 }),
+    body: fc.option(fc.oneof(printable, fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v))), { nil: undefined }),
+  })
+  await fc.assert(
+    fc.asyncProperty(request, async (r) => {
+      const res = await a.app.inject({
+        method: r.method as 'GET',
+        url: r.url,
+        headers: r.headers,
+        ...(r.body === undefined || r.method === 'GET' || r.method === 'HEAD' ? {} : { payload: r.body }),
+      })
+      if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${JSON.stringify(r).slice(0, 500)}: ${res.body}`)
+      if (res.statusCode >= 400 && r.method !== 'HEAD' && !isSpecBody(res.json())) throw new Error(`not a SPEC 5.5 body: ${res.body}`)
+    }),
+    { numRuns: 400, seed: 20261201 },
+  )
+  t.pass('400 generated requests over URLs and headers, no 500')
+})
