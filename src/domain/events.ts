@@ -15,7 +15,11 @@ export const EventMetadata = t.intersection([
     remote_addr: t.string,
     schema_version: t.number,
   }),
-  t.partial({ actor_email: t.string }),
+  t.partial({
+    actor_email: t.string,
+    /** Set when the command came with an `Idempotency-Key`: hashes only (src/write/idempotency.ts). */
+    idempotency: t.type({ key: t.string, request: t.string }),
+  }),
 ])
 export type EventMetadata = t.TypeOf<typeof EventMetadata>
 

@@ -4,16 +4,18 @@ import type { Command, Policy } from '../domain/commands.js'
 import { createQueries, type Queries, type StackView } from '../read/queries.js'
 import type { ServiceDeps } from '../service.js'
 import { createCommandHandler, type CommandHandler, type Handled } from '../write/handle-command.js'
+import type { IdempotencyMark } from '../write/idempotency.js'
 import { conflict, forbidden, fromDomain, noStack } from './errors.js'
-import { createIdempotency, type Idempotency } from './idempotency.js'
 
 /** What every management route shares: one command handler (and its per-stack queue), queries. */
 export interface Api {
   readonly deps: ServiceDeps
   readonly queries: Queries
-  readonly idempotency: Idempotency
-  /** Runs a command for the stack; a domain error or a spent retry budget is thrown as HttpError. */
-  run(apiKey: string, command: Command, req: FastifyRequest): Promise<Handled>
+  /**
+   * Runs a command for the stack; a domain error or a spent retry budget is thrown as HttpError.
+   * With `idempotency` (the request's Idempotency-Key), a repeat is answered from the first run.
+   */
+  run(apiKey: string, command: Command, req: FastifyRequest, idempotency?: IdempotencyMark): Promise<Handled>
   /** The stack named by the `api_key` header, or 412. */
   stackOf(req: FastifyRequest): StackView
   /** The caller's roles in the stack; 403 unless a member (or, with `managers`, owner/admin). */
@@ -39,9 +41,8 @@ export const createApi = (deps: ServiceDeps): Api => {
   return {
     deps,
     queries,
-    idempotency: createIdempotency(deps.readDb, deps.clock),
-    async run(apiKey, command, req) {
-      const result = await handle(apiKey, command, { requestId: req.id, remoteAddr: req.ip })
+    async run(apiKey, command, req, idempotency) {
+      const result = await handle(apiKey, command, { requestId: req.id, remoteAddr: req.ip, ...(idempotency ? { idempotency } : {}) })
       if (E.isRight(result)) return result.right
       throw result.left.code === 'conflict' ? conflict(result.left.message) : fromDomain(result.left)
     },

@@ -4,16 +4,19 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Command, Policy } from '../domain/commands.js'
 import { decide } from '../domain/decide.js'
 import { domainError, type DomainError } from '../domain/errors.js'
-import { SCHEMA_VERSION, type DomainEvent, type EventMetadata } from '../domain/events.js'
+import { SCHEMA_VERSION, type DomainEvent, type EventMetadata, type Recorded } from '../domain/events.js'
 import { evolve, initialState, type StackState } from '../domain/state.js'
 import type { EventStore, NewEvent } from '../eventstore/port.js'
 import { stackStream } from '../eventstore/streams.js'
 import { decodeOrThrow } from '../read/decode.js'
+import { type IdempotencyMark, priorUse } from './idempotency.js'
 import { KeyedQueue } from './keyed-queue.js'
 
 export interface RequestContext {
   readonly requestId: string
   readonly remoteAddr: string
+  /** The request's `Idempotency-Key`, as hashes (see ./idempotency.ts). */
+  readonly idempotency?: IdempotencyMark
 }
 
 export interface Handled {
@@ -21,6 +24,12 @@ export interface Handled {
   /** The stack's state after the events. */
   readonly state: StackState
   readonly position: number | undefined
+  /**
+   * Set when the request's `Idempotency-Key` was already used for the same request: nothing was
+   * appended, `events` are the first execution's, and this is the stream up to the last of them,
+   * from which the first answer can be rebuilt.
+   */
+  readonly replayed?: readonly Recorded[]
 }
 
 export type CommandError = DomainError | { readonly code: 'conflict'; readonly message: string }
@@ -55,8 +64,24 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
   const attempt = async (apiKey: string, command: Command, ctx: RequestContext) => {
     const stream = stackStream(apiKey)
     const stored = await deps.store.readStream(stream)
-    const state = stored.map(decodeOrThrow).reduce((s, r) => evolve(s, r.event), initialState)
+    const records = stored.map(decodeOrThrow)
     const now = deps.clock()
+    const prior = ctx.idempotency ? priorUse(records, ctx.idempotency, now) : { kind: 'none' as const }
+    if (prior.kind === 'other') return { kind: 'done' as const, result: E.left<CommandError, Handled>(keyReused) }
+    if (prior.kind === 'same') {
+      const upTo = records.slice(0, prior.upTo + 1)
+      const last = prior.events[prior.events.length - 1] as Recorded
+      // Another instance may have appended them: answer once this instance's read models have them.
+      await deps.waitForProjection(last.position)
+      const result: Handled = {
+        events: prior.events.map((r) => r.event),
+        state: upTo.reduce((s, r) => evolve(s, r.event), initialState),
+        position: last.position,
+        replayed: upTo,
+      }
+      return { kind: 'done' as const, result: E.right<CommandError, Handled>(result) }
+    }
+    const state = records.reduce((s, r) => evolve(s, r.event), initialState)
     const decision = decide(command, state, { now, policy: deps.policy })
     if (E.isLeft(decision)) return { kind: 'done' as const, result: decision }
     const events = decision.right
@@ -68,6 +93,7 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
       request_id: ctx.requestId,
       remote_addr: ctx.remoteAddr,
       schema_version: SCHEMA_VERSION,
+      ...(ctx.idempotency ? { idempotency: ctx.idempotency } : {}),
     }
     const toAppend: NewEvent[] = events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata }))
     const last = stored[stored.length - 1]
@@ -93,5 +119,9 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
 }
 
 export type CommandHandler = ReturnType<typeof createCommandHandler>
+
+const keyReused: DomainError = domainError('validation', 'Idempotency-Key: was already used for a different request.', {
+  'Idempotency-Key': ['was already used for a different request (another route, token or body); use a new key'],
+})
 
 export const notFoundStack = domainError('stack-not-found', 'Stack not found.')

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { stackStream } from '../../src/eventstore/streams.js'
+import { SECRET_SHOWN_ONCE } from '../../src/http/idempotency.js'
 import { ADMIN, FaultyStore, OWNER, READ_ENTRIES, startApp } from '../support/app.js'
 
 const TOKENS = '/v3/stacks/management_tokens'
@@ -22,13 +24,15 @@ t.test('Idempotency-Key on POST (SPEC 5.2)', async (t) => {
     t.equal(again.headers['idempotent-replayed'], 'true')
     const { token: secret, ...shown } = first.json().token
     t.match(secret, /^cs[0-9a-f]{32}/)
-    t.same(again.json(), { ...first.json(), token: shown }, 'the first body, minus token.token')
+    t.same(again.json(), { ...first.json(), token: shown, secret_notice: SECRET_SHOWN_ONCE }, 'the first body, minus token.token, saying why')
+    t.match(again.json().secret_notice, /shown once.*rotate/)
     t.same(await a.eventTypes(apiKey), events, 'nothing appended')
-    t.notMatch(
-      JSON.stringify(a.service.readDb.prepare('SELECT * FROM idempotency_keys').all()),
-      secret,
-      'the secret is not kept for replays',
-    )
+    const stored = await a.service.store.readStream(stackStream(apiKey))
+    const marked = stored.filter((e) => (e.metadata as { idempotency?: unknown }).idempotency)
+    t.equal(marked.length, 1, 'the key is recorded with the event it produced')
+    t.match((marked[0]?.metadata as { idempotency: unknown }).idempotency, { key: /^[0-9a-f]{64}$/, request: /^[0-9a-f]{64}$/ }, 'as digests only')
+    t.notMatch(JSON.stringify(stored), /k-create|"once"[^]*"once"/, 'neither the key nor the body is kept')
+    t.notMatch(JSON.stringify(stored), secret, 'nor the secret')
   })
 
   t.test('same key with a different body: 422, nothing appended', async (t) => {
@@ -101,6 +105,52 @@ t.test('Idempotency-Key on POST (SPEC 5.2)', async (t) => {
     t.same(all.map((r) => r.statusCode), [201, 201, 201, 201, 201])
     t.equal(all.filter((r) => r.headers['idempotent-replayed'] === 'true').length, 4)
     t.equal((await a.eventTypes(apiKey)).length, before + 1, 'one TokenGenerated')
+  })
+
+  t.test('a key belongs to one request: another token, another route or another method is 422, nothing appended', async (t) => {
+    const one = await a.generate(apiKey, OWNER)
+    const two = await a.generate(apiKey, OWNER)
+    const rotate = (uid: string) => post(`${TOKENS}/${uid}/rotate`, { previous_expires_in_seconds: 0 }, 'k-bound')
+    const first = await rotate(one.uid)
+    t.equal(first.statusCode, 200)
+    const before = await a.eventTypes(apiKey)
+    const other = await rotate(two.uid)
+    t.equal(other.statusCode, 422, `the same key on another token's rotate: ${other.body}`)
+    t.same(Object.keys(other.json().errors), ['Idempotency-Key'])
+    t.match(other.json().error_message, /Idempotency-Key/)
+    const share = await post('/v3/stacks/share', { emails: ['y@example.com'], roles: { 'y@example.com': ['developer'] } }, 'k-bound')
+    t.equal(share.statusCode, 422, 'the same key on a share')
+    const created = await post(TOKENS, { token: { name: 'bound', scope: READ_ENTRIES } }, 'k-bound-create')
+    t.equal(created.statusCode, 201)
+    const shareAfterCreate = await post('/v3/stacks/share', { emails: ['y@example.com'], roles: { 'y@example.com': ['developer'] } }, 'k-bound-create')
+    t.equal(shareAfterCreate.statusCode, 422, 'a create key reused for a share is refused, not replayed')
+    const del = await a.call({ method: 'DELETE', url: `${TOKENS}/${one.uid}`, as: OWNER, apiKey, headers: { 'idempotency-key': 'k-bound' } })
+    t.equal(del.statusCode, 422, 'another method on the same token')
+    t.same(await a.eventTypes(apiKey), [...before, 'TokenGenerated'], 'only the create appended')
+    const secretWorks = await a.call({
+      method: 'GET',
+      url: '/v3/authorize',
+      headers: { api_key: apiKey, authorization: two.secret, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types/x/entries' },
+    })
+    t.equal(secretWorks.statusCode, 200, "the second token's secret was not rotated away")
+  })
+
+  t.test('PUT and DELETE with a key replay too: a retried revoke is 200, not 404', async (t) => {
+    const tok = await a.generate(apiKey, OWNER)
+    const del = () => a.call({ method: 'DELETE', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey, headers: { 'idempotency-key': 'k-del' } })
+    t.equal((await del()).statusCode, 200)
+    const again = await del()
+    t.equal(again.statusCode, 200)
+    t.equal(again.headers['idempotent-replayed'], 'true')
+    t.same(again.json(), { notice: 'Management Token deleted successfully.' })
+    const tok2 = await a.generate(apiKey, OWNER)
+    const put = () =>
+      a.call({ method: 'PUT', url: `${TOKENS}/${tok2.uid}`, as: OWNER, apiKey, body: { token: { description: 'v2' } }, headers: { 'idempotency-key': 'k-put' } })
+    const first = await put()
+    await a.call({ method: 'PUT', url: `${TOKENS}/${tok2.uid}`, as: OWNER, apiKey, body: { token: { description: 'v3' } } })
+    const replay = await put()
+    t.equal(replay.headers['idempotent-replayed'], 'true')
+    t.same(replay.json(), first.json(), 'the first answer, as it was then (description v2, not v3)')
   })
 
   t.test('a key longer than 255 characters is 422', async (t) => {

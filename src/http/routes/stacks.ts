@@ -4,6 +4,7 @@ import { ROLES } from '../../domain/roles.js'
 import type { StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { answer, idempotencyMark, stackKeyFor } from '../idempotency.js'
 
 const CreateBody = t.type({
   stack: t.intersection([t.type({ name: t.string }), t.partial({ description: t.string, master_locale: t.string })]),
@@ -35,13 +36,11 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
 
   app.post('/v3/stacks', { schema: { tags, summary: 'Create a stack; the caller becomes its owner' } }, async (req, reply) => {
     const actor = req.actor()
-    return api.idempotency(req, reply, '', async () => {
-      const body = decodeOr422(CreateBody, req.body)
-      const apiKey = `blt${deps.randomBytes(8).toString('hex')}`
-      await api.run(apiKey, { type: 'CreateStack', actor, api_key: apiKey, name: body.stack.name, description: body.stack.description ?? '' }, req)
-      const stack = queries.stack(apiKey) as StackView
-      return { status: 201, body: { notice: 'Stack created successfully.', stack: stackJson(stack) } }
-    })
+    const mark = idempotencyMark(req, '')
+    const body = decodeOr422(CreateBody, req.body)
+    const apiKey = mark ? stackKeyFor(mark) : `blt${deps.randomBytes(8).toString('hex')}`
+    const done = await api.run(apiKey, { type: 'CreateStack', actor, api_key: apiKey, name: body.stack.name, description: body.stack.description ?? '' }, req, mark)
+    return answer(reply, queries, done, 201, (q) => ({ notice: 'Stack created successfully.', stack: stackJson(q.stack(apiKey) as StackView) }))
   })
 
   app.get('/v3/stacks', { schema: { tags, summary: 'The stack named by the api_key header' } }, async (req) => {
@@ -53,36 +52,33 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
   app.post('/v3/stacks/share', { schema: { tags, summary: 'Share the stack with users, with roles' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = api.stackOf(req)
-    return api.idempotency(req, reply, stack.api_key, async () => {
-      const body = decodeOr422(ShareBody, req.body)
-      const roles = Object.fromEntries(Object.entries(body.roles ?? {}).map(([e, r]) => [e.trim().toLowerCase(), r]))
-      const members = body.emails.map((raw) => {
-        const email = raw.trim().toLowerCase()
-        return { email, roles: roles[email] ?? [] }
-      })
-      await api.run(stack.api_key, { type: 'ShareStack', actor, members }, req)
-      return { status: 200, body: { notice: 'The stack has been successfully shared.', shared_emails: members.map((m) => m.email) } }
+    const mark = idempotencyMark(req, stack.api_key)
+    const body = decodeOr422(ShareBody, req.body)
+    const roles = Object.fromEntries(Object.entries(body.roles ?? {}).map(([e, r]) => [e.trim().toLowerCase(), r]))
+    const members = body.emails.map((raw) => {
+      const email = raw.trim().toLowerCase()
+      return { email, roles: roles[email] ?? [] }
     })
+    const done = await api.run(stack.api_key, { type: 'ShareStack', actor, members }, req, mark)
+    return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully shared.', shared_emails: members.map((m) => m.email) }))
   })
 
   app.post('/v3/stacks/unshare', { schema: { tags, summary: 'Remove a member (never the owner)' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = api.stackOf(req)
-    return api.idempotency(req, reply, stack.api_key, async () => {
-      const body = decodeOr422(UnshareBody, req.body)
-      await api.run(stack.api_key, { type: 'UnshareStack', actor, email: body.email.trim().toLowerCase() }, req)
-      return { status: 200, body: { notice: 'The stack has been successfully unshared.' } }
-    })
+    const mark = idempotencyMark(req, stack.api_key)
+    const body = decodeOr422(UnshareBody, req.body)
+    const done = await api.run(stack.api_key, { type: 'UnshareStack', actor, email: body.email.trim().toLowerCase() }, req, mark)
+    return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully unshared.' }))
   })
 
   app.post('/v3/stacks/transfer_ownership', { schema: { tags, summary: 'Transfer ownership to a member' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = api.stackOf(req)
-    return api.idempotency(req, reply, stack.api_key, async () => {
-      const body = decodeOr422(TransferBody, req.body)
-      await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: body.transfer_to.trim().toLowerCase() }, req)
-      return { status: 200, body: { notice: 'Stack ownership transferred successfully.' } }
-    })
+    const mark = idempotencyMark(req, stack.api_key)
+    const body = decodeOr422(TransferBody, req.body)
+    const done = await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: body.transfer_to.trim().toLowerCase() }, req, mark)
+    return answer(reply, queries, done, 200, () => ({ notice: 'Stack ownership transferred successfully.' }))
   })
 
   app.get('/v3/roles', { schema: { tags, summary: 'The built-in roles' } }, async (req) => {

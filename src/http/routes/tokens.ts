@@ -3,10 +3,12 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
 import type { TokenChanges } from '../../domain/commands.js'
 import type { Scope } from '../../domain/scope.js'
-import type { TokenView } from '../../read/queries.js'
+import type { Queries, TokenView } from '../../read/queries.js'
+import type { Handled } from '../../write/handle-command.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
 import { invalid, notFound } from '../errors.js'
+import { answer, idempotencyMark, SECRET_SHOWN_ONCE } from '../idempotency.js'
 
 /** What clients send: `acl.write` (or `read`) may be omitted, as the platform's SDK examples do. */
 const ScopeIn = t.array(
@@ -79,8 +81,8 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     api.requireRole(stack, req, true)
     return stack
   }
-  const view = (apiKey: string, uid: string): TokenView => {
-    const token = queries.token(apiKey, uid)
+  const view = (apiKey: string, uid: string, q: Queries = queries): TokenView => {
+    const token = q.token(apiKey, uid)
     if (!token) throw notFound('Management token not found.', { uid: ['not found'] })
     return token
   }
@@ -88,33 +90,34 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
   app.post('/v3/stacks/management_tokens', { schema: { tags, summary: 'Generate a token; its secret is returned once' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
-    return api.idempotency(req, reply, stack.api_key, async () => {
-      const { token } = decodeOr422(TokenBody, req.body)
-      if (token.name === undefined) throw invalid('token.name: is required', { 'token.name': ['is required'] })
-      if (token.scope === undefined) throw invalid('token.scope: is required', { 'token.scope': ['is required'] })
-      const uid = `blt${deps.randomBytes(8).toString('hex')}`
-      const { secret, hash } = newSecret()
-      await api.run(
-        stack.api_key,
-        {
-          type: 'GenerateToken',
-          actor,
-          token_uid: uid,
-          secret_hash: hash,
-          name: token.name,
-          description: token.description ?? '',
-          scope: normaliseScope(token.scope),
-          expires_on: token.expires_on ?? null,
-          rate_limit: token.rate_limit ?? null,
-          is_email_notification_enabled: token.is_email_notification_enabled ?? false,
-        },
-        req,
-      )
-      return {
-        status: 201,
-        body: { notice: 'Management Token created successfully.', token: { ...view(stack.api_key, uid), token: secret } },
-      }
-    })
+    const mark = idempotencyMark(req, stack.api_key)
+    const { token } = decodeOr422(TokenBody, req.body)
+    if (token.name === undefined) throw invalid('token.name: is required', { 'token.name': ['is required'] })
+    if (token.scope === undefined) throw invalid('token.scope: is required', { 'token.scope': ['is required'] })
+    const { secret, hash } = newSecret()
+    const done = await api.run(
+      stack.api_key,
+      {
+        type: 'GenerateToken',
+        actor,
+        token_uid: `blt${deps.randomBytes(8).toString('hex')}`,
+        secret_hash: hash,
+        name: token.name,
+        description: token.description ?? '',
+        scope: normaliseScope(token.scope),
+        expires_on: token.expires_on ?? null,
+        rate_limit: token.rate_limit ?? null,
+        is_email_notification_enabled: token.is_email_notification_enabled ?? false,
+      },
+      req,
+      mark,
+    )
+    const uid = tokenUidOf(done)
+    return answer(reply, queries, done, 201, (q, replayed) => ({
+      notice: 'Management Token created successfully.',
+      token: { ...view(stack.api_key, uid, q), ...(replayed ? {} : { token: secret }) },
+      ...(replayed ? { secret_notice: SECRET_SHOWN_ONCE } : {}),
+    }))
   })
 
   app.get('/v3/stacks/management_tokens', { schema: { tags, summary: 'Live tokens of the stack (never a secret)' } }, async (req) => {
@@ -129,10 +132,11 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return { token: view(stack.api_key, decodeOr422(Params, req.params).uid) }
   })
 
-  app.put(byUid, { schema: { tags, summary: 'Change name, description, scope, expiry, limits or notifications' } }, async (req) => {
+  app.put(byUid, { schema: { tags, summary: 'Change name, description, scope, expiry, limits or notifications' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
+    const mark = idempotencyMark(req, stack.api_key)
     const { token } = decodeOr422(TokenBody, req.body)
     const changes: TokenChanges = {
       ...(token.name === undefined ? {} : { name: token.name }),
@@ -142,34 +146,44 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
       ...(token.rate_limit === undefined ? {} : { rate_limit: token.rate_limit }),
       ...(token.is_email_notification_enabled === undefined ? {} : { is_email_notification_enabled: token.is_email_notification_enabled }),
     }
-    await api.run(stack.api_key, { type: 'UpdateToken', actor, token_uid: uid, changes }, req)
-    return { notice: 'Management Token updated successfully.', token: view(stack.api_key, uid) }
+    const done = await api.run(stack.api_key, { type: 'UpdateToken', actor, token_uid: uid, changes }, req, mark)
+    return answer(reply, queries, done, 200, (q) => ({ notice: 'Management Token updated successfully.', token: view(stack.api_key, uid, q) }))
   })
 
-  app.delete(byUid, { schema: { tags, summary: 'Revoke a token, effective at once' } }, async (req) => {
+  app.delete(byUid, { schema: { tags, summary: 'Revoke a token, effective at once' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
-    await api.run(stack.api_key, { type: 'RevokeToken', actor, token_uid: uid }, req)
-    return { notice: 'Management Token deleted successfully.' }
+    const mark = idempotencyMark(req, stack.api_key)
+    const done = await api.run(stack.api_key, { type: 'RevokeToken', actor, token_uid: uid }, req, mark)
+    return answer(reply, queries, done, 200, () => ({ notice: 'Management Token deleted successfully.' }))
   })
 
   app.post(`${byUid}/rotate`, { schema: { tags, summary: 'Issue a new secret; the old one works for a grace period' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
-    return api.idempotency(req, reply, stack.api_key, async () => {
-      const body = decodeOr422(RotateBody, req.body)
-      const { secret, hash } = newSecret()
-      await api.run(
-        stack.api_key,
-        { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, previous_expires_in_seconds: body?.previous_expires_in_seconds ?? 0 },
-        req,
-      )
-      return {
-        status: 200,
-        body: { notice: 'Management Token rotated successfully.', token: { ...view(stack.api_key, uid), token: secret } },
-      }
-    })
+    const mark = idempotencyMark(req, stack.api_key)
+    const body = decodeOr422(RotateBody, req.body)
+    const { secret, hash } = newSecret()
+    const done = await api.run(
+      stack.api_key,
+      { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, previous_expires_in_seconds: body?.previous_expires_in_seconds ?? 0 },
+      req,
+      mark,
+    )
+    return answer(reply, queries, done, 200, (q, replayed) => ({
+      notice: 'Management Token rotated successfully.',
+      token: { ...view(stack.api_key, uid, q), ...(replayed ? {} : { token: secret }) },
+      ...(replayed ? { secret_notice: SECRET_SHOWN_ONCE } : {}),
+    }))
   })
+}
+
+/** The uid of the token a GenerateToken created, whether just now or in the run being replayed. */
+const tokenUidOf = (done: Handled): string => {
+  const generated = done.events.find((e) => e.type === 'TokenGenerated')
+  /* c8 ignore next: a GenerateToken that succeeded appended exactly this event */
+  if (generated?.type !== 'TokenGenerated') throw new Error('GenerateToken appended no TokenGenerated')
+  return generated.data.token_uid
 }
