@@ -15,7 +15,8 @@ import { RowBuffer } from '../src/read/row-buffer.js'
 export const tokenByHash: Projection = {
   name: 'token-by-hash',
   // 2: a rotation purges the rotated-out secrets whose grace is over.
-  version: 2,
+  // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
+  version: 3,
   tables: ['token_secrets'],
   handles: new Set([
     'TokenGenerated',
@@ -99,18 +100,22 @@ export const tokenByHash: Projection = {
         }
         case 'TokenRotated': {
           // The new secret gets the old one's row; the old one stays valid until the end of its
-          // grace; rotated-out secrets whose grace is over by now are dropped (the authorizer
+          // grace, and so does every secret rotated out before it, at the latest: a rotation with
+          // grace G means no earlier secret works after now + G (a grace is never extended, only
+          // cut). Rotated-out secrets whose grace is over by now are dropped (the authorizer
           // refuses them anyway), so a token keeps few rows.
           const d = event.data
           const s = tokens.get(d.token_uid)
           if (!s) return
+          const until = Date.parse(d.previous_expires_at)
+          for (const row of s.rows.values()) if (row[VALID_UNTIL] !== null && (row[VALID_UNTIL] as number) > until) row[VALID_UNTIL] = until
           const previous = s.rows.get(d.previous_secret_hash)
           if (previous) {
             const row = [...previous]
             row[HASH] = d.secret_hash
             row[VALID_UNTIL] = null
             s.rows.set(d.secret_hash, row)
-            previous[VALID_UNTIL] = Date.parse(d.previous_expires_at)
+            previous[VALID_UNTIL] = until
           }
           const now = Date.parse(metadata.occurred_at)
           for (const [hash, row] of s.rows) if (row[VALID_UNTIL] !== null && (row[VALID_UNTIL] as number) <= now) s.rows.delete(hash)

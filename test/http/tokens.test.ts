@@ -452,3 +452,36 @@ t.test('POST /v3/stacks/management_tokens/:uid/rotate', async (t) => {
     t.equal(res.json().error_code, 141)
   })
 })
+
+t.test('rotation never extends an older secret: grace G means every earlier secret stops by now + G', async (t) => {
+  const { a, apiKey } = await setup(t)
+  const tok = await a.generate(apiKey, OWNER)
+  const ask = (secret: string) =>
+    a.call({
+      method: 'GET',
+      url: '/v3/authorize',
+      headers: { api_key: apiKey, authorization: secret, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types/x/entries' },
+    })
+  const rotate = async (grace: number) => {
+    const res = await a.call({ method: 'POST', url: `${TOKENS}/${tok.uid}/rotate`, as: OWNER, apiKey, body: { previous_expires_in_seconds: grace } })
+    t.equal(res.statusCode, 200, res.body)
+    return res.json().token.token as string
+  }
+  const first = tok.secret
+  const second = await rotate(3600)
+  t.equal((await ask(first)).statusCode, 200, 'the first secret is in its hour of grace')
+  const third = await rotate(0)
+  t.equal((await ask(first)).statusCode, 401, 'a rotation with grace 0 ends the first secret too, not only the second')
+  t.equal((await ask(second)).statusCode, 401, 'and the second')
+  t.equal((await ask(third)).statusCode, 200)
+
+  const fourth = await rotate(3600)
+  const fifth = await rotate(60)
+  a.clock?.advance(59_000)
+  t.equal((await ask(third)).statusCode, 200, 'within the shorter grace both older secrets still work')
+  t.equal((await ask(fourth)).statusCode, 200)
+  a.clock?.advance(1_000)
+  t.equal((await ask(third)).statusCode, 401, 'the third secret stops with the 60 s grace, not its own hour')
+  t.equal((await ask(fourth)).statusCode, 401)
+  t.equal((await ask(fifth)).statusCode, 200)
+})
