@@ -2,13 +2,16 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import type { FieldErrors } from '../domain/errors.js'
 import { invalid } from './errors.js'
+import { ExactType, NullableType } from './exact.js'
 
 const isCombinator = (type: t.Decoder<unknown, unknown> | undefined): boolean =>
-  type instanceof t.IntersectionType || type instanceof t.UnionType
+  type instanceof ExactType || type instanceof NullableType ? isCombinator(type.inner) : type instanceof t.IntersectionType || type instanceof t.UnionType
 
 /** What was expected, in words a client understands (not io-ts's full type signature). */
 const shape = (type: t.Decoder<unknown, unknown> | undefined): string => {
   if (!type) return 'a valid value'
+  if (type instanceof ExactType) return shape(type.inner)
+  if (type instanceof NullableType) return `${shape(type.inner)} or null`
   if (type instanceof t.ArrayType) return 'an array'
   if (type instanceof t.InterfaceType || type instanceof t.PartialType || type instanceof t.DictionaryType) return 'an object'
   if (type instanceof t.IntersectionType && type.types.every((m: t.Decoder<unknown, unknown>) => shape(m) === 'an object')) return 'an object'
@@ -32,7 +35,9 @@ export const decodeOr422 = <A, O>(codec: t.Type<A, O, unknown>, value: unknown):
   const errors: FieldErrors = {}
   for (const e of r.left) {
     const [field, message] = describe(e)
-    const list = (errors[field] ??= [])
+    // A field may be called anything the client sent, `valueOf` or `__proto__` included: own keys only.
+    if (!Object.hasOwn(errors, field)) Object.defineProperty(errors, field, { value: [], enumerable: true, writable: true, configurable: true })
+    const list = errors[field] as string[]
     if (!list.includes(message)) list.push(message)
   }
   const first = Object.keys(errors)[0] as string

@@ -485,3 +485,56 @@ t.test('rotation never extends an older secret: grace G means every earlier secr
   t.equal((await ask(fourth)).statusCode, 401)
   t.equal((await ask(fifth)).statusCode, 200)
 })
+
+t.test('bodies are exact: an unknown field is 422 naming it, and nothing is appended', async (t) => {
+  const { a, apiKey } = await setup(t)
+  const tok = await a.generate(apiKey, OWNER)
+  const before = await a.eventTypes(apiKey)
+  const cases: Array<[string, string, unknown, string]> = [
+    ['POST', `${TOKENS}/${tok.uid}/rotate`, { previous_expire_in_seconds: 60 }, 'previous_expire_in_seconds'],
+    ['POST', TOKENS, { token: { name: 'x', scope: READ_ENTRIES, expiry: '2030-01-01' } }, 'token.expiry'],
+    ['POST', TOKENS, { token: { name: 'x', scope: READ_ENTRIES, uid: 'blt0000000000000000' } }, 'token.uid'],
+    ['POST', TOKENS, { token: { name: 'x', scope: [{ module: 'entry', acl: { read: true, wirte: true } }] } }, 'token.scope[0].acl.wirte'],
+    ['POST', TOKENS, { token: { name: 'x', scope: [{ module: 'entry', acl: { read: true }, branch: ['main'] }] } }, 'token.scope[0].branch'],
+    ['POST', TOKENS, { token: { name: 'x', scope: READ_ENTRIES, rate_limit: { read: 1, write: 1, burst: 5 } } }, 'token.rate_limit.burst'],
+    ['POST', TOKENS, { token: { name: 'x', scope: READ_ENTRIES }, extra: true }, 'extra'],
+    ['POST', TOKENS, { token: { name: 'x', scope: READ_ENTRIES, valueOf: 1 } }, 'token.valueOf'],
+    ['POST', TOKENS, { token: { name: 'x', scope: READ_ENTRIES, constructor: 1 } }, 'token.constructor'],
+    ['PUT', `${TOKENS}/${tok.uid}`, { token: { name: 'y', colour: 'red' } }, 'token.colour'],
+    ['POST', '/v3/stacks', { stack: { name: 'x', owner: 'me' } }, 'stack.owner'],
+    ['POST', '/v3/stacks/share', { emails: ['x@example.com'], role: { 'x@example.com': ['admin'] } }, 'role'],
+    ['POST', '/v3/stacks/unshare', { email: 'x@example.com', force: true }, 'force'],
+    ['POST', '/v3/stacks/transfer_ownership', { transfer_to: ADMIN, keep: true }, 'keep'],
+  ]
+  for (const [method, url, body, field] of cases) {
+    const res = await a.call({ method: method as 'POST', url, as: OWNER, apiKey, body })
+    t.equal(res.statusCode, 422, `${method} ${url}: ${res.body}`)
+    t.same(res.json().errors, { [field]: ['is not a known field'] }, field)
+    t.equal(res.json().error_message, `${field}: is not a known field`)
+  }
+  t.same(await a.eventTypes(apiKey), before, 'nothing appended')
+
+  const echoed = await a.call({
+    method: 'PUT',
+    url: `${TOKENS}/${tok.uid}`,
+    as: OWNER,
+    apiKey,
+    body: { token: { ...(await a.call({ method: 'GET', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey })).json().token, description: 'echoed', api_key: apiKey } },
+  })
+  t.equal(echoed.statusCode, 200, `the read-only fields a fetched token carries are still ignored on update: ${echoed.body}`)
+  t.equal(echoed.json().token.description, 'echoed')
+})
+
+t.test('a rate_limit with one side missing says which side', async (t) => {
+  const { a, apiKey } = await setup(t)
+  for (const [rl, field] of [
+    [{ read: 5 }, 'token.rate_limit.write'],
+    [{ write: 5 }, 'token.rate_limit.read'],
+  ] as const) {
+    const res = await create(a, apiKey, { name: 'rl', scope: READ_ENTRIES, rate_limit: rl })
+    t.equal(res.statusCode, 422)
+    t.same(res.json().errors, { [field]: ['is required'] }, res.body)
+  }
+  const neither = await create(a, apiKey, { name: 'rl', scope: READ_ENTRIES, rate_limit: 'fast' })
+  t.same(neither.json().errors, { 'token.rate_limit': ['must be an object or null'] })
+})

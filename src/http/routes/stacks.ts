@@ -4,17 +4,19 @@ import { ROLES } from '../../domain/roles.js'
 import type { StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { exact } from '../exact.js'
 import { answer, idempotencyMark, stackKeyFor } from '../idempotency.js'
 
-const CreateBody = t.type({
-  stack: t.intersection([t.type({ name: t.string }), t.partial({ description: t.string, master_locale: t.string })]),
-})
-const ShareBody = t.intersection([
-  t.type({ emails: t.array(t.string) }),
-  t.partial({ roles: t.record(t.string, t.array(t.string)) }),
-])
-const UnshareBody = t.type({ email: t.string })
-const TransferBody = t.type({ transfer_to: t.string })
+export const CreateStackBody = exact(
+  t.type({
+    stack: exact(t.intersection([t.type({ name: t.string }), t.partial({ description: t.string, master_locale: t.string })])),
+  }),
+)
+export const ShareBody = exact(
+  t.intersection([t.type({ emails: t.array(t.string) }), t.partial({ roles: t.record(t.string, t.array(t.string)) })]),
+)
+export const UnshareBody = exact(t.type({ email: t.string }))
+export const TransferBody = exact(t.type({ transfer_to: t.string }))
 
 export const stackJson = (s: StackView) => ({
   api_key: s.api_key,
@@ -37,7 +39,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
   app.post('/v3/stacks', { schema: { tags, summary: 'Create a stack; the caller becomes its owner' } }, async (req, reply) => {
     const actor = req.actor()
     const mark = idempotencyMark(req, '')
-    const body = decodeOr422(CreateBody, req.body)
+    const body = decodeOr422(CreateStackBody, req.body)
     const apiKey = mark ? stackKeyFor(mark) : `blt${deps.randomBytes(8).toString('hex')}`
     const done = await api.run(apiKey, { type: 'CreateStack', actor, api_key: apiKey, name: body.stack.name, description: body.stack.description ?? '' }, req, mark)
     return answer(reply, queries, done, 201, (q) => ({ notice: 'Stack created successfully.', stack: stackJson(q.stack(apiKey) as StackView) }))

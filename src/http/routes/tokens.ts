@@ -7,31 +7,40 @@ import type { Queries, TokenView } from '../../read/queries.js'
 import type { Handled } from '../../write/handle-command.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { exact, nullable, optionalBody } from '../exact.js'
 import { invalid, notFound } from '../errors.js'
 import { answer, idempotencyMark, SECRET_SHOWN_ONCE } from '../idempotency.js'
 
 /** What clients send: `acl.write` (or `read`) may be omitted, as the platform's SDK examples do. */
 const ScopeIn = t.array(
-  t.intersection([
-    t.type({ module: t.string }),
-    t.partial({
-      acl: t.partial({ read: t.boolean, write: t.boolean }),
-      branches: t.array(t.string),
-      branch_aliases: t.array(t.string),
-    }),
-  ]),
+  exact(
+    t.intersection([
+      t.type({ module: t.string }),
+      t.partial({
+        acl: exact(t.partial({ read: t.boolean, write: t.boolean })),
+        branches: t.array(t.string),
+        branch_aliases: t.array(t.string),
+      }),
+    ]),
+  ),
 )
-const RateLimitIn = t.union([t.null, t.type({ read: t.number, write: t.number })])
-const TokenFields = t.partial({
+const RateLimitIn = nullable(exact(t.type({ read: t.number, write: t.number })))
+const tokenFields = {
   name: t.string,
   description: t.string,
   scope: ScopeIn,
   expires_on: t.union([t.string, t.null]),
   is_email_notification_enabled: t.boolean,
   rate_limit: RateLimitIn,
-})
-const TokenBody = t.type({ token: TokenFields })
-const RotateBody = t.union([t.undefined, t.null, t.partial({ previous_expires_in_seconds: t.number })])
+}
+/**
+ * What the SDK's `fetch()` then `update()` may send back besides the fields it can change:
+ * accepted and ignored on PUT (SPEC 5.2), refused on create like any other unknown field.
+ */
+export const READ_ONLY_TOKEN_FIELDS = ['uid', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
+export const CreateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields)) }))
+export const UpdateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields), READ_ONLY_TOKEN_FIELDS) }))
+export const RotateBody = optionalBody(exact(t.partial({ previous_expires_in_seconds: t.number })))
 
 /** Keeps only the scope fields the service understands, with both acl flags explicit. */
 const normaliseScope = (scope: t.TypeOf<typeof ScopeIn>): Scope =>
@@ -91,7 +100,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const actor = req.actor()
     const stack = managedStack(req)
     const mark = idempotencyMark(req, stack.api_key)
-    const { token } = decodeOr422(TokenBody, req.body)
+    const { token } = decodeOr422(CreateTokenBody, req.body)
     if (token.name === undefined) throw invalid('token.name: is required', { 'token.name': ['is required'] })
     if (token.scope === undefined) throw invalid('token.scope: is required', { 'token.scope': ['is required'] })
     const { secret, hash } = newSecret()
@@ -137,7 +146,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
     const mark = idempotencyMark(req, stack.api_key)
-    const { token } = decodeOr422(TokenBody, req.body)
+    const { token } = decodeOr422(UpdateTokenBody, req.body)
     const changes: TokenChanges = {
       ...(token.name === undefined ? {} : { name: token.name }),
       ...(token.description === undefined ? {} : { description: token.description }),
