@@ -1,4 +1,5 @@
 import * as E from 'fp-ts/lib/Either.js'
+import { canonicalEmail, emailProblem } from './email.js'
 import { domainError, validation, type DomainError, type FieldErrors } from './errors.js'
 import { isModule, READ_ONLY_MODULES, type RateLimit, type Scope } from './scope.js'
 import type { Policy } from './commands.js'
@@ -7,7 +8,6 @@ type Result<A> = E.Either<DomainError, A>
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 export const MAX_NAME = 200
 export const MAX_DESCRIPTION = 1000
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
@@ -87,8 +87,11 @@ export const validateText = (field: string, value: string, max: number, required
   return E.right(v)
 }
 
-export const validateEmail = (field: string, email: string): Result<string> =>
-  EMAIL.test(email) ? E.right(email.trim().toLowerCase()) : E.left(validation(field, 'must be an email address'))
+export const validateEmail = (field: string, email: string): Result<string> => {
+  const canonical = canonicalEmail(email)
+  const problem = emailProblem(email)
+  return problem === undefined ? E.right(canonical) : E.left(validation(field, problem))
+}
 
 export const validateGrace = (seconds: number): Result<number> =>
   Number.isInteger(seconds) && seconds >= 0 && seconds <= MAX_ROTATION_GRACE_SECONDS

@@ -5,9 +5,10 @@ import fastifyJwt from '@fastify/jwt'
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import * as t from 'io-ts'
+import * as E from 'fp-ts/lib/Either.js'
 import type { Config } from '../config.js'
 import type { Actor } from '../domain/commands.js'
+import { claimsOf } from './claims.js'
 import { unauthorized } from './errors.js'
 
 /** How authtokens are verified: HS256 with a shared secret, or RS256/ES256 with a public key. */
@@ -30,8 +31,6 @@ export const resolveJwtKey = (config: Config): JwtKey & { readonly development: 
   return { secret: readFileSync(file, 'utf8').trim(), development: true }
 }
 
-const Claims = t.type({ sub: t.string, email: t.string })
-
 declare module 'fastify' {
   interface FastifyRequest {
     /** The verified caller of a management endpoint. */
@@ -40,8 +39,8 @@ declare module 'fastify' {
 }
 
 /** Verifies the `authtoken` header on demand; roles come from stack membership, never the JWT. */
-export const authtoken = fp<{ key: JwtKey }>(
-  async (app: FastifyInstance, { key }) => {
+export const authtoken = fp<{ key: JwtKey; now?: () => Date }>(
+  async (app: FastifyInstance, { key, now = () => new Date() }) => {
     await app.register(fastifyJwt, {
       secret: 'publicKey' in key ? { public: key.publicKey } : key.secret,
       verify: { algorithms: 'publicKey' in key ? ['RS256', 'ES256'] : ['HS256'] },
@@ -57,8 +56,9 @@ export const authtoken = fp<{ key: JwtKey }>(
       } catch {
         throw unauthorized('The authtoken is invalid or expired.', { authtoken: ['is invalid'] })
       }
-      if (!Claims.is(claims)) throw unauthorized('The authtoken lacks sub or email.', { authtoken: ['lacks sub or email'] })
-      return { uid: claims.sub, email: claims.email.trim().toLowerCase() }
+      const actor = claimsOf(claims, now())
+      if (E.isLeft(actor)) throw unauthorized(actor.left.message, { authtoken: [actor.left.problem] })
+      return actor.right
     })
   },
   { name: 'authtoken' },

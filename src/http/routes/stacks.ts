@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
+import { canonicalEmail } from '../../domain/email.js'
 import { ROLES } from '../../domain/roles.js'
 import type { StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
@@ -56,9 +57,9 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(ShareBody, req.body)
-    const roles = Object.fromEntries(Object.entries(body.roles ?? {}).map(([e, r]) => [e.trim().toLowerCase(), r]))
+    const roles = Object.fromEntries(Object.entries(body.roles ?? {}).map(([e, r]) => [canonicalEmail(e), r]))
     const members = body.emails.map((raw) => {
-      const email = raw.trim().toLowerCase()
+      const email = canonicalEmail(raw)
       return { email, roles: roles[email] ?? [] }
     })
     const done = await api.run(stack.api_key, { type: 'ShareStack', actor, members }, req, mark)
@@ -70,7 +71,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(UnshareBody, req.body)
-    const done = await api.run(stack.api_key, { type: 'UnshareStack', actor, email: body.email.trim().toLowerCase() }, req, mark)
+    const done = await api.run(stack.api_key, { type: 'UnshareStack', actor, email: canonicalEmail(body.email) }, req, mark)
     return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully unshared.' }))
   })
 
@@ -79,7 +80,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(TransferBody, req.body)
-    const done = await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: body.transfer_to.trim().toLowerCase() }, req, mark)
+    const done = await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: canonicalEmail(body.transfer_to) }, req, mark)
     return answer(reply, queries, done, 200, () => ({ notice: 'Stack ownership transferred successfully.' }))
   })
 
