@@ -55,6 +55,8 @@ const Env = t.partial({
   FORWARD_AUTH_429_AS_403: boolString,
   /** Failed authentications allowed per client address per minute before 429. */
   AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
+  /** Longest wait for a request's headers and body, and longest idle keep-alive connection. */
+  REQUEST_TIMEOUT_MS: intString('REQUEST_TIMEOUT_MS', 100, 3_600_000),
 })
 
 export interface Config {
@@ -72,6 +74,7 @@ export interface Config {
   readonly logLevel: string
   readonly forwardAuth429As403: boolean
   readonly authFailureLimit: number
+  readonly requestTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -99,6 +102,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         logLevel: e.LOG_LEVEL ?? 'info',
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
         authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
+        requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
       }),
     ),
     E.getOrElse((errors): Config => {

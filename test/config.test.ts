@@ -13,6 +13,7 @@ t.test('defaults (SPEC 9)', async (t) => {
     logLevel: 'info',
     forwardAuth429As403: false,
     authFailureLimit: 30,
+    requestTimeoutMs: 30_000,
   })
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable is unset')
 })
@@ -34,6 +35,7 @@ t.test('every variable is decoded', async (t) => {
       LOG_LEVEL: 'debug',
       FORWARD_AUTH_429_AS_403: 'true',
       AUTH_FAILURE_LIMIT: '7',
+      REQUEST_TIMEOUT_MS: '5000',
     }),
     {
       port: 8080,
@@ -50,6 +52,7 @@ t.test('every variable is decoded', async (t) => {
       logLevel: 'debug',
       forwardAuth429As403: true,
       authFailureLimit: 7,
+      requestTimeoutMs: 5000,
     },
   )
   t.equal(loadConfig({ FORWARD_AUTH_429_AS_403: '0' }).forwardAuth429As403, false)

@@ -80,6 +80,10 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     genReqId: requestIdOf,
     trustProxy: true,
     bodyLimit: 256 * 1024,
+    // A client that sends its request slowly, or never finishes it, or keeps an idle connection,
+    // is cut off (Node's defaults would let a body that never arrives hold a connection forever).
+    requestTimeout: deps.config.requestTimeoutMs,
+    keepAliveTimeout: deps.config.requestTimeoutMs,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors raised before routing (a URL that does not decode, a parameter too long) never reach
     // the error handler: answer them here, in the same shape.
