@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { Command, CommanderError, Option } from 'commander'
 import { ConfigError, loadConfig } from '../config.js'
+import { canonicalEmail, emailProblem } from '../domain/email.js'
 import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
 import { registerAudit } from './audit.js'
 import { processIo, type CliContext, type Io } from './io.js'
@@ -9,6 +10,9 @@ import { registerSeed } from './seed.js'
 import { serve } from './serve.js'
 
 export type { Io }
+
+/** A development user's uid, derived from the email: the same person each time it is minted. */
+export const developmentUid = (email: string): string => `blt${createHash('sha256').update(`dev-user:${email}`).digest('hex').slice(0, 16)}`
 
 /** Exit codes (SPEC 11): 0 success, 1 a failure it explains, 2 bad usage. */
 export const run = async (argv: readonly string[], io: Io = processIo()): Promise<number> => {
@@ -27,7 +31,7 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .command('authtoken')
     .description('mint a development authtoken (HS256 with the local or configured secret)')
     .requiredOption('--email <email>', 'the user email')
-    .option('--sub <uid>', 'the user uid (default: a new one)')
+    .option('--sub <uid>', 'the user uid (default: derived from the email, the same each time)')
     .addOption(new Option('--ttl <hours>', 'hours of validity').default('12'))
     .action((opts: { email: string; sub?: string; ttl: string }) => {
       const config = loadConfig(io.env)
@@ -43,8 +47,14 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
         code = 2
         return
       }
-      const sub = opts.sub ?? `blt${randomUUID().replace(/-/g, '').slice(0, 16)}`
-      io.out(`${mintAuthtoken(key.secret, { email: opts.email.trim().toLowerCase(), sub }, hours * 3600_000)}\n`)
+      const problem = emailProblem(opts.email)
+      if (problem !== undefined) {
+        io.err(`authtoken: --email ${problem}\n`)
+        code = 2
+        return
+      }
+      const email = canonicalEmail(opts.email)
+      io.out(`${mintAuthtoken(key.secret, { email, sub: opts.sub ?? developmentUid(email) }, hours * 3600_000)}\n`)
     })
 
   registerAudit(program, ctx)

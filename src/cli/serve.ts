@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { buildApp } from '../http/app.js'
@@ -27,15 +30,32 @@ export const startServer = async (config: Config): Promise<Server> => {
   }
 }
 
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+
+/**
+ * The command that mints an authtoken this server accepts: the development secret lives in
+ * DATA_DIR, so the command names the same folder (absolute, so it works from any directory).
+ */
+export const authtokenHint = (config: Config): string =>
+  `DATA_DIR=${shellQuote(resolve(config.dataDir))} node ${shellQuote(BIN)} authtoken --email you@example.com`
+
+/** bin/management-tokens.js of this package, from src/cli (tests) or dist/src/cli (built). */
+const BIN = ((): string => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const bin = join(dir, 'bin', 'management-tokens.js')
+    if (existsSync(bin)) return bin
+  }
+  /* c8 ignore next */
+  return 'bin/management-tokens.js'
+})()
+
 /** `management-tokens serve`: what `npm start` runs; stops cleanly on SIGINT or SIGTERM. */
 export const serve = async (config: Config, say: (s: string) => void): Promise<Server> => {
   const server = await startServer(config)
   const store = config.eventStoreUrl ?? `sqlite:${config.dataDir}/events.db`
   say(
     `management-tokens listening on ${server.address}/v3 (event store ${store.replace(/\/\/[^@/]*@/, '//***@')})\n` +
-      (resolveJwtKey(config).development
-        ? 'development authtokens: node bin/management-tokens.js authtoken --email you@example.com\n'
-        : ''),
+      (resolveJwtKey(config).development ? `development authtokens: ${authtokenHint(config)}\n` : ''),
   )
   const close = () => {
     process.off('SIGINT', stop)

@@ -32,6 +32,23 @@ t.test('authtoken mints a JWT the server verifies with the development secret', 
   t.match(createVerifier({ key: 'configured', algorithms: ['HS256'] })(other.out.join('').trim()), { email: 'a@b.co', sub: /^blt[0-9a-f]{16}$/ })
 })
 
+t.test('authtoken --email without --sub is the same user each time', async (t) => {
+  const dir = dataDir(t)
+  const subOf = async (email: string) => {
+    const c = capture({ DATA_DIR: dir })
+    t.equal(await run(['authtoken', '--email', email], c.io), 0)
+    return (createVerifier({ key: readFileSync(join(dir, 'authtoken-dev-secret'), 'utf8').trim(), algorithms: ['HS256'] })(c.out.join('').trim()) as { sub: string }).sub
+  }
+  const first = await subOf('me@example.com')
+  t.match(first, /^blt[0-9a-f]{16}$/)
+  t.equal(await subOf('me@example.com'), first, 'minted twice, one user')
+  t.equal(await subOf(' Me@Example.com'), first, 'the same address in another spelling')
+  t.not(await subOf('you@example.com'), first, 'another email, another user')
+  const bad = capture({ DATA_DIR: dir })
+  t.equal(await run(['authtoken', '--email', '\u212Aate@example.com'], bad.io), 2)
+  t.match(bad.err.join(''), /--email contains characters that Unicode folds/)
+})
+
 t.test('authtoken: bad usage exits 2 with a reason', async (t) => {
   const dir = dataDir(t)
   const ttl = capture({ DATA_DIR: dir })
@@ -56,7 +73,9 @@ t.test('serve listens, answers, and stops on SIGTERM', async (t) => {
   const c = capture({ DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'silent' })
   t.equal(await run(['serve'], c.io), 0)
   const banner = c.err.join('')
-  t.match(banner, /development authtokens: node bin\/management-tokens\.js authtoken/)
+  t.match(banner, /development authtokens: DATA_DIR=\S+ node \S+\/bin\/management-tokens\.js authtoken --email you@example\.com/)
+  const hint = /development authtokens: (.*)/.exec(banner)?.[1] as string
+  t.ok(hint.includes(`DATA_DIR=${dir}`), `the hint names this server's data folder: ${hint}`)
   const address = /listening on (http:\/\/\S+)\/v3/.exec(banner)?.[1]
   t.ok(address, banner)
   const res = await fetch(`${address}/healthz`)
