@@ -18,6 +18,17 @@ export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
 }
 
+/** The token field each single-field update event changes (a rename says itself). */
+const UPDATED_FIELDS: Partial<Record<EventType, string[]>> = {
+  TokenScopeChanged: ['scope'],
+  TokenExpiryChanged: ['expires_on'],
+  TokenLimitsChanged: ['rate_limit'],
+  TokenNotificationChanged: ['is_email_notification_enabled'],
+}
+
+/** A subject's title, and a token's description. */
+type Title = [title: string, detail: string]
+
 /**
  * One row per event, keyed by its position in the log (so a rebuild appends in key order instead
  * of inserting at random places of a B-tree, several times cheaper at a million rows), and
@@ -26,7 +37,8 @@ export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token
 export const auditLog: Projection = {
   name: 'audit-log',
   // 2: keyed by position (was: by uid).
-  version: 2,
+  // 3: the actor's email (to filter by it) and, for an update, the fields it changed.
+  version: 3,
   tables: ['audit_log', 'audit_titles'],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),
   create(db, table) {
@@ -45,9 +57,11 @@ export const auditLog: Projection = {
         request_id     TEXT NOT NULL,
         remote_addr    TEXT NOT NULL,
         metadata_uid   TEXT NOT NULL,
-        metadata_title TEXT NOT NULL
+        metadata_title TEXT NOT NULL,
+        created_by_email TEXT,
+        changed        TEXT
       );
-      CREATE TABLE IF NOT EXISTS ${n} (uid TEXT PRIMARY KEY, title TEXT NOT NULL) WITHOUT ROWID;`)
+      CREATE TABLE IF NOT EXISTS ${n} (uid TEXT PRIMARY KEY, title TEXT NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID;`)
   },
   index(db, table) {
     const a = table('audit_log')
@@ -59,25 +73,27 @@ export const auditLog: Projection = {
     const n = table('audit_titles')
     const insert = db.prepare(
       `INSERT OR REPLACE INTO ${a} (uid, position, api_key, created_at, created_by, module, event_type, event, request_id,
-         remote_addr, metadata_uid, metadata_title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         remote_addr, metadata_uid, metadata_title, created_by_email, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    const getTitle = db.prepare<[string], string>(`SELECT title FROM ${n} WHERE uid = ?`).pluck()
-    const setTitle = db.prepare(`INSERT OR REPLACE INTO ${n} VALUES (?, ?)`)
+    const getTitle = db.prepare<[string], Title>(`SELECT title, detail FROM ${n} WHERE uid = ?`).raw()
+    const setTitle = db.prepare(`INSERT OR REPLACE INTO ${n} VALUES (?, ?, ?)`)
     const dropTitle = db.prepare(`DELETE FROM ${n} WHERE uid = ?`)
-    // Titles are read and written once per transaction, however many events name the subject.
-    const titles = new RowBuffer<string>(
+    // Titles (a token's name, and its description to tell what a rename changed) are read and
+    // written once per transaction, however many events name the subject.
+    const titles = new RowBuffer<Title>(
       (uid) => getTitle.get(uid),
-      (uid, title) => setTitle.run(uid, title),
+      (uid, [title, detail]) => setTitle.run(uid, title, detail),
       (uid) => dropTitle.run(uid),
     )
     return buffered(titles, ({ event, metadata, id, position }) => {
       let subject: string
       let title: string
+      let changed: string[] | null = null
       switch (event.type) {
         case 'StackCreated':
           subject = event.data.api_key
           title = event.data.name
-          titles.set(subject, title)
+          titles.set(subject, [title, event.data.description])
           break
         case 'MemberShared':
         case 'MemberUnshared':
@@ -89,18 +105,26 @@ export const auditLog: Projection = {
           title = event.data.to_email
           break
         case 'TokenGenerated':
-        case 'TokenRenamed':
           subject = event.data.token_uid
           title = event.data.name
-          titles.set(subject, title)
+          titles.set(subject, [title, event.data.description])
           break
+        case 'TokenRenamed': {
+          subject = event.data.token_uid
+          title = event.data.name
+          const [name, description] = titles.get(subject) ?? ['', '']
+          changed = [...(name === event.data.name ? [] : ['name']), ...(description === event.data.description ? [] : ['description'])]
+          titles.set(subject, [title, event.data.description])
+          break
+        }
         default:
           subject = event.data.token_uid
-          title = titles.get(subject) ?? ''
+          title = titles.get(subject)?.[0] ?? ''
+          changed = UPDATED_FIELDS[event.type] ?? null
       }
       const kind = AUDIT_KIND[event.type]
       const m = metadata
-      insert.run(id, position, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title)
+      insert.run(id, position, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title, m.actor_email ?? null, changed ? JSON.stringify(changed) : null)
     })
   },
 }

@@ -40,8 +40,9 @@ const asManager = (state: StackState, actor: Actor, what: string) =>
 
 const liveToken = (s: Active, uid: string): E.Either<DomainError, TokenState> => {
   const t = s.tokens.get(uid)
-  if (!t) return E.left(domainError('token-not-found', 'Management token not found.'))
-  if (t.revoked) return E.left(domainError('token-revoked', 'Management token was revoked and can no longer change.'))
+  // A revoked token is gone for its callers: answered like an unknown one, on every route alike.
+  if (!t) return E.left(domainError('token-not-found', 'Management token not found.', { uid: ['not found'] }))
+  if (t.revoked) return E.left(domainError('token-revoked', 'Management token not found.', { uid: ['not found'] }))
   return E.right(t)
 }
 

@@ -19,7 +19,7 @@ export interface Api {
   /** The stack named by the `api_key` header, or 412. */
   stackOf(req: FastifyRequest): StackView
   /** The caller's roles in the stack; 403 unless a member (or, with `managers`, owner/admin). */
-  requireRole(stack: StackView, req: FastifyRequest, managers: boolean): readonly string[]
+  requireRole(stack: StackView, req: FastifyRequest, managers: boolean, action?: string): readonly string[]
   /** Set by the authorizer surface: admits a management token for the request, or throws. */
   authorizeToken?: (req: FastifyRequest) => Promise<void>
 }
@@ -53,11 +53,11 @@ export const createApi = (deps: ServiceDeps): Api => {
       if (!stack) throw noStack('The api_key is not valid.')
       return stack
     },
-    requireRole(stack, req, managers) {
+    requireRole(stack, req, managers, action = 'manage tokens') {
       const roles = queries.roles(stack.api_key, req.actor().email)
       if (!roles) throw forbidden('You are not a member of this stack.', { authtoken: ['is not a member of this stack'] })
       if (managers && !roles.some((r) => r === 'owner' || r === 'admin'))
-        throw forbidden('Only the stack owner or an admin may manage tokens.', { authtoken: ['lacks the owner or admin role'] })
+        throw forbidden(`Only the stack owner or an admin may ${action}.`, { authtoken: ['lacks the owner or admin role'] })
       return roles
     },
   }

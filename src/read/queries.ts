@@ -74,7 +74,7 @@ export interface AuditEntry {
   readonly event_type: string
   readonly request_id: string
   readonly remote_addr: string
-  readonly metadata: { readonly uid: string; readonly title: string }
+  readonly metadata: { readonly uid: string; readonly title: string; readonly changed?: readonly string[] }
 }
 
 interface AuditRow {
@@ -88,6 +88,7 @@ interface AuditRow {
   remote_addr: string
   metadata_uid: string
   metadata_title: string
+  changed: string | null
 }
 
 const auditEntry = (r: AuditRow): AuditEntry => ({
@@ -99,7 +100,7 @@ const auditEntry = (r: AuditRow): AuditEntry => ({
   event_type: r.event_type,
   request_id: r.request_id,
   remote_addr: r.remote_addr,
-  metadata: { uid: r.metadata_uid, title: r.metadata_title },
+  metadata: { uid: r.metadata_uid, title: r.metadata_title, ...(r.changed === null ? {} : { changed: JSON.parse(r.changed) as string[] }) },
 })
 
 /** Read-side queries for the management API, prepared once per read-model database. */
@@ -144,7 +145,8 @@ export const createQueries = (db: Database.Database) => {
       const where = ['api_key = @apiKey']
       if (f.module) where.push('module = @module')
       if (f.event_type) where.push('event_type = @event_type')
-      if (f.actor) where.push('created_by = @actor')
+      // A uid or an email, either case (emails are stored in their canonical form).
+      if (f.actor) where.push('(created_by = @actor COLLATE NOCASE OR created_by_email = @actor COLLATE NOCASE)')
       if (f.from) where.push('created_at >= @from')
       if (f.to) where.push('created_at <= @to')
       const sql = `FROM audit_log WHERE ${where.join(' AND ')}`

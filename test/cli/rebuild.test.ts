@@ -90,7 +90,7 @@ t.test('verify: equal read models exit 0; a planted difference is reported row b
 
   db.prepare(`UPDATE tokens SET name = 'hacked' WHERE uid = ?`).run(TOKEN_B)
   db.prepare(`DELETE FROM stack_members WHERE api_key = ? AND email = ?`).run(API_KEY, admin.email)
-  db.prepare(`INSERT INTO audit_titles VALUES ('ghost', 'boo')`).run()
+  db.prepare(`INSERT INTO audit_titles VALUES ('ghost', 'boo', '')`).run()
   const r = await cli(dir, 'rebuild', '--verify')
   t.equal(r.code, 1)
   t.same(r.out.split('\n').filter(Boolean).sort(), [

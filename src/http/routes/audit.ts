@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
-import { notFound } from '../errors.js'
+import { badRequest, notFound } from '../errors.js'
 
 const numberString = (min: number, max: number) =>
   new t.Type<number, string, unknown>(
@@ -45,13 +45,16 @@ export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     if (req.headers.authtoken === undefined && req.headers.authorization !== undefined && api.authorizeToken) {
       await api.authorizeToken(req)
     } else {
-      api.requireRole(stack, req, true)
+      api.requireRole(stack, req, true, 'read the audit log')
     }
     return stack
   }
 
   app.get('/v3/audit-logs', { schema: { tags, summary: 'Token and membership changes, newest first' } }, async (req) => {
     const stack = await allowed(req)
+    const unknown = Object.keys(req.query as object).filter((k) => !(k in AuditQuery.props))
+    if (unknown.length > 0)
+      throw badRequest(`Unknown query parameter "${unknown[0]}"; known: ${Object.keys(AuditQuery.props).join(', ')}.`, Object.fromEntries(unknown.map((k) => [k, ['is not a known query parameter']])))
     const q = decodeOr422(AuditQuery, req.query)
     const { logs, count } = api.queries.audit(stack.api_key, { ...q, limit: q.limit ?? 25, skip: q.skip ?? 0 })
     return { logs, count }

@@ -9,6 +9,7 @@ import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
 import { exact, nullable, optionalBody } from '../exact.js'
 import { invalid, notFound } from '../errors.js'
+import { emptyBodyIsNoBody } from '../json-body.js'
 import { answer, idempotencyMark, SECRET_SHOWN_ONCE } from '../idempotency.js'
 
 /** What clients send: `acl.write` (or `read`) may be omitted, as the platform's SDK examples do. */
@@ -34,10 +35,11 @@ const tokenFields = {
   rate_limit: RateLimitIn,
 }
 /**
- * What the SDK's `fetch()` then `update()` may send back besides the fields it can change:
+ * What the SDK's `fetch()` then `update()` may send back besides the fields it can change (and
+ * `token`, the secret, when `update()` is called on the object a create returned):
  * accepted and ignored on PUT (SPEC 5.2), refused on create like any other unknown field.
  */
-export const READ_ONLY_TOKEN_FIELDS = ['uid', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
+export const READ_ONLY_TOKEN_FIELDS = ['token', 'uid', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
 export const CreateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields)) }))
 export const UpdateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields), READ_ONLY_TOKEN_FIELDS) }))
 export const RotateBody = optionalBody(exact(t.partial({ previous_expires_in_seconds: t.number })))
@@ -159,7 +161,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return answer(reply, queries, done, 200, (q) => ({ notice: 'Management Token updated successfully.', token: view(stack.api_key, uid, q) }))
   })
 
-  app.delete(byUid, { schema: { tags, summary: 'Revoke a token, effective at once' } }, async (req, reply) => {
+  app.delete(byUid, { onRequest: emptyBodyIsNoBody, schema: { tags, summary: 'Revoke a token, effective at once' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
@@ -168,7 +170,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return answer(reply, queries, done, 200, () => ({ notice: 'Management Token deleted successfully.' }))
   })
 
-  app.post(`${byUid}/rotate`, { schema: { tags, summary: 'Issue a new secret; the old one works for a grace period' } }, async (req, reply) => {
+  app.post(`${byUid}/rotate`, { onRequest: emptyBodyIsNoBody, schema: { tags, summary: 'Issue a new secret; the old one works for a grace period' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
