@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
+import { statSync } from 'node:fs'
 
 /** A string holding an integer within [min, max], decoded to a number. */
 const intString = (name: string, min: number, max: number) =>
@@ -38,6 +39,25 @@ const boolString = new t.Type<boolean, string, unknown>(
   String,
 )
 
+const oneOf = (name: string, values: readonly string[]) =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string' && values.includes(u),
+    (u, c) => (typeof u === 'string' && values.includes(u) ? t.success(u) : t.failure(u, c, `must be one of ${values.join(', ')} (got ${JSON.stringify(u)})`)),
+    String,
+  )
+
+/** DATA_DIR must be a folder, or not exist yet (it is created); a file there is a plain mistake. */
+const checkDataDir = (dir: string): void => {
+  let stat
+  try {
+    stat = statSync(dir)
+  } catch {
+    return
+  }
+  if (!stat.isDirectory()) throw new ConfigError(`Invalid configuration:\n  DATA_DIR: ${dir} is a file, not a folder; point DATA_DIR at a folder (it is created if missing)`)
+}
+
 const Env = t.partial({
   PORT: intString('PORT', 0, 65535),
   HOST: t.string,
@@ -50,7 +70,7 @@ const Env = t.partial({
   PLAN_WRITE_LIMIT: intString('PLAN_WRITE_LIMIT', 1, 1_000_000),
   MAX_TOKENS_PER_STACK: intString('MAX_TOKENS_PER_STACK', 1, 100_000),
   UPSTREAM_URL: urlWith('UPSTREAM_URL', ['http:', 'https:']),
-  LOG_LEVEL: t.keyof({ fatal: null, error: null, warn: null, info: null, debug: null, trace: null, silent: null }),
+  LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** nginx auth_request cannot pass a 429 through: answer 403 with Retry-After instead. */
   FORWARD_AUTH_429_AS_403: boolString,
   /** Failed authentications allowed per client address per minute before 429. */
@@ -105,6 +125,10 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
       }),
     ),
+    E.map((config) => {
+      checkDataDir(config.dataDir)
+      return config
+    }),
     E.getOrElse((errors): Config => {
       const lines = errors.map((e) => {
         const key = e.context.map((c) => c.key).filter(Boolean).join('.')

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
 
@@ -71,7 +74,12 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ REDIS_URL: 'not a url' }, /REDIS_URL: must be a URL/)
   bad({ EVENT_STORE_URL: 'postgres://x' }, /EVENT_STORE_URL: must use sqlite: or esdb: or esdb\+discover:/)
   bad({ UPSTREAM_URL: 'ftp://x' }, /UPSTREAM_URL: must use http: or https:/)
-  bad({ LOG_LEVEL: 'loud' }, /LOG_LEVEL: invalid value "loud"/)
+  bad({ LOG_LEVEL: 'loud' }, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/)
+  bad({ REQUEST_TIMEOUT_MS: '5' }, /REQUEST_TIMEOUT_MS: must be an integer from 100 to 3600000/)
+  const file = join(mkdtempSync(join(tmpdir(), 'mt-config-')), 'not-a-folder')
+  writeFileSync(file, 'x')
+  t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }))
+  bad({ DATA_DIR: file }, new RegExp(`DATA_DIR: ${file} is a file, not a folder`))
   bad({ FORWARD_AUTH_429_AS_403: 'yes' }, /FORWARD_AUTH_429_AS_403: must be true or false/)
   t.throws(() => loadConfig({ PORT: 'x', HOST: 'h', AUTH_FAILURE_LIMIT: '-1' }), /PORT[\s\S]*AUTH_FAILURE_LIMIT/, 'all problems at once')
 })

@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { FastifyRequest } from 'fastify'
 import type { Command, Policy } from '../domain/commands.js'
+import type { DomainError } from '../domain/errors.js'
 import { createQueries, type Queries, type StackView } from '../read/queries.js'
 import type { ServiceDeps } from '../service.js'
 import { createCommandHandler, type CommandHandler, type Handled } from '../write/handle-command.js'
@@ -30,6 +31,24 @@ export const policyOf = (deps: ServiceDeps): Policy => ({
   planWriteLimit: deps.config.planWriteLimit,
 })
 
+/** Where a command's fields sit in its request body: domain errors name them by that path. */
+const BODY_ROOT: Partial<Record<Command['type'], { readonly root: string; readonly fields: ReadonlySet<string> }>> = {
+  GenerateToken: { root: 'token', fields: new Set(['name', 'description', 'scope', 'expires_on', 'rate_limit', 'is_email_notification_enabled']) },
+  UpdateToken: { root: 'token', fields: new Set(['name', 'description', 'scope', 'expires_on', 'rate_limit', 'is_email_notification_enabled']) },
+  CreateStack: { root: 'stack', fields: new Set(['name', 'description']) },
+}
+
+/** `scope[0].acl` of GenerateToken is `token.scope[0].acl`, as the decoder says it (one style everywhere). */
+export const inBody = (type: Command['type'], e: DomainError): DomainError => {
+  const at = BODY_ROOT[type]
+  if (!at || !e.errors) return e
+  const path = (field: string) => (at.fields.has(field.split(/[.[]/)[0] as string) ? `${at.root}.${field}` : field)
+  const errors = Object.fromEntries(Object.entries(e.errors).map(([field, messages]) => [path(field), messages]))
+  const first = Object.keys(e.errors)[0] as string
+  const message = e.message.startsWith(`${first}:`) ? `${path(first)}${e.message.slice(first.length)}` : e.message
+  return { ...e, message, errors }
+}
+
 export const createApi = (deps: ServiceDeps): Api => {
   const queries = createQueries(deps.readDb)
   const handle: CommandHandler = createCommandHandler({
@@ -44,7 +63,7 @@ export const createApi = (deps: ServiceDeps): Api => {
     async run(apiKey, command, req, idempotency) {
       const result = await handle(apiKey, command, { requestId: req.id, remoteAddr: req.ip, ...(idempotency ? { idempotency } : {}) })
       if (E.isRight(result)) return result.right
-      throw result.left.code === 'conflict' ? conflict(result.left.message) : fromDomain(result.left)
+      throw result.left.code === 'conflict' ? conflict(result.left.message) : fromDomain(inBody(command.type, result.left))
     },
     stackOf(req) {
       const apiKey = req.headers.api_key

@@ -119,14 +119,14 @@ t.test('the official @contentstack/management SDK drives the service unchanged (
   )
   t.equal(invalid.status, 422)
   t.equal(invalid.errorCode, 119)
-  t.match(invalid.errors['scope[0].module'], [/spaceship/])
+  t.match(invalid.errors['token.scope[0].module'], [/spaceship/])
   t.match(invalid.errorMessage, /spaceship/)
 
   const writeOnly = await rejection(
     stack.managementToken().create({ token: { name: 'bad', scope: [{ module: 'entry', acl: { read: false, write: true } }] } }),
   )
   t.equal(writeOnly.errorCode, 119)
-  t.ok(writeOnly.errors['scope[0].acl'])
+  t.ok(writeOnly.errors['token.scope[0].acl'])
 
   const unknownToken = await rejection(stack.managementToken('blt0000000000000000').fetch())
   t.equal(unknownToken.status, 404)

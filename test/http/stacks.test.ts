@@ -24,8 +24,8 @@ t.test('POST /v3/stacks: the caller becomes the owner', async (t) => {
   t.same(got.json(), { stack })
 
   for (const [body, field] of [
-    [{ stack: { name: '' } }, 'name'],
-    [{ stack: { name: 'x'.repeat(201) } }, 'name'],
+    [{ stack: { name: '' } }, 'stack.name'],
+    [{ stack: { name: 'x'.repeat(201) } }, 'stack.name'],
     [{ stack: {} }, 'stack.name'],
     [{ stack: { name: 'x', description: 3 } }, 'stack.description'],
     [{}, 'stack'],

@@ -104,23 +104,23 @@ t.test('POST /v3/stacks/management_tokens', async (t) => {
       t.equal((await a.eventTypes(apiKey)).length, before, 'nothing appended')
     })
 
-  rejects('unknown module, named', { name: 'x', scope: [{ module: 'spaceship', acl: { read: true } }] }, 'scope[0].module', /spaceship/)
-  rejects('write without read', { name: 'x', scope: [{ module: 'entry', acl: { read: false, write: true } }] }, 'scope[0].acl', /write requires read/)
-  rejects('neither read nor write', { name: 'x', scope: [{ module: 'entry' }] }, 'scope[0].acl', /read/)
-  rejects('audit_log write', { name: 'x', scope: [{ module: 'audit_log', acl: { read: true, write: true } }] }, 'scope[0].acl', /read-only/)
-  rejects('branch without branches', { name: 'x', scope: [{ module: 'branch', acl: { read: true } }] }, 'scope[0].branches', /branches/)
-  rejects('branch_alias without aliases', { name: 'x', scope: [{ module: 'branch_alias', acl: { read: true } }] }, 'scope[0].branch_aliases', /aliases/)
-  rejects('empty scope', { name: 'x', scope: [] }, 'scope', /at least one/)
-  rejects('past expiry (a date)', { name: 'x', scope: READ_ENTRIES, expires_on: '2026-03-01' }, 'expires_on', /future/)
-  rejects('expiry now, to the millisecond', { name: 'x', scope: READ_ENTRIES, expires_on: START.toISOString() }, 'expires_on', /future/)
-  rejects('malformed expiry', { name: 'x', scope: READ_ENTRIES, expires_on: '2027-02-30' }, 'expires_on', /YYYY-MM-DD/)
-  rejects('read limit over the plan', { name: 'x', scope: READ_ENTRIES, rate_limit: { read: 11, write: 1 } }, 'rate_limit.read', /plan limit of 10/)
-  rejects('write limit over the plan', { name: 'x', scope: READ_ENTRIES, rate_limit: { read: 1, write: 11 } }, 'rate_limit.write', /plan limit of 10/)
-  rejects('limit not a positive integer', { name: 'x', scope: READ_ENTRIES, rate_limit: { read: 0.5, write: 1 } }, 'rate_limit.read', /positive integer/)
+  rejects('unknown module, named', { name: 'x', scope: [{ module: 'spaceship', acl: { read: true } }] }, 'token.scope[0].module', /spaceship/)
+  rejects('write without read', { name: 'x', scope: [{ module: 'entry', acl: { read: false, write: true } }] }, 'token.scope[0].acl', /write requires read/)
+  rejects('neither read nor write', { name: 'x', scope: [{ module: 'entry' }] }, 'token.scope[0].acl', /read/)
+  rejects('audit_log write', { name: 'x', scope: [{ module: 'audit_log', acl: { read: true, write: true } }] }, 'token.scope[0].acl', /read-only/)
+  rejects('branch without branches', { name: 'x', scope: [{ module: 'branch', acl: { read: true } }] }, 'token.scope[0].branches', /branches/)
+  rejects('branch_alias without aliases', { name: 'x', scope: [{ module: 'branch_alias', acl: { read: true } }] }, 'token.scope[0].branch_aliases', /aliases/)
+  rejects('empty scope', { name: 'x', scope: [] }, 'token.scope', /at least one/)
+  rejects('past expiry (a date)', { name: 'x', scope: READ_ENTRIES, expires_on: '2026-03-01' }, 'token.expires_on', /future/)
+  rejects('expiry now, to the millisecond', { name: 'x', scope: READ_ENTRIES, expires_on: START.toISOString() }, 'token.expires_on', /future/)
+  rejects('malformed expiry', { name: 'x', scope: READ_ENTRIES, expires_on: '2027-02-30' }, 'token.expires_on', /YYYY-MM-DD/)
+  rejects('read limit over the plan', { name: 'x', scope: READ_ENTRIES, rate_limit: { read: 11, write: 1 } }, 'token.rate_limit.read', /plan limit of 10/)
+  rejects('write limit over the plan', { name: 'x', scope: READ_ENTRIES, rate_limit: { read: 1, write: 11 } }, 'token.rate_limit.write', /plan limit of 10/)
+  rejects('limit not a positive integer', { name: 'x', scope: READ_ENTRIES, rate_limit: { read: 0.5, write: 1 } }, 'token.rate_limit.read', /positive integer/)
   rejects('missing name', { scope: READ_ENTRIES }, 'token.name', /required/)
-  rejects('blank name', { name: '  ', scope: READ_ENTRIES }, 'name', /required/)
-  rejects('name too long', { name: 'n'.repeat(201), scope: READ_ENTRIES }, 'name', /at most 200/)
-  rejects('description too long', { name: 'x', description: 'd'.repeat(1001), scope: READ_ENTRIES }, 'description', /at most 1000/)
+  rejects('blank name', { name: '  ', scope: READ_ENTRIES }, 'token.name', /required/)
+  rejects('name too long', { name: 'n'.repeat(201), scope: READ_ENTRIES }, 'token.name', /at most 200/)
+  rejects('description too long', { name: 'x', description: 'd'.repeat(1001), scope: READ_ENTRIES }, 'token.description', /at most 1000/)
   rejects('missing scope', { name: 'x' }, 'token.scope', /required/)
   rejects('name of the wrong type', { name: 5, scope: READ_ENTRIES }, 'token.name', /string/)
   rejects('scope entry of the wrong shape', { name: 'x', scope: [{ module: 'entry', acl: { read: 'yes' } }] }, 'token.scope[0].acl.read', /boolean/)
@@ -130,7 +130,7 @@ t.test('POST /v3/stacks/management_tokens', async (t) => {
     const first = await a.generate(apiKey, OWNER, { name: 'deploy' })
     const clash = await create(a, apiKey, { name: 'deploy', scope: READ_ENTRIES })
     t.equal(clash.statusCode, 422)
-    t.match(clash.json().errors.name, [/already exists/])
+    t.match(clash.json().errors['token.name'], [/already exists/])
     t.equal((await a.call({ method: 'DELETE', url: `${TOKENS}/${first.uid}`, as: OWNER, apiKey })).statusCode, 200)
     t.equal((await create(a, apiKey, { name: 'deploy', scope: READ_ENTRIES })).statusCode, 201)
   })
@@ -325,20 +325,20 @@ t.test('PUT /v3/stacks/management_tokens/:uid', async (t) => {
     t.equal(echoed.statusCode, 200, 'unchanged past expiry is not an error')
     const past = await put({ expires_on: '2026-03-02T00:00:00.001Z' })
     t.equal(past.statusCode, 422)
-    t.ok(past.json().errors.expires_on)
+    t.ok(past.json().errors['token.expires_on'])
   })
 
   t.test('a change that fails validation appends nothing, even with other valid changes', async (t) => {
     const events = await appendedBy(async () => {
       const res = await put({ name: 'fine', rate_limit: { read: 100, write: 1 } })
       t.equal(res.statusCode, 422)
-      t.ok(res.json().errors['rate_limit.read'])
+      t.ok(res.json().errors['token.rate_limit.read'])
     })
     t.same(events, [])
     for (const [token, field] of [
-      [{ scope: [{ module: 'nope', acl: { read: true } }] }, 'scope[0].module'],
-      [{ expires_on: 'soon' }, 'expires_on'],
-      [{ name: '' }, 'name'],
+      [{ scope: [{ module: 'nope', acl: { read: true } }] }, 'token.scope[0].module'],
+      [{ expires_on: 'soon' }, 'token.expires_on'],
+      [{ name: '' }, 'token.name'],
       [{ is_email_notification_enabled: 'yes' }, 'token.is_email_notification_enabled'],
     ] as const) {
       const res = await put(token)
@@ -354,7 +354,7 @@ t.test('PUT /v3/stacks/management_tokens/:uid', async (t) => {
     await a.generate(apiKey, OWNER, { name: 'taken' })
     const res = await put({ name: 'taken' })
     t.equal(res.statusCode, 422)
-    t.ok(res.json().errors.name)
+    t.ok(res.json().errors['token.name'])
   })
 
   t.test('404 for an unknown or revoked token; revocation is final', async (t) => {
