@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import type * as t from 'io-ts'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { type ErrorAnswer, fastPathServer } from '../authorizer/fast-path.js'
 import { authorizerSurface } from '../authorizer/index.js'
@@ -9,6 +11,7 @@ import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { HttpError, notFound, unavailable } from './errors.js'
+import { jsonSchemaOf } from './json-schema.js'
 import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
 import { auditRoutes } from './routes/audit.js'
 import { healthRoutes } from './routes/health.js'
@@ -114,6 +117,11 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   })
 
   await app.register(fastifySwagger, {
+    // Request bodies documented from the io-ts codecs that decode them (route `config.body`).
+    transform: ({ schema, url, route }) => {
+      const body = (route.config as { body?: t.Mixed } | undefined)?.body
+      return { schema: body ? { ...schema, body: jsonSchemaOf(body) } : schema, url }
+    },
     openapi: {
       info: {
         title: 'Management-token service',
@@ -138,6 +146,7 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   await app.register(tokenRoutes, { api })
   await app.register(auditRoutes, { api })
   await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdOf, errorAnswer } })
-  app.get('/docs', { schema: { hide: true } }, async () => app.swagger())
+  // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   return app
 }

@@ -17,7 +17,7 @@ export class ExactType<C extends t.Mixed> extends t.Type<t.TypeOf<C>, t.OutputOf
   readonly _tag = 'ExactType'
   constructor(
     readonly inner: C,
-    tolerated: readonly string[] = [],
+    readonly tolerated: readonly string[] = [],
   ) {
     const known = new Set([...keysOf(inner), ...tolerated])
     super(

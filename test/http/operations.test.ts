@@ -51,7 +51,7 @@ t.test('GET /docs lists every registered route (SPEC 10, issue 2 item 6)', async
   t.teardown(() => app.close())
   await app.ready()
 
-  const res = await app.inject({ method: 'GET', url: '/docs' })
+  const res = await app.inject({ method: 'GET', url: '/docs/json' })
   t.equal(res.statusCode, 200)
   const doc = res.json() as { openapi: string; paths: Record<string, Record<string, unknown>> }
   t.match(doc.openapi, /^3\./)
@@ -60,7 +60,7 @@ t.test('GET /docs lists every registered route (SPEC 10, issue 2 item 6)', async
   const hidden = (r: RouteOptions) => (r.schema as { hide?: boolean } | undefined)?.hide === true
   const listed = routes.filter((r) => !hidden(r))
   t.ok(listed.length >= 16, `${listed.length} routes recorded`)
-  t.ok(routes.some((r) => r.url === '/docs' && hidden(r)), '/docs itself is hidden')
+  t.ok(routes.some((r) => r.url === '/docs/json' && hidden(r)), '/docs itself is hidden')
   const missing: string[] = []
   for (const r of listed) {
     const methods = (Array.isArray(r.method) ? r.method : [r.method]).filter((m) => m !== 'HEAD')
@@ -72,4 +72,45 @@ t.test('GET /docs lists every registered route (SPEC 10, issue 2 item 6)', async
   t.same(Object.keys(doc.paths).filter((p) => !registered.has(p)), [], 'and the document lists nothing else')
   for (const must of ['/v3/stacks', '/v3/stacks/management_tokens/{uid}', '/v3/stacks/management_tokens/{uid}/rotate', '/v3/audit-logs/{uid}', '/healthz', '/readyz'])
     t.ok(doc.paths[must], must)
+})
+
+t.test('/docs is an interactive reference; every POST and PUT of the management API has its body schema, from the codecs', async (t) => {
+  const a = await startApp(t)
+  const ui = await a.app.inject({ method: 'GET', url: '/docs/' })
+  const page = ui.statusCode === 302 ? await a.app.inject({ method: 'GET', url: ui.headers.location as string }) : ui
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /swagger-ui/i, 'Swagger UI')
+  t.match(page.headers['content-security-policy'] ?? '', /default-src|script-src/, 'with its own CSP')
+  const doc = (await a.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+    paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> } }>>
+  }
+  const bodyOf = (path: string, method: string) => doc.paths[path]?.[method]?.requestBody?.content['application/json']?.schema
+  const management = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.keys(ops)
+      .filter((m) => (m === 'post' || m === 'put') && !path.startsWith('/v3/authorize'))
+      .map((m) => [path, m] as const),
+  )
+  t.ok(management.length >= 7, `${management.length} POST/PUT operations`)
+  for (const [path, method] of management) t.ok(bodyOf(path, method), `${method.toUpperCase()} ${path} documents its body`)
+  t.match(bodyOf('/v3/stacks/management_tokens', 'post'), {
+    type: 'object',
+    required: ['token'],
+    additionalProperties: false,
+    properties: {
+      token: {
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string' },
+          scope: { type: 'array', items: { properties: { module: { type: 'string' }, acl: { properties: { read: { type: 'boolean' } } } } } },
+          rate_limit: { type: 'object', required: ['read', 'write'], nullable: true },
+        },
+      },
+    },
+  })
+  t.match(bodyOf('/v3/stacks/management_tokens/{uid}', 'put'), { properties: { token: { properties: { uid: { description: /read-only/ } } } } })
+  t.match(bodyOf('/v3/stacks/management_tokens/{uid}/rotate', 'post'), {
+    properties: { previous_expires_in_seconds: { type: 'number' } },
+    additionalProperties: false,
+    nullable: true,
+  })
 })

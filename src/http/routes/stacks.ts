@@ -37,7 +37,7 @@ const tags = ['stacks']
 export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { queries, deps } = api
 
-  app.post('/v3/stacks', { schema: { tags, summary: 'Create a stack; the caller becomes its owner' } }, async (req, reply) => {
+  app.post('/v3/stacks', { config: { body: CreateStackBody }, schema: { tags, summary: 'Create a stack; the caller becomes its owner' } }, async (req, reply) => {
     const actor = req.actor()
     const mark = idempotencyMark(req, '')
     const body = decodeOr422(CreateStackBody, req.body)
@@ -52,7 +52,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return { stack: stackJson(stack) }
   })
 
-  app.post('/v3/stacks/share', { schema: { tags, summary: 'Share the stack with users, with roles' } }, async (req, reply) => {
+  app.post('/v3/stacks/share', { config: { body: ShareBody }, schema: { tags, summary: 'Share the stack with users, with roles' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
@@ -66,7 +66,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully shared.', shared_emails: members.map((m) => m.email) }))
   })
 
-  app.post('/v3/stacks/unshare', { schema: { tags, summary: 'Remove a member (never the owner)' } }, async (req, reply) => {
+  app.post('/v3/stacks/unshare', { config: { body: UnshareBody }, schema: { tags, summary: 'Remove a member (never the owner)' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
@@ -75,7 +75,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully unshared.' }))
   })
 
-  app.post('/v3/stacks/transfer_ownership', { schema: { tags, summary: 'Transfer ownership to a member' } }, async (req, reply) => {
+  app.post('/v3/stacks/transfer_ownership', { config: { body: TransferBody }, schema: { tags, summary: 'Transfer ownership to a member' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)

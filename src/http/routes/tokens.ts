@@ -98,7 +98,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return token
   }
 
-  app.post('/v3/stacks/management_tokens', { schema: { tags, summary: 'Generate a token; its secret is returned once' } }, async (req, reply) => {
+  app.post('/v3/stacks/management_tokens', { config: { body: CreateTokenBody }, schema: { tags, summary: 'Generate a token; its secret is returned once' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const mark = idempotencyMark(req, stack.api_key)
@@ -143,7 +143,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return { token: view(stack.api_key, decodeOr422(Params, req.params).uid) }
   })
 
-  app.put(byUid, { schema: { tags, summary: 'Change name, description, scope, expiry, limits or notifications' } }, async (req, reply) => {
+  app.put(byUid, { config: { body: UpdateTokenBody }, schema: { tags, summary: 'Change name, description, scope, expiry, limits or notifications' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
@@ -170,7 +170,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return answer(reply, queries, done, 200, () => ({ notice: 'Management Token deleted successfully.' }))
   })
 
-  app.post(`${byUid}/rotate`, { onRequest: emptyBodyIsNoBody, schema: { tags, summary: 'Issue a new secret; the old one works for a grace period' } }, async (req, reply) => {
+  app.post(`${byUid}/rotate`, { onRequest: emptyBodyIsNoBody, config: { body: RotateBody }, schema: { tags, summary: 'Issue a new secret; the old one works for a grace period' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
