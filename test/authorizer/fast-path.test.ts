@@ -193,6 +193,7 @@ t.test('fast-path decisions are counted in the metrics', async (t) => {
 
 t.test('Redis counters (a promise per decision): the fast path answers as fastify does', async (t) => {
   const { Redis } = await import('ioredis')
+  await (await import('../support/redis.js')).ensureRedis()
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
   t.teardown(() => redis.quit())
   const f = await authorizerFixture(t, { redisUrl: 'redis://127.0.0.1:6379', planReadLimit: 5, authFailureLimit: 5 })

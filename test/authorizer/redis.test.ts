@@ -5,8 +5,9 @@ import t, { type Test } from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
 import { buildApp } from '../../src/http/app.js'
 import { authorizerFixture, input, newSecret } from '../support/authorizer-fixtures.js'
+import { ensureRedis, REDIS_URL } from '../support/redis.js'
 
-const REDIS_URL = 'redis://127.0.0.1:6379'
+await ensureRedis()
 
 /** A client for the test itself; deletes every key under `prefix` at teardown. */
 const redisFor = async (t: Test, prefix: string) => {
