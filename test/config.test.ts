@@ -83,3 +83,17 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ FORWARD_AUTH_429_AS_403: 'yes' }, /FORWARD_AUTH_429_AS_403: must be true or false/)
   t.throws(() => loadConfig({ PORT: 'x', HOST: 'h', AUTH_FAILURE_LIMIT: '-1' }), /PORT[\s\S]*AUTH_FAILURE_LIMIT/, 'all problems at once')
 })
+
+t.test('TRUST_PROXY and FORWARD_AUTH_PROXY (SPEC 6.7)', async (t) => {
+  t.match(loadConfig({}), { trustProxy: false, forwardAuthProxy: 'any' }, 'by default no proxy is trusted, and any proxy form is read with the safety rules')
+  t.equal(loadConfig({ TRUST_PROXY: 'none' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.same(loadConfig({ TRUST_PROXY: 'loopback' }).trustProxy, ['loopback'])
+  t.same(loadConfig({ TRUST_PROXY: ' loopback, 10.0.0.0/8 ,192.0.2.7, fd00::/8, uniquelocal,linklocal' }).trustProxy, ['loopback', '10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'uniquelocal', 'linklocal'])
+  for (const bad of ['1', '2', 'everyone', '10.0.0.0/33', '10.0.0/8', 'fd00::/129', '10.0.0.1/8/2', 'loopback,,'])
+    t.throws(() => loadConfig({ TRUST_PROXY: bad }), { name: 'ConfigError', message: /TRUST_PROXY: / }, bad)
+  t.throws(() => loadConfig({ TRUST_PROXY: '1' }), { message: /hop count cannot tell a proxy from a client/ })
+  for (const proxy of ['any', 'traefik', 'nginx', 'envoy']) t.equal(loadConfig({ FORWARD_AUTH_PROXY: proxy }).forwardAuthProxy, proxy)
+  t.throws(() => loadConfig({ FORWARD_AUTH_PROXY: 'haproxy' }), { name: 'ConfigError', message: /FORWARD_AUTH_PROXY/ })
+})

@@ -6,6 +6,7 @@ import type * as t from 'io-ts'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { type ErrorAnswer, fastPathServer } from '../authorizer/fast-path.js'
 import { authorizerSurface } from '../authorizer/index.js'
+import { trustFunction } from '../authorizer/request-input.js'
 import { EventStoreUnavailable } from '../eventstore/port.js'
 import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
@@ -81,7 +82,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
       : { logger: logger as FastifyServerOptions['logger'] }),
     serverFactory: server.serverFactory,
     genReqId: requestIdOf,
-    trustProxy: true,
+    // TRUST_PROXY (SPEC 6.7): by default no proxy is trusted and the socket's address is the client.
+    trustProxy: trustFunction(deps.config.trustProxy),
     bodyLimit: 256 * 1024,
     // A client that sends its request slowly, or never finishes it, or keeps an idle connection,
     // is cut off (Node's defaults would let a body that never arrives hold a connection forever).
