@@ -23,6 +23,12 @@ const readmeSession = (readme: string): string => {
   return block
 }
 
+/**
+ * `node` in the session loads the TypeScript sources with the same loaders as this test (tap's,
+ * so that the children's coverage is recorded against the same compiled code).
+ */
+const NODE_OPTIONS = process.execArgv.filter((a) => a.startsWith('--import') || a === '--enable-source-maps').join(' ')
+
 t.test('the README curl session runs as pasted', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mt-readme-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -32,6 +38,7 @@ t.test('the README curl session runs as pasted', async (t) => {
 
   // `node bin/management-tokens.js` from the folder the session runs in, on the sources.
   mkdirSync(join(dir, 'bin'))
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n')
   writeFileSync(
     join(dir, 'bin', 'management-tokens.js'),
     `import { run } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/cli/main.ts')).href)}\nrun(process.argv.slice(2)).then((c) => { process.exitCode = c })\n`,
@@ -45,7 +52,7 @@ t.test('the README curl session runs as pasted', async (t) => {
       ['-euo', 'pipefail', '-c', script],
       {
         cwd: dir,
-        env: { ...process.env, DATA_DIR: dataDir, NODE_OPTIONS: `--import ${pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href}` },
+        env: { ...process.env, DATA_DIR: dataDir, NODE_OPTIONS },
         timeout: 120_000,
       },
       (err, stdout, stderr) => done({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
