@@ -16,6 +16,7 @@ export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token
   TokenNotificationChanged: { module: 'management_token', event_type: 'update' },
   TokenRotated: { module: 'management_token', event_type: 'rotate' },
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
+  TokenExpiryNotified: { module: 'management_token', event_type: 'expiry_notice' },
 }
 
 /**

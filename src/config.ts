@@ -38,6 +38,44 @@ const boolString = new t.Type<boolean, string, unknown>(
   String,
 )
 
+const DURATION = /^(\d+)\s*(s|m|h|d)?$/
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+const MAX_NOTIFY_BEFORE_MS = 365 * UNIT_MS.d
+/** `7d`, `36h`, `90m`, `45s` or a bare number of seconds, as milliseconds (1 s to 365 days). */
+const duration = (name: string) =>
+  new t.Type<number, string, unknown>(
+    name,
+    (u): u is number => typeof u === 'number',
+    (u, c) => {
+      const m = typeof u === 'string' ? DURATION.exec(u.trim()) : null
+      const ms = m ? Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS] : Number.NaN
+      return ms >= 1000 && ms <= MAX_NOTIFY_BEFORE_MS
+        ? t.success(ms)
+        : t.failure(u, c, 'must be a duration from 1s to 365d such as 7d, 36h, 90m or a number of seconds')
+    },
+    String,
+  )
+
+/** `a@b.c` or `Name <a@b.c>`: the From of expiry notices. */
+const mailbox = new t.Type<string, string, unknown>(
+  'MAIL_FROM',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && /^(?:[^<>@\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/.test(u.trim())
+      ? t.success(u.trim())
+      : t.failure(u, c, 'must be an address such as tokens@example.com or "Tokens <tokens@example.com>"'),
+  String,
+)
+
+const secretString = (name: string, min: number) =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string',
+    // The value itself is never echoed in the message.
+    (u, c) => (typeof u === 'string' && u.length >= min ? t.success(u) : t.failure('[hidden]', c, `must be at least ${min} characters`)),
+    String,
+  )
+
 const Env = t.partial({
   PORT: intString('PORT', 0, 65535),
   HOST: t.string,
@@ -55,6 +93,13 @@ const Env = t.partial({
   FORWARD_AUTH_429_AS_403: boolString,
   /** Failed authentications allowed per client address per minute before 429. */
   AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
+  /** Expiry notices: SMTP server (`smtp://user:pass@host:587`); unset: `.eml` files in DATA_DIR/outbox/. */
+  SMTP_URL: urlWith('SMTP_URL', ['smtp:', 'smtps:']),
+  MAIL_FROM: mailbox,
+  NOTIFY_BEFORE: duration('NOTIFY_BEFORE'),
+  /** Lifecycle webhooks, signed with WEBHOOK_SECRET (required with it). */
+  WEBHOOK_URL: urlWith('WEBHOOK_URL', ['http:', 'https:']),
+  WEBHOOK_SECRET: secretString('WEBHOOK_SECRET', 16),
 })
 
 export interface Config {
@@ -72,6 +117,12 @@ export interface Config {
   readonly logLevel: string
   readonly forwardAuth429As403: boolean
   readonly authFailureLimit: number
+  readonly smtpUrl: string | undefined
+  readonly mailFrom: string
+  /** How long before a token expires its notice is due (ms). */
+  readonly notifyBeforeMs: number
+  readonly webhookUrl: string | undefined
+  readonly webhookSecret: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -99,7 +150,16 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         logLevel: e.LOG_LEVEL ?? 'info',
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
         authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
+        smtpUrl: e.SMTP_URL,
+        mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',
+        notifyBeforeMs: e.NOTIFY_BEFORE ?? 7 * 86_400_000,
+        webhookUrl: e.WEBHOOK_URL,
+        webhookSecret: e.WEBHOOK_SECRET,
       }),
+    ),
+    E.filterOrElse(
+      (c) => c.webhookUrl === undefined || c.webhookSecret !== undefined,
+      (): t.Errors => [{ value: undefined, context: [{ key: 'WEBHOOK_SECRET', type: t.string, actual: undefined }], message: 'is required with WEBHOOK_URL' }],
     ),
     E.getOrElse((errors): Config => {
       const lines = errors.map((e) => {

@@ -7,6 +7,8 @@ import { openService } from '../service.js'
 export interface Server {
   readonly app: FastifyInstance
   readonly address: string
+  /** Where expiry notices and webhooks go (for the start-up message). */
+  readonly notifications: string
   close(): Promise<void>
 }
 
@@ -19,6 +21,7 @@ export const startServer = async (config: Config): Promise<Server> => {
   return {
     app,
     address,
+    notifications: service.notifications.summary,
     close: () =>
       (closing ??= (async () => {
         await app.close()
@@ -33,6 +36,7 @@ export const serve = async (config: Config, say: (s: string) => void): Promise<S
   const store = config.eventStoreUrl ?? `sqlite:${config.dataDir}/events.db`
   say(
     `management-tokens listening on ${server.address}/v3 (event store ${store.replace(/\/\/[^@/]*@/, '//***@')})\n` +
+      `${server.notifications}\n` +
       (resolveJwtKey(config).development
         ? 'development authtokens: node bin/management-tokens.js authtoken --email you@example.com\n'
         : ''),

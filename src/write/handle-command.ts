@@ -14,6 +14,11 @@ import { KeyedQueue } from './keyed-queue.js'
 export interface RequestContext {
   readonly requestId: string
   readonly remoteAddr: string
+  /**
+   * Ids for the decided events, in order, when the caller must know them before the append (the
+   * expiry reactor writes its outbox intent under the id first); otherwise new UUIDs.
+   */
+  readonly eventIds?: readonly string[]
 }
 
 export interface Handled {
@@ -69,7 +74,7 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
       remote_addr: ctx.remoteAddr,
       schema_version: SCHEMA_VERSION,
     }
-    const toAppend: NewEvent[] = events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata }))
+    const toAppend: NewEvent[] = events.map((e, i) => ({ id: ctx.eventIds?.[i] ?? randomUUID(), type: e.type, data: e.data, metadata }))
     const last = stored[stored.length - 1]
     const appended = await deps.store.append(stream, toAppend, last ? last.revision : 'no_stream')
     if (E.isLeft(appended)) return { kind: 'conflict' as const }

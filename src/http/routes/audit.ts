@@ -27,7 +27,7 @@ const AuditQuery = t.partial({
   limit: numberString(1, 100),
   skip: numberString(0, Number.MAX_SAFE_INTEGER),
   module: t.keyof({ management_token: null, stack: null }),
-  event_type: t.keyof({ create: null, update: null, delete: null, rotate: null, share: null, unshare: null, transfer_ownership: null }),
+  event_type: t.keyof({ create: null, update: null, delete: null, rotate: null, share: null, unshare: null, transfer_ownership: null, expiry_notice: null }),
   actor: t.string,
   from: instant,
   to: instant,
