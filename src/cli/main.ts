@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { ConfigError, loadConfig } from '../config.js'
 import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
 import { registerAudit } from './audit.js'
+import { registerDeliveries } from './deliveries.js'
 import { processIo, type CliContext, type Io } from './io.js'
 import { registerRebuild } from './rebuild.js'
 import { registerSeed } from './seed.js'
@@ -50,6 +51,7 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
   registerAudit(program, ctx)
   registerRebuild(program, ctx)
   registerSeed(program, ctx)
+  registerDeliveries(program, ctx)
 
   try {
     await program.parseAsync(['node', 'management-tokens', ...argv])

@@ -50,7 +50,7 @@ export class Dispatcher {
     const result = outcome === 'dead' ? 'dead' : 'failed'
     this.deps.metrics?.delivery(d.channel, result)
     logger.warn(
-      { delivery: d.id, channel: d.channel, kind: d.kind, target, status: failure.status, attempts: d.attempts + 1, outcome },
+      { delivery: d.id, channel: d.channel, kind: d.kind, target, status: failure.status, error: failure.message, attempts: d.attempts + 1, outcome },
       outcome === 'dead' ? 'delivery failed; retry window spent, kept as dead' : 'delivery failed; will retry',
     )
     return result

@@ -223,7 +223,8 @@ export class ExpiryReactor {
         expiresOn: event.data.expires_on,
         recipients: event.data.recipients,
       })
-      this.deps.outbox.add({ id: r.id, channel: 'mail', stack: event.data.api_key, kind: 'expiry_notice', payload: JSON.stringify(mail) }, now)
+      // Its own delivery id: the webhook reporting the same event is keyed by the bare event id.
+      this.deps.outbox.add({ id: `expiry-notice.${r.id}`, channel: 'mail', stack: event.data.api_key, kind: 'expiry_notice', payload: JSON.stringify(mail) }, now)
       this.stmts.dropIntent.run(r.id)
       this.leftover.delete(r.id)
     }
