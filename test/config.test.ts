@@ -72,3 +72,38 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ FORWARD_AUTH_429_AS_403: 'yes' }, /FORWARD_AUTH_429_AS_403: must be true or false/)
   t.throws(() => loadConfig({ PORT: 'x', HOST: 'h', AUTH_FAILURE_LIMIT: '-1' }), /PORT[\s\S]*AUTH_FAILURE_LIMIT/, 'all problems at once')
 })
+
+t.test('notifications and webhooks (SPEC 13): SMTP_URL, MAIL_FROM, NOTIFY_BEFORE, WEBHOOK_URL, WEBHOOK_SECRET', async (t) => {
+  t.match(loadConfig({}), { smtpUrl: undefined, mailFrom: 'management-tokens@localhost', notifyBeforeMs: 7 * 86_400_000, webhookUrl: undefined, webhookSecret: undefined })
+  t.match(
+    loadConfig({
+      SMTP_URL: 'smtps://user:pw@mail.example.com:465',
+      MAIL_FROM: 'Tokens <tokens@example.com>',
+      NOTIFY_BEFORE: '36h',
+      WEBHOOK_URL: 'https://hooks.example.com/tokens',
+      WEBHOOK_SECRET: 'whsec_0123456789abcdef',
+    }),
+    { smtpUrl: 'smtps://user:pw@mail.example.com:465', mailFrom: 'Tokens <tokens@example.com>', notifyBeforeMs: 36 * 3_600_000, webhookUrl: 'https://hooks.example.com/tokens' },
+  )
+  const before = (v: string) => loadConfig({ NOTIFY_BEFORE: v }).notifyBeforeMs
+  t.equal(before('7d'), 7 * 86_400_000)
+  t.equal(before('90m'), 90 * 60_000)
+  t.equal(before('45s'), 45_000)
+  t.equal(before('3600'), 3_600_000, 'a bare number is seconds')
+  t.equal(loadConfig({ MAIL_FROM: 'a@b.co' }).mailFrom, 'a@b.co')
+  const bad = (env: Record<string, string>, pattern: RegExp) => t.throws(() => loadConfig(env), pattern)
+  bad({ NOTIFY_BEFORE: '7 weeks' }, /NOTIFY_BEFORE: must be a duration from 1s to 365d/)
+  bad({ NOTIFY_BEFORE: '0' }, /NOTIFY_BEFORE: must be a duration/)
+  bad({ NOTIFY_BEFORE: '400d' }, /NOTIFY_BEFORE: must be a duration/)
+  bad({ SMTP_URL: 'http://mail.example.com' }, /SMTP_URL: must use smtp: or smtps:/)
+  bad({ MAIL_FROM: 'not an address' }, /MAIL_FROM: must be an address/)
+  bad({ WEBHOOK_URL: 'ftp://x' }, /WEBHOOK_URL: must use http: or https:/)
+  bad({ WEBHOOK_URL: 'https://hooks.example.com' }, /WEBHOOK_SECRET: is required with WEBHOOK_URL/)
+  const short = 'short-secret'
+  t.throws(() => loadConfig({ WEBHOOK_URL: 'https://h.example.com', WEBHOOK_SECRET: short }), /WEBHOOK_SECRET: must be at least 16 characters/)
+  try {
+    loadConfig({ WEBHOOK_URL: 'https://h.example.com', WEBHOOK_SECRET: short })
+  } catch (e) {
+    t.notMatch((e as Error).message, short, 'the secret is not echoed')
+  }
+})
