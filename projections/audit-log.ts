@@ -26,7 +26,9 @@ export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token
  */
 export const auditLog: Projection = {
   name: 'audit-log',
-  // 2: keyed by position (was: by uid).
+  // 2: keyed by position (was: by uid). TokenExpiryNotified (expiry_notice) did not need a 3: a
+  // build without it could not decode such an event, so no read model built before holds a row
+  // the current code would write differently, and a rebuild at start-up would change nothing.
   version: 2,
   tables: ['audit_log', 'audit_titles'],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),
