@@ -14,6 +14,8 @@ export interface DispatchDeps {
   readonly metrics?: ReactorMetrics
 }
 
+const MAIL_CONCURRENCY = 5
+
 export type AttemptOutcome = 'delivered' | 'failed' | 'dead'
 
 /**
@@ -59,7 +61,8 @@ export class Dispatcher {
   /** Sends everything due now; webhooks one at a time per stack, in order, stopping a stack at its first failure. */
   async deliverDue(): Promise<void> {
     const mailRows = this.deps.outbox.due('mail', this.deps.clock().getTime())
-    await Promise.all(mailRows.map((d) => this.attempt(d)))
+    // A few connections at a time: a mail server may refuse a burst from one client.
+    for (let i = 0; i < mailRows.length; i += MAIL_CONCURRENCY) await Promise.all(mailRows.slice(i, i + MAIL_CONCURRENCY).map((d) => this.attempt(d)))
     if (this.deps.webhook) await this.deliverWebhooks()
   }
 

@@ -11,13 +11,15 @@ export interface MailTransport {
   close(): void
 }
 
-/** A URL without its user and password. */
+/** A URL for logs and messages: without its user, password, query or fragment (any may hold a credential). */
 export const redactUrl = (url: string): string => {
   const u = new URL(url)
   if (u.username || u.password) {
     u.username = '***'
     u.password = ''
   }
+  u.search = ''
+  u.hash = ''
   return u.toString()
 }
 
