@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { simpleParser } from 'mailparser'
 import t, { type Test } from 'tap'
 import { noticeMessageId } from '../../reactors/expiry-mail.js'
+import { run, type Io } from '../../src/cli/main.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { ADMIN, DEVELOPER, OWNER, START, startApp, type TestApp } from '../support/app.js'
 import { ManualScheduler, TestSmtp } from '../support/notifications.js'
@@ -101,6 +102,13 @@ t.test('sent once, at the moment NOTIFY_BEFORE before expiry, to the owner and a
   t.match(mail.parsed.text, uid)
   const audit = await a.call({ method: 'GET', url: '/v3/audit-logs?event_type=expiry_notice', as: OWNER, apiKey })
   t.match(audit.json().logs, [{ module: 'management_token', event_type: 'expiry_notice', created_by: 'system', metadata: { uid, title: 'ci' } }])
+  const out: string[] = []
+  const io: Io = { out: (x) => void out.push(x), err: (x) => void out.push(x), env: { DATA_DIR: a.dataDir } }
+  t.equal(await run(['audit', '--type', 'expiry_notice', '--json'], io), 0)
+  t.match(out.map((l) => JSON.parse(l)), [{ type: 'TokenExpiryNotified', actor: 'system', stack: apiKey, token: uid, data: { expires_on: expires, recipients: [ADMIN, OWNER] } }])
+  out.length = 0
+  t.equal(await run(['audit', '--as-of', new Date(a.clock!.now()).toISOString()], io), 0, 'as-of folds the notice too')
+  t.match(out.join(''), new RegExp(`${uid}.*active`))
   const metrics = (await a.call({ method: 'GET', url: '/metrics' })).body
   t.match(metrics, /expiry_notices_total 1/)
   t.match(metrics, /outbox_deliveries_total\{channel="mail",outcome="delivered"\} 1/)
