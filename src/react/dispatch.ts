@@ -3,6 +3,7 @@ import type { NoticeMail } from '../../reactors/expiry-mail.js'
 import { mailFailure, type MailTransport } from './mail-transport.js'
 import type { ReactorMetrics } from './metrics.js'
 import type { Channel, Delivery, Outbox } from './outbox.js'
+import { localClaims, type WebhookClaims } from './webhook-claims.js'
 import type { WebhookTransport } from './webhook-transport.js'
 
 export interface DispatchDeps {
@@ -12,11 +13,16 @@ export interface DispatchDeps {
   readonly clock: () => Date
   readonly logger: Logger
   readonly metrics?: ReactorMetrics
+  /** Which instance sends each webhook (default: this one). */
+  readonly claims?: WebhookClaims
 }
+
+/** How soon to look again at a webhook another instance is sending. */
+const CLAIM_POLL_MS = 1000
 
 const MAIL_CONCURRENCY = 5
 
-export type AttemptOutcome = 'delivered' | 'failed' | 'dead'
+export type AttemptOutcome = 'delivered' | 'failed' | 'dead' | 'elsewhere' | 'waiting'
 
 /**
  * Sends outbox rows: at least once (a crash after the server accepted but before the row is marked
@@ -28,6 +34,26 @@ export class Dispatcher {
 
   /** One attempt at one delivery. */
   async attempt(d: Delivery): Promise<AttemptOutcome> {
+    const { outbox, clock, logger } = this.deps
+    const claims = this.deps.claims ?? localClaims
+    if (d.channel === 'webhook') {
+      const claim = await claims.claim(d.id)
+      if (claim === 'done') {
+        outbox.markSent(d, clock().getTime())
+        logger.debug({ delivery: d.id, kind: d.kind }, 'delivered by another instance')
+        return 'elsewhere'
+      }
+      if (claim === 'wait') {
+        outbox.postpone(d, clock().getTime() + CLAIM_POLL_MS)
+        return 'waiting'
+      }
+    }
+    const outcome = await this.send(d)
+    if (d.channel === 'webhook') await (outcome === 'delivered' ? claims.delivered(d.id) : claims.release(d.id))
+    return outcome
+  }
+
+  private async send(d: Delivery): Promise<AttemptOutcome> {
     const { outbox, clock, logger } = this.deps
     const target = d.channel === 'mail' ? this.deps.mail.target : (this.deps.webhook?.target ?? 'none')
     let failure: { status: string; message: string } | undefined
@@ -72,7 +98,7 @@ export class Dispatcher {
       if (heads.length === 0) return
       const outcomes = await Promise.all(heads.map((d) => this.attempt(d)))
       // Each delivered (or dead) head lets its stack's next row go; a failed one waits for its retry.
-      if (!outcomes.some((o) => o !== 'failed')) return
+      if (!outcomes.some((o) => o === 'delivered' || o === 'dead' || o === 'elsewhere')) return
     }
   }
 }

@@ -73,7 +73,7 @@ export const createReactorTables = (db: Database.Database): void => {
  * command path (RecordExpiryNotice), so it is an event in the stack's stream and the domain
  * refuses a second one for the same expiry. Only the instance whose append recorded a notice
  * mails it (it wrote an intent under the event id first); every instance with WEBHOOK_URL
- * relays the lifecycle facts it follows.
+ * queues the lifecycle facts it follows (with REDIS_URL, shared claims pick one sender each).
  */
 export class ExpiryReactor {
   private readonly stmts

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -12,6 +13,7 @@ import { emlTransport, smtpTransport, type MailTransport } from './mail-transpor
 import { reactorMetrics, type ReactorMetrics } from './metrics.js'
 import { Outbox } from './outbox.js'
 import { timerScheduler, type Scheduler } from './scheduler.js'
+import { localClaims, redisClaims } from './webhook-claims.js'
 import { webhookTransport, type WebhookTransport } from './webhook-transport.js'
 
 /**
@@ -63,7 +65,9 @@ export const openNotifications = (deps: NotificationDeps): Notifications => {
   const webhook = webhookTransportFor(deps.config)
   const logger = deps.logger.child({ component: 'notifications' })
   const metrics = reactorMetrics(deps.registry, outbox, deps.clock)
-  const dispatcher = new Dispatcher({ outbox, mail, webhook, clock: deps.clock, logger, metrics })
+  // With Redis, instances share webhook claims: each delivery is sent once, a stack's in order.
+  const claims = webhook && deps.config.redisUrl ? redisClaims(deps.config.redisUrl, randomUUID(), logger) : localClaims
+  const dispatcher = new Dispatcher({ outbox, mail, webhook, clock: deps.clock, logger, metrics, claims })
   const reactor = new ExpiryReactor({
     db,
     store: deps.store,
@@ -79,7 +83,7 @@ export const openNotifications = (deps: NotificationDeps): Notifications => {
   })
   const summary =
     (deps.config.smtpUrl ? `expiry notices: mailed through ${mail.target}` : `expiry notices: no SMTP_URL, written as .eml files to ${mail.target}`) +
-    (webhook ? `; lifecycle webhooks to ${webhook.target}` : '')
+    (webhook ? `; lifecycle webhooks to ${webhook.target}${claims === localClaims ? '' : ' (claims shared through Redis)'}` : '')
   return {
     reactor,
     outbox,
@@ -89,6 +93,7 @@ export const openNotifications = (deps: NotificationDeps): Notifications => {
     summary,
     async close() {
       await reactor.stop()
+      await claims.close()
       mail.close()
       db.close()
     },

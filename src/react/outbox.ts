@@ -76,6 +76,7 @@ export class Outbox {
       ),
       sent: db.prepare(`UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE n = ?`),
       retry: db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE n = ?`),
+      postpone: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE n = ?`),
       dead: db.prepare(`UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE n = ?`),
       revive: db.prepare(`UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, deadline = ? WHERE id = ? AND status = 'dead'`),
       nextMail: db.prepare<[], number | null>(`SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND channel = 'mail'`).pluck(),
@@ -115,6 +116,11 @@ export class Outbox {
     }
     this.stmts.retry.run(next, error, d.n)
     return 'retry'
+  }
+
+  /** Look again later without counting an attempt (another instance holds its claim). */
+  postpone(d: Delivery, at: number): void {
+    this.stmts.postpone.run(at, d.n)
   }
 
   /** A dead delivery becomes pending again with a fresh retry window; false if the id is not dead. */
