@@ -1,3 +1,5 @@
 import { render } from 'preact'
+import { App } from './app'
+import './style.css'
 
-render(<p>Management tokens console</p>, document.getElementById('app') as HTMLElement)
+render(<App />, document.getElementById('app') as HTMLElement)
