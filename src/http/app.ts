@@ -9,10 +9,15 @@ import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { badRequest, HttpError, notFound, unavailable } from './errors.js'
+import { createJwksVerifier, jwksTargetOf } from './jwks.js'
+import { createRelyingParty } from './oidc.js'
 import { auditRoutes } from './routes/audit.js'
+import { consoleRoutes } from './routes/console.js'
 import { healthRoutes } from './routes/health.js'
 import { stackRoutes } from './routes/stacks.js'
 import { tokenRoutes } from './routes/tokens.js'
+import { userSessionRoute } from './routes/user-session.js'
+import { signInMode } from './sign-in.js'
 
 /** Never logged: secrets and identity headers (SPEC 10). */
 export const REDACT = [
@@ -28,6 +33,10 @@ export const REDACT = [
 export interface AppOptions {
   /** A pino logger config or instance (tests pass a stream to capture logs). */
   readonly logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance']
+  /** The built console (default `console/dist` in the package). */
+  readonly consoleDir?: string
+  /** Least time between two refetches of the identity provider's key set for an unknown `kid` (default 30 s). */
+  readonly jwksCooldownMs?: number
 }
 
 const toHttpError = (err: unknown): HttpError | undefined => {
@@ -126,7 +135,18 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   })
   // Management bodies are JSON only (SPEC 5.5: a wrong content type is a 400).
   app.removeContentTypeParser('text/plain')
-  await app.register(authtoken, { key: resolveJwtKey(deps.config) })
+  const { config } = deps
+  const key = resolveJwtKey(config)
+  const mode = signInMode(config)
+  const rp =
+    config.oidcIssuerUrl && config.oidcClientId
+      ? createRelyingParty({ issuer: config.oidcIssuerUrl, clientId: config.oidcClientId, clientSecret: config.oidcClientSecret })
+      : undefined
+  const target = jwksTargetOf(config, rp && (() => rp.metadata()))
+  const jwks = target && createJwksVerifier({ target, now: deps.clock, cooldownMs: options.jwksCooldownMs })
+  await app.register(authtoken, { key, jwks })
+  if (mode === 'development' && key && 'secret' in key) await app.register(userSessionRoute, { secret: key.secret })
+  await app.register(consoleRoutes, { deps, mode, oidc: rp && jwks ? { rp, jwks } : undefined, consoleDir: options.consoleDir })
   const api = createApi(deps)
   await app.register(healthRoutes, { api })
   await app.register(stackRoutes, { api })

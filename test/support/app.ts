@@ -9,7 +9,7 @@ import { testConfig, type Config } from '../../src/config.js'
 import { openEventStore } from '../../src/eventstore/open.js'
 import { EventStoreUnavailable, type EventStore } from '../../src/eventstore/port.js'
 import { stackStream } from '../../src/eventstore/streams.js'
-import { buildApp, REDACT } from '../../src/http/app.js'
+import { type AppOptions as BuildAppOptions, buildApp, REDACT } from '../../src/http/app.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import { openService, type Service } from '../../src/service.js'
 import { onDouble, storeTarget } from './store-under-test.js'
@@ -98,6 +98,8 @@ export interface AppOptions {
   /** Wrap the event store (for fault injection). */
   readonly wrapStore?: (store: EventStore) => EventStore
   readonly config?: Partial<Config>
+  /** buildApp options besides the logger (console folder, JWKS cooldown). */
+  readonly appOptions?: Omit<BuildAppOptions, 'logger'>
 }
 
 export interface TestApp {
@@ -160,7 +162,7 @@ export const startApp = async (t: Test, options: AppOptions = {}): Promise<TestA
     { level: options.logLevel ?? 'info', redact: REDACT },
     { write: (line: string) => void logLines.push(line) },
   )
-  const app = await buildApp(service, { logger })
+  const app = await buildApp(service, { ...options.appOptions, logger })
   // Teardowns run in reverse order of registration: app, then service, then the folder.
   t.teardown(() => service.close())
   t.teardown(() => app.close())
