@@ -25,7 +25,7 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
   const [rotating, setRotating] = useState<Token>()
   const [revoking, setRevoking] = useState<Token>()
   const plan = stack.plan
-  const max = plan?.max_tokens ?? 30
+  const max = plan?.max_tokens ?? 0
   const list = tokens.data ?? []
   const full = list.length >= max
   const issued = (t: IssuedToken, rotated: boolean) => {
@@ -33,6 +33,8 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
     void tokens.reload()
   }
   const who = (uid: string) => (uid === session.uid ? 'you' : uid)
+
+  if (!plan) return <p class="error" role="alert">The service did not report this stack's plan limits.</p>
 
   if (route[0] === 'new' || route[1] === 'edit') {
     const editing = route[1] === 'edit' ? list.find((t) => t.uid === route[0]) : undefined
@@ -42,7 +44,7 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
       <TokenForm
         key={editing?.uid ?? 'new'}
         apiKey={apiKey}
-        plan={plan?.rate_limit ?? { read: 10, write: 10 }}
+        plan={plan.rate_limit}
         token={editing}
         onGenerated={(t) => {
           go('stacks', apiKey, 'tokens')
@@ -101,7 +103,7 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
               <dt>Email notification</dt>
               <dd>{t.is_email_notification_enabled ? 'On' : 'Off'}</dd>
               <dt>Rate limits</dt>
-              <dd>{limits(t.rate_limit, plan?.rate_limit)}</dd>
+              <dd>{limits(t.rate_limit, plan.rate_limit)}</dd>
               <dt>Created</dt>
               <dd>
                 by {who(t.created_by)} on {utc(t.created_at)}
