@@ -119,10 +119,14 @@ export const consoleAuthRoutes: FastifyPluginAsync<ConsoleAuthOptions> = async (
 
   app.get(
     '/console/auth/callback',
-    documented({
-      tags,
-      summary: 'Where the identity provider returns: exchanges the code, keeps the id_token in a session, 302 to /console/ (on failure to /console/?signin_error=...)',
-    }),
+    {
+      ...documented({
+        tags,
+        summary: 'Where the identity provider returns: exchanges the code, keeps the id_token in a session, 302 to /console/ (on failure to /console/?signin_error=...)',
+      }),
+      // The query holds the authorization code: log the path only.
+      logSerializers: { req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0] }) },
+    },
     async (req, reply) => {
       noStore(reply).clearCookie(PENDING, { path: '/console/auth/callback' })
       const fail = (reason: 'expired' | 'denied' | 'failed', detail: unknown) => {
