@@ -165,7 +165,12 @@ export const inConsole = async (
   context: BrowserContext,
   server: ConsoleServer,
   body: (p: ConsolePage) => Promise<void>,
-  options: { viewport?: { width: number; height: number }; clock?: Date } = {},
+  options: {
+    viewport?: { width: number; height: number }
+    clock?: Date
+    /** Origins the tab may navigate to (the identity provider's sign-in pages): navigations only. */
+    navigatesTo?: string[]
+  } = {},
 ): Promise<void> => {
   const page = await context.newPage()
   if (options.viewport) await page.setViewportSize(options.viewport)
@@ -173,7 +178,11 @@ export const inConsole = async (
   if (options.clock) await page.clock.setFixedTime(options.clock)
   const requests: string[] = []
   const problems: string[] = []
-  page.on('request', (r: Request) => void requests.push(r.url()))
+  const allowedNavigations = options.navigatesTo ?? []
+  page.on('request', (r: Request) => {
+    const elsewhere = r.isNavigationRequest() && allowedNavigations.some((o) => r.url().startsWith(`${o}/`))
+    if (!elsewhere) requests.push(r.url())
+  })
   page.on('pageerror', (e) => void problems.push(`pageerror: ${e.message}`))
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`)
