@@ -138,6 +138,7 @@ export const TokenForm = ({ apiKey, plan, token, onGenerated, onSaved, onCancel 
                     <label key={p}>
                       <input
                         type="radio"
+                        id={`tf-perm-${id}-${p}`}
                         name={`tf-perm-${id}`}
                         value={p}
                         checked={(f.perms[m.id] ?? 'none') === p}

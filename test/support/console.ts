@@ -30,6 +30,14 @@ const newestMtime = (path: string): number => {
   return Math.max(s.mtimeMs, ...readdirSync(path).map((n) => (n === 'dist' || n === 'node_modules' ? 0 : newestMtime(join(path, n)))))
 }
 
+/** The environment without the test runner's hooks, for tools that are not under test (no coverage of them). */
+export const plainEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  delete env.NODE_V8_COVERAGE
+  return env
+}
+
 /**
  * Builds the console when console/dist is missing or older than its sources. Test files run in
  * parallel: a lock folder makes one of them build while the others wait for it (bounded).
@@ -53,7 +61,7 @@ export const ensureConsoleBuilt = async (): Promise<void> => {
   try {
     if (fresh()) return
     const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js')
-    const r = spawnSync(process.execPath, [vite, 'build', CONSOLE, '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [vite, 'build', CONSOLE, '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8', env: plainEnv() })
     if (r.status !== 0) throw new Error(`vite build failed: ${r.stderr}${r.stdout}`)
   } finally {
     rmdirSync(lock)
