@@ -45,10 +45,13 @@ t.test('expired sign-in: the console says so, signs in again and keeps the form'
   const owner = { email: 'owner@example.com', sub: 'u-owner' }
   const created = await server.api('POST', '/v3/stacks', owner.email, { body: { stack: { name: 'Kept' } } })
   const apiKey = created.body.stack.api_key as string
-  const LIFETIME = 2000
-  const short = mintAuthtoken(secret, owner, LIFETIME)
-  const expiresAt = Date.now() + LIFETIME
+  // Long enough to sign in and fill the form on a loaded machine; then the test waits it out.
+  const LIFETIME = 12_000
   await inConsole(t, ctx, server, async ({ page }) => {
+    await page.getByLabel('Authtoken').waitFor()
+    await axeScan(t, page, 'sign-in (pasted authtoken)')
+    const short = mintAuthtoken(secret, owner, LIFETIME)
+    const expiresAt = Date.now() + LIFETIME
     await page.getByLabel('Authtoken').fill(short)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByText('Signed in as owner@example.com').waitFor()

@@ -152,6 +152,8 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
       t.equal(await page.getByLabel(/Expiry date/).inputValue(), '2026-03-14')
       t.ok(await page.getByLabel('Notify via email 7 days before').isChecked())
       t.equal(await page.getByLabel('Reads per second (at most 10)').inputValue(), '5')
+      await axeScan(t, page, 'edit form')
+      await screenshot(page, 'token-edit')
       await page.getByLabel('Description (optional)').fill('Deploys from CI, nightly')
       await page.getByLabel('Writes per second (at most 10)').fill('3')
       await page.getByLabel('Never').check()
