@@ -17,6 +17,8 @@ export interface OidcAccount {
   readonly sub: string
   /** Without one, the id_token carries no email (sign in with the sub instead). */
   readonly email?: string
+  /** The `email_verified` claim (default true). */
+  readonly emailVerified?: boolean
 }
 
 export interface OidcProviderOptions {
@@ -67,7 +69,7 @@ const readForm = async (req: IncomingMessage): Promise<URLSearchParams> => {
 
 export const startOidcProvider = async (t: Test, o: OidcProviderOptions): Promise<TestOidcProvider> => {
   const clientId = o.clientId ?? 'management-console'
-  const accounts = o.accounts ?? [TEST_ACCOUNT]
+  const accounts: readonly OidcAccount[] = o.accounts ?? [TEST_ACCOUNT]
   let keys = [signingKey()]
   let jwksRequests = 0
   let built: Provider | undefined
@@ -96,7 +98,7 @@ export const startOidcProvider = async (t: Test, o: OidcProviderOptions): Promis
       cookies: { keys: [randomBytes(16).toString('hex')] },
       findAccount: (_ctx, sub) => {
         const account = accounts.find((a) => a.sub === sub)
-        return account && { accountId: sub, claims: () => (account.email ? { sub, email: account.email, email_verified: true } : { sub }) }
+        return account && { accountId: sub, claims: () => (account.email ? { sub, email: account.email, email_verified: account.emailVerified ?? true } : { sub }) }
       },
     })
     return provider
