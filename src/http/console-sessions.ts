@@ -38,8 +38,4 @@ export class ExpiringStore<V> {
   delete(key: string): void {
     this.entries.delete(key)
   }
-
-  get size(): number {
-    return this.entries.size
-  }
 }

@@ -24,9 +24,12 @@ export const errorBody = {
   },
 } as const
 
+// Response schemas also serialize: `additionalProperties: true` keeps a field added to a view
+// later from being dropped silently before anyone documents it.
 export const rateLimitSchema = {
   type: 'object',
   properties: { read: int, write: int },
+  additionalProperties: true,
 } as const
 
 export const stackSchema = {
@@ -43,6 +46,7 @@ export const stackSchema = {
     updated_at: str,
     role: { type: 'string', enum: ['owner', 'admin', 'developer', 'content_manager'], description: "the caller's role" },
   },
+  additionalProperties: true,
 } as const
 
 export const scopeSchema = {
@@ -55,7 +59,28 @@ export const scopeSchema = {
       branches: { type: 'array', items: str },
       branch_aliases: { type: 'array', items: str },
     },
+    additionalProperties: true,
   },
+} as const
+
+/** A token as the listing and fetch return it (SPEC 5.2, plus `last_rotated_at`). */
+export const tokenSchema = {
+  type: 'object',
+  properties: {
+    uid: str,
+    name: str,
+    description: str,
+    scope: scopeSchema,
+    expires_on: nullableStr,
+    rate_limit: { ...rateLimitSchema, type: ['object', 'null'], description: 'null: the plan limit' },
+    is_email_notification_enabled: { type: 'boolean' },
+    created_by: str,
+    updated_by: str,
+    created_at: str,
+    updated_at: str,
+    last_rotated_at: { type: ['string', 'null'], description: 'when the secret was last rotated, or null' },
+  },
+  additionalProperties: true,
 } as const
 
 export const schemaTypes = { str, nullableStr, int }

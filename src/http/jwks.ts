@@ -72,6 +72,9 @@ export const createJwksVerifier = (o: JwksOptions): JwksVerifier => {
           algorithms: ALGORITHMS,
           currentDate: o.now(),
         })
+        // Membership is keyed by email: an address the provider has not verified could be anyone's.
+        if (payload.email_verified === false)
+          return { error: unauthorized("The authtoken's email is not verified by the identity provider.", { authtoken: ['has an unverified email'] }) }
         return { claims: payload }
       } catch (e) {
         if (isUnreachable(e)) return unreachable

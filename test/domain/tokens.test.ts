@@ -80,10 +80,22 @@ t.test('GenerateToken', async (t) => {
       .when(scope([{ module: 'branch_alias', acl: { read: true, write: false }, branch_aliases: [] }]))
       .thenError('validation', 'scope[0].branch_aliases')
     given(t, stackWithTeam).when(scope([])).thenError('validation', 'scope')
+    // SPEC 6.7: branch lists are enforced only as the token's branches, so elsewhere they are refused.
+    given(t, stackWithTeam)
+      .when(scope([{ module: 'entry', acl: { read: true, write: false }, branches: ['dev'] }]))
+      .thenError('validation', 'scope[0].branches')
+    given(t, stackWithTeam)
+      .when(scope([{ module: 'asset', acl: { read: true, write: false }, branch_aliases: ['staging'] }]))
+      .thenError('validation', 'scope[0].branch_aliases')
+    given(t, stackWithTeam)
+      .when(scope([{ module: 'branch', acl: { read: true, write: false }, branches: ['main'], branch_aliases: ['x'] }]))
+      .thenError('validation', 'scope[0].branch_aliases')
     const ok = [
       { module: '$all', acl: { read: true, write: true } },
       { module: 'branch', acl: { read: true, write: true }, branches: ['main', 'dev'] },
       { module: 'audit_log', acl: { read: true, write: false } },
+      { module: 'branch_alias', acl: { read: true, write: false }, branch_aliases: ['staging'] },
+      { module: '$all', acl: { read: true, write: false }, branches: ['dev'], branch_aliases: ['prod'] },
     ]
     given(t, stackWithTeam).when(scope(ok)).then([tokenGenerated('blt1', 'blt1', { scope: ok })])
   })

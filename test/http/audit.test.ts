@@ -203,6 +203,10 @@ t.test('GET /v3/audit-logs/as-of: every token of the stack as it stood at an ins
     t.equal(res.json().error_code, 119)
     t.ok(res.json().errors.at, `${what} names at`)
   }
+  const auditor = await a.generate(apiKey, OWNER, { name: 'auditor', scope: [{ module: 'audit_log', acl: { read: true } }] })
+  const byToken = await a.call({ method: 'GET', url: `/v3/audit-logs/as-of?at=${at(5)}`, apiKey, headers: { authorization: auditor.secret } })
+  t.equal(byToken.statusCode, 200, `a management token with audit_log read may ask too: ${byToken.body}`)
+  t.same(byToken.json().tokens.map((x: { name: string }) => x.name), ['writer-2', 'reader', 'auditor'])
   const dev = await asOf(`?at=${at(5)}`, DEVELOPER)
   t.equal(dev.statusCode, 403, 'a developer may not see token history')
   t.equal((await a.call({ method: 'GET', url: `/v3/audit-logs/as-of?at=${at(5)}`, as: OWNER })).statusCode, 412, 'api_key is required')

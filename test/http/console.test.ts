@@ -42,6 +42,14 @@ for (const [settings, mode, config] of MODES)
     t.same(session.json().errors, { session: ['is missing or expired'] })
     const loginRoute = await a.call({ method: 'GET', url: '/console/auth/login' })
     t.equal(loginRoute.statusCode, mode === 'oidc' ? 503 : 404, 'OIDC sign-in only in oidc mode (its provider is down here)')
+    if (mode === 'oidc') {
+      // A kid-bearing authtoken needs the provider's keys, which discovery cannot find: 503, not 401.
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      const jwt = createSigner({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'ES256', kid: 'k' })({ sub: 's', email: OWNER })
+      const res = await a.app.inject({ method: 'GET', url: '/v3/stacks', headers: { authtoken: jwt } })
+      t.equal(res.statusCode, 503, res.body)
+      t.match(res.json().error_message, /identity provider/)
+    }
   })
 
 t.test('development: POST /v3/user-session mints an authtoken for an email, as the CMA login answers', async (t) => {
@@ -217,6 +225,8 @@ t.test('a JWT signed by the configured public key is still verified with AUTH_JW
   const down = await a.app.inject({ method: 'GET', url: '/v3/stacks', headers: { authtoken: withKid } })
   t.equal(down.statusCode, 503, "a kid: the identity provider's key set decides, and it cannot be reached")
   t.equal(down.json().error_code, 503)
-  const garbage = await a.app.inject({ method: 'GET', url: '/v3/stacks', headers: { authtoken: 'e30.e30.x' } })
-  t.equal(garbage.statusCode, 401)
+  for (const garbage of ['e30.e30.x', 'not-a-jwt', '%%%.e30.x']) {
+    const res = await a.app.inject({ method: 'GET', url: '/v3/stacks', headers: { authtoken: garbage } })
+    t.equal(res.statusCode, 401, garbage)
+  }
 })

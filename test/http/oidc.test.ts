@@ -15,8 +15,15 @@ interface Setup {
   readonly op: TestOidcProvider
 }
 
+const NO_EMAIL = { sub: 'op-user-without-email' }
+const UNVERIFIED = { sub: 'op-user-unverified', email: 'owner@example.com', emailVerified: false }
+
 const setup = async (t: Test, o: { clientSecret?: string; config?: Partial<Config>; cooldownMs?: number } = {}): Promise<Setup> => {
-  const op = await startOidcProvider(t, { redirectUris: [CALLBACK], ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}) })
+  const op = await startOidcProvider(t, {
+    redirectUris: [CALLBACK],
+    accounts: [TEST_ACCOUNT, NO_EMAIL, UNVERIFIED],
+    ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
+  })
   const a = await startApp(t, {
     config: {
       jwtSecret: undefined,
@@ -130,6 +137,20 @@ t.test('callback failures return to the console with a reason, and sign nobody i
   const crossed = await callback(real.search, await started())
   t.equal(crossed.headers.location, '/console/?signin_error=failed')
   t.notOk(cookieOf(crossed, 'mt_console_session'))
+
+  const noEmail = await signIn(t, s, NO_EMAIL.sub)
+  t.equal(noEmail.back.headers.location, '/console/?signin_error=failed', 'an id_token without email cannot be an authtoken')
+  t.notOk(noEmail.sessionCookie)
+  t.match(s.a.logLines.join('\n'), /the id_token lacks email/)
+  const unverified = await signIn(t, s, UNVERIFIED.sub)
+  t.equal(unverified.back.headers.location, '/console/?signin_error=failed', 'an email the provider has not verified is nobody')
+  t.match(s.a.logLines.join('\n'), /not verified/)
+
+  // An id_token the service would refuse as authtoken (here: another audience expected) signs nobody in.
+  const strict = await setup(t, { config: { jwtAudience: 'another-api' } })
+  const refused = await signIn(t, strict)
+  t.equal(refused.back.headers.location, '/console/?signin_error=failed')
+  t.equal(refused.session.statusCode, 401)
 })
 
 t.test('key rotation: a new kid is fetched and accepted; an unknown kid is refused', async (t) => {

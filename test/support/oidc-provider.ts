@@ -15,7 +15,10 @@ import type { Test } from 'tap'
  */
 export interface OidcAccount {
   readonly sub: string
-  readonly email: string
+  /** Without one, the id_token carries no email (sign in with the sub instead). */
+  readonly email?: string
+  /** The `email_verified` claim (default true). */
+  readonly emailVerified?: boolean
 }
 
 export interface OidcProviderOptions {
@@ -47,7 +50,7 @@ export interface TestOidcProvider {
   signIn(authorizationUrl: string, email: string): Promise<URL>
 }
 
-export const TEST_ACCOUNT: OidcAccount = { sub: 'op-user-1', email: 'oidc.user@example.com' }
+export const TEST_ACCOUNT: { readonly sub: string; readonly email: string } = { sub: 'op-user-1', email: 'oidc.user@example.com' }
 
 const signingKey = (): JWK => {
   const kid = `k-${randomBytes(6).toString('hex')}`
@@ -66,7 +69,7 @@ const readForm = async (req: IncomingMessage): Promise<URLSearchParams> => {
 
 export const startOidcProvider = async (t: Test, o: OidcProviderOptions): Promise<TestOidcProvider> => {
   const clientId = o.clientId ?? 'management-console'
-  const accounts = o.accounts ?? [TEST_ACCOUNT]
+  const accounts: readonly OidcAccount[] = o.accounts ?? [TEST_ACCOUNT]
   let keys = [signingKey()]
   let jwksRequests = 0
   let built: Provider | undefined
@@ -95,7 +98,7 @@ export const startOidcProvider = async (t: Test, o: OidcProviderOptions): Promis
       cookies: { keys: [randomBytes(16).toString('hex')] },
       findAccount: (_ctx, sub) => {
         const account = accounts.find((a) => a.sub === sub)
-        return account && { accountId: sub, claims: () => ({ sub, email: account.email, email_verified: true }) }
+        return account && { accountId: sub, claims: () => (account.email ? { sub, email: account.email, email_verified: account.emailVerified ?? true } : { sub }) }
       },
     })
     return provider
@@ -115,7 +118,7 @@ export const startOidcProvider = async (t: Test, o: OidcProviderOptions): Promis
       return
     }
     const email = (await readForm(req)).get('email')?.trim().toLowerCase()
-    const account = accounts.find((a) => a.email === email)
+    const account = accounts.find((a) => a.email === email || a.sub === email)
     if (!account) {
       res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' })
       res.end(page('<p>Unknown account.</p>'))

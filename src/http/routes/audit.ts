@@ -51,6 +51,7 @@ const asOfToken = {
     revoked_at: schemaTypes.nullableStr,
     last_changed_at: schemaTypes.str,
   },
+  additionalProperties: true,
 } as const
 
 const tags = ['audit log']
