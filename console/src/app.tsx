@@ -43,6 +43,8 @@ export const App = () => {
   const resumeOidc = async (): Promise<boolean> => {
     try {
       const s = await request<OidcSession>('POST', '/console/auth/session', { anonymous: true, body: {} })
+      // The token the service just refused is no way out of an expired sign-in.
+      if (expired && s.authtoken === session?.authtoken) return false
       signedIn({ authtoken: s.authtoken, email: s.email, uid: subOf(s.authtoken) })
       return true
     } catch {
@@ -98,7 +100,7 @@ export const App = () => {
       {expired ? (
         <div class="overlay">
           <div class="overlay-box" role="dialog" aria-modal="true" aria-labelledby="signin-title">
-            <SignIn mode={mode} request={request} onSignedIn={signedIn} expired />
+            <SignIn mode={mode} request={request} onSignedIn={signedIn} expired onResume={resumeOidc} />
           </div>
         </div>
       ) : null}

@@ -9,6 +9,8 @@ interface Props {
   readonly onSignedIn: (s: Session) => void
   /** Shown when an earlier sign-in stopped being accepted. */
   readonly expired?: boolean
+  /** OIDC after expiry: pick up the session signed in again in another tab. */
+  readonly onResume?: () => Promise<boolean>
 }
 
 interface UserSession {
@@ -16,7 +18,7 @@ interface UserSession {
 }
 
 /** Development email form, OpenID Connect button, or a pasted authtoken (SPEC 12, contract). */
-export const SignIn = ({ mode, request, onSignedIn, expired }: Props) => {
+export const SignIn = ({ mode, request, onSignedIn, expired, onResume }: Props) => {
   const [email, setEmail] = useState('')
   const [pasted, setPasted] = useState('')
   const [error, setError] = useState<unknown>()
@@ -87,12 +89,34 @@ export const SignIn = ({ mode, request, onSignedIn, expired }: Props) => {
           </button>
         </form>
       ) : null}
-      {mode === 'oidc' ? (
+      {mode === 'oidc' && !expired ? (
         <p>
           <a class="button" href="/console/auth/login">
             Sign in with your identity provider
           </a>
         </p>
+      ) : null}
+      {mode === 'oidc' && expired ? (
+        <>
+          <p>
+            Leaving this page would lose what you typed, so sign in again in a new tab, then come back here.
+          </p>
+          <div class="actions">
+            <a class="button" href="/console/auth/login" target="_blank" rel="noopener">
+              Sign in again (opens a new tab)
+            </a>
+            <button
+              type="button"
+              class="secondary"
+              onClick={async () => {
+                setError(undefined)
+                if (onResume && !(await onResume())) setError(new Error('No new sign-in yet: finish signing in in the other tab first.'))
+              }}
+            >
+              I have signed in: continue
+            </button>
+          </div>
+        </>
       ) : null}
       {mode === 'external' ? (
         <form onSubmit={pasteSignIn}>
