@@ -4,6 +4,7 @@ import fastifySwagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { type ErrorAnswer, fastPathServer } from '../authorizer/fast-path.js'
 import { authorizerSurface } from '../authorizer/index.js'
+import { trustFunction } from '../authorizer/request-input.js'
 import { EventStoreUnavailable } from '../eventstore/port.js'
 import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
@@ -89,7 +90,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
       : { logger: logger as FastifyServerOptions['logger'] }),
     serverFactory: server.serverFactory,
     genReqId: requestIdOf,
-    trustProxy: true,
+    // TRUST_PROXY (SPEC 6.7): by default no proxy is trusted and the socket's address is the client.
+    trustProxy: trustFunction(deps.config.trustProxy),
     bodyLimit: 256 * 1024,
     // A URL that does not decode never reaches the error handler: answer in the SPEC 5.5 shape here.
     frameworkErrors: (err, _req, reply) => {
