@@ -10,15 +10,13 @@ import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { badRequest, HttpError, notFound, unavailable } from './errors.js'
-import { createJwksVerifier, jwksTargetOf } from './jwks.js'
-import { createRelyingParty } from './oidc.js'
 import { auditRoutes } from './routes/audit.js'
 import { consoleRoutes } from './routes/console.js'
 import { healthRoutes } from './routes/health.js'
 import { stackRoutes } from './routes/stacks.js'
 import { tokenRoutes } from './routes/tokens.js'
 import { userSessionRoute } from './routes/user-session.js'
-import { signInMode } from './sign-in.js'
+import { signInOf } from './sign-in.js'
 
 /** Never logged: secrets and identity headers (SPEC 10). */
 export const REDACT = [
@@ -137,18 +135,10 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   })
   // Management bodies are JSON only (SPEC 5.5: a wrong content type is a 400).
   app.removeContentTypeParser('text/plain')
-  const { config } = deps
-  const key = resolveJwtKey(config)
-  const mode = signInMode(config)
-  const rp =
-    config.oidcIssuerUrl && config.oidcClientId
-      ? createRelyingParty({ issuer: config.oidcIssuerUrl, clientId: config.oidcClientId, clientSecret: config.oidcClientSecret })
-      : undefined
-  const target = jwksTargetOf(config, rp && (() => rp.metadata()))
-  const jwks = target && createJwksVerifier({ target, now: deps.clock, cooldownMs: options.jwksCooldownMs })
-  await app.register(authtoken, { key, jwks })
-  if (mode === 'development' && key && 'secret' in key) await app.register(userSessionRoute, { secret: key.secret })
-  await app.register(consoleRoutes, { deps, mode, oidc: rp && jwks ? { rp, jwks } : undefined, consoleDir: options.consoleDir })
+  const signIn = signInOf(deps.config, deps.clock, options.jwksCooldownMs)
+  await app.register(authtoken, { key: resolveJwtKey(deps.config), jwks: signIn.jwks })
+  if (signIn.developmentSecret) await app.register(userSessionRoute, { secret: signIn.developmentSecret })
+  await app.register(consoleRoutes, { deps, mode: signIn.mode, oidc: signIn.oidc, consoleDir: options.consoleDir })
   const api = createApi(deps)
   await app.register(healthRoutes, { api })
   await app.register(stackRoutes, { api })
