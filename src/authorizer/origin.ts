@@ -31,31 +31,30 @@ const TRAEFIK = { method: 'x-forwarded-method', uri: 'x-forwarded-uri', name: 'T
 const NGINX = { method: 'x-original-method', uri: 'x-original-uri', name: 'nginx' } as const
 type HeaderSet = typeof TRAEFIK | typeof NGINX
 
-/** Headers that may appear at most once. */
+/** Headers that may appear at most once, each with its bit in a mask. */
 const SINGLE = ['api_key', 'authorization', 'branch', TRAEFIK.method, TRAEFIK.uri, NGINX.method, NGINX.uri]
 /** Headers several frameworks read as the method instead of the request line's. */
 const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override']
-const WATCHED = new Map<string, 'single' | 'override'>([...SINGLE.map((n) => [n, 'single'] as const), ...OVERRIDES.map((n) => [n, 'override'] as const)])
-const WATCHED_LENGTHS = new Set([...WATCHED.keys()].map((n) => n.length))
-
+const BIT = new Map<string, number>([...SINGLE.map((n, i) => [n, 1 << i] as const), ...OVERRIDES.map((n) => [n, 0] as const)])
+const WATCHED_LENGTHS = new Set([...BIT.keys()].map((n) => n.length))
 
 /**
  * A repeated single header or a method override header, else undefined. One pass over the raw
- * list; names are lower-cased only when their length is one of the watched names'.
+ * list, allocating nothing for an ordinary request; names are lower-cased only when their length
+ * is one of the watched names'.
  */
 export const headerProblem = (req: HeaderSource): Refusal | undefined => {
   const raw = req.rawHeaders
-  let seen: Set<string> | undefined
+  let seen = 0
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string
     if (!WATCHED_LENGTHS.has(name.length)) continue
     const lower = name.toLowerCase()
-    const kind = WATCHED.get(lower)
-    if (kind === undefined) continue
-    if (kind === 'override') return refuse(`The ${lower} header is not accepted: an upstream could read it as the method.`, lower, 'is not accepted')
-    seen ??= new Set()
-    if (seen.has(lower)) return refuse(`The ${lower} header is repeated; send it once.`, lower, 'is repeated')
-    seen.add(lower)
+    const bit = BIT.get(lower)
+    if (bit === undefined) continue
+    if (bit === 0) return refuse(`The ${lower} header is not accepted: an upstream could read it as the method.`, lower, 'is not accepted')
+    if ((seen & bit) !== 0) return refuse(`The ${lower} header is repeated; send it once.`, lower, 'is repeated')
+    seen |= bit
   }
   return undefined
 }
@@ -92,19 +91,23 @@ export const describedByHeaders = (req: HeaderSource, proxy: ForwardAuthProxy): 
     case 'envoy':
       return refuse('FORWARD_AUTH_PROXY is envoy: ask on the Envoy path prefix /v3/authorize/envoy.', 'path', 'is not the Envoy prefix')
     case 'any': {
-      const present = [setOf(req, TRAEFIK), setOf(req, NGINX)].filter((s) => s.method !== undefined || s.uri !== undefined)
-      if (present.length === 0)
+      const traefik = setOf(req, TRAEFIK)
+      const nginx = setOf(req, NGINX)
+      const hasTraefik = traefik.method !== undefined || traefik.uri !== undefined
+      const hasNginx = nginx.method !== undefined || nginx.uri !== undefined
+      if (!hasTraefik && !hasNginx)
         return refuse(
           'The original request is not described: send X-Forwarded-Method and X-Forwarded-Uri (Traefik) or X-Original-Method and X-Original-URI (nginx).',
           'uri',
           'is required',
         )
-      const described = present.map(complete)
-      for (const d of described) if ('refused' in d) return d
-      const [first, second] = described as Described[]
-      if (second !== undefined && !agree(first as Described, second))
-        return refuse('The Traefik (X-Forwarded-*) and nginx (X-Original-*) headers describe different requests.', 'uri', 'is described twice, differently')
-      return first as Described
+      const first = complete(hasTraefik ? traefik : nginx)
+      if (!hasTraefik || !hasNginx || 'refused' in first) return first
+      const second = complete(nginx)
+      if ('refused' in second) return second
+      return agree(first, second)
+        ? first
+        : refuse('The Traefik (X-Forwarded-*) and nginx (X-Original-*) headers describe different requests.', 'uri', 'is described twice, differently')
     }
   }
 }
