@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
@@ -76,6 +77,40 @@ const boolString = new t.Type<boolean, string, unknown>(
   String,
 )
 
+/**
+ * Whose X-Forwarded-For is believed (SPEC 6.7), in the forms fastify's `trustProxy` takes:
+ * `false` (none: the socket address is the client), `true` (every hop), or a list of addresses,
+ * CIDR ranges and the names `loopback`, `linklocal`, `uniquelocal`. A hop count is refused:
+ * it cannot check who the immediate peer is, so fastify 5 trusts nothing for one, and a setting
+ * that silently does nothing is worse than an error.
+ */
+export type TrustProxy = boolean | readonly string[]
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const isTrustEntry = (e: string) => {
+  if (PROXY_NAMES.has(e) || isIP(e) !== 0) return true
+  const [ip, bits, extra] = e.split('/')
+  if (extra !== undefined || ip === undefined || bits === undefined || !/^\d{1,3}$/.test(bits)) return false
+  const v = isIP(ip)
+  return v !== 0 && Number(bits) <= (v === 4 ? 32 : 128)
+}
+const trustProxy = new t.Type<TrustProxy, string, unknown>(
+  'TRUST_PROXY',
+  (u): u is TrustProxy => typeof u === 'boolean' || Array.isArray(u),
+  (u, c) => {
+    const s = typeof u === 'string' ? u.trim() : ''
+    if (s === 'false' || s === 'none') return t.success(false)
+    if (s === 'true') return t.success(true)
+    if (/^\d+$/.test(s))
+      return t.failure(u, c, 'a hop count cannot tell a proxy from a client; list the proxies\' addresses or CIDR ranges (or loopback)')
+    const entries = s.split(',').map((e) => e.trim())
+    const bad = entries.filter((e) => !isTrustEntry(e))
+    return bad.length === 0
+      ? t.success(entries)
+      : t.failure(u, c, `must be none, true, or a comma-separated list of addresses, CIDR ranges, loopback, linklocal or uniquelocal (not ${JSON.stringify(bad[0])})`)
+  },
+  (v) => (Array.isArray(v) ? v.join(',') : String(v)),
+)
+
 const Env = t.partial({
   PORT: intString('PORT', 0, 65535),
   HOST: t.string,
@@ -103,6 +138,9 @@ const Env = t.partial({
   /** The `iss` and `aud` JWKS-verified authtokens must carry (default: the OIDC issuer and client id). */
   AUTH_JWT_ISSUER: t.string,
   AUTH_JWT_AUDIENCE: t.string,
+  TRUST_PROXY: trustProxy,
+  /** Which proxy's headers describe the original request on /v3/authorize (SPEC 6.7). */
+  FORWARD_AUTH_PROXY: t.keyof({ any: null, traefik: null, nginx: null, envoy: null }),
 })
 
 /** Settings that only make sense together; each message names the variable to set. */
@@ -144,6 +182,8 @@ export interface Config {
   readonly jwksUrl: string | undefined
   readonly jwtIssuer: string | undefined
   readonly jwtAudience: string | undefined
+  readonly trustProxy: TrustProxy
+  readonly forwardAuthProxy: 'any' | 'traefik' | 'nginx' | 'envoy'
 }
 
 export class ConfigError extends Error {
@@ -188,6 +228,8 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         jwksUrl: e.AUTH_JWKS_URL,
         jwtIssuer: e.AUTH_JWT_ISSUER,
         jwtAudience: e.AUTH_JWT_AUDIENCE,
+        trustProxy: e.TRUST_PROXY ?? false,
+        forwardAuthProxy: e.FORWARD_AUTH_PROXY ?? 'any',
       }),
     ),
     E.getOrElse((lines): Config => {

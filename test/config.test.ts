@@ -118,3 +118,17 @@ t.test('OpenID Connect and JWKS settings (issue 12)', async (t) => {
   bad({ AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWT_AUDIENCE: only applies/)
   t.throws(() => loadConfig({ OIDC_ISSUER_URL: 'https://id.example.com' }), ConfigError)
 })
+
+t.test('TRUST_PROXY and FORWARD_AUTH_PROXY (SPEC 6.7)', async (t) => {
+  t.match(loadConfig({}), { trustProxy: false, forwardAuthProxy: 'any' }, 'by default no proxy is trusted, and any proxy form is read with the safety rules')
+  t.equal(loadConfig({ TRUST_PROXY: 'none' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.same(loadConfig({ TRUST_PROXY: 'loopback' }).trustProxy, ['loopback'])
+  t.same(loadConfig({ TRUST_PROXY: ' loopback, 10.0.0.0/8 ,192.0.2.7, fd00::/8, uniquelocal,linklocal' }).trustProxy, ['loopback', '10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'uniquelocal', 'linklocal'])
+  for (const bad of ['1', '2', 'everyone', '10.0.0.0/33', '10.0.0/8', 'fd00::/129', '10.0.0.1/8/2', 'loopback,,'])
+    t.throws(() => loadConfig({ TRUST_PROXY: bad }), { name: 'ConfigError', message: /TRUST_PROXY: / }, bad)
+  t.throws(() => loadConfig({ TRUST_PROXY: '1' }), { message: /hop count cannot tell a proxy from a client/ })
+  for (const proxy of ['any', 'traefik', 'nginx', 'envoy']) t.equal(loadConfig({ FORWARD_AUTH_PROXY: proxy }).forwardAuthProxy, proxy)
+  t.throws(() => loadConfig({ FORWARD_AUTH_PROXY: 'haproxy' }), { name: 'ConfigError', message: /FORWARD_AUTH_PROXY/ })
+})

@@ -7,7 +7,8 @@ import { branchDenied, expired, forbidden, type HttpError, noStack, tooMany, una
 import type { Projector } from '../read/projector.js'
 import type { ServiceDeps } from '../service.js'
 import { authorizerMetrics, type Outcome } from './metrics.js'
-import { cachedTargetOfPath } from './path-modules.js'
+import { canonicalMethod, type Refusal } from './canonical.js'
+import { cachedRoute } from './path-modules.js'
 import {
   checkLimits,
   countFailure,
@@ -20,7 +21,7 @@ import {
   type TokenLimits,
   tokenLimits,
 } from './rate-limits.js'
-import { allows, allowsBranch, classOfMethod, type CompiledScope, scopeCache } from './scope-check.js'
+import { type AccessClass, allows, allowsBranch, classOfMethod, type CompiledScope, scopeCache } from './scope-check.js'
 
 /** What a decision reads: the read models, the limits, the clock; metrics and lag when given. */
 export type AuthorizerDeps = Pick<ServiceDeps, 'config' | 'readDb' | 'clock'> &
@@ -37,15 +38,21 @@ export interface AuthorizerOptions {
   readonly cacheSize?: number
 }
 
-/** SPEC 6.1. `module` skips the path table, for a plugin route that declares its module. */
+/**
+ * SPEC 6.1, as the surface received it: `method` and `path` (the URI, query included) are made
+ * canonical here (canonical.ts), so every surface judges the same form. `module` skips the path
+ * table, for a plugin route that declares its module; `refusal` is a surface's own finding that
+ * the request is not described well enough to judge (origin.ts).
+ */
 export interface AuthorizeInput {
-  readonly method: string
+  readonly method: string | undefined
   readonly path: string
   readonly apiKey: string | undefined
   readonly authorization: string | undefined
   readonly branch: string | undefined
   readonly clientAddress?: string | undefined
   readonly module?: Module | undefined
+  readonly refusal?: Refusal | undefined
 }
 
 export interface Allow {
@@ -53,6 +60,9 @@ export interface Allow {
   readonly outcome: 'allow'
   readonly tokenUid: string
   readonly apiKey: string
+  /** The request that was judged, in canonical form: what a gateway forwards. */
+  readonly method: string
+  readonly url: string
   /** Rate-limit headers for the response (SPEC 6.6). */
   readonly headers: Record<string, string>
 }
@@ -153,7 +163,9 @@ const ROTATED = unauthorized('The management token secret was rotated out and it
 const NO_API_KEY = noStack('The api_key header is missing.')
 const BAD_API_KEY = noStack('The api_key is not valid: no such stack.')
 
-const shortPath = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}...` : path).split('?')[0]
+const shortPath = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}...` : path)
+/** SPEC 6.7: a request that cannot be judged as one CMA route is a 403 that says why. */
+const refused = (r: Refusal): Deny => deny('forbidden', forbidden(r.refused, { [r.field]: [r.problem] }))
 
 /**
  * The request authorizer (SPEC 6.2). It reads only the read models. Token rows are cached by
@@ -169,8 +181,9 @@ const shortPath = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}.
  * several times that under HTTP load (WAL read locks), the cache hit well under 1 us.
  * Unknown secrets are never cached, so guessing cannot fill memory.
  *
- * Order: 412 stack -> 401 token (missing, unknown, revoked, another stack, rotated out) -> 401/106
- * expired -> 403 method, unknown path, forbidden module, scope -> 422/901 branch -> 429 -> allow.
+ * Order: 403 headers that cannot be read one way (SPEC 6.7) -> 412 stack -> 401 token (missing,
+ * unknown, revoked, another stack, rotated out) -> 401/106 expired -> 403 method or path not
+ * canonical, unknown path, forbidden module, scope -> 422/901 branch -> 429 -> allow.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
  */
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {
@@ -180,7 +193,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   )
   const stackExists = readDb.prepare<[string], number>('SELECT 1 FROM stacks WHERE api_key = ?').pluck()
   const scopes = scopeCache()
-  const targetOfPath = cachedTargetOfPath()
+  const route = cachedRoute()
   const tokens = tokenCache(readDb, options.cacheSize ?? 200_000, deps.projector)
 
   const ownedRedis = options.redis === undefined && config.redisUrl !== undefined
@@ -211,6 +224,9 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   }
 
   const decide = (input: AuthorizeInput): MaybePromise<Decision> => {
+    // A request whose headers cannot be read one way (repeated, overridden, conflicting) is not
+    // judged at all: no lookup, no failure counted against a guessed token.
+    if (input.refusal) return refused(input.refusal)
     const { apiKey } = input
     if (!apiKey) return deny('no_stack', NO_API_KEY)
     const secret = input.authorization ? secretOf(input.authorization) : undefined
@@ -235,12 +251,14 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
         return deny('expired', expired(`The management token expired at ${new Date(row.expires_at).toISOString()}.`))
     }
 
-    const cls = classOfMethod(input.method)
-    if (cls === undefined)
-      return deny('forbidden', forbidden(`Management tokens cannot send ${input.method} requests.`, { method: ['is not allowed'] }))
-    const target = input.module !== undefined ? { module: input.module } : targetOfPath(input.path)
+    const method = canonicalMethod(input.method)
+    if (typeof method !== 'string') return refused(method)
+    const routed = route(input.path)
+    if ('refused' in routed) return refused(routed)
+    const cls = classOfMethod(method) as AccessClass
+    const target = input.module !== undefined ? { module: input.module } : routed.target
     if (target === undefined)
-      return deny('forbidden', forbidden(`No scope module covers ${input.method} ${shortPath(input.path)}; it is denied.`, { path: ['is not a known CMA path'] }))
+      return deny('forbidden', forbidden(`No scope module covers ${method} ${shortPath(routed.path)}; it is denied.`, { path: ['is not a known CMA path'] }))
     if ('never' in target)
       return deny('forbidden', forbidden(`Management tokens are never allowed on ${target.never}.`, { path: [`is ${target.never}`] }))
     const { scope } = row
@@ -253,14 +271,14 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     const limits = row.limits[cls]
     const checked = then(checkLimits(store, limits), ({ exceeded, headers }): Decision =>
       exceeded === undefined
-        ? { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, headers }
+        ? { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.path + routed.query, headers }
         : deny('rate_limited', tooMany(`Rate limit exceeded: the ${exceeded}'s ${cls} budget of ${exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, headers)),
     )
     return checked instanceof Promise
       ? checked.catch((e: unknown): Decision => {
           // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
           onLimiterError(e)
-          return { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, headers: policyHeaders(limits) }
+          return { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.path + routed.query, headers: policyHeaders(limits) }
         })
       : checked
   }

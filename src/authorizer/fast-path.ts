@@ -6,14 +6,17 @@
  * 17 for a bare fastify route). So the HTTP server that buildApp gives fastify (`serverFactory`)
  * first offers each request to a plain Node handler, which answers the common case: a bodiless
  * GET/HEAD on `/v3/authorize` or a bodiless request on the Envoy prefix. Everything else, and
- * anything unusual (a body, a percent-encoded path, the app closing), goes to fastify as before.
+ * anything unusual (a body, the app closing), goes to fastify as before. Both judge the same
+ * canonical form (canonical.ts), so a percent-encoded Envoy path gets the same answer here.
  * Both paths build their answer with `answerOf` and the request id with buildApp's function, so
  * they cannot drift; test/authorizer/fast-path.test.ts compares them header for header.
  */
 import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
 import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify'
 import type { Authorizer, Decision } from './decide.js'
-import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer, originalRequest } from './forward-auth-answer.js'
+import type { Refusal } from './canonical.js'
+import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer } from './forward-auth-answer.js'
+import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy } from './origin.js'
 import { rawInputOf } from './request-input.js'
 
 /** Answers a request and returns true, or returns false to leave it to fastify. */
@@ -78,13 +81,15 @@ const bodiless = (req: IncomingMessage) => {
 export interface ForwardAuthFastPathOptions {
   readonly authorizer: Authorizer
   readonly rateLimitAs403: boolean
+  readonly proxy: ForwardAuthProxy
+  readonly trust: (address: string, hop: number) => boolean
   readonly host: Pick<FastPathHost, 'requestIdOf' | 'errorAnswer'>
   /** Failures only: requests are counted by the authorizer's metrics, not logged. */
   readonly log: FastifyBaseLogger
 }
 
 /** The fast handler for the routes of forward-auth.ts. */
-export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, host, log }: ForwardAuthFastPathOptions): FastHandler => {
+export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, host, log }: ForwardAuthFastPathOptions): FastHandler => {
   const send = (req: IncomingMessage, res: ServerResponse, id: string, a: Answer) => {
     a.headers.push('x-request-id', id)
     res.writeHead(a.status, a.headers)
@@ -118,19 +123,19 @@ export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, host, log }: F
   return (req, res) => {
     const url = req.url as string
     const method = req.method as string
-    let original: { method: string; path: string }
+    let described: Described | Refusal
     if (url.startsWith(ENVOY)) {
-      // A percent-encoded path is fastify's to decode, or to refuse (400).
+      // A percent-encoded path is fastify's: it refuses one that does not decode (400).
       if (!envoyMethods.has(method) || url.includes('%')) return false
-      original = { method, path: url.slice(ENVOY_PREFIX.length) }
+      described = describedByEnvoy(req, proxy, method, url.slice(ENVOY_PREFIX.length))
     } else if ((url === AUTHORIZE || url.startsWith(AUTHORIZE_QUERY)) && (method === 'GET' || method === 'HEAD'))
-      original = originalRequest(req, method)
+      described = describedByHeaders(req, proxy)
     else return false
     if (!bodiless(req)) return false
 
     const id = host.requestIdOf(req)
     try {
-      const d = authorizer.authorize(rawInputOf(req, original.method, original.path))
+      const d = authorizer.authorize(rawInputOf(req, described, trust))
       if (d instanceof Promise)
         d.then(
           (x) => answer(req, res, id, x),

@@ -1,19 +1,7 @@
-import type { IncomingHttpHeaders } from 'node:http'
 import type { Decision } from './decide.js'
-import { headerOf } from './request-input.js'
 
 /** Envoy ext_authz HTTP: set `http_service.path_prefix` to this; the original path follows it. */
 export const ENVOY_PREFIX = '/v3/authorize/envoy'
-
-/**
- * The request a proxy asks about on `/v3/authorize`: Traefik ForwardAuth's `X-Forwarded-Method`
- * and `X-Forwarded-Uri`, else nginx's `X-Original-Method` and `X-Original-URI`; without a URI
- * the path is empty, which no scope covers (fail closed).
- */
-export const originalRequest = (req: { readonly headers: IncomingHttpHeaders }, method: string): { method: string; path: string } => ({
-  method: headerOf(req, 'x-forwarded-method') ?? headerOf(req, 'x-original-method') ?? method,
-  path: headerOf(req, 'x-forwarded-uri') ?? headerOf(req, 'x-original-uri') ?? '',
-})
 
 /** A forward-auth response, headers as a flat `[name, value, ...]` list (`x-request-id` aside). */
 export interface Answer {

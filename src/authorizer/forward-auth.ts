@@ -1,8 +1,10 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Authorizer, Decision } from './decide.js'
 import { type FastPathHost, ENVOY_METHODS, forwardAuthFastPath } from './fast-path.js'
-import { answerOf, ENVOY_PREFIX, originalRequest } from './forward-auth-answer.js'
-import { inputOf } from './request-input.js'
+import { answerOf, ENVOY_PREFIX } from './forward-auth-answer.js'
+import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy } from './origin.js'
+import type { Refusal } from './canonical.js'
+import { describedInputOf } from './request-input.js'
 
 export { ENVOY_PREFIX } from './forward-auth-answer.js'
 
@@ -10,6 +12,10 @@ export interface ForwardAuthOptions {
   readonly authorizer: Authorizer
   /** nginx `auth_request` cannot pass a 429 through: answer 403 (error_code 429, Retry-After). */
   readonly rateLimitAs403: boolean
+  /** FORWARD_AUTH_PROXY: whose headers describe the original request (origin.ts). */
+  readonly proxy: ForwardAuthProxy
+  /** TRUST_PROXY as a function (request-input.ts), for the fast path's client address. */
+  readonly trust: (address: string, hop: number) => boolean
   /** buildApp's server: the common requests are then answered before fastify (fast-path.ts). */
   readonly fastPath?: FastPathHost | undefined
 }
@@ -20,10 +26,11 @@ const schema = { tags: ['authorizer'], summary: 'Forward-auth: decide on the ori
  * SPEC 6.4 forward-auth. The original request is described by Traefik ForwardAuth
  * (`X-Forwarded-Method`, `X-Forwarded-Uri`), by nginx `auth_request` (`X-Original-Method`,
  * `X-Original-URI`, set with proxy_set_header), or, for Envoy, by the check request's own
- * method and path under ENVOY_PREFIX. 200 with `x-token-uid` and `x-stack-api-key`, or the
- * deny status with the SPEC 5.5 body. Bodies are never read.
+ * method and path under ENVOY_PREFIX; origin.ts says which of them count (SPEC 6.7). 200 with
+ * `x-token-uid` and `x-stack-api-key`, or the deny status with the SPEC 5.5 body. Bodies are
+ * never read.
  */
-export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, { authorizer, rateLimitAs403, fastPath }) => {
+export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, { authorizer, rateLimitAs403, proxy, trust, fastPath }) => {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
 
@@ -33,8 +40,8 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
     for (let i = 0; i < a.headers.length; i += 2) reply.header(a.headers[i] as string, a.headers[i + 1])
     return reply.send(a.body)
   }
-  const decide = (req: FastifyRequest, reply: FastifyReply, method: string, path: string) => {
-    const d = authorizer.authorize(inputOf(req, method, path))
+  const decide = (req: FastifyRequest, reply: FastifyReply, described: Described | Refusal) => {
+    const d = authorizer.authorize(describedInputOf(req, described))
     if (d instanceof Promise) return d.then((x) => send(reply, x))
     send(reply, d) // a sync handler that has sent returns nothing
     return undefined
@@ -48,22 +55,19 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
     return quiet
   }
 
-  const original = (req: FastifyRequest, reply: FastifyReply) => {
-    const { method, path } = originalRequest(req, req.method)
-    return decide(req, reply, method, path)
-  }
+  const original = (req: FastifyRequest, reply: FastifyReply) => decide(req, reply, describedByHeaders(req.raw, proxy))
   app.route({ method: ['GET', 'POST'], url: '/v3/authorize', childLoggerFactory, schema, handler: original })
   app.route({
     method: ENVOY_METHODS,
     url: `${ENVOY_PREFIX}/*`,
     childLoggerFactory,
     schema: { ...schema, summary: 'Forward-auth for Envoy ext_authz: the original method and path' },
-    handler: (req, reply) => decide(req, reply, req.method, req.url.slice(ENVOY_PREFIX.length)),
+    handler: (req, reply) => decide(req, reply, describedByEnvoy(req.raw, proxy, req.method, req.url.slice(ENVOY_PREFIX.length))),
   })
 
   if (fastPath) {
     const log = app.log.child({ surface: 'forward-auth' })
-    fastPath.install(forwardAuthFastPath({ authorizer, rateLimitAs403, host: fastPath, log }))
+    fastPath.install(forwardAuthFastPath({ authorizer, rateLimitAs403, proxy, trust, host: fastPath, log }))
     // Closing: fastify answers 503 and closes kept-alive connections, so it takes every request.
     app.addHook('preClose', (done) => {
       fastPath.install(undefined)

@@ -1,5 +1,5 @@
-import httpProxy from '@fastify/http-proxy'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RawServerBase } from 'fastify'
+import replyFrom from '@fastify/reply-from'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, RawServerBase } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Authorizer } from './decide.js'
 import { inputOf } from './request-input.js'
@@ -23,16 +23,20 @@ export const MANAGEMENT_TOKEN = 'management-token'
  */
 const UPSTREAM_FOR_TOKENS = ['/v3/roles']
 
+const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
 /**
  * SPEC 6.4 gateway mode (UPSTREAM_URL): every `/v3/*` request the service does not serve itself
- * is authorized in a preHandler, then proxied with @fastify/http-proxy, the secret stripped and
- * the token's identity added as `x-token-uid` / `x-stack-api-key`.
+ * is authorized, then forwarded with @fastify/reply-from, the secret stripped and the token's
+ * identity added as `x-token-uid` / `x-stack-api-key`. What is forwarded is the canonical URL the
+ * authorizer judged (SPEC 6.7, `Allow.url`), never the client's own string, so the upstream
+ * routes exactly the request that was allowed. Bodies are streamed through unread.
  *
- * The proxy routes are wildcards (`/v3/*`), which the router tries after every static and
- * parametric route, so the management routes (`/v3/stacks...`, `/v3/audit-logs`, ...) and
- * `/v3/authorize` are never shadowed. The one overlap, `GET /v3/roles`, is resolved by a route
- * constraint: a request with a management token and no authtoken matches the constrained proxy
- * route, which the router prefers over the service's unconstrained one.
+ * The routes are wildcards (`/v3/*`), which the router tries after every static and parametric
+ * route, so the management routes (`/v3/stacks...`, `/v3/audit-logs`, ...) and `/v3/authorize`
+ * are never shadowed. The one overlap, `GET /v3/roles`, is resolved by a route constraint: a
+ * request with a management token and no authtoken matches the constrained route, which the
+ * router prefers over the service's unconstrained one.
  */
 export const gateway: FastifyPluginAsync<GatewayOptions> = async (app, { authorizer, upstream }) => {
   if (!app.hasConstraintStrategy(CREDENTIAL_CONSTRAINT))
@@ -49,31 +53,24 @@ export const gateway: FastifyPluginAsync<GatewayOptions> = async (app, { authori
         req.headers.authorization !== undefined && req.headers.authtoken === undefined ? MANAGEMENT_TOKEN : 'other',
     })
   if (!app.hasRequestDecorator('managementToken')) app.decorateRequest('managementToken', null)
+  await app.register(replyFrom, { base: upstream })
+  // Bodies go upstream as streams, as sent.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
 
-  const preHandler = async (req: FastifyRequest, reply: FastifyReply) => {
+  const rewriteRequestHeaders = (req: FastifyRequest<{}, RawServerBase>, headers: IncomingHttpHeaders) => {
+    const { authorization: _secret, ...rest } = headers
+    const id = req.managementToken
+    return id ? { ...rest, 'x-token-uid': id.tokenUid, 'x-stack-api-key': id.apiKey } : rest
+  }
+  const forward = async (req: FastifyRequest, reply: FastifyReply) => {
     const d = await authorizer.authorize(inputOf(req))
     if (!d.allowed) return reply.code(d.error.statusCode).headers(d.error.headers).send(d.error.body())
     reply.headers(d.headers)
     req.managementToken = { tokenUid: d.tokenUid, apiKey: d.apiKey }
-    return undefined
+    return reply.from(d.url, { rewriteRequestHeaders })
   }
-  const replyOptions = {
-    rewriteRequestHeaders: (req: FastifyRequest<{}, RawServerBase>, headers: IncomingHttpHeaders) => {
-      const { authorization: _secret, ...rest } = headers
-      const id = req.managementToken
-      return id ? { ...rest, 'x-token-uid': id.tokenUid, 'x-stack-api-key': id.apiKey } : rest
-    },
-  }
-  await app.register(httpProxy, { upstream, prefix: '/v3', rewritePrefix: '/v3', preHandler, replyOptions })
+  app.route({ method: METHODS, url: '/v3/*', handler: forward })
   for (const path of UPSTREAM_FOR_TOKENS)
-    await app.register(httpProxy, {
-      upstream,
-      prefix: path,
-      rewritePrefix: path,
-      routes: ['/'],
-      httpMethods: ['GET', 'HEAD'],
-      constraints: { [CREDENTIAL_CONSTRAINT]: MANAGEMENT_TOKEN },
-      preHandler,
-      replyOptions,
-    })
+    app.route({ method: ['GET', 'HEAD'], url: path, constraints: { [CREDENTIAL_CONSTRAINT]: MANAGEMENT_TOKEN }, handler: forward })
 }

@@ -5,7 +5,7 @@ import { createAuthorizer } from './decide.js'
 import type { FastPathHost } from './fast-path.js'
 import { forwardAuth } from './forward-auth.js'
 import { gateway } from './gateway.js'
-import { inputOf } from './request-input.js'
+import { inputOf, trustFunction } from './request-input.js'
 
 export { createAuthorizer } from './decide.js'
 export type { Authorizer, AuthorizeInput, Decision } from './decide.js'
@@ -26,7 +26,13 @@ export const authorizerSurface: FastifyPluginAsync<{ deps: ServiceDeps; api?: Ap
       const d = await authorizer.authorize(inputOf(req))
       if (!d.allowed) throw d.error
     }
-  await app.register(forwardAuth, { authorizer, rateLimitAs403: deps.config.forwardAuth429As403, fastPath })
+  await app.register(forwardAuth, {
+    authorizer,
+    rateLimitAs403: deps.config.forwardAuth429As403,
+    proxy: deps.config.forwardAuthProxy,
+    trust: trustFunction(deps.config.trustProxy),
+    fastPath,
+  })
   if (deps.config.upstreamUrl) await app.register(gateway, { authorizer, upstream: deps.config.upstreamUrl })
   if (!app.hasRoute({ method: 'GET', url: '/metrics' }))
     app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_req, reply) =>

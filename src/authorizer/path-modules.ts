@@ -1,4 +1,5 @@
 import type { Module } from '../domain/scope.js'
+import { type CanonicalTarget, canonicalTarget, isRefusal, type Refusal } from './canonical.js'
 
 /** What a CMA path is: a scope module, or something a management token may never touch. */
 export type PathTarget = { readonly module: Module } | { readonly never: string }
@@ -69,21 +70,9 @@ const matches = (pattern: readonly string[], segments: readonly string[]): boole
   return pattern.length === segments.length
 }
 
-/**
- * Segments a gateway or upstream could read differently from us (dot segments, encoded slashes
- * or dots, backslashes, empty segments) make the path unknown, so that `/v3/assets/../stacks`
- * can never pass as an asset path.
- */
-const AMBIGUOUS = /%2e|%2f|%5c|\\/i
-
-/** The path's target, or undefined for an unknown or ambiguous path. Ignores the query string. */
-export const targetOfPath = (rawPath: string): PathTarget | undefined => {
-  const q = rawPath.indexOf('?')
-  let path = q === -1 ? rawPath : rawPath.slice(0, q)
-  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1)
-  if (path.charCodeAt(0) !== 47 /* / */ || AMBIGUOUS.test(path)) return undefined
+/** The target of a canonical path (canonical.ts), or undefined when no row matches. */
+const lookup = (path: string): PathTarget | undefined => {
   const segments = path.slice(1).split('/')
-  for (const s of segments) if (s === '' || s === '.' || s === '..') return undefined
   if (segments[0] !== 'v3') return undefined
   const rows = byTopLevel.get(segments[1] as string)
   if (rows === undefined) return undefined
@@ -92,18 +81,34 @@ export const targetOfPath = (rawPath: string): PathTarget | undefined => {
 }
 
 /**
- * targetOfPath behind a bounded map: clients repeat their paths, and the answer for a path never
- * changes (the table is code). Emptied when full.
+ * A URI's target, or undefined for an unknown path or one that canonical.ts refuses (dot
+ * segments, encoded slashes, upper case, ...): `/v3/assets/../stacks` never passes as an asset
+ * path. Ignores the query string.
  */
-export const cachedTargetOfPath = (limit = 10_000) => {
-  const known = new Map<string, PathTarget | undefined>()
-  return (path: string): PathTarget | undefined => {
-    let target = known.get(path)
-    if (target === undefined && !known.has(path)) {
+export const targetOfPath = (rawPath: string): PathTarget | undefined => {
+  const c = canonicalTarget(rawPath)
+  return isRefusal(c) ? undefined : lookup(c.path)
+}
+
+/** A URI in canonical form with the table's answer for it. */
+export interface Routed extends CanonicalTarget {
+  readonly target: PathTarget | undefined
+}
+
+/**
+ * URI to canonical form and target, behind a bounded map: clients repeat their URIs, and the
+ * answer for one never changes (the table is code). Emptied when full.
+ */
+export const cachedRoute = (limit = 10_000) => {
+  const known = new Map<string, Routed | Refusal>()
+  return (uri: string): Routed | Refusal => {
+    let r = known.get(uri)
+    if (r === undefined) {
       if (known.size >= limit) known.clear()
-      target = targetOfPath(path)
-      known.set(path, target)
+      const c = canonicalTarget(uri)
+      r = isRefusal(c) ? c : { path: c.path, query: c.query, target: lookup(c.path) }
+      known.set(uri, r)
     }
-    return target
+    return r
   }
 }

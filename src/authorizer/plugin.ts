@@ -70,7 +70,7 @@ const managementTokensPlugin: FastifyPluginAsync<ManagementTokensOptions> = asyn
   app.addHook('onRequest', async (req, reply) => {
     const rule = req.routeOptions.config.managementToken
     if (rule === false) return undefined
-    const d = await authorizer.authorize(inputOf(req, req.method, req.url, rule?.module))
+    const d = await authorizer.authorize(inputOf(req, rule?.module))
     if (!d.allowed) return reply.code(d.error.statusCode).headers(d.error.headers).send(d.error.body())
     reply.headers(d.headers)
     req.managementToken = { tokenUid: d.tokenUid, apiKey: d.apiKey }

@@ -1,8 +1,11 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import type { FastifyRequest } from 'fastify'
+import type { TrustProxy } from '../config.js'
 import type { Module } from '../domain/scope.js'
+import type { Refusal } from './canonical.js'
 import type { AuthorizeInput } from './decide.js'
+import { type Described, headerProblem } from './origin.js'
 
 /** A header's value when sent once; a repeated or absent header is undefined. */
 export const headerOf = (req: { readonly headers: IncomingHttpHeaders }, name: string): string | undefined => {
@@ -10,62 +13,87 @@ export const headerOf = (req: { readonly headers: IncomingHttpHeaders }, name: s
   return typeof v === 'string' ? v : undefined
 }
 
+/** The function behind fastify's `req.ip`, from fastify's own dependencies: the very same code. */
+const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'))
+type Trust = (address: string, hop: number) => boolean
+const proxyAddr = fastifyRequire('@fastify/proxy-addr') as ((req: IncomingMessage, trust: Trust) => string | undefined) & {
+  compile(values: readonly string[]): Trust
+}
+
+/**
+ * TRUST_PROXY as one function (SPEC 6.7), given to fastify as its `trustProxy` and used by the
+ * fast path, so `req.ip` and the fast path's client address can never differ. With none
+ * trusted, X-Forwarded-For is ignored and the socket's address is the client.
+ */
+export const trustFunction = (trust: TrustProxy): Trust => {
+  if (trust === false) return () => false
+  if (trust === true) return () => true
+  return proxyAddr.compile(trust)
+}
+
 /**
  * SPEC 6.1 from a request. The client address is only needed when authentication fails (the
- * failed-authentication limiter), and with `trustProxy` every `req.ip` parses X-Forwarded-For:
- * it is read on first use rather than for every request.
+ * failed-authentication limiter), so it is resolved on first use rather than for every request.
  */
 abstract class HeaderInput implements AuthorizeInput {
   readonly apiKey: string | undefined
   readonly authorization: string | undefined
   readonly branch: string | undefined
+  readonly method: string | undefined
+  readonly path: string
+  readonly refusal: Refusal | undefined
   constructor(
     req: { readonly headers: IncomingHttpHeaders },
-    readonly method: string,
-    readonly path: string,
+    described: Described | Refusal,
     readonly module: Module | undefined,
   ) {
     this.apiKey = headerOf(req, 'api_key')
     this.authorization = headerOf(req, 'authorization')
     this.branch = headerOf(req, 'branch')
+    if ('refused' in described) {
+      this.refusal = described
+      this.method = undefined
+      this.path = ''
+    } else {
+      this.method = described.method
+      this.path = described.uri
+    }
   }
   abstract get clientAddress(): string | undefined
 }
 
 class RequestInput extends HeaderInput {
-  constructor(private readonly req: FastifyRequest, method: string, path: string, module: Module | undefined) {
-    super(req, method, path, module)
+  constructor(private readonly req: FastifyRequest, described: Described | Refusal, module: Module | undefined) {
+    super(req, described, module)
   }
   get clientAddress(): string | undefined {
     return this.req.ip
   }
 }
 
-/** The request's own method and URL unless a surface says otherwise; `module` as in AuthorizeInput. */
-export const inputOf = (req: FastifyRequest, method: string = req.method, path: string = req.url, module?: Module): AuthorizeInput =>
-  new RequestInput(req, method, path, module)
-
 /**
- * The function behind fastify's `req.ip`, resolved from fastify's own dependencies so that it
- * is the very same code; buildApp sets `trustProxy: true`, which trusts every hop.
+ * A request a fastify app serves itself (gateway mode, the plugin, the audit log): its own
+ * method and URL, or the refusal of a repeated credential or method-override header.
  */
-const proxyAddr = createRequire(createRequire(import.meta.url).resolve('fastify'))('@fastify/proxy-addr') as (
-  req: IncomingMessage,
-  trust: () => boolean,
-) => string | undefined
-const trustAll = () => true
+export const inputOf = (req: FastifyRequest, module?: Module): AuthorizeInput =>
+  new RequestInput(req, headerProblem(req.raw) ?? { method: req.method, uri: req.url }, module)
 
-/** What `req.ip` is for a request fastify has not seen (buildApp's `trustProxy: true`). */
-export const clientAddressOf = (req: IncomingMessage): string | undefined => proxyAddr(req, trustAll)
+/** A request forward-auth was asked about through fastify (forward-auth.ts). */
+export const describedInputOf = (req: FastifyRequest, described: Described | Refusal): AuthorizeInput =>
+  new RequestInput(req, described, undefined)
+
+/** What `req.ip` is, for a request fastify has not seen, with the same trust function. */
+export const clientAddressOf = (req: IncomingMessage, trust: Trust): string | undefined => proxyAddr(req, trust)
 
 class RawInput extends HeaderInput {
-  constructor(private readonly req: IncomingMessage, method: string, path: string) {
-    super(req, method, path, undefined)
+  constructor(private readonly req: IncomingMessage, described: Described | Refusal, private readonly trust: Trust) {
+    super(req, described, undefined)
   }
   get clientAddress(): string | undefined {
-    return clientAddressOf(this.req)
+    return clientAddressOf(this.req, this.trust)
   }
 }
 
 /** SPEC 6.1 from a plain Node request (the forward-auth fast path). */
-export const rawInputOf = (req: IncomingMessage, method: string, path: string): AuthorizeInput => new RawInput(req, method, path)
+export const rawInputOf = (req: IncomingMessage, described: Described | Refusal, trust: Trust): AuthorizeInput =>
+  new RawInput(req, described, trust)

@@ -4,20 +4,19 @@ import fastifySwagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { type ErrorAnswer, fastPathServer } from '../authorizer/fast-path.js'
 import { authorizerSurface } from '../authorizer/index.js'
+import { trustFunction } from '../authorizer/request-input.js'
 import { EventStoreUnavailable } from '../eventstore/port.js'
 import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { badRequest, HttpError, notFound, unavailable } from './errors.js'
-import { createJwksVerifier, jwksTargetOf } from './jwks.js'
-import { createRelyingParty } from './oidc.js'
 import { auditRoutes } from './routes/audit.js'
 import { consoleRoutes } from './routes/console.js'
 import { healthRoutes } from './routes/health.js'
 import { stackRoutes } from './routes/stacks.js'
 import { tokenRoutes } from './routes/tokens.js'
 import { userSessionRoute } from './routes/user-session.js'
-import { signInMode } from './sign-in.js'
+import { signInOf } from './sign-in.js'
 
 /** Never logged: secrets and identity headers (SPEC 10). */
 export const REDACT = [
@@ -89,7 +88,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
       : { logger: logger as FastifyServerOptions['logger'] }),
     serverFactory: server.serverFactory,
     genReqId: requestIdOf,
-    trustProxy: true,
+    // TRUST_PROXY (SPEC 6.7): by default no proxy is trusted and the socket's address is the client.
+    trustProxy: trustFunction(deps.config.trustProxy),
     bodyLimit: 256 * 1024,
     // A URL that does not decode never reaches the error handler: answer in the SPEC 5.5 shape here.
     frameworkErrors: (err, _req, reply) => {
@@ -135,18 +135,10 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   })
   // Management bodies are JSON only (SPEC 5.5: a wrong content type is a 400).
   app.removeContentTypeParser('text/plain')
-  const { config } = deps
-  const key = resolveJwtKey(config)
-  const mode = signInMode(config)
-  const rp =
-    config.oidcIssuerUrl && config.oidcClientId
-      ? createRelyingParty({ issuer: config.oidcIssuerUrl, clientId: config.oidcClientId, clientSecret: config.oidcClientSecret })
-      : undefined
-  const target = jwksTargetOf(config, rp && (() => rp.metadata()))
-  const jwks = target && createJwksVerifier({ target, now: deps.clock, cooldownMs: options.jwksCooldownMs })
-  await app.register(authtoken, { key, jwks })
-  if (mode === 'development' && key && 'secret' in key) await app.register(userSessionRoute, { secret: key.secret })
-  await app.register(consoleRoutes, { deps, mode, oidc: rp && jwks ? { rp, jwks } : undefined, consoleDir: options.consoleDir })
+  const signIn = signInOf(deps.config, deps.clock, options.jwksCooldownMs)
+  await app.register(authtoken, { key: resolveJwtKey(deps.config), jwks: signIn.jwks })
+  if (signIn.developmentSecret) await app.register(userSessionRoute, { secret: signIn.developmentSecret })
+  await app.register(consoleRoutes, { deps, mode: signIn.mode, oidc: signIn.oidc, consoleDir: options.consoleDir })
   const api = createApi(deps)
   await app.register(healthRoutes, { api })
   await app.register(stackRoutes, { api })

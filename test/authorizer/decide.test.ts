@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
-import { cachedTargetOfPath } from '../../src/authorizer/path-modules.js'
+import { cachedRoute } from '../../src/authorizer/path-modules.js'
 import type { HttpError } from '../../src/http/errors.js'
 import { authorizerFixture, fakeWallClock, input, newApiKey, newSecret } from '../support/authorizer-fixtures.js'
 
@@ -252,12 +252,9 @@ t.test('bounded caches keep answering correctly when full', async (t) => {
   t.equal((a.authorize(input({ apiKey, authorization: one.secret })) as Decision).outcome, 'unauthorized', 'a cached token is dropped once its revocation is projected')
   t.equal((a.authorize(input({ apiKey, authorization: two.secret })) as Decision).allowed, true)
 
-  const target = cachedTargetOfPath(1)
-  t.same([target('/v3/assets'), target('/v3/locales'), target('/v3/assets'), target('/v3/nope'), target('/v3/nope')], [
-    { module: 'asset' },
-    { module: 'locale' },
-    { module: 'asset' },
-    undefined,
-    undefined,
-  ])
+  const route = cachedRoute(1)
+  const targets = ['/v3/assets', '/v3/locales', '/v3/assets', '/v3/nope', '/v3/nope'].map((p) => (route(p) as { target: unknown }).target)
+  t.same(targets, [{ module: 'asset' }, { module: 'locale' }, { module: 'asset' }, undefined, undefined])
+  t.same(route('/v3/%61ssets/?x=1'), { path: '/v3/assets', query: '?x=1', target: { module: 'asset' } })
+  t.match(route('/v3/assets/..'), { refused: /"\." or "\.\." segment/ })
 })

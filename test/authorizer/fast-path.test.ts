@@ -5,7 +5,8 @@ import { pino } from 'pino'
 import t, { type Test } from 'tap'
 import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
 import { type FastHandler, fastPathServer, forwardAuthFastPath } from '../../src/authorizer/fast-path.js'
-import { clientAddressOf } from '../../src/authorizer/request-input.js'
+import { clientAddressOf, trustFunction } from '../../src/authorizer/request-input.js'
+import type { TrustProxy } from '../../src/config.js'
 import { buildApp, errorAnswer, REDACT, requestIdOf } from '../../src/http/app.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 
@@ -66,7 +67,8 @@ const READ_ENTRIES = [{ module: 'entry', acl: { read: true, write: false } }]
 /** A listening app with two stacks and their tokens; `seen` counts the requests fastify routed. */
 const listening = async (t: Test, config: Parameters<typeof authorizerFixture>[1] = {}) => {
   const clock = fakeWallClock(t)
-  const f = await authorizerFixture(t, { planReadLimit: 1, planWriteLimit: 1, authFailureLimit: 1, ...config })
+  // The X-Forwarded-For cases need proxies trusted: the loopback one and those of 10/8.
+  const f = await authorizerFixture(t, { planReadLimit: 1, planWriteLimit: 1, authFailureLimit: 1, trustProxy: ['loopback', '10.0.0.0/8'], ...config })
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: READ_ENTRIES })
   const expired = await f.generateToken(apiKey, { scope: READ_ENTRIES, expires_on: '2029-06-01T00:00:00.000Z' })
@@ -153,6 +155,10 @@ const cases = (s: Awaited<ReturnType<typeof listening>>, as403: boolean): Case[]
     { name: 'POST /v3/authorize without a body', steps: [{ ...read(auth(s.tok.secret)), method: 'POST' }], status: 200, fast: false },
     { name: 'GET with a chunked body', steps: [read(auth(s.tok.secret, { 'transfer-encoding': 'chunked' }))], status: 200, fast: false },
     { name: 'Envoy: a percent-encoded path', steps: [{ method: 'GET', url: '/v3/authorize/envoy/v3/content_types/bl%6Fg/entries', headers: auth(s.tok.secret) }], status: 200, fast: false },
+    { name: 'Envoy: an encoded slash', steps: [{ method: 'GET', url: '/v3/authorize/envoy/v3/content_types/blog%2Fentries', headers: auth(s.tok.secret) }], status: 403, fast: false },
+    { name: 'conflicting Traefik and nginx headers', steps: [{ ...read(auth(s.tok.secret)), headers: { ...read(auth(s.tok.secret)).headers, 'x-original-method': 'DELETE', 'x-original-uri': '/v3/content_types/blog/entries/x' } }], status: 403, fast: true },
+    { name: 'nginx without X-Original-Method', steps: [{ method: 'GET', url: '/v3/authorize', headers: { ...auth(s.tok.secret), 'x-original-uri': '/v3/content_types/a/entries' } }], status: 403, fast: true },
+    { name: 'a non-canonical original URI', steps: [traefik('GET', '/v3/content_types/blog/entries/%2e%2e', auth(s.tok.secret))], status: 403, fast: true },
     { name: 'Envoy: a path that does not decode', steps: [{ method: 'GET', url: '/v3/authorize/envoy/v3/%E0%A4%A', headers: auth(s.tok.secret) }], status: 400, fast: false, early: true },
     { name: 'Envoy: a method the route does not take', steps: [{ method: 'PROPFIND', url: '/v3/authorize/envoy/v3/assets', headers: auth(s.tok.secret) }], status: 404, fast: false },
     { name: 'a trailing slash', steps: [{ ...read(auth(s.tok.secret)), url: '/v3/authorize/' }], status: 404, fast: false },
@@ -195,7 +201,7 @@ t.test('Redis counters (a promise per decision): the fast path answers as fastif
   const { Redis } = await import('ioredis')
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
   t.teardown(() => redis.quit())
-  const f = await authorizerFixture(t, { redisUrl: 'redis://127.0.0.1:6379', planReadLimit: 5, authFailureLimit: 5 })
+  const f = await authorizerFixture(t, { redisUrl: 'redis://127.0.0.1:6379', planReadLimit: 5, authFailureLimit: 5, trustProxy: ['loopback'] })
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: READ_ENTRIES })
   const client = `198.51.100.${Math.floor(Math.random() * 250) + 1}`
@@ -252,6 +258,8 @@ const standalone = async (t: Test, authorize: Authorizer['authorize']) => {
   const fast: FastHandler = forwardAuthFastPath({
     authorizer: { authorize, close: async () => {} },
     rateLimitAs403: false,
+    proxy: 'any',
+    trust: trustFunction(false),
     host: { requestIdOf, errorAnswer },
     log,
   })
@@ -264,7 +272,7 @@ const standalone = async (t: Test, authorize: Authorizer['authorize']) => {
   return { lines, ask: (headers: Record<string, string> = {}) => overSocket(port, { method: 'GET', url: '/v3/authorize', headers: { 'x-request-id': 'r-1', ...headers } }) }
 }
 
-const allow = (tokenUid: string): Decision => ({ allowed: true, outcome: 'allow', tokenUid, apiKey: 'blt1', headers: { 'x-ratelimit-limit': '10' } })
+const allow = (tokenUid: string): Decision => ({ allowed: true, outcome: 'allow', tokenUid, apiKey: 'blt1', method: 'GET', url: '/v3/assets', headers: { 'x-ratelimit-limit': '10' } })
 
 t.test('an async decision is answered when it settles; a rejected one is a 500', async (t) => {
   let next: Promise<Decision> = Promise.resolve(allow('blt-uid'))
@@ -292,16 +300,20 @@ t.test('an answer that cannot be written becomes a 500, and the server keeps ser
   t.equal((await s.ask({ 'x-forwarded-method': 'GET' })).status, 200)
 })
 
-t.test('the client address is what fastify gives as req.ip (trustProxy)', async (t) => {
-  const app = Fastify({ trustProxy: true })
-  app.get('/', async (req) => ({ ip: req.ip, ours: clientAddressOf(req.raw) }))
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-  for (const xff of [undefined, '', '203.0.113.5', ' 203.0.113.5 ', '203.0.113.5, 10.0.0.1', ' , 198.51.100.2,10.0.0.1', ', ,', '2001:db8::1, 10.0.0.1'] as const) {
-    const res = await overSocket(port, { method: 'GET', url: '/', headers: xff === undefined ? {} : { 'x-forwarded-for': xff } })
-    const { ip, ours } = JSON.parse(res.body) as { ip: string; ours: string }
-    t.equal(ours, ip, `X-Forwarded-For ${JSON.stringify(xff)} -> ${ip}`)
+t.test('the client address is what fastify gives as req.ip, for every TRUST_PROXY form', async (t) => {
+  const settings: TrustProxy[] = [false, true, ['loopback'], ['127.0.0.1/32', '10.0.0.0/8'], ['198.51.100.1']]
+  for (const trust of settings) {
+    // Fastify's own reading of the setting (a list as its comma-separated string) against ours.
+    const app = Fastify({ trustProxy: typeof trust === 'boolean' ? trust : trust.join(',') })
+    app.get('/', async (req) => ({ ip: req.ip, ours: clientAddressOf(req.raw as unknown as IncomingMessage, trustFunction(trust)) }))
+    t.teardown(() => app.close())
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as AddressInfo
+    for (const xff of [undefined, '', '203.0.113.5', ' 203.0.113.5 ', '203.0.113.5, 10.0.0.1', ' , 198.51.100.2,10.0.0.1', ', ,', '2001:db8::1, 10.0.0.1'] as const) {
+      const res = await overSocket(port, { method: 'GET', url: '/', headers: xff === undefined ? {} : { 'x-forwarded-for': xff } })
+      const { ip, ours } = JSON.parse(res.body) as { ip: string; ours: string }
+      t.equal(ours, ip, `TRUST_PROXY ${JSON.stringify(trust)}, X-Forwarded-For ${JSON.stringify(xff)} -> ${ip}`)
+    }
   }
 })
 

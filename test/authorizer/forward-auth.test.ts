@@ -56,8 +56,11 @@ t.test('Traefik ForwardAuth: X-Forwarded-Method and X-Forwarded-Uri', async (t) 
 
   const noUri = await app.inject({ method: 'GET', url: '/v3/authorize', headers: { api_key: apiKey, authorization: tok.secret } })
   t.equal(noUri.statusCode, 403, 'without the original URI the path is unknown: fail closed')
-  const head = await app.inject({ method: 'HEAD', url: '/v3/authorize', headers: { api_key: apiKey } })
+  const head = await app.inject({ method: 'HEAD', url: '/v3/authorize', headers: { api_key: apiKey, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/assets' } })
   t.equal(head.statusCode, 401, 'HEAD answers like GET')
+  const undescribed = await app.inject({ method: 'GET', url: '/v3/authorize', headers: { api_key: apiKey } })
+  t.equal(undescribed.statusCode, 403, 'an undescribed request is refused before any lookup (SPEC 6.7)')
+  t.match(undescribed.json(), { error_code: 162, errors: { uri: ['is required'] } })
 })
 
 t.test('nginx auth_request: X-Original-Method and X-Original-URI; 429 as 403 when configured', async (t) => {

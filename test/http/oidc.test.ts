@@ -243,9 +243,16 @@ t.test('an expired id_token is refused, and its session ends', async (t) => {
 
 t.test('without PUBLIC_URL the redirect URI comes from the request', async (t) => {
   const s = await setup(t, { config: { publicUrl: undefined } })
+  const redirectOf = (res: LightMyRequestResponse) => new URL(String(res.headers.location)).searchParams.get('redirect_uri')
   const login = await s.a.app.inject({ method: 'GET', url: '/console/auth/login', headers: { host: 'console.test' } })
-  t.equal(new URL(String(login.headers.location)).searchParams.get('redirect_uri'), CALLBACK)
-  const https = await s.a.app.inject({ method: 'GET', url: '/console/auth/login', headers: { host: 'tokens.example.com', 'x-forwarded-proto': 'https' } })
-  t.equal(new URL(String(https.headers.location)).searchParams.get('redirect_uri'), 'https://tokens.example.com/console/auth/callback')
+  t.equal(redirectOf(login), CALLBACK)
+  const untrusted = await s.a.app.inject({ method: 'GET', url: '/console/auth/login', headers: { host: 'console.test', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example.com' } })
+  t.equal(redirectOf(untrusted), CALLBACK, 'forwarded headers from an untrusted peer are ignored (TRUST_PROXY unset)')
+  t.notMatch(cookieOf(untrusted, 'mt_console_signin'), /Secure/)
+
+  // Behind a trusted proxy (TRUST_PROXY=loopback: inject's peer is 127.0.0.1), its headers count.
+  const proxied = await setup(t, { config: { publicUrl: undefined, trustProxy: ['loopback'] } })
+  const https = await proxied.a.app.inject({ method: 'GET', url: '/console/auth/login', headers: { host: 'internal:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'tokens.example.com' } })
+  t.equal(redirectOf(https), 'https://tokens.example.com/console/auth/callback')
   t.match(cookieOf(https, 'mt_console_signin'), /; Secure/, 'cookies are Secure over https')
 })
