@@ -31,12 +31,12 @@ export const Dialog = (props: { title: string; onClose: () => void; children: Co
 export const ErrorBanner = ({ error }: { error: unknown }) => {
   if (!error) return null
   const e = error instanceof ApiError ? error : undefined
+  // An expired sign-in is explained by the sign-in prompt over the page; after it, this is stale.
+  if (e?.expired) return null
   const prefix =
     e?.status === 403
       ? 'Not allowed: '
-      : e?.status === 401
-        ? 'Your sign-in has expired: '
-        : e?.status === 404
+      : e?.status === 404
           ? 'Not found: '
           : ''
   const message = e ? e.message : String(error)

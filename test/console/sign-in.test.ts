@@ -71,6 +71,7 @@ t.test('expired sign-in: the console says so, signs in again and keeps the form'
     await page.getByLabel('Authtoken').fill(fresh)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await notice.waitFor({ state: 'detached' })
+    t.equal(await page.getByRole('alert').count(), 0, 'no stale error is left on the form')
     t.equal(await page.getByLabel('Name').inputValue(), 'kept-name', 'the name is kept')
     t.equal(await page.getByLabel('Description (optional)').inputValue(), 'typed before expiry', 'the description is kept')
     t.ok(await page.getByRole('group', { name: 'Entries', exact: true }).getByLabel('Read and write').isChecked(), 'the permissions are kept')
