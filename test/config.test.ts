@@ -108,6 +108,52 @@ t.test('notifications and webhooks (SPEC 13): SMTP_URL, MAIL_FROM, NOTIFY_BEFORE
   }
 })
 
+t.test('OpenID Connect and JWKS settings (issue 12)', async (t) => {
+  t.match(loadConfig({}), { oidcIssuerUrl: undefined, oidcClientId: undefined, publicUrl: undefined, jwksUrl: undefined })
+  t.match(
+    loadConfig({
+      OIDC_ISSUER_URL: 'https://id.example.com/tenant',
+      OIDC_CLIENT_ID: 'console',
+      OIDC_CLIENT_SECRET: 'shh',
+      PUBLIC_URL: 'https://tokens.example.com/',
+      AUTH_JWKS_URL: 'https://id.example.com/keys',
+      AUTH_JWT_AUDIENCE: 'tokens-api',
+    }),
+    {
+      oidcIssuerUrl: 'https://id.example.com/tenant',
+      oidcClientId: 'console',
+      oidcClientSecret: 'shh',
+      publicUrl: 'https://tokens.example.com',
+      jwksUrl: 'https://id.example.com/keys',
+      jwtAudience: 'tokens-api',
+      jwtIssuer: undefined,
+    },
+  )
+  t.equal(loadConfig({ OIDC_ISSUER_URL: 'http://127.0.0.1:4000', OIDC_CLIENT_ID: 'c' }).oidcIssuerUrl, 'http://127.0.0.1:4000', 'http on loopback')
+  t.equal(loadConfig({ OIDC_ISSUER_URL: 'http://localhost:4000', OIDC_CLIENT_ID: 'c' }).oidcIssuerUrl, 'http://localhost:4000')
+  t.equal(loadConfig({ PUBLIC_URL: 'http://0.0.0.0:3000/base//' }).publicUrl, 'http://0.0.0.0:3000/base')
+  t.match(loadConfig({ AUTH_JWKS_URL: 'https://id.example.com/keys', AUTH_JWT_ISSUER: 'https://id.example.com', AUTH_JWT_AUDIENCE: 'api' }), {
+    jwksUrl: 'https://id.example.com/keys',
+    jwtIssuer: 'https://id.example.com',
+    jwtAudience: 'api',
+  })
+
+  const bad = (env: Record<string, string>, pattern: RegExp) => t.throws(() => loadConfig(env), pattern, JSON.stringify(env))
+  bad({ OIDC_ISSUER_URL: 'http://id.example.com', OIDC_CLIENT_ID: 'c' }, /OIDC_ISSUER_URL: must be an https URL \(http only on localhost\)/)
+  bad({ OIDC_ISSUER_URL: 'id.example.com', OIDC_CLIENT_ID: 'c' }, /OIDC_ISSUER_URL: must be a URL/)
+  bad({ AUTH_JWKS_URL: 'ftp://id.example.com/keys', AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWKS_URL: must be an https URL/)
+  bad({ PUBLIC_URL: 'tokens.example.com' }, /PUBLIC_URL: must be a URL/)
+  bad({ PUBLIC_URL: 'ftp://tokens.example.com' }, /PUBLIC_URL: must use http: or https:/)
+  bad({ PUBLIC_URL: 'https://tokens.example.com/?a=1' }, /PUBLIC_URL: must have no query, fragment or credentials/)
+  bad({ OIDC_ISSUER_URL: 'https://id.example.com' }, /OIDC_CLIENT_ID: is required with OIDC_ISSUER_URL/)
+  bad({ OIDC_CLIENT_ID: 'c' }, /OIDC_ISSUER_URL: is required with OIDC_CLIENT_ID/)
+  bad({ OIDC_CLIENT_SECRET: 's' }, /OIDC_CLIENT_SECRET: only applies with OIDC_ISSUER_URL/)
+  bad({ AUTH_JWKS_URL: 'https://id.example.com/keys' }, /AUTH_JWT_ISSUER: is required with AUTH_JWKS_URL[\s\S]*AUTH_JWT_AUDIENCE: is required/)
+  bad({ AUTH_JWT_ISSUER: 'i' }, /AUTH_JWT_ISSUER: only applies with AUTH_JWKS_URL or OIDC_ISSUER_URL/)
+  bad({ AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWT_AUDIENCE: only applies/)
+  t.throws(() => loadConfig({ OIDC_ISSUER_URL: 'https://id.example.com' }), ConfigError)
+})
+
 t.test('TRUST_PROXY and FORWARD_AUTH_PROXY (SPEC 6.7)', async (t) => {
   t.match(loadConfig({}), { trustProxy: false, forwardAuthProxy: 'any' }, 'by default no proxy is trusted, and any proxy form is read with the safety rules')
   t.equal(loadConfig({ TRUST_PROXY: 'none' }).trustProxy, false)

@@ -33,8 +33,12 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .action((opts: { email: string; sub?: string; ttl: string }) => {
       const config = loadConfig(io.env)
       const key = resolveJwtKey(config)
-      if (!('secret' in key)) {
-        io.err('authtoken: the server verifies RS256/ES256 with AUTH_JWT_PUBLIC_KEY; mint tokens with your identity provider\n')
+      if (!key || !('secret' in key)) {
+        io.err(
+          key
+            ? 'authtoken: the server verifies RS256/ES256 with AUTH_JWT_PUBLIC_KEY; mint tokens with your identity provider\n'
+            : "authtoken: the server verifies authtokens with the identity provider's keys only; sign in with it\n",
+        )
         code = 2
         return
       }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { buildApp } from '../http/app.js'
 import { resolveJwtKey } from '../http/auth.js'
+import { consoleUrl, signInMode } from '../http/sign-in.js'
 import { openService } from '../service.js'
 
 export interface Server {
@@ -36,8 +37,9 @@ export const serve = async (config: Config, say: (s: string) => void): Promise<S
   const store = config.eventStoreUrl ?? `sqlite:${config.dataDir}/events.db`
   say(
     `management-tokens listening on ${server.address}/v3 (event store ${store.replace(/\/\/[^@/]*@/, '//***@')})\n` +
+      `console: ${consoleUrl(config, server.address)} (sign-in: ${signInMode(config)})\n` +
       `${server.notifications}\n` +
-      (resolveJwtKey(config).development
+      (resolveJwtKey(config)?.development
         ? 'development authtokens: node bin/management-tokens.js authtoken --email you@example.com\n'
         : ''),
   )

@@ -9,7 +9,7 @@ import { testConfig, type Config } from '../../src/config.js'
 import { openEventStore } from '../../src/eventstore/open.js'
 import { EventStoreUnavailable, type EventStore } from '../../src/eventstore/port.js'
 import { stackStream } from '../../src/eventstore/streams.js'
-import { buildApp, REDACT } from '../../src/http/app.js'
+import { type AppOptions as BuildAppOptions, buildApp, REDACT } from '../../src/http/app.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import type { Scheduler } from '../../src/react/scheduler.js'
 import { openService, type Service } from '../../src/service.js'
@@ -103,6 +103,8 @@ export interface AppOptions {
   readonly scheduler?: Scheduler
   /** Reuse a data folder (a restart of an earlier instance); default: a fresh one. */
   readonly dataDir?: string
+  /** buildApp options besides the logger (console folder, JWKS cooldown). */
+  readonly appOptions?: Omit<BuildAppOptions, 'logger'>
 }
 
 export interface TestApp {
@@ -170,7 +172,7 @@ export const startApp = async (t: Test, options: AppOptions = {}): Promise<TestA
     ...(clock ? { clock: clock.now } : {}),
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
   })
-  const app = await buildApp(service, { logger })
+  const app = await buildApp(service, { ...options.appOptions, logger })
   // Teardowns run in reverse order of registration: app, then service, then the folder.
   t.teardown(() => service.close())
   t.teardown(() => app.close())

@@ -6,6 +6,7 @@ import type { Scope } from '../../domain/scope.js'
 import type { TokenView } from '../../read/queries.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { tokenSchema } from '../docs.js'
 import { invalid, notFound } from '../errors.js'
 
 /** What clients send: `acl.write` (or `read`) may be omitted, as the platform's SDK examples do. */
@@ -117,14 +118,14 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     })
   })
 
-  app.get('/v3/stacks/management_tokens', { schema: { tags, summary: 'Live tokens of the stack (never a secret)' } }, async (req) => {
+  app.get('/v3/stacks/management_tokens', { schema: { tags, summary: 'Live tokens of the stack (never a secret)', response: { 200: { type: 'object', properties: { tokens: { type: 'array', items: tokenSchema } } } } } }, async (req) => {
     const stack = managedStack(req)
     const name = nameFilter(req)
     const tokens = queries.tokens(stack.api_key)
     return { tokens: name === undefined ? tokens : tokens.filter((tk) => tk.name === name) }
   })
 
-  app.get(byUid, { schema: { tags, summary: 'One live token (never a secret)' } }, async (req) => {
+  app.get(byUid, { schema: { tags, summary: 'One live token (never a secret)', response: { 200: { type: 'object', properties: { token: tokenSchema } } } } }, async (req) => {
     const stack = managedStack(req)
     return { token: view(stack.api_key, decodeOr422(Params, req.params).uid) }
   })
