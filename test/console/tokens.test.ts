@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { Page } from 'playwright-core'
 import { START } from '../support/app.js'
-import { axeScan, historyHolds, inConsole, launchBrowser, NOWHERE, pageHolds, screenshot, signIn, startConsoleServer, type ConsoleServer } from '../support/console.js'
+import { axeScan, historyHolds, inConsole, launchBrowser, NOWHERE, pageHolds, screenshot, SCREENSHOTS, signIn, startConsoleServer, type ConsoleServer } from '../support/console.js'
 
 const OWNER = 'owner@example.com'
 const SECRET = /^cs[0-9a-f]{32,}$/
@@ -93,7 +94,7 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
         await panel.getByText('Token copied.').waitFor()
         t.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, 'the copy button copies the secret')
         await axeScan(t, page, 'secret panel')
-        await page.screenshot({ path: 'docs/screenshots/secret-panel.png', mask: [panel.getByTestId('secret')], maskColor: '#5b3cc4' })
+        await page.screenshot({ path: join(SCREENSHOTS, 'secret-panel.png'), mask: [panel.getByTestId('secret')], maskColor: '#5b3cc4' })
         t.equal(await authorizes(server, apiKey, secret), 200, 'the secret works against /v3/authorize')
 
         await panel.getByRole('button', { name: 'I have copied it: close' }).click()
