@@ -13,6 +13,7 @@ COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY projections ./projections
+COPY console ./console
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: compiled code and production dependencies only, run as the unprivileged `node` user.
@@ -25,6 +26,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/console/dist ./console/dist
 COPY --from=build /app/bin ./bin
 RUN mkdir -p /data && chown node:node /data
 USER node

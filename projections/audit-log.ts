@@ -16,6 +16,7 @@ export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token
   TokenNotificationChanged: { module: 'management_token', event_type: 'update' },
   TokenRotated: { module: 'management_token', event_type: 'rotate' },
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
+  TokenExpiryNotified: { module: 'management_token', event_type: 'expiry_notice' },
 }
 
 /** The token field each single-field update event changes (a rename says itself). */
@@ -36,7 +37,9 @@ type Title = [title: string, detail: string]
  */
 export const auditLog: Projection = {
   name: 'audit-log',
-  // 2: keyed by position (was: by uid).
+  // 2: keyed by position (was: by uid). TokenExpiryNotified (expiry_notice) did not need a 3: a
+  // build without it could not decode such an event, so no read model built before holds a row
+  // the current code would write differently, and a rebuild at start-up would change nothing.
   // 3: the actor's email (to filter by it) and, for an update, the fields it changed.
   version: 3,
   tables: ['audit_log', 'audit_titles'],

@@ -33,6 +33,44 @@ const urlWith = (name: string, schemes: readonly string[]) =>
     String,
   )
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+/** An https URL, or http on a loopback host (a test or local identity provider). */
+const secureUrl = (name: string) =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string',
+    (u, c) => {
+      if (typeof u !== 'string') return t.failure(u, c, 'must be a URL')
+      let url: URL
+      try {
+        url = new URL(u)
+      } catch {
+        return t.failure(u, c, 'must be a URL')
+      }
+      if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return t.success(u)
+      return t.failure(u, c, 'must be an https URL (http only on localhost)')
+    },
+    String,
+  )
+
+/** Where the service is reached from outside: an http(s) origin and optional path, without a trailing slash. */
+const publicUrl = new t.Type<string, string, unknown>(
+  'PUBLIC_URL',
+  (u): u is string => typeof u === 'string',
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c, 'must be a URL')
+    try {
+      const url = new URL(u)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return t.failure(u, c, 'must use http: or https:')
+      if (url.search || url.hash || url.username || url.password) return t.failure(u, c, 'must have no query, fragment or credentials')
+      return t.success(url.href.replace(/\/+$/, ''))
+    } catch {
+      return t.failure(u, c, 'must be a URL')
+    }
+  },
+  String,
+)
+
 const boolString = new t.Type<boolean, string, unknown>(
   'boolean',
   (u): u is boolean => typeof u === 'boolean',
@@ -58,6 +96,44 @@ const checkDataDir = (dir: string): void => {
   }
   if (!stat.isDirectory()) throw new ConfigError(`Invalid configuration:\n  DATA_DIR: ${dir} is a file, not a folder; point DATA_DIR at a folder (it is created if missing)`)
 }
+const DURATION = /^(\d+)\s*(s|m|h|d)?$/
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+const MAX_NOTIFY_BEFORE_MS = 365 * UNIT_MS.d
+/** `7d`, `36h`, `90m`, `45s` or a bare number of seconds, as milliseconds (1 s to 365 days). */
+const duration = (name: string) =>
+  new t.Type<number, string, unknown>(
+    name,
+    (u): u is number => typeof u === 'number',
+    (u, c) => {
+      const m = typeof u === 'string' ? DURATION.exec(u.trim()) : null
+      const ms = m ? Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS] : Number.NaN
+      return ms >= 1000 && ms <= MAX_NOTIFY_BEFORE_MS
+        ? t.success(ms)
+        : t.failure(u, c, 'must be a duration from 1s to 365d such as 7d, 36h, 90m or a number of seconds')
+    },
+    String,
+  )
+
+/** `a@b.c` or `Name <a@b.c>`: the From of expiry notices. */
+const mailbox = new t.Type<string, string, unknown>(
+  'MAIL_FROM',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && /^(?:[^<>@\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/.test(u.trim())
+      ? t.success(u.trim())
+      : t.failure(u, c, 'must be an address such as tokens@example.com or "Tokens <tokens@example.com>"'),
+  String,
+)
+
+const secretString = (name: string, min: number) =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string',
+    // The value itself is never echoed in the message.
+    (u, c) => (typeof u === 'string' && u.length >= min ? t.success(u) : t.failure('[hidden]', c, `must be at least ${min} characters`)),
+    String,
+  )
+
 /**
  * Whose X-Forwarded-For is believed (SPEC 6.7), in the forms fastify's `trustProxy` takes:
  * `false` (none: the socket address is the client), `true` (every hop), or a list of addresses,
@@ -111,10 +187,44 @@ const Env = t.partial({
   AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
   /** Longest wait for a request's headers and body, and longest idle keep-alive connection. */
   REQUEST_TIMEOUT_MS: intString('REQUEST_TIMEOUT_MS', 100, 3_600_000),
+  /** Expiry notices: SMTP server (`smtp://user:pass@host:587`); unset: `.eml` files in DATA_DIR/outbox/. */
+  SMTP_URL: urlWith('SMTP_URL', ['smtp:', 'smtps:']),
+  MAIL_FROM: mailbox,
+  NOTIFY_BEFORE: duration('NOTIFY_BEFORE'),
+  /** Lifecycle webhooks, signed with WEBHOOK_SECRET (required with it). */
+  WEBHOOK_URL: urlWith('WEBHOOK_URL', ['http:', 'https:']),
+  WEBHOOK_SECRET: secretString('WEBHOOK_SECRET', 16),
+  /** OpenID Connect sign-in for the console (issue 12). */
+  OIDC_ISSUER_URL: secureUrl('OIDC_ISSUER_URL'),
+  OIDC_CLIENT_ID: t.string,
+  OIDC_CLIENT_SECRET: t.string,
+  PUBLIC_URL: publicUrl,
+  /** Verify authtokens against this JWKS instead of the one the issuer's metadata names. */
+  AUTH_JWKS_URL: secureUrl('AUTH_JWKS_URL'),
+  /** The `iss` and `aud` JWKS-verified authtokens must carry (default: the OIDC issuer and client id). */
+  AUTH_JWT_ISSUER: t.string,
+  AUTH_JWT_AUDIENCE: t.string,
   TRUST_PROXY: trustProxy,
   /** Which proxy's headers describe the original request on /v3/authorize (SPEC 6.7). */
   FORWARD_AUTH_PROXY: t.keyof({ any: null, traefik: null, nginx: null, envoy: null }),
 })
+
+/** Settings that only make sense together; each message names the variable to set. */
+const crossChecks = (e: t.TypeOf<typeof Env>): string[] => {
+  const problems: string[] = []
+  if (e.OIDC_ISSUER_URL && !e.OIDC_CLIENT_ID) problems.push('OIDC_CLIENT_ID: is required with OIDC_ISSUER_URL')
+  if (e.OIDC_CLIENT_ID && !e.OIDC_ISSUER_URL) problems.push('OIDC_ISSUER_URL: is required with OIDC_CLIENT_ID')
+  if (e.OIDC_CLIENT_SECRET && !e.OIDC_ISSUER_URL) problems.push('OIDC_CLIENT_SECRET: only applies with OIDC_ISSUER_URL')
+  if (e.AUTH_JWKS_URL && !e.OIDC_ISSUER_URL) {
+    if (!e.AUTH_JWT_ISSUER) problems.push('AUTH_JWT_ISSUER: is required with AUTH_JWKS_URL (the iss to accept), unless OIDC_ISSUER_URL is set')
+    if (!e.AUTH_JWT_AUDIENCE) problems.push('AUTH_JWT_AUDIENCE: is required with AUTH_JWKS_URL (the aud to accept), unless OIDC_CLIENT_ID is set')
+  }
+  if (e.WEBHOOK_URL && !e.WEBHOOK_SECRET) problems.push('WEBHOOK_SECRET: is required with WEBHOOK_URL')
+  if (!e.AUTH_JWKS_URL && !e.OIDC_ISSUER_URL)
+    for (const k of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const)
+      if (e[k]) problems.push(`${k}: only applies with AUTH_JWKS_URL or OIDC_ISSUER_URL`)
+  return problems
+}
 
 export interface Config {
   readonly port: number
@@ -132,6 +242,20 @@ export interface Config {
   readonly forwardAuth429As403: boolean
   readonly authFailureLimit: number
   readonly requestTimeoutMs: number
+  readonly smtpUrl: string | undefined
+  readonly mailFrom: string
+  /** How long before a token expires its notice is due (ms). */
+  readonly notifyBeforeMs: number
+  readonly webhookUrl: string | undefined
+  readonly webhookSecret: string | undefined
+  readonly oidcIssuerUrl: string | undefined
+  readonly oidcClientId: string | undefined
+  readonly oidcClientSecret: string | undefined
+  /** The service's external URL (the OIDC redirect URI and the console URL are built on it). */
+  readonly publicUrl: string | undefined
+  readonly jwksUrl: string | undefined
+  readonly jwtIssuer: string | undefined
+  readonly jwtAudience: string | undefined
   readonly trustProxy: TrustProxy
   readonly forwardAuthProxy: 'any' | 'traefik' | 'nginx' | 'envoy'
 }
@@ -145,6 +269,16 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
   return pipe(
     Env.decode(present),
+    E.mapLeft((errors) =>
+      errors.map((e) => {
+        const key = e.context.map((c) => c.key).filter(Boolean).join('.')
+        return `${key}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
+      }),
+    ),
+    E.chainFirst((e) => {
+      const problems = crossChecks(e)
+      return problems.length === 0 ? E.right(e) : E.left(problems)
+    }),
     E.map(
       (e): Config => ({
         port: e.PORT ?? 3000,
@@ -162,6 +296,18 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
         authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
+        smtpUrl: e.SMTP_URL,
+        mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',
+        notifyBeforeMs: e.NOTIFY_BEFORE ?? 7 * 86_400_000,
+        webhookUrl: e.WEBHOOK_URL,
+        webhookSecret: e.WEBHOOK_SECRET,
+        oidcIssuerUrl: e.OIDC_ISSUER_URL,
+        oidcClientId: e.OIDC_CLIENT_ID,
+        oidcClientSecret: e.OIDC_CLIENT_SECRET,
+        publicUrl: e.PUBLIC_URL,
+        jwksUrl: e.AUTH_JWKS_URL,
+        jwtIssuer: e.AUTH_JWT_ISSUER,
+        jwtAudience: e.AUTH_JWT_AUDIENCE,
         trustProxy: e.TRUST_PROXY ?? false,
         forwardAuthProxy: e.FORWARD_AUTH_PROXY ?? 'any',
       }),
@@ -170,11 +316,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       checkDataDir(config.dataDir)
       return config
     }),
-    E.getOrElse((errors): Config => {
-      const lines = errors.map((e) => {
-        const key = e.context.map((c) => c.key).filter(Boolean).join('.')
-        return `${key}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
-      })
+    E.getOrElse((lines): Config => {
       throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`)
     }),
   )

@@ -2,12 +2,18 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { pino, type Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { PROJECTIONS } from '../projections/index.js'
 import type { Config } from './config.js'
 import { openEventStore } from './eventstore/open.js'
 import type { EventStore } from './eventstore/port.js'
+import { REDACT } from './http/app.js'
+import { policyOf } from './http/context.js'
+import { openNotifications, type Notifications } from './react/index.js'
+import type { Scheduler } from './react/scheduler.js'
 import { Projector } from './read/projector.js'
+import { createCommandHandler } from './write/handle-command.js'
 
 /** Everything a running instance is made of; passed to buildApp, never held in module state. */
 export interface ServiceDeps {
@@ -21,6 +27,8 @@ export interface ServiceDeps {
 }
 
 export interface Service extends ServiceDeps {
+  /** The expiry reactor and the outbox of mails and webhooks (SPEC 13). */
+  readonly notifications: Notifications
   close(): Promise<void>
 }
 
@@ -38,6 +46,10 @@ export interface ServiceOverrides {
   readonly clock?: () => Date
   readonly randomBytes?: (n: number) => Buffer
   readonly onProjectionFailure?: (e: unknown) => void
+  /** When the expiry reactor runs again; tests drive it by hand. */
+  readonly scheduler?: Scheduler
+  /** For what runs outside requests (the reactor and its deliveries). */
+  readonly logger?: Logger
 }
 
 /** Opens the event store and read models and starts projecting. */
@@ -46,15 +58,26 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   const readDb = openReadModels(config.dataDir)
   const projector = new Projector(readDb, store, PROJECTIONS, o.onProjectionFailure)
   projector.start()
-  return {
+  const clock = o.clock ?? (() => new Date())
+  const metrics = new Registry()
+  const deps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics }
+  // The reactor records notices through its own command handler, like any other caller.
+  const handle = createCommandHandler({ store, clock, policy: policyOf(deps), waitForProjection: (p) => projector.waitFor(p) })
+  const notifications = openNotifications({
     config,
     store,
-    readDb,
-    projector,
-    clock: o.clock ?? (() => new Date()),
-    randomBytes: o.randomBytes ?? randomBytes,
-    metrics: new Registry(),
+    handle,
+    clock,
+    registry: metrics,
+    logger: o.logger ?? pino({ level: config.logLevel, redact: REDACT }),
+    ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+  })
+  notifications.reactor.start()
+  return {
+    ...deps,
+    notifications,
     async close() {
+      await notifications.close()
       await projector.stop()
       await store.close()
       readDb.close()

@@ -84,6 +84,87 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   t.throws(() => loadConfig({ PORT: 'x', HOST: 'h', AUTH_FAILURE_LIMIT: '-1' }), /PORT[\s\S]*AUTH_FAILURE_LIMIT/, 'all problems at once')
 })
 
+t.test('notifications and webhooks (SPEC 13): SMTP_URL, MAIL_FROM, NOTIFY_BEFORE, WEBHOOK_URL, WEBHOOK_SECRET', async (t) => {
+  t.match(loadConfig({}), { smtpUrl: undefined, mailFrom: 'management-tokens@localhost', notifyBeforeMs: 7 * 86_400_000, webhookUrl: undefined, webhookSecret: undefined })
+  t.match(
+    loadConfig({
+      SMTP_URL: 'smtps://user:pw@mail.example.com:465',
+      MAIL_FROM: 'Tokens <tokens@example.com>',
+      NOTIFY_BEFORE: '36h',
+      WEBHOOK_URL: 'https://hooks.example.com/tokens',
+      WEBHOOK_SECRET: 'whsec_0123456789abcdef',
+    }),
+    { smtpUrl: 'smtps://user:pw@mail.example.com:465', mailFrom: 'Tokens <tokens@example.com>', notifyBeforeMs: 36 * 3_600_000, webhookUrl: 'https://hooks.example.com/tokens' },
+  )
+  const before = (v: string) => loadConfig({ NOTIFY_BEFORE: v }).notifyBeforeMs
+  t.equal(before('7d'), 7 * 86_400_000)
+  t.equal(before('90m'), 90 * 60_000)
+  t.equal(before('45s'), 45_000)
+  t.equal(before('3600'), 3_600_000, 'a bare number is seconds')
+  t.equal(loadConfig({ MAIL_FROM: 'a@b.co' }).mailFrom, 'a@b.co')
+  const bad = (env: Record<string, string>, pattern: RegExp) => t.throws(() => loadConfig(env), pattern)
+  bad({ NOTIFY_BEFORE: '7 weeks' }, /NOTIFY_BEFORE: must be a duration from 1s to 365d/)
+  bad({ NOTIFY_BEFORE: '0' }, /NOTIFY_BEFORE: must be a duration/)
+  bad({ NOTIFY_BEFORE: '400d' }, /NOTIFY_BEFORE: must be a duration/)
+  bad({ SMTP_URL: 'http://mail.example.com' }, /SMTP_URL: must use smtp: or smtps:/)
+  bad({ MAIL_FROM: 'not an address' }, /MAIL_FROM: must be an address/)
+  bad({ WEBHOOK_URL: 'ftp://x' }, /WEBHOOK_URL: must use http: or https:/)
+  bad({ WEBHOOK_URL: 'https://hooks.example.com' }, /WEBHOOK_SECRET: is required with WEBHOOK_URL/)
+  const short = 'short-secret'
+  t.throws(() => loadConfig({ WEBHOOK_URL: 'https://h.example.com', WEBHOOK_SECRET: short }), /WEBHOOK_SECRET: must be at least 16 characters/)
+  try {
+    loadConfig({ WEBHOOK_URL: 'https://h.example.com', WEBHOOK_SECRET: short })
+  } catch (e) {
+    t.notMatch((e as Error).message, short, 'the secret is not echoed')
+  }
+})
+
+t.test('OpenID Connect and JWKS settings (issue 12)', async (t) => {
+  t.match(loadConfig({}), { oidcIssuerUrl: undefined, oidcClientId: undefined, publicUrl: undefined, jwksUrl: undefined })
+  t.match(
+    loadConfig({
+      OIDC_ISSUER_URL: 'https://id.example.com/tenant',
+      OIDC_CLIENT_ID: 'console',
+      OIDC_CLIENT_SECRET: 'shh',
+      PUBLIC_URL: 'https://tokens.example.com/',
+      AUTH_JWKS_URL: 'https://id.example.com/keys',
+      AUTH_JWT_AUDIENCE: 'tokens-api',
+    }),
+    {
+      oidcIssuerUrl: 'https://id.example.com/tenant',
+      oidcClientId: 'console',
+      oidcClientSecret: 'shh',
+      publicUrl: 'https://tokens.example.com',
+      jwksUrl: 'https://id.example.com/keys',
+      jwtAudience: 'tokens-api',
+      jwtIssuer: undefined,
+    },
+  )
+  t.equal(loadConfig({ OIDC_ISSUER_URL: 'http://127.0.0.1:4000', OIDC_CLIENT_ID: 'c' }).oidcIssuerUrl, 'http://127.0.0.1:4000', 'http on loopback')
+  t.equal(loadConfig({ OIDC_ISSUER_URL: 'http://localhost:4000', OIDC_CLIENT_ID: 'c' }).oidcIssuerUrl, 'http://localhost:4000')
+  t.equal(loadConfig({ PUBLIC_URL: 'http://0.0.0.0:3000/base//' }).publicUrl, 'http://0.0.0.0:3000/base')
+  t.match(loadConfig({ AUTH_JWKS_URL: 'https://id.example.com/keys', AUTH_JWT_ISSUER: 'https://id.example.com', AUTH_JWT_AUDIENCE: 'api' }), {
+    jwksUrl: 'https://id.example.com/keys',
+    jwtIssuer: 'https://id.example.com',
+    jwtAudience: 'api',
+  })
+
+  const bad = (env: Record<string, string>, pattern: RegExp) => t.throws(() => loadConfig(env), pattern, JSON.stringify(env))
+  bad({ OIDC_ISSUER_URL: 'http://id.example.com', OIDC_CLIENT_ID: 'c' }, /OIDC_ISSUER_URL: must be an https URL \(http only on localhost\)/)
+  bad({ OIDC_ISSUER_URL: 'id.example.com', OIDC_CLIENT_ID: 'c' }, /OIDC_ISSUER_URL: must be a URL/)
+  bad({ AUTH_JWKS_URL: 'ftp://id.example.com/keys', AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWKS_URL: must be an https URL/)
+  bad({ PUBLIC_URL: 'tokens.example.com' }, /PUBLIC_URL: must be a URL/)
+  bad({ PUBLIC_URL: 'ftp://tokens.example.com' }, /PUBLIC_URL: must use http: or https:/)
+  bad({ PUBLIC_URL: 'https://tokens.example.com/?a=1' }, /PUBLIC_URL: must have no query, fragment or credentials/)
+  bad({ OIDC_ISSUER_URL: 'https://id.example.com' }, /OIDC_CLIENT_ID: is required with OIDC_ISSUER_URL/)
+  bad({ OIDC_CLIENT_ID: 'c' }, /OIDC_ISSUER_URL: is required with OIDC_CLIENT_ID/)
+  bad({ OIDC_CLIENT_SECRET: 's' }, /OIDC_CLIENT_SECRET: only applies with OIDC_ISSUER_URL/)
+  bad({ AUTH_JWKS_URL: 'https://id.example.com/keys' }, /AUTH_JWT_ISSUER: is required with AUTH_JWKS_URL[\s\S]*AUTH_JWT_AUDIENCE: is required/)
+  bad({ AUTH_JWT_ISSUER: 'i' }, /AUTH_JWT_ISSUER: only applies with AUTH_JWKS_URL or OIDC_ISSUER_URL/)
+  bad({ AUTH_JWT_AUDIENCE: 'a' }, /AUTH_JWT_AUDIENCE: only applies/)
+  t.throws(() => loadConfig({ OIDC_ISSUER_URL: 'https://id.example.com' }), ConfigError)
+})
+
 t.test('TRUST_PROXY and FORWARD_AUTH_PROXY (SPEC 6.7)', async (t) => {
   t.match(loadConfig({}), { trustProxy: false, forwardAuthProxy: 'any' }, 'by default no proxy is trusted, and any proxy form is read with the safety rules')
   t.equal(loadConfig({ TRUST_PROXY: 'none' }).trustProxy, false)

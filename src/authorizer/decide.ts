@@ -271,14 +271,14 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     const limits = row.limits[cls]
     const checked = then(checkLimits(store, limits), ({ exceeded, headers }): Decision =>
       exceeded === undefined
-        ? { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.path + routed.query, headers }
+        ? { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.url, headers }
         : deny('rate_limited', tooMany(`Rate limit exceeded: the ${exceeded}'s ${cls} budget of ${exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, headers)),
     )
     return checked instanceof Promise
       ? checked.catch((e: unknown): Decision => {
           // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
           onLimiterError(e)
-          return { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.path + routed.query, headers: policyHeaders(limits) }
+          return { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.url, headers: policyHeaders(limits) }
         })
       : checked
   }

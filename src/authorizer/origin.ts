@@ -37,6 +37,12 @@ const SINGLE = ['api_key', 'authorization', 'branch', TRAEFIK.method, TRAEFIK.ur
 const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override']
 const BIT = new Map<string, number>([...SINGLE.map((n, i) => [n, 1 << i] as const), ...OVERRIDES.map((n) => [n, 0] as const)])
 const WATCHED_LENGTHS = new Set([...BIT.keys()].map((n) => n.length))
+/** The spellings proxies send (`X-Forwarded-Uri`, `X-Original-URI`), so most names need no lower-casing. */
+const SPELLED = new Map<string, number>(BIT)
+for (const [name, bit] of BIT) {
+  SPELLED.set(name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase()), bit)
+  SPELLED.set(name.replace(/-uri$/, '-URI').replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase()), bit)
+}
 
 /**
  * A repeated single header or a method override header, else undefined. One pass over the raw
@@ -49,11 +55,10 @@ export const headerProblem = (req: HeaderSource): Refusal | undefined => {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string
     if (!WATCHED_LENGTHS.has(name.length)) continue
-    const lower = name.toLowerCase()
-    const bit = BIT.get(lower)
+    const bit = SPELLED.get(name) ?? BIT.get(name.toLowerCase())
     if (bit === undefined) continue
-    if (bit === 0) return refuse(`The ${lower} header is not accepted: an upstream could read it as the method.`, lower, 'is not accepted')
-    if ((seen & bit) !== 0) return refuse(`The ${lower} header is repeated; send it once.`, lower, 'is repeated')
+    if (bit === 0) return refuse(`The ${name.toLowerCase()} header is not accepted: an upstream could read it as the method.`, name.toLowerCase(), 'is not accepted')
+    if ((seen & bit) !== 0) return refuse(`The ${name.toLowerCase()} header is repeated; send it once.`, name.toLowerCase(), 'is repeated')
     seen |= bit
   }
   return undefined

@@ -93,6 +93,8 @@ export const targetOfPath = (rawPath: string): PathTarget | undefined => {
 /** A URI in canonical form with the table's answer for it. */
 export interface Routed extends CanonicalTarget {
   readonly target: PathTarget | undefined
+  /** `path` and `query` together: what a gateway forwards. */
+  readonly url: string
 }
 
 /**
@@ -106,7 +108,7 @@ export const cachedRoute = (limit = 10_000) => {
     if (r === undefined) {
       if (known.size >= limit) known.clear()
       const c = canonicalTarget(uri)
-      r = isRefusal(c) ? c : { path: c.path, query: c.query, target: lookup(c.path) }
+      r = isRefusal(c) ? c : { path: c.path, query: c.query, target: lookup(c.path), url: c.path + c.query }
       known.set(uri, r)
     }
     return r

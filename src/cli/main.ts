@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config.js'
 import { canonicalEmail, emailProblem } from '../domain/email.js'
 import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
 import { registerAudit } from './audit.js'
+import { registerDeliveries } from './deliveries.js'
 import { processIo, type CliContext, type Io } from './io.js'
 import { registerRebuild } from './rebuild.js'
 import { registerSeed } from './seed.js'
@@ -36,8 +37,12 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .action((opts: { email: string; sub?: string; ttl: string }) => {
       const config = loadConfig(io.env)
       const key = resolveJwtKey(config)
-      if (!('secret' in key)) {
-        io.err('authtoken: the server verifies RS256/ES256 with AUTH_JWT_PUBLIC_KEY; mint tokens with your identity provider\n')
+      if (!key || !('secret' in key)) {
+        io.err(
+          key
+            ? 'authtoken: the server verifies RS256/ES256 with AUTH_JWT_PUBLIC_KEY; mint tokens with your identity provider\n'
+            : "authtoken: the server verifies authtokens with the identity provider's keys only; sign in with it\n",
+        )
         code = 2
         return
       }
@@ -60,6 +65,7 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
   registerAudit(program, ctx)
   registerRebuild(program, ctx)
   registerSeed(program, ctx)
+  registerDeliveries(program, ctx)
 
   try {
     await program.parseAsync(['node', 'management-tokens', ...argv])

@@ -5,11 +5,14 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { buildApp } from '../http/app.js'
 import { resolveJwtKey } from '../http/auth.js'
+import { consoleUrl, signInMode } from '../http/sign-in.js'
 import { openService } from '../service.js'
 
 export interface Server {
   readonly app: FastifyInstance
   readonly address: string
+  /** Where expiry notices and webhooks go (for the start-up message). */
+  readonly notifications: string
   close(): Promise<void>
 }
 
@@ -22,6 +25,7 @@ export const startServer = async (config: Config): Promise<Server> => {
   return {
     app,
     address,
+    notifications: service.notifications.summary,
     close: () =>
       (closing ??= (async () => {
         await app.close()
@@ -55,7 +59,9 @@ export const serve = async (config: Config, say: (s: string) => void): Promise<S
   const store = config.eventStoreUrl ?? `sqlite:${config.dataDir}/events.db`
   say(
     `management-tokens listening on ${server.address}/v3 (event store ${store.replace(/\/\/[^@/]*@/, '//***@')})\n` +
-      (resolveJwtKey(config).development ? `development authtokens: ${authtokenHint(config)}\n` : ''),
+      `console: ${consoleUrl(config, server.address)} (sign-in: ${signInMode(config)})\n` +
+      `${server.notifications}\n` +
+      (resolveJwtKey(config)?.development ? `development authtokens: ${authtokenHint(config)}\n` : ''),
   )
   const close = () => {
     process.off('SIGINT', stop)

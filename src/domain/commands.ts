@@ -47,6 +47,11 @@ export type RotateToken = C<
   { token_uid: string; secret_hash: string; previous_expires_in_seconds: number }
 >
 export type RevokeToken = C<'RevokeToken', { token_uid: string }>
+/** From the expiry reactor (actor `system`): record that the token's expiry is being notified. */
+export type RecordExpiryNotice = C<
+  'RecordExpiryNotice',
+  { token_uid: string; expires_on: string; notify_before_ms: number }
+>
 
 export type Command =
   | CreateStack
@@ -62,6 +67,7 @@ export type Command =
   | UpdateToken
   | RotateToken
   | RevokeToken
+  | RecordExpiryNotice
 
 /** Limits from configuration (SPEC 2.5, 2.6). */
 export interface Policy {

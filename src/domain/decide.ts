@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
+import { decideExpiryNotice } from './expiry-notice.js'
 import { isRole } from './roles.js'
 import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
 import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
@@ -321,6 +322,8 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         E.chain((s) => liveToken(s, cmd.token_uid)),
         E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid } }]),
       )
+    case 'RecordExpiryNotice':
+      return decideExpiryNotice(cmd, state, ctx)
     /* c8 ignore next 2 */
     default:
       return assertNever(cmd)

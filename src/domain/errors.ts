@@ -11,6 +11,8 @@ export type DomainErrorCode =
   | 'token-revoked'
   | 'token-limit-reached'
   | 'name-taken'
+  | 'notice-not-due'
+  | 'notice-already-recorded'
 
 export interface DomainError {
   readonly code: DomainErrorCode

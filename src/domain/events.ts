@@ -77,6 +77,13 @@ export const TokenRotated = ev('TokenRotated', {
   previous_expires_at: t.string,
 })
 export const TokenRevoked = ev('TokenRevoked', { token_uid: t.string })
+/** The expiry reactor emailed the stack's owner and admins about `expires_on` (once per expiry value). */
+export const TokenExpiryNotified = ev('TokenExpiryNotified', {
+  token_uid: t.string,
+  /** The expiry (ISO instant) this notice is about: a changed expiry re-arms the notice. */
+  expires_on: t.string,
+  recipients: t.array(t.string),
+})
 
 export const DomainEvent = t.union([
   StackCreated,
@@ -91,6 +98,7 @@ export const DomainEvent = t.union([
   TokenNotificationChanged,
   TokenRotated,
   TokenRevoked,
+  TokenExpiryNotified,
 ])
 export type DomainEvent = t.TypeOf<typeof DomainEvent>
 export type EventType = DomainEvent['type']

@@ -11,6 +11,8 @@ export interface TokenState {
   readonly is_email_notification_enabled: boolean
   readonly secret_hash: string
   readonly revoked: boolean
+  /** The expiry value an expiry notice was recorded for, if any. */
+  readonly notified_for: string | null
 }
 
 export type StackState =
@@ -71,6 +73,7 @@ export const evolve = (state: StackState, event: DomainEvent): StackState => {
         is_email_notification_enabled: d.is_email_notification_enabled,
         secret_hash: d.secret_hash,
         revoked: false,
+        notified_for: null,
       }
       return { ...state, tokens: withMap(state.tokens, (m) => m.set(d.token_uid, t)) }
     }
@@ -95,6 +98,8 @@ export const evolve = (state: StackState, event: DomainEvent): StackState => {
       return token(event.data.token_uid, (t) => ({ ...t, secret_hash: event.data.secret_hash }))
     case 'TokenRevoked':
       return token(event.data.token_uid, (t) => ({ ...t, revoked: true }))
+    case 'TokenExpiryNotified':
+      return token(event.data.token_uid, (t) => ({ ...t, notified_for: event.data.expires_on }))
     /* c8 ignore next 2 */
     default:
       return assertNever(event)

@@ -15,9 +15,12 @@ import { HttpError, notFound, unavailable } from './errors.js'
 import { jsonSchemaOf } from './json-schema.js'
 import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
 import { auditRoutes } from './routes/audit.js'
+import { consoleRoutes } from './routes/console.js'
 import { healthRoutes } from './routes/health.js'
 import { stackRoutes } from './routes/stacks.js'
 import { tokenRoutes } from './routes/tokens.js'
+import { userSessionRoute } from './routes/user-session.js'
+import { signInOf } from './sign-in.js'
 
 /** Never logged: secrets and identity headers (SPEC 10). */
 export const REDACT = [
@@ -33,6 +36,10 @@ export const REDACT = [
 export interface AppOptions {
   /** A pino logger config or instance (tests pass a stream to capture logs). */
   readonly logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance']
+  /** The built console (default `console/dist` in the package). */
+  readonly consoleDir?: string
+  /** Least time between two refetches of the identity provider's key set for an unknown `kid` (default 30 s). */
+  readonly jwksCooldownMs?: number
 }
 
 const toHttpError = (err: unknown): HttpError | undefined => {
@@ -141,7 +148,10 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   })
   // Management bodies are JSON only (SPEC 5.5: a wrong content type is a 400).
   app.removeContentTypeParser('text/plain')
-  await app.register(authtoken, { key: resolveJwtKey(deps.config) })
+  const signIn = signInOf(deps.config, deps.clock, options.jwksCooldownMs)
+  await app.register(authtoken, { key: resolveJwtKey(deps.config), jwks: signIn.jwks })
+  if (signIn.developmentSecret) await app.register(userSessionRoute, { secret: signIn.developmentSecret })
+  await app.register(consoleRoutes, { deps, mode: signIn.mode, oidc: signIn.oidc, consoleDir: options.consoleDir })
   const api = createApi(deps)
   await app.register(healthRoutes, { api })
   await app.register(stackRoutes, { api })

@@ -29,6 +29,9 @@ export const DOMAIN_STATUS: Record<DomainErrorCode, readonly [status: number, er
   'member-not-found': [404, 141],
   'token-not-found': [404, 141],
   'token-revoked': [404, 141],
+  // Only the expiry reactor records notices; no route leads here.
+  'notice-not-due': [422, 119],
+  'notice-already-recorded': [409, 150],
 }
 
 export const fromDomain = (e: DomainError): HttpError => {

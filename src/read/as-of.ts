@@ -45,6 +45,8 @@ export class TokensAsOf {
       case 'MemberShared':
       case 'MemberUnshared':
       case 'OwnershipTransferred':
+      // A notice changes nothing about the token itself.
+      case 'TokenExpiryNotified':
         return
       case 'TokenRenamed':
       case 'TokenScopeChanged':

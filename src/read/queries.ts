@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { ROLES } from '../domain/roles.js'
 import type { RateLimit, Scope } from '../domain/scope.js'
 
 export interface StackView {
@@ -25,6 +26,8 @@ export interface TokenView {
   readonly updated_by: string
   readonly created_at: string
   readonly updated_at: string
+  /** When the secret was last rotated, or null. */
+  readonly last_rotated_at: string | null
 }
 
 interface TokenRow {
@@ -39,6 +42,7 @@ interface TokenRow {
   updated_by: string
   created_at: string
   updated_at: string
+  rotated_at: string | null
 }
 
 const tokenView = (r: TokenRow): TokenView => ({
@@ -53,7 +57,18 @@ const tokenView = (r: TokenRow): TokenView => ({
   updated_by: r.updated_by,
   created_at: r.created_at,
   updated_at: r.updated_at,
+  last_rotated_at: r.rotated_at,
 })
+
+/** A stack as one of its members sees it in the list of their stacks. */
+export interface MemberStackView extends StackView {
+  /** The member's role: `owner`, or the first of their roles. */
+  readonly role: string
+}
+
+/** A member may hold several roles; the console shows the one that allows the most. */
+export const highestRole = (roles: readonly string[]): string =>
+  roles.includes('owner') ? 'owner' : (ROLES.find((r) => roles.includes(r.uid))?.uid ?? 'developer')
 
 export interface AuditFilter {
   readonly module?: string
@@ -118,6 +133,11 @@ export const createQueries = (db: Database.Database) => {
   const token = db.prepare<[string, string], TokenRow>(
     'SELECT * FROM tokens WHERE api_key = ? AND uid = ? AND revoked_at IS NULL',
   )
+  // stack_members holds the owner too (StackCreated adds them, with no roles).
+  const stacksOf = db.prepare<[string], StackView & { roles: string }>(
+    `SELECT s.*, m.roles AS roles FROM stack_members m JOIN stacks s ON s.api_key = m.api_key
+     WHERE m.email = ? ORDER BY s.created_at, s.api_key`,
+  )
   const auditOne = db.prepare<[string, string], AuditRow>('SELECT * FROM audit_log WHERE api_key = ? AND uid = ?')
   return {
     stack: (apiKey: string): StackView | undefined => stack.get(apiKey),
@@ -129,6 +149,12 @@ export const createQueries = (db: Database.Database) => {
       const m = member.get(apiKey, email)
       return m ? (JSON.parse(m.roles) as string[]) : undefined
     },
+    /** Every stack the email is a member (or the owner) of, oldest first, with its role. */
+    stacksOf: (email: string): MemberStackView[] =>
+      stacksOf.all(email).map(({ roles, ...s }) => ({
+        ...s,
+        role: s.owner_email === email ? 'owner' : highestRole(JSON.parse(roles) as string[]),
+      })),
     members: (apiKey: string) => {
       const owner = stack.get(apiKey)?.owner_email
       return members.all(apiKey).map((m) => ({

@@ -17,6 +17,11 @@ export interface RequestContext {
   readonly remoteAddr: string
   /** The request's `Idempotency-Key`, as hashes (see ./idempotency.ts). */
   readonly idempotency?: IdempotencyMark
+  /**
+   * Ids for the decided events, in order, when the caller must know them before the append (the
+   * expiry reactor writes its outbox intent under the id first); otherwise new UUIDs.
+   */
+  readonly eventIds?: readonly string[]
 }
 
 export interface Handled {
@@ -95,7 +100,7 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
       schema_version: SCHEMA_VERSION,
       ...(ctx.idempotency ? { idempotency: ctx.idempotency } : {}),
     }
-    const toAppend: NewEvent[] = events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata }))
+    const toAppend: NewEvent[] = events.map((e, i) => ({ id: ctx.eventIds?.[i] ?? randomUUID(), type: e.type, data: e.data, metadata }))
     const last = stored[stored.length - 1]
     const appended = await deps.store.append(stream, toAppend, last ? last.revision : 'no_stream')
     if (E.isLeft(appended)) return { kind: 'conflict' as const }

@@ -60,6 +60,9 @@ t.test('authtoken: bad usage exits 2 with a reason', async (t) => {
   const pub = capture({ DATA_DIR: dir, AUTH_JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nabc\\n-----END PUBLIC KEY-----' })
   t.equal(await run(['authtoken', '--email', 'a@b.co'], pub.io), 2)
   t.match(pub.err.join(''), /identity provider/)
+  const oidc = capture({ DATA_DIR: dir, OIDC_ISSUER_URL: 'https://id.example.com', OIDC_CLIENT_ID: 'console' })
+  t.equal(await run(['authtoken', '--email', 'a@b.co'], oidc.io), 2, 'no development authtokens with an identity provider')
+  t.match(oidc.err.join(''), /identity provider's keys only/)
   const badEnv = capture({ DATA_DIR: dir, PORT: 'eighty' })
   t.equal(await run(['authtoken', '--email', 'a@b.co'], badEnv.io), 2)
   t.match(badEnv.err.join(''), /PORT: must be an integer/)
@@ -78,8 +81,22 @@ t.test('serve listens, answers, and stops on SIGTERM', async (t) => {
   t.ok(hint.includes(`DATA_DIR=${dir}`), `the hint names this server's data folder: ${hint}`)
   const address = /listening on (http:\/\/\S+)\/v3/.exec(banner)?.[1]
   t.ok(address, banner)
+  t.match(banner, `console: ${address}/console/ (sign-in: development)`, 'the console URL is printed')
   const res = await fetch(`${address}/healthz`)
   t.equal(res.status, 200)
+  process.emit('SIGTERM')
+  await waitFor(async () => fetch(`${address}/healthz`).then(() => false, () => true), { label: 'server closed after SIGTERM' })
+  t.pass('closed')
+})
+
+t.test('serve prints PUBLIC_URL/console/ when PUBLIC_URL is set, and the sign-in mode', async (t) => {
+  const dir = dataDir(t)
+  const c = capture({ DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'silent', PUBLIC_URL: 'https://tokens.example.com/', AUTH_JWT_SECRET: 's' })
+  t.equal(await run(['serve'], c.io), 0)
+  const banner = c.err.join('')
+  t.match(banner, 'console: https://tokens.example.com/console/ (sign-in: external)')
+  t.notMatch(banner, /development authtokens/)
+  const address = /listening on (http:\/\/\S+)\/v3/.exec(banner)?.[1]
   process.emit('SIGTERM')
   await waitFor(async () => fetch(`${address}/healthz`).then(() => false, () => true), { label: 'server closed after SIGTERM' })
   t.pass('closed')

@@ -166,3 +166,22 @@ t.test('the official @contentstack/management SDK drives the service unchanged (
   const notOwner = await rejection(stack.transferOwnership(ADMIN))
   t.equal(notOwner.status, 403, 'the former owner may not transfer again')
 })
+
+t.test("development sign-in is the SDK's login: client.login() then calls with its authtoken", async (t) => {
+  const a = await startApp(t, { config: { jwtSecret: undefined } })
+  await a.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = a.app.server.address() as AddressInfo
+  const client = contentstack.client({
+    endpoint: `http://127.0.0.1:${port}/v3`,
+    retryOnError: false,
+    retryOnHttpServerError: false,
+    logHandler: () => undefined,
+  })
+  const login = await client.login({ email: OWNER, password: 'ignored in development' })
+  t.equal(login.notice, 'Login Successful.')
+  t.equal(login.user.email, OWNER)
+  const created = await client.stack().create({ stack: { name: 'From the SDK login', master_locale: 'en-us' } })
+  t.equal(created.name, 'From the SDK login', 'the SDK uses the authtoken the login returned')
+  const all = await client.stack().query().find()
+  t.same(all.items.map((s: { name: string }) => s.name), ['From the SDK login'], "and lists the caller's stacks (GET /v3/stacks without api_key)")
+})

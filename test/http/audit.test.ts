@@ -138,3 +138,76 @@ t.test('GET /v3/audit-logs and /v3/audit-logs/:uid (SPEC 5.4)', async (t) => {
     t.equal(bearer.statusCode, 200, 'Bearer form')
   })
 })
+
+t.test('GET /v3/audit-logs/as-of: every token of the stack as it stood at an instant', async (t) => {
+  const a = await startApp(t, { clock: true })
+  const apiKey = await a.createStack(OWNER, 'History') // t=0
+  await a.share(apiKey, OWNER, ADMIN, ['admin'])
+  await a.share(apiKey, OWNER, DEVELOPER, ['developer'])
+  a.clock?.advance(1000)
+  const writer = await a.generate(apiKey, ADMIN, { name: 'writer', scope: [{ module: 'entry', acl: { read: true, write: true } }], expires_on: at(10) }) // t=1
+  a.clock?.advance(1000)
+  const reader = await a.generate(apiKey, OWNER, { name: 'reader' }) // t=2
+  a.clock?.advance(1000)
+  await a.call({ method: 'PUT', url: `${TOKENS}/${writer.uid}`, as: OWNER, apiKey, body: { token: { name: 'writer-2', rate_limit: { read: 2, write: 1 } } } }) // t=3
+  a.clock?.advance(1000)
+  await a.call({ method: 'DELETE', url: `${TOKENS}/${reader.uid}`, as: OWNER, apiKey }) // t=4
+  const other = await a.createStack(STRANGER, 'Elsewhere')
+  await a.generate(other, STRANGER, { name: 'not-here' })
+
+  const asOf = (query: string, as = OWNER) => a.call({ method: 'GET', url: `/v3/audit-logs/as-of${query}`, as, apiKey })
+  const states = async (instant: string) => {
+    const res = await asOf(`?at=${encodeURIComponent(instant)}`)
+    t.equal(res.statusCode, 200, res.body)
+    return res.json() as { as_of: string; tokens: Array<Record<string, unknown>> }
+  }
+
+  t.same(await states(at(0.5)), { as_of: at(0.5), tokens: [] }, 'before any token')
+  t.same(await states(at(1)), {
+    as_of: at(1),
+    tokens: [
+      {
+        uid: writer.uid,
+        name: 'writer',
+        scope: [{ module: 'entry', acl: { read: true, write: true } }],
+        rate_limit: null,
+        expires_on: at(10),
+        status: 'active',
+        revoked_at: null,
+        last_changed_at: at(1),
+      },
+    ],
+  }, 'an instant equal to an event includes it')
+  const later = await states(at(3.5))
+  t.same(later.tokens.map((x) => [x.name, x.status, x.rate_limit, x.last_changed_at]), [
+    ['writer-2', 'active', { read: 2, write: 1 }, at(3)],
+    ['reader', 'active', null, at(2)],
+  ])
+  const afterRevoke = await states(at(5))
+  t.same(afterRevoke.tokens.map((x) => [x.name, x.status, x.revoked_at]), [
+    ['writer-2', 'active', null],
+    ['reader', 'revoked', at(4)],
+  ], 'a revoked token is listed as revoked, with when')
+  t.same((await states(at(10))).tokens.map((x) => x.status), ['expired', 'revoked'], 'expired from its expiry on, with no event')
+  t.equal((await states('2026-03-01')).as_of, '2026-03-01T00:00:00.000Z', 'a date is its midnight UTC')
+  t.notMatch(JSON.stringify(afterRevoke), /cs[0-9a-f]{32}|secret|hash/, 'never a secret or its hash')
+
+  for (const [query, what] of [
+    ['', 'missing'],
+    ['?at=', 'empty'],
+    ['?at=yesterday', 'not a date'],
+    ['?at=2026-13-45', 'impossible date'],
+  ] as const) {
+    const res = await asOf(query)
+    t.equal(res.statusCode, 422, `${what}: ${res.body}`)
+    t.equal(res.json().error_code, 119)
+    t.ok(res.json().errors.at, `${what} names at`)
+  }
+  const auditor = await a.generate(apiKey, OWNER, { name: 'auditor', scope: [{ module: 'audit_log', acl: { read: true } }] })
+  const byToken = await a.call({ method: 'GET', url: `/v3/audit-logs/as-of?at=${at(5)}`, apiKey, headers: { authorization: auditor.secret } })
+  t.equal(byToken.statusCode, 200, `a management token with audit_log read may ask too: ${byToken.body}`)
+  t.same(byToken.json().tokens.map((x: { name: string }) => x.name), ['writer-2', 'reader', 'auditor'])
+  const dev = await asOf(`?at=${at(5)}`, DEVELOPER)
+  t.equal(dev.statusCode, 403, 'a developer may not see token history')
+  t.equal((await a.call({ method: 'GET', url: `/v3/audit-logs/as-of?at=${at(5)}`, as: OWNER })).statusCode, 412, 'api_key is required')
+})

@@ -12,6 +12,7 @@ import { OWNER, tempDir } from '../support/app.js'
 t.test('SPEC 3: without a configured key, a random development secret is kept in the data folder', async (t) => {
   const dataDir = join(tempDir(t), 'nested', 'data')
   const first = resolveJwtKey(testConfig({ dataDir }))
+  if (!first) throw new Error('a development key is expected')
   t.equal(first.development, true)
   t.match('secret' in first ? first.secret : '', /^[0-9a-f]{64}$/)
   t.equal(readFileSync(join(dataDir, DEV_SECRET_FILE), 'utf8'), 'secret' in first ? first.secret : '')

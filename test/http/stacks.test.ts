@@ -21,7 +21,7 @@ t.test('POST /v3/stacks: the caller becomes the owner', async (t) => {
   })
   const got = await a.call({ method: 'GET', url: '/v3/stacks', as: OWNER, apiKey: stack.api_key })
   t.equal(got.statusCode, 200)
-  t.same(got.json(), { stack })
+  t.same(got.json(), { stack: { ...stack, role: 'owner', plan: { rate_limit: { read: 10, write: 10 }, max_tokens: 30 } } })
 
   for (const [body, field] of [
     [{ stack: { name: '' } }, 'stack.name'],
@@ -118,7 +118,8 @@ t.test('stack members and roles', async (t) => {
   t.test('412 without an api_key or with an unknown one', async (t) => {
     for (const [apiKey, what] of [[undefined, 'missing'], ['blt0000000000000000', 'unknown']] as const)
       for (const [method, url] of [
-        ['GET', '/v3/stacks'],
+        // Without api_key, GET /v3/stacks lists the caller's stacks instead.
+        ...(apiKey ? ([['GET', '/v3/stacks']] as const) : []),
         ['GET', '/v3/roles'],
         ['POST', '/v3/stacks/share'],
         ['GET', '/v3/stacks/management_tokens'],
@@ -173,4 +174,68 @@ t.test('stack members and roles', async (t) => {
     const tok = await a.call({ method: 'POST', url: '/v3/stacks/management_tokens', as: DEVELOPER, apiKey, body: { token: { name: 'new owner', scope: [{ module: 'entry', acl: { read: true } }] } } })
     t.equal(tok.statusCode, 201, 'the new owner manages tokens')
   })
+})
+
+t.test('GET /v3/stacks without api_key: every stack of the caller, with their role', async (t) => {
+  const a = await startApp(t, { clock: true })
+  const list = async (as: string) => {
+    const res = await a.call({ method: 'GET', url: '/v3/stacks', as })
+    t.equal(res.statusCode, 200, res.body)
+    return (res.json() as { stacks: Array<Record<string, unknown>> }).stacks
+  }
+  t.same(await list(OWNER), [], 'no stacks yet')
+  const first = await a.createStack(OWNER, 'First')
+  a.clock?.advance(1000)
+  const second = await a.createStack(ADMIN, 'Second')
+  await a.share(first, OWNER, ADMIN, ['admin'])
+  await a.share(first, OWNER, DEVELOPER, ['developer'])
+  await a.share(second, ADMIN, DEVELOPER, ['content_manager', 'developer'])
+  await a.share(second, ADMIN, CONTENT_MANAGER, ['content_manager'])
+
+  const owned = await list(OWNER)
+  t.same(owned, [
+    {
+      api_key: first,
+      name: 'First',
+      description: '',
+      owner_uid: 'u-owner',
+      master_locale: 'en-us',
+      created_by: 'u-owner',
+      updated_by: 'u-owner',
+      created_at: START.toISOString(),
+      updated_at: new Date(START.getTime() + 1000).toISOString(),
+      role: 'owner',
+    },
+  ])
+  const roleOf = async (as: string) => (await list(as)).map((s) => [s.name, s.role])
+  t.same(await roleOf(ADMIN), [['First', 'admin'], ['Second', 'owner']], 'oldest first, own role in each')
+  t.same(await roleOf(DEVELOPER), [['First', 'developer'], ['Second', 'developer']], 'the role that allows the most')
+  t.same(await roleOf(CONTENT_MANAGER), [['Second', 'content_manager']])
+  t.same(await roleOf(STRANGER), [], 'a stranger sees none')
+
+  // Membership changes show at once.
+  t.equal((await a.call({ method: 'POST', url: '/v3/stacks/transfer_ownership', as: ADMIN, apiKey: second, body: { transfer_to: CONTENT_MANAGER } })).statusCode, 200)
+  t.same(await roleOf(CONTENT_MANAGER), [['Second', 'owner']], 'the new owner')
+  t.same(await roleOf(ADMIN), [['First', 'admin'], ['Second', 'admin']], 'the old owner becomes admin')
+  t.equal((await a.call({ method: 'POST', url: '/v3/stacks/unshare', as: OWNER, apiKey: first, body: { email: DEVELOPER } })).statusCode, 200)
+  t.same(await roleOf(DEVELOPER), [['Second', 'developer']], 'unshared: gone from the list')
+
+  const anon = await a.call({ method: 'GET', url: '/v3/stacks' })
+  t.equal(anon.statusCode, 401, 'an authtoken is required')
+  t.same(anon.json().errors, { authtoken: ['is required'] })
+})
+
+t.test("GET /v3/stacks with api_key: the caller's role and the plan's limits", async (t) => {
+  const a = await startApp(t, { config: { planReadLimit: 7, planWriteLimit: 3, maxTokensPerStack: 12 } })
+  const apiKey = await a.createStack()
+  await a.share(apiKey, OWNER, ADMIN, ['admin'])
+  await a.share(apiKey, OWNER, DEVELOPER, ['developer'])
+  await a.share(apiKey, OWNER, CONTENT_MANAGER, ['content_manager'])
+  for (const [as, role] of [[OWNER, 'owner'], [ADMIN, 'admin'], [DEVELOPER, 'developer'], [CONTENT_MANAGER, 'content_manager']] as const) {
+    const res = await a.call({ method: 'GET', url: '/v3/stacks', as, apiKey })
+    t.equal(res.statusCode, 200, res.body)
+    t.match(res.json().stack, { api_key: apiKey, name: 'Stack', role, plan: { rate_limit: { read: 7, write: 3 }, max_tokens: 12 } }, as)
+  }
+  t.equal((await a.call({ method: 'GET', url: '/v3/stacks', as: STRANGER, apiKey })).statusCode, 403, 'not a member')
+  t.equal((await a.call({ method: 'GET', url: '/v3/stacks', as: OWNER, headers: { api_key: '' } })).statusCode, 412, 'an empty api_key is not a listing')
 })

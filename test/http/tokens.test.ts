@@ -68,6 +68,7 @@ t.test('POST /v3/stacks/management_tokens', async (t) => {
       updated_by: 'u-admin',
       created_at: START.toISOString(),
       updated_at: START.toISOString(),
+      last_rotated_at: null,
       token: body.token.token,
     })
     const row = a.service.readDb.prepare('SELECT * FROM token_secrets WHERE token_uid = ?').get(body.token.uid) as { secret_hash: string }
@@ -421,6 +422,9 @@ t.test('POST /v3/stacks/management_tokens/:uid/rotate', async (t) => {
     t.same(secrets(), [{ secret_hash: sha256(body.token.token), valid_until: null }])
     const fetched = await a.call({ method: 'GET', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey })
     t.notOk('token' in fetched.json().token, 'never shown again')
+    t.equal(tok.body.token && (tok.body.token as { last_rotated_at: unknown }).last_rotated_at, null, 'never rotated before')
+    t.equal(body.token.last_rotated_at, a.service.clock().toISOString(), 'the rotation is dated')
+    t.equal(fetched.json().token.last_rotated_at, body.token.last_rotated_at)
   })
 
   t.test('with a grace period the previous secret keeps working until then', async (t) => {

@@ -92,6 +92,7 @@ t.test('events -> read models', async (t) => {
         updated_by: owner.uid,
         created_at: '2026-03-01T12:00:01.000Z',
         updated_at: '2026-03-02T00:00:00.000Z',
+        last_rotated_at: '2026-03-02T00:00:00.000Z',
       },
     ])
     t.equal(q.token(API_KEY, 'blt2'), undefined, 'revoked: not found')

@@ -9,8 +9,9 @@ import { testConfig, type Config } from '../../src/config.js'
 import { openEventStore } from '../../src/eventstore/open.js'
 import { EventStoreUnavailable, type EventStore } from '../../src/eventstore/port.js'
 import { stackStream } from '../../src/eventstore/streams.js'
-import { buildApp, REDACT } from '../../src/http/app.js'
+import { type AppOptions as BuildAppOptions, buildApp, REDACT } from '../../src/http/app.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
+import type { Scheduler } from '../../src/react/scheduler.js'
 import { openService, type Service } from '../../src/service.js'
 import { onDouble, storeTarget } from './store-under-test.js'
 
@@ -98,6 +99,12 @@ export interface AppOptions {
   /** Wrap the event store (for fault injection). */
   readonly wrapStore?: (store: EventStore) => EventStore
   readonly config?: Partial<Config>
+  /** Drives the expiry reactor's timers (default: real timers). */
+  readonly scheduler?: Scheduler
+  /** Reuse a data folder (a restart of an earlier instance); default: a fresh one. */
+  readonly dataDir?: string
+  /** buildApp options besides the logger (console folder, JWKS cooldown). */
+  readonly appOptions?: Omit<BuildAppOptions, 'logger'>
 }
 
 export interface TestApp {
@@ -148,19 +155,24 @@ export const tempDir = (t: Test, prefix = 'mt-test-'): string => {
 
 /** A service and its app on a fresh data folder, all closed at teardown. */
 export const startApp = async (t: Test, options: AppOptions = {}): Promise<TestApp> => {
-  const dataDir = tempDir(t)
+  const dataDir = options.dataDir ?? tempDir(t)
   const eventStoreUrl = options.eventStoreUrl ?? (onDouble() ? (await storeTarget(t, dataDir)).url : undefined)
   const config = testConfig({ jwtSecret: JWT_SECRET, dataDir, eventStoreUrl, ...options.config })
   const clock = options.clock ? fakeClock(options.clock === true ? START : options.clock) : undefined
   const inner = await openEventStore(config.eventStoreUrl, dataDir)
   const store = options.wrapStore ? options.wrapStore(inner) : inner
-  const service = await openService(config, { store, ...(clock ? { clock: clock.now } : {}) })
   const logLines: string[] = []
   const logger = pino(
     { level: options.logLevel ?? 'info', redact: REDACT },
     { write: (line: string) => void logLines.push(line) },
   )
-  const app = await buildApp(service, { logger })
+  const service = await openService(config, {
+    store,
+    logger,
+    ...(clock ? { clock: clock.now } : {}),
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+  })
+  const app = await buildApp(service, { ...options.appOptions, logger })
   // Teardowns run in reverse order of registration: app, then service, then the folder.
   t.teardown(() => service.close())
   t.teardown(() => app.close())

@@ -1,7 +1,11 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
+import { stackStream } from '../../eventstore/streams.js'
+import { TokensAsOf } from '../../read/as-of.js'
+import { decodeOrThrow } from '../../read/decode.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { documented, errorBody, rateLimitSchema, schemaTypes, scopeSchema } from '../docs.js'
 import { badRequest, notFound } from '../errors.js'
 
 const numberString = (min: number, max: number) =>
@@ -27,11 +31,28 @@ const AuditQuery = t.partial({
   limit: numberString(1, 100),
   skip: numberString(0, Number.MAX_SAFE_INTEGER),
   module: t.keyof({ management_token: null, stack: null }),
-  event_type: t.keyof({ create: null, update: null, delete: null, rotate: null, share: null, unshare: null, transfer_ownership: null }),
+  event_type: t.keyof({ create: null, update: null, delete: null, rotate: null, share: null, unshare: null, transfer_ownership: null, expiry_notice: null }),
   actor: t.string,
   from: instant,
   to: instant,
 })
+
+const AsOfQuery = t.type({ at: instant })
+
+const asOfToken = {
+  type: 'object',
+  properties: {
+    uid: schemaTypes.str,
+    name: schemaTypes.str,
+    scope: scopeSchema,
+    rate_limit: { ...rateLimitSchema, type: ['object', 'null'] },
+    expires_on: schemaTypes.nullableStr,
+    status: { type: 'string', enum: ['active', 'expired', 'revoked'] },
+    revoked_at: schemaTypes.nullableStr,
+    last_changed_at: schemaTypes.str,
+  },
+  additionalProperties: true,
+} as const
 
 const tags = ['audit log']
 
@@ -59,6 +80,31 @@ export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { logs, count } = api.queries.audit(stack.api_key, { ...q, limit: q.limit ?? 25, skip: q.skip ?? 0 })
     return { logs, count }
   })
+
+  app.get(
+    '/v3/audit-logs/as-of',
+    documented({
+      tags,
+      summary: "Every token of the stack as it stood at an instant (who could write on 1 March?)",
+      querystring: { type: 'object', required: ['at'], properties: { at: { type: 'string', description: 'ISO-8601 date or instant' } } },
+      response: {
+        200: { type: 'object', properties: { as_of: schemaTypes.str, tokens: { type: 'array', items: asOfToken } } },
+        422: errorBody,
+      },
+    }),
+    async (req) => {
+      const stack = await allowed(req)
+      const { at } = decodeOr422(AsOfQuery, req.query)
+      const asOf = Date.parse(at)
+      // The read models keep only the present: the past is folded from the stack's own stream.
+      const folded = new TokensAsOf()
+      for (const stored of await api.deps.store.readStream(stackStream(stack.api_key))) {
+        const recorded = decodeOrThrow(stored)
+        if (Date.parse(recorded.metadata.occurred_at) <= asOf) folded.apply(recorded)
+      }
+      return { as_of: at, tokens: folded.at(asOf).map(({ stack: _stack, ...token }) => token) }
+    },
+  )
 
   app.get('/v3/audit-logs/:uid', { schema: { tags, summary: 'One audit-log entry' } }, async (req) => {
     const stack = await allowed(req)

@@ -2,9 +2,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
 import { canonicalEmail } from '../../domain/email.js'
 import { ROLES } from '../../domain/roles.js'
-import type { StackView } from '../../read/queries.js'
+import { highestRole, type StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { documented, rateLimitSchema, schemaTypes, stackSchema } from '../docs.js'
 import { exact } from '../exact.js'
 import { answer, idempotencyMark, stackKeyFor } from '../idempotency.js'
 
@@ -46,11 +47,46 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return answer(reply, queries, done, 201, (q) => ({ notice: 'Stack created successfully.', stack: stackJson(q.stack(apiKey) as StackView) }))
   })
 
-  app.get('/v3/stacks', { schema: { tags, summary: 'The stack named by the api_key header' } }, async (req) => {
-    const stack = api.stackOf(req)
-    api.requireRole(stack, req, false)
-    return { stack: stackJson(stack) }
-  })
+  const plan = {
+    rate_limit: { read: deps.config.planReadLimit, write: deps.config.planWriteLimit },
+    max_tokens: deps.config.maxTokensPerStack,
+  }
+  app.get(
+    '/v3/stacks',
+    documented({
+      tags,
+      summary: "The stack named by api_key (with the caller's role and the plan), or without api_key every stack of the caller",
+      headers: { type: 'object', properties: { api_key: { type: 'string', description: 'omit to list every stack of the caller' } } },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            stack: {
+              ...stackSchema,
+              properties: {
+                ...stackSchema.properties,
+                plan: {
+                  type: 'object',
+                  properties: { rate_limit: rateLimitSchema, max_tokens: schemaTypes.int },
+                  description: "the plan's limits: a token's custom rate limit may not exceed them",
+                },
+              },
+            },
+            stacks: { type: 'array', items: stackSchema },
+          },
+        },
+      },
+    }),
+    async (req) => {
+      if (req.headers.api_key === undefined) {
+        const { email } = req.actor()
+        return { stacks: queries.stacksOf(email).map((s) => ({ ...stackJson(s), role: s.role })) }
+      }
+      const stack = api.stackOf(req)
+      const roles = api.requireRole(stack, req, false)
+      return { stack: { ...stackJson(stack), role: highestRole(roles), plan } }
+    },
+  )
 
   app.post('/v3/stacks/share', { config: { body: ShareBody }, schema: { tags, summary: 'Share the stack with users, with roles' } }, async (req, reply) => {
     const actor = req.actor()

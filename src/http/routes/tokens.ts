@@ -7,6 +7,7 @@ import type { Queries, TokenView } from '../../read/queries.js'
 import type { Handled } from '../../write/handle-command.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { tokenSchema } from '../docs.js'
 import { exact, nullable, optionalBody } from '../exact.js'
 import { invalid, notFound } from '../errors.js'
 import { emptyBodyIsNoBody } from '../json-body.js'
@@ -131,14 +132,14 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     }))
   })
 
-  app.get('/v3/stacks/management_tokens', { schema: { tags, summary: 'Live tokens of the stack (never a secret)' } }, async (req) => {
+  app.get('/v3/stacks/management_tokens', { schema: { tags, summary: 'Live tokens of the stack (never a secret)', response: { 200: { type: 'object', properties: { tokens: { type: 'array', items: tokenSchema } } } } } }, async (req) => {
     const stack = managedStack(req)
     const name = nameFilter(req)
     const tokens = queries.tokens(stack.api_key)
     return { tokens: name === undefined ? tokens : tokens.filter((tk) => tk.name === name) }
   })
 
-  app.get(byUid, { schema: { tags, summary: 'One live token (never a secret)' } }, async (req) => {
+  app.get(byUid, { schema: { tags, summary: 'One live token (never a secret)', response: { 200: { type: 'object', properties: { token: tokenSchema } } } } }, async (req) => {
     const stack = managedStack(req)
     return { token: view(stack.api_key, decodeOr422(Params, req.params).uid) }
   })

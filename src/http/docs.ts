@@ -1,0 +1,86 @@
+import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
+
+/**
+ * Route schemas here document the API in `/docs`; they do not validate. Requests are decoded with
+ * io-ts in the handlers, so a bad field is a SPEC 5.5 422 naming it, not Ajv's 400 (and Ajv's type
+ * coercion never changes what the handler sees).
+ */
+export const documentOnly: FastifySchemaCompiler<unknown> = () => () => true
+
+/** Route options that document with `schema` and leave validation to io-ts. */
+export const documented = (schema: FastifySchema) => ({ schema, validatorCompiler: documentOnly })
+
+const str = { type: 'string' } as const
+const nullableStr = { type: ['string', 'null'] } as const
+const int = { type: 'integer' } as const
+
+/** SPEC 5.5 error body, for documentation. */
+export const errorBody = {
+  type: 'object',
+  properties: {
+    error_message: str,
+    error_code: int,
+    errors: { type: 'object', additionalProperties: { type: 'array', items: str } },
+  },
+} as const
+
+// Response schemas also serialize: `additionalProperties: true` keeps a field added to a view
+// later from being dropped silently before anyone documents it.
+export const rateLimitSchema = {
+  type: 'object',
+  properties: { read: int, write: int },
+  additionalProperties: true,
+} as const
+
+export const stackSchema = {
+  type: 'object',
+  properties: {
+    api_key: str,
+    name: str,
+    description: str,
+    owner_uid: str,
+    master_locale: str,
+    created_by: str,
+    updated_by: str,
+    created_at: str,
+    updated_at: str,
+    role: { type: 'string', enum: ['owner', 'admin', 'developer', 'content_manager'], description: "the caller's role" },
+  },
+  additionalProperties: true,
+} as const
+
+export const scopeSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: {
+      module: str,
+      acl: { type: 'object', properties: { read: { type: 'boolean' }, write: { type: 'boolean' } } },
+      branches: { type: 'array', items: str },
+      branch_aliases: { type: 'array', items: str },
+    },
+    additionalProperties: true,
+  },
+} as const
+
+/** A token as the listing and fetch return it (SPEC 5.2, plus `last_rotated_at`). */
+export const tokenSchema = {
+  type: 'object',
+  properties: {
+    uid: str,
+    name: str,
+    description: str,
+    scope: scopeSchema,
+    expires_on: nullableStr,
+    rate_limit: { ...rateLimitSchema, type: ['object', 'null'], description: 'null: the plan limit' },
+    is_email_notification_enabled: { type: 'boolean' },
+    created_by: str,
+    updated_by: str,
+    created_at: str,
+    updated_at: str,
+    last_rotated_at: { type: ['string', 'null'], description: 'when the secret was last rotated, or null' },
+  },
+  additionalProperties: true,
+} as const
+
+export const schemaTypes = { str, nullableStr, int }

@@ -1,0 +1,48 @@
+import type { Config } from '../config.js'
+import { resolveJwtKey } from './auth.js'
+import { createJwksVerifier, jwksTargetOf, type JwksVerifier } from './jwks.js'
+import { createRelyingParty, type RelyingParty } from './oidc.js'
+
+/**
+ * How people sign in to the console (issue 12): `development` mints authtokens from an email
+ * (no JWT settings at all), `oidc` signs in with the identity provider, `external` takes an
+ * authtoken from elsewhere (a secret, a public key or a key set without an OIDC client).
+ */
+export type SignInMode = 'development' | 'oidc' | 'external'
+
+export const signInMode = (config: Config): SignInMode => {
+  if (config.oidcIssuerUrl && config.oidcClientId) return 'oidc'
+  if (config.jwtSecret || config.jwtPublicKey || config.oidcIssuerUrl || config.jwksUrl) return 'external'
+  return 'development'
+}
+
+/** The console's address as printed at start-up: PUBLIC_URL, else where the server listens. */
+export const consoleUrl = (config: Config, listening: string): string => `${config.publicUrl ?? listening}/console/`
+
+export interface SignIn {
+  readonly mode: SignInMode
+  /** The identity provider's key set, with OIDC or AUTH_JWKS_URL. */
+  readonly jwks: JwksVerifier | undefined
+  /** With OIDC: the relying party, and the verifier its id_tokens must pass as authtokens. */
+  readonly oidc: { readonly rp: RelyingParty; readonly jwks: JwksVerifier } | undefined
+  /** In development mode only: the secret `POST /v3/user-session` mints authtokens with. */
+  readonly developmentSecret: string | undefined
+}
+
+/** Everything sign-in needs, from the configuration; nothing touches the network until first use. */
+export const signInOf = (config: Config, clock: () => Date, jwksCooldownMs?: number): SignIn => {
+  const mode = signInMode(config)
+  const rp =
+    config.oidcIssuerUrl && config.oidcClientId
+      ? createRelyingParty({ issuer: config.oidcIssuerUrl, clientId: config.oidcClientId, clientSecret: config.oidcClientSecret })
+      : undefined
+  const target = jwksTargetOf(config, rp && (() => rp.metadata()))
+  const jwks = target && createJwksVerifier({ target, now: clock, cooldownMs: jwksCooldownMs })
+  const key = mode === 'development' ? resolveJwtKey(config) : undefined
+  return {
+    mode,
+    jwks,
+    oidc: rp && jwks ? { rp, jwks } : undefined,
+    developmentSecret: key && 'secret' in key ? key.secret : undefined,
+  }
+}
