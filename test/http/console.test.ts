@@ -12,7 +12,7 @@ const PUBLIC_PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.
 /** A loopback port nothing listens on: the identity provider is down. */
 const DOWN = 'http://127.0.0.1:9'
 
-/** Each sign-in mode of CONSOLE-CONTRACT.md and the settings that select it. */
+/** Each sign-in mode of docs/console-api.md and the settings that select it. */
 const MODES: ReadonlyArray<readonly [string, 'development' | 'oidc' | 'external', Partial<Config>]> = [
   ['no JWT settings', 'development', { jwtSecret: undefined }],
   ['AUTH_JWT_SECRET', 'external', {}],

@@ -33,7 +33,7 @@ const tags = ['console']
 const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store')
 
 /**
- * Sign-in plumbing for the console under /console/auth (CONSOLE-CONTRACT.md). The authtoken the
+ * Sign-in plumbing for the console under /console/auth (docs/console-api.md). The authtoken the
  * console then sends to /v3 is the identity provider's id_token, verified like any other.
  */
 export const consoleAuthRoutes: FastifyPluginAsync<ConsoleAuthOptions> = async (app, { deps, mode, oidc }) => {
