@@ -24,6 +24,11 @@
  *        @fastify/rate-limit keyed by the bearer key, limits far above the load.
  *    Every response must be a 2xx, or the run fails.
  * Writes bench/results/authorizer.json and prints a table.
+ *
+ * For investigation (the JSON is then not the reference run): BENCH_TOKENS and BENCH_ROUNDS
+ * shrink the run; BENCH_KINDS=bare,node-http,node-http-headers,forward-auth,bearer adds a
+ * `node:http` server answering forward-auth's exact allowed headers without deciding (what the
+ * answer's size costs); BENCH_CPU_PROF=DIR writes a V8 CPU profile of the forward-auth server.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
@@ -40,9 +45,9 @@ import { buildApp } from '../src/http/app.js'
 import { Projector } from '../src/read/projector.js'
 import { openReadModels, openService } from '../src/service.js'
 
-const TOKENS = 100_000
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 100_000)
 const PER_STACK = 30
-const ROUNDS = 9
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
 const DURATION_S = 4
 const WARMUP_S = 3
 const CONNECTIONS = 32
@@ -65,6 +70,8 @@ const benchConfig = (dataDir: string): Config =>
 // Children
 
 const serve = async (kind: string, dataDir: string) => {
+  // A normal exit on SIGINT, so that --cpu-prof writes its profile.
+  process.on('SIGINT', () => process.exit(0))
   const Fastify = (await import('fastify')).default
   let app
   if (kind === 'forward-auth') {
@@ -74,12 +81,24 @@ const serve = async (kind: string, dataDir: string) => {
   } else if (kind === 'bare') {
     app = Fastify()
     app.get('/v3/authorize', async () => SMALL_JSON)
-  } else if (kind === 'node-http') {
+  } else if (kind === 'node-http' || kind === 'node-http-headers') {
     const { createServer } = await import('node:http')
     const body = JSON.stringify(SMALL_JSON)
-    const server = createServer((_req, res) => {
+    let n = 0
+    // node-http-headers: forward-auth's allowed answer, header for header, with no decision.
+    const server = createServer(kind === 'node-http' ? (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
       res.end(body)
+    } : (_req, res) => {
+      n++
+      res.writeHead(200, [
+        'x-ratelimit-limit', '1000000000', 'x-ratelimit-remaining', String(999999999 - (n % 1000)),
+        'ratelimit-policy', '"token";q=1000000000;w=1, "stack";q=1000000000;w=1',
+        'ratelimit', `"token";r=${999999999 - (n % 1000)};t=1, "stack";r=${999999999 - (n % 1000)};t=1`,
+        'x-token-uid', 'blt00000000000003e8', 'x-stack-api-key', 'blt0000000000000021', 'content-length', '0',
+        'x-request-id', `3f1c2d4e-0000-4000-8000-${String(n).padStart(12, '0')}`,
+      ])
+      res.end()
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const { port } = server.address() as { port: number }
@@ -322,14 +341,16 @@ const main = async () => {
     if (m.allowed !== TOKENS) throw new Error(`memory: only ${m.allowed} allowed`)
 
     console.error('servers ...')
-    const kinds = ['bare', 'node-http', 'forward-auth', 'bearer'] as const
+    const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'forward-auth', 'bearer']) as readonly string[]
     const servers = new Map<string, { child: ChildProcess; url: string }>()
     for (const kind of kinds) {
-      const child = spawnChild(['serve', kind, loaded.dataDir])
+      // BENCH_CPU_PROF=DIR: a V8 CPU profile of the forward-auth server, written when it exits.
+      const prof = kind === 'forward-auth' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
+      const child = spawnChild(['serve', kind, loaded.dataDir], prof)
       children.push(child)
       servers.set(kind, { child, url: await firstLine(child, 'LISTENING ') })
     }
-    const tokenIds = Array.from({ length: REQUEST_TOKENS }, (_, k) => Math.floor((k * TOKENS) / REQUEST_TOKENS) + (k % PER_STACK))
+    const tokenIds = Array.from({ length: REQUEST_TOKENS }, (_, k) => (Math.floor((k * TOKENS) / REQUEST_TOKENS) + (k % PER_STACK)) % TOKENS)
     const requestsFor = (kind: string) =>
       (kind === 'bearer' ? Array.from({ length: BEARER_KEYS }, (_, i) => i) : tokenIds).map((i) => ({
         method: 'GET',
@@ -475,7 +496,7 @@ const main = async () => {
       ].join('\n'),
     )
   } finally {
-    for (const c of children) c.kill()
+    for (const c of children) c.kill('SIGINT')
     rmSync(dir, { recursive: true, force: true })
   }
 }
