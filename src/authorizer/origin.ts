@@ -64,12 +64,13 @@ export const headerProblem = (req: HeaderSource): Refusal | undefined => {
   return undefined
 }
 
-const one = (req: HeaderSource, name: string): string | undefined => {
+/** A header's value when sent once; a repeated or absent header is undefined. */
+export const headerOf = (req: { readonly headers: IncomingHttpHeaders }, name: string): string | undefined => {
   const v = req.headers[name]
   return typeof v === 'string' ? v : undefined
 }
 
-const setOf = (req: HeaderSource, set: HeaderSet) => ({ set, method: one(req, set.method), uri: one(req, set.uri) })
+const setOf = (req: HeaderSource, set: HeaderSet) => ({ set, method: headerOf(req, set.method), uri: headerOf(req, set.uri) })
 
 const complete = (s: ReturnType<typeof setOf>): Described | Refusal => {
   if (s.method === undefined)

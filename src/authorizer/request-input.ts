@@ -5,13 +5,8 @@ import type { TrustProxy } from '../config.js'
 import type { Module } from '../domain/scope.js'
 import type { Refusal } from './canonical.js'
 import type { AuthorizeInput } from './decide.js'
-import { type Described, headerProblem } from './origin.js'
+import { type Described, headerOf, headerProblem } from './origin.js'
 
-/** A header's value when sent once; a repeated or absent header is undefined. */
-export const headerOf = (req: { readonly headers: IncomingHttpHeaders }, name: string): string | undefined => {
-  const v = req.headers[name]
-  return typeof v === 'string' ? v : undefined
-}
 
 /** The function behind fastify's `req.ip`, from fastify's own dependencies: the very same code. */
 const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'))

@@ -2,9 +2,12 @@ import { READ_ONLY_MODULES, type Module, type Scope } from '../domain/scope.js'
 
 export type AccessClass = 'read' | 'write'
 
-/** SPEC 2.3: read is GET and HEAD; write is POST, PUT, PATCH and DELETE; nothing else passes. */
+/**
+ * SPEC 2.3: read is GET and HEAD; write is POST, PUT, PATCH and DELETE; nothing else passes.
+ * Takes the canonical (upper-case) method of canonical.ts.
+ */
 export const classOfMethod = (method: string): AccessClass | undefined => {
-  switch (method.toUpperCase()) {
+  switch (method) {
     case 'GET':
     case 'HEAD':
       return 'read'

@@ -7,19 +7,11 @@ import { noticeMessageId } from '../../reactors/expiry-mail.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { ADMIN, OWNER, START, startApp, type TestApp } from '../support/app.js'
 import { startEsdbDouble } from '../support/esdb-double.js'
-import { ManualScheduler, TestReceiver, TestSmtp } from '../support/notifications.js'
+import { ManualScheduler, settle, TestReceiver, TestSmtp } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
 
 const DAY = 86_400_000
 const SECRET = 'whsec_on_the_double_0123456789'
-
-const settle = async (a: TestApp, scheduler: ManualScheduler, last: number) => {
-  const { reactor } = a.service.notifications
-  await waitFor(() => reactor.checkpoint >= last, { label: 'reactor caught up', timeoutMs: 15_000 })
-  await reactor.idle()
-  scheduler.fire()
-  await reactor.idle()
-}
 
 t.test('on EventStoreDB: two instances, one notice, one mail; webhooks in stream order', async (t) => {
   const double = await startEsdbDouble()
@@ -37,13 +29,13 @@ t.test('on EventStoreDB: two instances, one notice, one mail; webhooks in stream
   const { uid } = await a.generate(apiKey, OWNER, { expires_on: new Date(START.getTime() + 9 * DAY).toISOString(), is_email_notification_enabled: true })
   const head = async () => (await a.service.store.readStream(stackStream(apiKey))).at(-1)!.position
   let last = await head()
-  await Promise.all([settle(a, sa, last), settle(b, sb, last)])
+  await Promise.all([settle(a, sa, last, 15_000), settle(b, sb, last, 15_000)])
   a.clock!.advance(2 * DAY)
   b.clock!.advance(2 * DAY)
-  await Promise.all([settle(a, sa, last), settle(b, sb, last)])
+  await Promise.all([settle(a, sa, last, 15_000), settle(b, sb, last, 15_000)])
   await waitFor(() => smtp.mails.length === 1, { label: 'one mail', timeoutMs: 15_000 })
   last = await head()
-  await Promise.all([settle(a, sa, last), settle(b, sb, last)])
+  await Promise.all([settle(a, sa, last, 15_000), settle(b, sb, last, 15_000)])
   const events = await a.service.store.readStream(stackStream(apiKey))
   const notices = events.filter((e) => e.type === 'TokenExpiryNotified')
   t.equal(notices.length, 1, 'one notice in the stream')

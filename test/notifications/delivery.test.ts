@@ -10,25 +10,12 @@ import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import { ADMIN, FaultyStore, JWT_SECRET, OWNER, START, startApp, tempDir, type TestApp } from '../support/app.js'
-import { ManualScheduler, TestSmtp } from '../support/notifications.js'
+import { ManualScheduler, settle, TestSmtp } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
 
 const DAY = 86_400_000
 const inDays = (days: number, from = START) => new Date(from.getTime() + days * DAY).toISOString()
 
-const lastPosition = async (a: TestApp): Promise<number> => {
-  let last = 0
-  for await (const e of a.service.store.readAll()) last = e.position
-  return last
-}
-const settle = async (a: TestApp, scheduler: ManualScheduler) => {
-  const { reactor } = a.service.notifications
-  const last = await lastPosition(a)
-  await waitFor(() => reactor.checkpoint >= last, { label: 'reactor caught up', timeoutMs: 10_000 })
-  await reactor.idle()
-  scheduler.fire()
-  await reactor.idle()
-}
 const notices = async (a: TestApp, apiKey: string) =>
   (await a.service.store.readStream(stackStream(apiKey))).filter((e) => e.type === 'TokenExpiryNotified')
 

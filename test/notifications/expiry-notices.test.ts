@@ -6,28 +6,12 @@ import { noticeMessageId } from '../../reactors/expiry-mail.js'
 import { run, type Io } from '../../src/cli/main.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { ADMIN, DEVELOPER, OWNER, START, startApp, type TestApp } from '../support/app.js'
-import { ManualScheduler, TestSmtp } from '../support/notifications.js'
+import { ManualScheduler, settle, TestSmtp } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
 
 const DAY = 86_400_000
 const TOKENS = '/v3/stacks/management_tokens'
 const inDays = (days: number, from = START) => new Date(from.getTime() + days * DAY).toISOString()
-
-/** Wait until the reactor has followed every event in the store, then let it run its due timers and finish. */
-const settle = async (a: TestApp, scheduler: ManualScheduler) => {
-  const { reactor } = a.service.notifications
-  const last = await lastPosition(a)
-  await waitFor(() => reactor.checkpoint >= last, { label: 'reactor caught up', timeoutMs: 10_000 })
-  await reactor.idle()
-  scheduler.fire()
-  await reactor.idle()
-}
-
-const lastPosition = async (a: TestApp): Promise<number> => {
-  let last = 0
-  for await (const e of a.service.store.readAll()) last = e.position
-  return last
-}
 
 const notices = async (a: TestApp, apiKey: string) =>
   (await a.service.store.readStream(stackStream(apiKey))).filter((e) => e.type === 'TokenExpiryNotified')

@@ -3,19 +3,13 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { OWNER, START, startApp, type TestApp } from '../support/app.js'
-import { ManualScheduler, TestReceiver, TestSmtp } from '../support/notifications.js'
+import { lastPosition, ManualScheduler, TestReceiver, TestSmtp } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
 
 const DAY = 86_400_000
 const WEBHOOK_SECRET = 'whsec_never_in_a_body_0123456789'
 const TOKENS = '/v3/stacks/management_tokens'
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
-
-const lastPosition = async (a: TestApp): Promise<number> => {
-  let last = 0
-  for await (const e of a.service.store.readAll()) last = e.position
-  return last
-}
 
 /** Each issued secret, its hex digits, and its SHA-256 hash (what events hold), in any form a byte search can find. */
 const forbidden = (secrets: readonly string[]) =>

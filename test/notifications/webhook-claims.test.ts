@@ -2,17 +2,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { ADMIN, OWNER, startApp, type TestApp } from '../support/app.js'
-import { ManualScheduler, TestReceiver } from '../support/notifications.js'
+import { lastPosition, ManualScheduler, TestReceiver } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
 
 const SECRET = 'whsec_two_instances_0123456789'
 const REDIS_URL = 'redis://127.0.0.1:6379'
-
-const lastPosition = async (a: TestApp): Promise<number> => {
-  let last = 0
-  for await (const e of a.service.store.readAll()) last = e.position
-  return last
-}
 
 t.test('two instances with WEBHOOK_URL and REDIS_URL (real Redis) send each delivery once, in stream order per stack', async (t) => {
   let now = () => 0

@@ -5,27 +5,13 @@ import type { EventType } from '../../src/domain/events.js'
 import { RETRY_WINDOW_MS } from '../../src/react/outbox.js'
 import { sign, webhookTransport } from '../../src/react/webhook-transport.js'
 import { stackStream } from '../../src/eventstore/streams.js'
-import { ADMIN, OWNER, START, startApp, type TestApp } from '../support/app.js'
-import { ManualScheduler, TestReceiver } from '../support/notifications.js'
+import { ADMIN, OWNER, START, startApp } from '../support/app.js'
+import { ManualScheduler, settle, TestReceiver } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
 
 const DAY = 86_400_000
 const SECRET = 'whsec_test_0123456789abcdef'
 const TOKENS = '/v3/stacks/management_tokens'
-
-const lastPosition = async (a: TestApp): Promise<number> => {
-  let last = 0
-  for await (const e of a.service.store.readAll()) last = e.position
-  return last
-}
-const settle = async (a: TestApp, scheduler: ManualScheduler) => {
-  const { reactor } = a.service.notifications
-  const last = await lastPosition(a)
-  await waitFor(() => reactor.checkpoint >= last, { label: 'reactor caught up', timeoutMs: 10_000 })
-  await reactor.idle()
-  scheduler.fire()
-  await reactor.idle()
-}
 
 interface Body {
   id: string

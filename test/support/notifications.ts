@@ -5,6 +5,28 @@ import type { AddressInfo } from 'node:net'
 import { simpleParser, type ParsedMail } from 'mailparser'
 import { SMTPServer } from 'smtp-server'
 import type { Scheduler } from '../../src/react/scheduler.js'
+import type { TestApp } from './app.js'
+import { waitFor } from './wait-for.js'
+
+/** The position of the last event in the instance's store. */
+export const lastPosition = async (a: TestApp): Promise<number> => {
+  let last = 0
+  for await (const e of a.service.store.readAll()) last = e.position
+  return last
+}
+
+/**
+ * Wait until the reactor has followed every event up to `last` (default: the store's last), then
+ * let it run its due timers and finish.
+ */
+export const settle = async (a: TestApp, scheduler: ManualScheduler, last?: number, timeoutMs = 10_000): Promise<void> => {
+  const { reactor } = a.service.notifications
+  const upTo = last ?? (await lastPosition(a))
+  await waitFor(() => reactor.checkpoint >= upTo, { label: 'reactor caught up', timeoutMs })
+  await reactor.idle()
+  scheduler.fire()
+  await reactor.idle()
+}
 
 /** A scheduler the test fires by hand (with a fake clock): no real timers, no sleeps. */
 export class ManualScheduler implements Scheduler {
