@@ -32,7 +32,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -221,10 +221,24 @@ const inProcess = (dataDir: string, readDb: ReturnType<typeof openReadModels>, p
 /** Servers on the last core, wrk on the first, when `taskset` exists. */
 const canPin = cpus().length >= 2 && spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0
 const SERVER_CPU = String(cpus().length - 1)
-const spawnChild = (args: string[], nodeArgs: string[] = []) => {
-  const argv = [...nodeArgs, '--import', 'tsx', self, ...args]
+const spawnChild = (args: string[], nodeArgs: string[] = [], script = self) => {
+  const argv = [...nodeArgs, '--import', 'tsx', script, ...args]
   const [cmd, cmdArgs] = canPin ? ['taskset', ['-c', SERVER_CPU, process.execPath, ...argv]] : [process.execPath, argv]
   return spawn(cmd as string, cmdArgs as string[], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'info' } })
+}
+/**
+ * BENCH_COMPARE=DIR: another checkout of this project (say, the commit before a change), whose
+ * forward-auth server runs as the kind `forward-auth-compare` on the same read models, in the
+ * same rounds: an A/B of two versions on one machine at one time.
+ */
+const COMPARE = process.env.BENCH_COMPARE
+/** Its own copy of the event store and read models, so the two servers share no SQLite file. */
+const compareCopy = (dir: string) => {
+  const copy = join(dir, 'compare')
+  mkdirSync(copy)
+  cpSync(join(dir, 'events.db'), join(copy, 'events.db'))
+  cpSync(join(dir, 'data', 'read-models.db'), join(copy, 'data', 'read-models.db'))
+  return join(copy, 'data')
 }
 
 /** CPU seconds a process has used so far in user space and in the kernel (Linux), or NaN elsewhere. */
@@ -342,16 +356,29 @@ const main = async () => {
 
     console.error('servers ...')
     const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'forward-auth', 'bearer']) as readonly string[]
-    const servers = new Map<string, { child: ChildProcess; url: string }>()
-    for (const kind of kinds) {
-      // BENCH_CPU_PROF=DIR: a V8 CPU profile of the forward-auth server, written when it exits.
+    // A fresh server process for every measured run: a process keeps the code V8 compiled for it
+    // (and its heap's layout) for life, which moves its speed by up to 15% from one process to the
+    // next, so one process per kind for the whole run would repeat one draw in every round.
+    const compareDir = kinds.includes('forward-auth-compare') && COMPARE ? compareCopy(dir) : undefined
+    const start = async (kind: string) => {
+      // BENCH_CPU_PROF=DIR: a V8 CPU profile of each forward-auth server, written when it exits.
       const prof = kind === 'forward-auth' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
-      const child = spawnChild(['serve', kind, loaded.dataDir], prof)
+      const child =
+        kind === 'forward-auth-compare' && compareDir && COMPARE
+          ? spawnChild(['serve', 'forward-auth', compareDir], [], join(COMPARE, 'bench', 'authorizer.ts'))
+          : spawnChild(['serve', kind, loaded.dataDir], prof)
       children.push(child)
-      servers.set(kind, { child, url: await firstLine(child, 'LISTENING ') })
+      return { child, url: await firstLine(child, 'LISTENING ') }
+    }
+    const stop = async (server: { child: ChildProcess }) => {
+      const exited = new Promise((resolve) => server.child.once('exit', resolve))
+      server.child.kill('SIGINT')
+      await exited
+      children.splice(children.indexOf(server.child), 1)
     }
     const tokenIds = Array.from({ length: REQUEST_TOKENS }, (_, k) => (Math.floor((k * TOKENS) / REQUEST_TOKENS) + (k % PER_STACK)) % TOKENS)
     const requestsFor = (kind: string) =>
+      // forward-auth-compare is asked the same requests as forward-auth.
       (kind === 'bearer' ? Array.from({ length: BEARER_KEYS }, (_, i) => i) : tokenIds).map((i) => ({
         method: 'GET',
         path: '/v3/authorize',
@@ -362,20 +389,21 @@ const main = async () => {
           'x-forwarded-uri': URI,
         },
       }))
-    // Pre-flight: the forward-auth server really allows these requests.
-    const fa = servers.get('forward-auth') as { url: string }
-    const probe = await fetch(`${fa.url}/v3/authorize`, { headers: requestsFor('forward-auth')[0]?.headers as Record<string, string> })
-    if (probe.status !== 200 || !probe.headers.get('x-token-uid')) throw new Error(`forward-auth pre-flight: ${probe.status}`)
+    // Pre-flight: a forward-auth server really allows these requests.
+    const preflight = async (url: string) => {
+      const probe = await fetch(`${url}/v3/authorize`, { headers: requestsFor('forward-auth')[0]?.headers as Record<string, string> })
+      if (probe.status !== 200 || !probe.headers.get('x-token-uid')) throw new Error(`forward-auth pre-flight: ${probe.status}`)
+    }
     const scripts = new Map<string, string>()
     for (const kind of kinds) {
       const file = join(dir, `${kind}.lua`)
       writeFileSync(file, wrkScript(requestsFor(kind)))
       scripts.set(kind, file)
     }
-    const rssBefore = await rss((servers.get('forward-auth') as { child: ChildProcess }).child)
+    let rssBefore = Number.NaN
+    let rssAfter = Number.NaN
 
-    const run = async (kind: string, seconds: number) => {
-      const server = servers.get(kind) as { child: ChildProcess; url: string }
+    const run = async (server: { child: ChildProcess; url: string }, kind: string, seconds: number) => {
       const cpu0 = cpuSeconds(server.child.pid)
       const wall0 = performance.now()
       const r = await wrk(server.url, scripts.get(kind) as string, seconds)
@@ -392,19 +420,23 @@ const main = async () => {
       const perRequest = { server_user: serverUs.user / n, server_kernel: serverUs.system / n, client_user: client.user / n, client_kernel: client.system / n }
       return { ...r, busy, perRequest }
     }
-    for (const kind of kinds) await run(kind, WARMUP_S)
     type Round = { rps: number; p50_ms: number; p99_ms: number; client_core_busy: number; server_core_busy: number; cpu_us_per_request: Record<string, number> }
     const serverCpu = (c: Record<string, number>) => (c.server_user as number) + (c.server_kernel as number)
     const rounds: Record<string, Round[]> = Object.fromEntries(kinds.map((k) => [k, []]))
     for (let round = 1; round <= ROUNDS; round++)
       for (const kind of kinds) {
-        const r = await run(kind, DURATION_S)
+        const server = await start(kind)
+        if (kind.startsWith('forward-auth')) await preflight(server.url)
+        if (kind === 'forward-auth' && round === 1) rssBefore = await rss(server.child)
+        await run(server, kind, WARMUP_S)
+        const r = await run(server, kind, DURATION_S)
+        if (kind === 'forward-auth' && round === 1) rssAfter = await rss(server.child)
+        await stop(server)
         rounds[kind]?.push({ rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, client_core_busy: r.busy.client, server_core_busy: r.busy.server, cpu_us_per_request: r.perRequest })
         console.error(
           `  round ${round} ${kind.padEnd(12)} ${r.requests.average.toFixed(0).padStart(6)} req/s  server ${serverCpu(r.perRequest).toFixed(1)} us CPU/request (user ${r.perRequest.server_user.toFixed(1)}, kernel ${r.perRequest.server_kernel.toFixed(1)}), client user ${r.perRequest.client_user.toFixed(1)}  cores busy: client ${r.busy.client.toFixed(2)}, server ${r.busy.server.toFixed(2)}`,
         )
       }
-    const rssAfter = await rss((servers.get('forward-auth') as { child: ChildProcess }).child)
     const rps = (kind: string) => median((rounds[kind] ?? []).map((x) => x.rps))
     const cpuPerRequest = (kind: string) => median((rounds[kind] ?? []).map((x) => serverCpu(x.cpu_us_per_request)))
     const roundRatios = (kind: string) => {
@@ -452,7 +484,7 @@ const main = async () => {
           rounds: ROUNDS,
           distinct_tokens_per_run: REQUEST_TOKENS,
           bearer_keys: BEARER_KEYS,
-          servers: `one child process each${canPin ? ` pinned to cpu ${SERVER_CPU}` : ''}; wrk -t1${canPin ? ' pinned to cpu 0' : ''}`,
+          servers: `a fresh child process for each run${canPin ? ` pinned to cpu ${SERVER_CPU}` : ''}; wrk -t1${canPin ? ' pinned to cpu 0' : ''}`,
           load_average_at_start: loadAtStart,
         },
       },
@@ -469,20 +501,22 @@ const main = async () => {
     mkdirSync(join(self, '..', 'results'), { recursive: true })
     writeFileSync(join(self, '..', 'results', 'authorizer.json'), `${JSON.stringify(result, null, 2)}\n`)
     const row = (name: string, value: string, target = '') => `| ${name.padEnd(44)} | ${value.padStart(14)} | ${target.padEnd(14)} |`
+    const fixed = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : 'not run')
+    const fixed2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'not run')
     console.log(
       [
         `Authorizer benchmark: ${machine.nproc} x ${machine.cpu}, node ${machine.node}, ${TOKENS} tokens`,
         row('measure', 'value', 'target'),
         row('-'.repeat(44), '-'.repeat(14), '-'.repeat(14)),
-        row('forward-auth allowed reads (req/s, median)', http.forward_auth_rps.toFixed(0)),
-        row('bare fastify 200 (req/s, median)', http.bare_rps.toFixed(0)),
-        row('bare node:http 200 (req/s, median)', http.node_http_rps.toFixed(0)),
-        row('bearer-auth + rate-limit (req/s, median)', http.bearer_rate_limit_rps.toFixed(0)),
-        row('ratio forward-auth / bare fastify', http.ratio_vs_bare.toFixed(2), '>= 1.00'),
-        row('ratio forward-auth / bare node:http', http.ratio_vs_node_http.toFixed(2), '>= 0.80'),
-        row('ratio forward-auth / bearer + rate-limit', http.ratio_vs_bearer_rate_limit.toFixed(2), '>= 1.00'),
+        row('forward-auth allowed reads (req/s, median)', fixed(http.forward_auth_rps)),
+        row('bare fastify 200 (req/s, median)', fixed(http.bare_rps)),
+        row('bare node:http 200 (req/s, median)', fixed(http.node_http_rps)),
+        row('bearer-auth + rate-limit (req/s, median)', fixed(http.bearer_rate_limit_rps)),
+        row('ratio forward-auth / bare fastify', fixed2(http.ratio_vs_bare), '>= 1.00'),
+        row('ratio forward-auth / bare node:http', fixed2(http.ratio_vs_node_http), '>= 0.80'),
+        row('ratio forward-auth / bearer + rate-limit', fixed2(http.ratio_vs_bearer_rate_limit), '>= 1.00'),
         ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit]] as const).map(([label, r]) =>
-          row(`  per round, / ${label}: min-max`, `${r.min.toFixed(2)}-${r.max.toFixed(2)}`),
+          row(`  per round, / ${label}: min-max`, `${fixed2(r.min)}-${fixed2(r.max)}`),
         ),
         ...([['forward_auth', 'forward-auth'], ['bare', 'bare'], ['node_http', 'node:http'], ['bearer_rate_limit', 'bearer + rl']] as const).map(([k, label]) => {
           const c = http.cpu_us_per_request[k] as Record<string, number>

@@ -11,9 +11,13 @@ import { canonicalMethod, type Refusal } from './canonical.js'
 import { cachedRoute } from './path-modules.js'
 import {
   checkLimits,
+  checkLocal,
+  type ClassLimits,
   countFailure,
-  localStore,
-  type LimitStore,
+  flatLimitHeaders,
+  type LimitCheck,
+  limitHeaders,
+  LocalCounters,
   type MaybePromise,
   policyHeaders,
   redisStore,
@@ -74,6 +78,35 @@ export interface Deny {
 }
 export type Decision = Allow | Deny
 
+/**
+ * The authorizer's own Allow: its headers are built when read, from the counts taken at decision
+ * time, and forward-auth takes them as a flat list without an intermediate record (`flatHeaders`).
+ */
+export class Allowed implements Allow {
+  readonly allowed = true
+  readonly outcome = 'allow'
+  constructor(
+    readonly tokenUid: string,
+    readonly apiKey: string,
+    readonly method: string,
+    readonly url: string,
+    private readonly limits: ClassLimits,
+    /** Undefined when the counters could not be reached: the policy only. */
+    private readonly check: LimitCheck | undefined,
+  ) {}
+
+  get headers(): Record<string, string> {
+    return this.check === undefined ? policyHeaders(this.limits) : limitHeaders(this.limits, this.check)
+  }
+
+  /** The headers as the start of a flat `[name, value, ...]` list. */
+  flatHeaders(): string[] {
+    if (this.check !== undefined) return flatLimitHeaders(this.limits, this.check)
+    const h = policyHeaders(this.limits)
+    return ['x-ratelimit-limit', h['x-ratelimit-limit'] as string, 'ratelimit-policy', h['ratelimit-policy'] as string]
+  }
+}
+
 export interface Authorizer {
   /** Synchronous with in-memory counters; a promise with Redis. `await` works for both. */
   authorize(input: AuthorizeInput): MaybePromise<Decision>
@@ -90,12 +123,24 @@ interface TokenRow {
   readonly valid_until: number | null
 }
 
-/** SPEC 2.8; anything else is not looked up at all. */
-const SECRET = /^cs[0-9a-f]{32,128}$/
+/** SPEC 2.8: `cs` and 32 to 128 lower-case hex digits, at [start, end) of `s`. */
+const isSecretAt = (s: string, start: number, end: number): boolean => {
+  const length = end - start
+  if (length < 34 || length > 130 || s.charCodeAt(start) !== 99 /* c */ || s.charCodeAt(start + 1) !== 115 /* s */) return false
+  for (let i = start + 2; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false
+  }
+  return true
+}
+const BEARER = 'bearer '
+/** The secret of an `authorization` value (`Bearer <secret>` or the secret alone, spaces around it ignored); anything else is not looked up at all. */
 const secretOf = (authorization: string): string | undefined => {
-  const raw = authorization.length > 7 && authorization.slice(0, 7).toLowerCase() === 'bearer ' ? authorization.slice(7) : authorization
-  const secret = raw.trim()
-  return SECRET.test(secret) ? secret : undefined
+  const start = authorization.length > 7 && (authorization.startsWith('Bearer ') || authorization.slice(0, 7).toLowerCase() === BEARER) ? 7 : 0
+  // Checked in place, without a copy, when nothing is to be trimmed (a secret starts with c and ends with a digit).
+  if (isSecretAt(authorization, start, authorization.length)) return start === 0 ? authorization : authorization.slice(start)
+  const secret = authorization.slice(start).trim()
+  return isSecretAt(secret, 0, secret.length) ? secret : undefined
 }
 /** One-shot `crypto.hash` (Node >= 20.12) creates no Hash object: about half the cost. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
@@ -126,13 +171,12 @@ const tokenCache = (readDb: AuthorizerDeps['readDb'], max: number, projector: Pi
     return true
   }
   const fresh = projector
-    ? () => {
+    ? (now: number) => {
         const g = projector.generation
         if (g !== generation) {
           generation = g
           rows.clear()
         }
-        const now = performance.now()
         if (now - checkedAt >= 1) {
           checkedAt = now
           if (sqliteChanged()) rows.clear()
@@ -142,8 +186,9 @@ const tokenCache = (readDb: AuthorizerDeps['readDb'], max: number, projector: Pi
         if (sqliteChanged()) rows.clear()
       }
   return {
-    get(hash: string): CachedToken | undefined {
-      fresh()
+    /** `now`: performance.now() of the decision, for the at-most-once-a-millisecond check. */
+    get(hash: string, now: number): CachedToken | undefined {
+      fresh(now)
       return rows.get(hash)
     },
     set(hash: string, row: CachedToken): CachedToken {
@@ -200,7 +245,9 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 500, enableAutoPipelining: true })
     : undefined
   const redis = options.redis ?? ownedRedis
-  const store: LimitStore = redis ? redisStore(redis, options.keyPrefix ?? 'mt-rl:') : localStore()
+  // Shared counters in Redis, or this process's own (synchronous: no promise per request).
+  const local = redis ? undefined : new LocalCounters()
+  const store = redis ? redisStore(redis, options.keyPrefix ?? 'mt-rl:') : (local as LocalCounters)
   const onLimiterError = options.onLimiterError ?? (() => {})
   const metrics = authorizerMetrics(deps.metrics ?? new Registry(), deps.projector, deps.store)
 
@@ -223,7 +270,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       : counted
   }
 
-  const decide = (input: AuthorizeInput): MaybePromise<Decision> => {
+  const decide = (input: AuthorizeInput, started: number): MaybePromise<Decision> => {
     // A request whose headers cannot be read one way (repeated, overridden, conflicting) is not
     // judged at all: no lookup, no failure counted against a guessed token.
     if (input.refusal) return refused(input.refusal)
@@ -233,7 +280,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     let row: CachedToken | undefined
     if (secret !== undefined) {
       const hash = hashOf(secret)
-      row = tokens.get(hash)
+      row = tokens.get(hash, started)
       if (row === undefined) {
         const r = tokenByHash.get(hash)
         if (r !== undefined) row = tokens.set(hash, { ...r, scope: scopes(r.scope), limits: limitsOf(r) })
@@ -269,18 +316,18 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       return deny('branch', branchDenied(`The token is not allowed on branch "${branch}".`, { branch: ['is not in the token scope'] }))
 
     const limits = row.limits[cls]
-    const checked = then(checkLimits(store, limits), ({ exceeded, headers }): Decision =>
-      exceeded === undefined
-        ? { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.url, headers }
-        : deny('rate_limited', tooMany(`Rate limit exceeded: the ${exceeded}'s ${cls} budget of ${exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, headers)),
-    )
-    return checked instanceof Promise
-      ? checked.catch((e: unknown): Decision => {
-          // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
-          onLimiterError(e)
-          return { allowed: true, outcome: 'allow', tokenUid: row.token_uid, apiKey, method, url: routed.url, headers: policyHeaders(limits) }
-        })
-      : checked
+    const tokenUid = row.token_uid
+    const url = routed.url
+    const limited = (c: LimitCheck): Decision =>
+      c.exceeded === undefined
+        ? new Allowed(tokenUid, apiKey, method, url, limits, c)
+        : deny('rate_limited', tooMany(`Rate limit exceeded: the ${c.exceeded}'s ${cls} budget of ${c.exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, limitHeaders(limits, c)))
+    if (local) return limited(checkLocal(local, limits, Date.now()))
+    return (checkLimits(store, limits) as Promise<LimitCheck>).then(limited, (e: unknown): Decision => {
+      // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
+      onLimiterError(e)
+      return new Allowed(tokenUid, apiKey, method, url, limits, undefined)
+    })
   }
 
   const record = (d: Decision, started: number): Decision => {
@@ -291,7 +338,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   return {
     authorize(input) {
       const started = performance.now()
-      const d = decide(input)
+      const d = decide(input, started)
       return d instanceof Promise ? d.then((x) => record(x, started)) : record(d, started)
     },
     async close() {

@@ -16,7 +16,7 @@ import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify'
 import type { Authorizer, Decision } from './decide.js'
 import type { Refusal } from './canonical.js'
 import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer } from './forward-auth-answer.js'
-import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy } from './origin.js'
+import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, scanHeaders } from './origin.js'
 import { rawInputOf } from './request-input.js'
 
 /** Answers a request and returns true, or returns false to leave it to fastify. */
@@ -34,8 +34,8 @@ export interface ErrorAnswer {
 export interface FastPathHost {
   /** Puts a handler in front of fastify's; `undefined` removes it. */
   install(handler: FastHandler | undefined): void
-  /** buildApp's `genReqId`. */
-  readonly requestIdOf: (req: IncomingMessage) => string
+  /** What buildApp's `genReqId` makes of a request's `x-request-id` (sent once, else undefined). */
+  readonly requestIdFrom: (given: string | undefined) => string
   readonly errorAnswer: (err: unknown, requestId: string) => ErrorAnswer
 }
 
@@ -77,18 +77,12 @@ const ENVOY = `${ENVOY_PREFIX}/`
 export const ENVOY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 const envoyMethods = new Set(ENVOY_METHODS)
 
-/** No body: fastify would not read one either, and an unread body would stay on the socket. */
-const bodiless = (req: IncomingMessage) => {
-  const length = req.headers['content-length']
-  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')
-}
-
 export interface ForwardAuthFastPathOptions {
   readonly authorizer: Authorizer
   readonly rateLimitAs403: boolean
   readonly proxy: ForwardAuthProxy
   readonly trust: (address: string, hop: number) => boolean
-  readonly host: Pick<FastPathHost, 'requestIdOf' | 'errorAnswer'>
+  readonly host: Pick<FastPathHost, 'requestIdFrom' | 'errorAnswer'>
   /** Failures only: requests are counted by the authorizer's metrics, not logged. */
   readonly log: FastifyBaseLogger
 }
@@ -128,19 +122,20 @@ export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, 
   return (req, res) => {
     const url = req.url as string
     const method = req.method as string
-    let described: Described | Refusal
-    if (url.startsWith(ENVOY)) {
+    const envoy = url.startsWith(ENVOY)
+    if (envoy) {
       // A percent-encoded path is fastify's: it refuses one that does not decode (400).
       if (!envoyMethods.has(method) || url.includes('%')) return false
-      described = describedByEnvoy(req, proxy, method, url.slice(ENVOY_PREFIX.length))
-    } else if ((url === AUTHORIZE || url.startsWith(AUTHORIZE_QUERY)) && (method === 'GET' || method === 'HEAD'))
-      described = describedByHeaders(req, proxy)
-    else return false
-    if (!bodiless(req)) return false
+    } else if (!((url === AUTHORIZE || url.startsWith(AUTHORIZE_QUERY)) && (method === 'GET' || method === 'HEAD'))) return false
+    // Node's `req.headers` is never built: one pass over the raw list reads what is needed.
+    const headers = scanHeaders(req.rawHeaders)
+    // No body: fastify would not read one either, and an unread body would stay on the socket.
+    if (headers.body) return false
+    const described: Described | Refusal = envoy ? describedByEnvoy(headers, proxy, method, url.slice(ENVOY_PREFIX.length)) : describedByHeaders(headers, proxy)
 
-    const id = host.requestIdOf(req)
+    const id = host.requestIdFrom(headers.requestId)
     try {
-      const d = authorizer.authorize(rawInputOf(req, described, trust))
+      const d = authorizer.authorize(rawInputOf(req, headers, described, trust))
       if (d instanceof Promise)
         d.then(
           (x) => answer(req, res, id, x),

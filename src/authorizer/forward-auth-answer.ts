@@ -1,4 +1,4 @@
-import type { Decision } from './decide.js'
+import { Allowed, type Decision } from './decide.js'
 
 /** Envoy ext_authz HTTP: set `http_service.path_prefix` to this; the original path follows it. */
 export const ENVOY_PREFIX = '/v3/authorize/envoy'
@@ -30,7 +30,7 @@ export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
     const e = d.error
     return jsonAnswer(rateLimitAs403 && e.statusCode === 429 ? 403 : e.statusCode, e.headers, e.body())
   }
-  const headers = flat(d.headers)
+  const headers = d instanceof Allowed ? d.flatHeaders() : flat(d.headers)
   headers.push('x-token-uid', d.tokenUid, 'x-stack-api-key', d.apiKey, 'content-length', '0')
   return { status: 200, headers, body: undefined }
 }

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyRep
 import type { Authorizer, Decision } from './decide.js'
 import { type FastPathHost, ENVOY_METHODS, forwardAuthFastPath } from './fast-path.js'
 import { answerOf, ENVOY_PREFIX } from './forward-auth-answer.js'
-import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy } from './origin.js'
+import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, type ScannedHeaders, scanHeaders } from './origin.js'
 import type { Refusal } from './canonical.js'
 import { describedInputOf } from './request-input.js'
 
@@ -40,8 +40,8 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
     for (let i = 0; i < a.headers.length; i += 2) reply.header(a.headers[i] as string, a.headers[i + 1])
     return reply.send(a.body)
   }
-  const decide = (req: FastifyRequest, reply: FastifyReply, described: Described | Refusal) => {
-    const d = authorizer.authorize(describedInputOf(req, described))
+  const decide = (req: FastifyRequest, reply: FastifyReply, headers: ScannedHeaders, described: Described | Refusal) => {
+    const d = authorizer.authorize(describedInputOf(req, headers, described))
     if (d instanceof Promise) return d.then((x) => send(reply, x))
     send(reply, d) // a sync handler that has sent returns nothing
     return undefined
@@ -55,14 +55,20 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
     return quiet
   }
 
-  const original = (req: FastifyRequest, reply: FastifyReply) => decide(req, reply, describedByHeaders(req.raw, proxy))
+  const original = (req: FastifyRequest, reply: FastifyReply) => {
+    const headers = scanHeaders(req.raw.rawHeaders)
+    return decide(req, reply, headers, describedByHeaders(headers, proxy))
+  }
   app.route({ method: ['GET', 'POST'], url: '/v3/authorize', childLoggerFactory, schema, handler: original })
   app.route({
     method: ENVOY_METHODS,
     url: `${ENVOY_PREFIX}/*`,
     childLoggerFactory,
     schema: { ...schema, summary: 'Forward-auth for Envoy ext_authz: the original method and path' },
-    handler: (req, reply) => decide(req, reply, describedByEnvoy(req.raw, proxy, req.method, req.url.slice(ENVOY_PREFIX.length))),
+    handler: (req, reply) => {
+      const headers = scanHeaders(req.raw.rawHeaders)
+      return decide(req, reply, headers, describedByEnvoy(headers, proxy, req.method, req.url.slice(ENVOY_PREFIX.length)))
+    },
   })
 
   if (fastPath) {

@@ -9,17 +9,10 @@
  * Repeated origin or credential headers are refused outright, because Node keeps the first
  * `authorization` and joins the others with ", ", while an upstream may read the last.
  */
-import type { IncomingHttpHeaders } from 'node:http'
 import { type Refusal, refuse } from './canonical.js'
 
 export const FORWARD_AUTH_PROXIES = ['any', 'traefik', 'nginx', 'envoy'] as const
 export type ForwardAuthProxy = (typeof FORWARD_AUTH_PROXIES)[number]
-
-/** What a surface knows of a request: Node's joined headers and the raw list as received. */
-export interface HeaderSource {
-  readonly headers: IncomingHttpHeaders
-  readonly rawHeaders: readonly string[]
-}
 
 /** The original method and URI as the proxy described them (not yet canonical). */
 export interface Described {
@@ -31,46 +24,129 @@ const TRAEFIK = { method: 'x-forwarded-method', uri: 'x-forwarded-uri', name: 'T
 const NGINX = { method: 'x-original-method', uri: 'x-original-uri', name: 'nginx' } as const
 type HeaderSet = typeof TRAEFIK | typeof NGINX
 
-/** Headers that may appear at most once, each with its bit in a mask. */
-const SINGLE = ['api_key', 'authorization', 'branch', TRAEFIK.method, TRAEFIK.uri, NGINX.method, NGINX.uri]
+/** The headers a decision reads, by number; the first seven may appear at most once (a bit each). */
+const API_KEY = 0
+const AUTHORIZATION = 1
+const BRANCH = 2
+const FORWARDED_METHOD = 3
+const FORWARDED_URI = 4
+const ORIGINAL_METHOD = 5
+const ORIGINAL_URI = 6
+const REQUEST_ID = 7
+const CONTENT_LENGTH = 8
+const TRANSFER_ENCODING = 9
 /** Headers several frameworks read as the method instead of the request line's. */
-const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override']
-const BIT = new Map<string, number>([...SINGLE.map((n, i) => [n, 1 << i] as const), ...OVERRIDES.map((n) => [n, 0] as const)])
-const WATCHED_LENGTHS = new Set([...BIT.keys()].map((n) => n.length))
-/** The spellings proxies send (`X-Forwarded-Uri`, `X-Original-URI`), so most names need no lower-casing. */
-const SPELLED = new Map<string, number>(BIT)
-for (const [name, bit] of BIT) {
-  SPELLED.set(name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase()), bit)
-  SPELLED.set(name.replace(/-uri$/, '-URI').replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase()), bit)
+const OVERRIDE = 10
+const NAMES: ReadonlyArray<readonly [string, number]> = [
+  ['api_key', API_KEY],
+  ['authorization', AUTHORIZATION],
+  ['branch', BRANCH],
+  [TRAEFIK.method, FORWARDED_METHOD],
+  [TRAEFIK.uri, FORWARDED_URI],
+  [NGINX.method, ORIGINAL_METHOD],
+  [NGINX.uri, ORIGINAL_URI],
+  ['x-request-id', REQUEST_ID],
+  ['content-length', CONTENT_LENGTH],
+  ['transfer-encoding', TRANSFER_ENCODING],
+  ['x-http-method-override', OVERRIDE],
+  ['x-http-method', OVERRIDE],
+  ['x-method-override', OVERRIDE],
+]
+const ID = new Map<string, number>(NAMES)
+/** The spellings clients and proxies send (`Authorization`, `X-Original-URI`), so most names need no lower-casing. */
+const SPELLED = new Map<string, number>(ID)
+for (const [name, id] of NAMES) {
+  const title = name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
+  SPELLED.set(title, id)
+  SPELLED.set(title.replace(/-Uri$/, '-URI').replace(/-Id$/, '-ID'), id)
 }
+/** Which name lengths can be one of ours: every other header is skipped on its length alone. */
+const WATCHED = new Uint8Array(32)
+for (const [name] of NAMES) WATCHED[name.length] = 1
 
 /**
- * A repeated single header or a method override header, else undefined. One pass over the raw
- * list, allocating nothing for an ordinary request; names are lower-cased only when their length
- * is one of the watched names'.
+ * A request's headers as a decision reads them, from one pass over Node's raw list: a repeated
+ * single header or a method override header (`problem`, the first in the order sent), the values
+ * sent once, and whether a body follows. Node builds `req.headers` only when it is first read,
+ * and the forward-auth fast path never reads it; fastify surfaces use the same scan, so every
+ * surface reads a request alike.
  */
-export const headerProblem = (req: HeaderSource): Refusal | undefined => {
-  const raw = req.rawHeaders
+export class ScannedHeaders {
+  apiKey: string | undefined = undefined
+  authorization: string | undefined = undefined
+  branch: string | undefined = undefined
+  forwardedMethod: string | undefined = undefined
+  forwardedUri: string | undefined = undefined
+  originalMethod: string | undefined = undefined
+  originalUri: string | undefined = undefined
+  /** `x-request-id` when sent once (Node joins a repeated one with ", ", which no id may contain). */
+  requestId: string | undefined = undefined
+  /** A content-length other than 0, or a transfer-encoding: a body follows. */
+  body = false
+  problem: Refusal | undefined = undefined
+}
+
+const repeated = (name: string) => refuse(`The ${name} header is repeated; send it once.`, name, 'is repeated')
+const overriding = (name: string) => refuse(`The ${name} header is not accepted: an upstream could read it as the method.`, name, 'is not accepted')
+
+export const scanHeaders = (raw: readonly string[]): ScannedHeaders => {
+  const s = new ScannedHeaders()
   let seen = 0
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string
-    if (!WATCHED_LENGTHS.has(name.length)) continue
-    const bit = SPELLED.get(name) ?? BIT.get(name.toLowerCase())
-    if (bit === undefined) continue
-    if (bit === 0) return refuse(`The ${name.toLowerCase()} header is not accepted: an upstream could read it as the method.`, name.toLowerCase(), 'is not accepted')
-    if ((seen & bit) !== 0) return refuse(`The ${name.toLowerCase()} header is repeated; send it once.`, name.toLowerCase(), 'is repeated')
-    seen |= bit
+    if (name.length >= WATCHED.length || WATCHED[name.length] === 0) continue
+    const id = SPELLED.get(name) ?? ID.get(name.toLowerCase())
+    if (id === undefined) continue
+    const value = raw[i + 1] as string
+    if (id <= REQUEST_ID) {
+      const bit = 1 << id
+      if ((seen & bit) !== 0) {
+        if (id === REQUEST_ID) s.requestId = undefined
+        else s.problem ??= repeated(name.toLowerCase())
+        continue
+      }
+      seen |= bit
+    }
+    switch (id) {
+      case API_KEY:
+        s.apiKey = value
+        break
+      case AUTHORIZATION:
+        s.authorization = value
+        break
+      case BRANCH:
+        s.branch = value
+        break
+      case FORWARDED_METHOD:
+        s.forwardedMethod = value
+        break
+      case FORWARDED_URI:
+        s.forwardedUri = value
+        break
+      case ORIGINAL_METHOD:
+        s.originalMethod = value
+        break
+      case ORIGINAL_URI:
+        s.originalUri = value
+        break
+      case REQUEST_ID:
+        s.requestId = value
+        break
+      case CONTENT_LENGTH:
+        if (value !== '0') s.body = true
+        break
+      case TRANSFER_ENCODING:
+        s.body = true
+        break
+      default:
+        s.problem ??= overriding(name.toLowerCase())
+    }
   }
-  return undefined
+  return s
 }
 
-/** A header's value when sent once; a repeated or absent header is undefined. */
-export const headerOf = (req: { readonly headers: IncomingHttpHeaders }, name: string): string | undefined => {
-  const v = req.headers[name]
-  return typeof v === 'string' ? v : undefined
-}
-
-const setOf = (req: HeaderSource, set: HeaderSet) => ({ set, method: headerOf(req, set.method), uri: headerOf(req, set.uri) })
+const setOf = (s: ScannedHeaders, set: HeaderSet) =>
+  set === TRAEFIK ? { set, method: s.forwardedMethod, uri: s.forwardedUri } : { set, method: s.originalMethod, uri: s.originalUri }
 
 const complete = (s: ReturnType<typeof setOf>): Described | Refusal => {
   if (s.method === undefined)
@@ -86,9 +162,8 @@ const agree = (a: Described, b: Described) => a.method.toUpperCase() === b.metho
  * present must each be complete and agree; none present is refused (never the auth request's
  * own method: an nginx subrequest is always a GET).
  */
-export const describedByHeaders = (req: HeaderSource, proxy: ForwardAuthProxy): Described | Refusal => {
-  const problem = headerProblem(req)
-  if (problem) return problem
+export const describedByHeaders = (req: ScannedHeaders, proxy: ForwardAuthProxy): Described | Refusal => {
+  if (req.problem) return req.problem
   switch (proxy) {
     case 'traefik':
       return complete(setOf(req, TRAEFIK))
@@ -122,9 +197,8 @@ export const describedByHeaders = (req: HeaderSource, proxy: ForwardAuthProxy): 
  * The request an Envoy check describes: its own method and the path after the prefix. With
  * `any`, Traefik or nginx headers present must describe the same request.
  */
-export const describedByEnvoy = (req: HeaderSource, proxy: ForwardAuthProxy, method: string, uri: string): Described | Refusal => {
-  const problem = headerProblem(req)
-  if (problem) return problem
+export const describedByEnvoy = (req: ScannedHeaders, proxy: ForwardAuthProxy, method: string, uri: string): Described | Refusal => {
+  if (req.problem) return req.problem
   if (proxy !== 'envoy' && proxy !== 'any')
     return refuse(`FORWARD_AUTH_PROXY is ${proxy}: the Envoy path prefix is not in use.`, 'path', 'is not in use')
   const envoy = { method, uri }

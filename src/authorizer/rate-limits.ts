@@ -3,14 +3,15 @@ import type { Redis } from 'ioredis'
 import type { AccessClass } from './scope-check.js'
 
 /**
- * Rate limits through @fastify/rate-limit's own stores, used directly rather than through the
- * plugin's route hook: one request is counted against two budgets (the token's and the stack's,
- * per access class), the decision must also run outside a route (forward-auth, gateway, the
- * management API, the benchmark), and the plugin's hook always goes through a promise even for
- * its in-memory store. The stores keep the plugin's contract: `incr(key, cb, timeWindow, max)`
- * starts a fixed window at a key's first hit and reports `{current, ttl}`; LocalStore answers
- * synchronously from an LRU map, RedisStore runs one Lua script (INCR + PEXPIRE) so instances
- * sharing a Redis share one budget.
+ * Rate limits: fixed windows that start at a key's first hit and report `{current, ttl}`, the
+ * contract of @fastify/rate-limit's stores, used directly rather than through the plugin's route
+ * hook: one request is counted against two budgets (the token's and the stack's, per access
+ * class), and the decision must also run outside a route (forward-auth, gateway, the management
+ * API, the benchmark). With Redis, the plugin's RedisStore runs one Lua script (INCR + PEXPIRE),
+ * so instances sharing a Redis share one budget. In memory, LocalCounters below keeps the same
+ * windows synchronously, with no callback, promise or LRU reordering per hit: the plugin's
+ * LocalStore costs two closures and an LRU move per counter, a measurable share of a
+ * forward-auth request (bench/authorizer.ts).
  */
 export interface Hit {
   readonly current: number
@@ -23,11 +24,6 @@ export interface LimitStore {
 }
 
 const require = createRequire(import.meta.url)
-const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (
-  continueExceeding: boolean,
-  exponentialBackoff: boolean,
-  cache: number,
-) => LimitStore
 const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (
   continueExceeding: boolean,
   exponentialBackoff: boolean,
@@ -35,9 +31,87 @@ const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (
   key: string,
 ) => LimitStore
 
-/** A one-second window only needs the keys hit within a second; the LRU keeps 100k of them. */
-export const localStore = (capacity = 100_000): LimitStore => new LocalStore(false, false, capacity)
 export const redisStore = (redis: Redis, prefix: string): LimitStore => new RedisStore(false, false, redis, prefix)
+
+/** One key's window: what LocalStore keeps, plus its length, so that an expired one can be swept. */
+class Window implements Hit {
+  current = 1
+  ttl: number
+  constructor(
+    public start: number,
+    readonly length: number,
+  ) {
+    this.ttl = length
+  }
+}
+
+const NONE: Hit = Object.freeze({ current: 0, ttl: 0 })
+
+/**
+ * In-memory windows, answering as LocalStore does (Date.now(), a window of `length` ms from the
+ * first hit, `ttl` what is left of it). A key whose window is over is the same as an absent one,
+ * so when the map reaches `capacity` the expired windows are dropped first; only if more than
+ * `capacity` windows are live at once are the oldest dropped (as an LRU would), which keeps
+ * memory bounded when many client addresses fail to authenticate.
+ */
+export class LocalCounters implements LimitStore {
+  private readonly windows = new Map<string, Window>()
+  constructor(private readonly capacity = 100_000) {}
+
+  /** Counts a hit at `now` (Date.now()). The window returned is live state: read it at once. */
+  hit(key: string, length: number, now: number): Hit {
+    const w = this.windows.get(key)
+    if (w === undefined) {
+      if (this.windows.size >= this.capacity) this.sweep(now)
+      const fresh = new Window(now, length)
+      this.windows.set(key, fresh)
+      return fresh
+    }
+    if (w.start + length <= now) {
+      w.start = now
+      w.current = 1
+      w.ttl = length
+      // Re-inserted, so the map stays in order of window start for the oldest-first drop.
+      this.windows.delete(key)
+      this.windows.set(key, w)
+    } else {
+      w.current += 1
+      w.ttl = length - (now - w.start)
+    }
+    return w
+  }
+
+  /** The window without counting: `{0, 0}` when there is none. */
+  peek(key: string, length: number, now: number): Hit {
+    const w = this.windows.get(key)
+    if (w === undefined || w.start + length <= now) return NONE
+    return { current: w.current, ttl: length - (now - w.start) }
+  }
+
+  get size(): number {
+    return this.windows.size
+  }
+
+  private sweep(now: number): void {
+    for (const [key, w] of this.windows) if (w.start + w.length <= now) this.windows.delete(key)
+    if (this.windows.size < this.capacity) return
+    let drop = this.windows.size - Math.floor(this.capacity * 0.9)
+    for (const key of this.windows.keys()) {
+      if (drop-- <= 0) break
+      this.windows.delete(key)
+    }
+  }
+
+  // The store contract, for what is not on the hot path (failed authentications).
+  incr(key: string, cb: Callback, timeWindow: number): void {
+    const w = this.hit(key, timeWindow, Date.now())
+    cb(null, { current: w.current, ttl: w.ttl })
+  }
+
+  read(key: string, cb: Callback, timeWindow: number): void {
+    cb(null, this.peek(key, timeWindow, Date.now()))
+  }
+}
 
 export type MaybePromise<A> = A | Promise<A>
 
@@ -71,10 +145,14 @@ export const call = (store: LimitStore, method: 'incr' | 'read', key: string, wi
 
 export const WINDOW_MS = 1000
 
+/** A request counted against both budgets of its class: what the response headers report. */
 export interface LimitCheck {
   /** Which budget the request exceeded, if any. */
   readonly exceeded: 'token' | 'stack' | undefined
-  readonly headers: Record<string, string>
+  readonly tokenCurrent: number
+  readonly tokenTtl: number
+  readonly stackCurrent: number
+  readonly stackTtl: number
 }
 
 const seconds = (ttl: number) => Math.ceil(ttl / 1000)
@@ -110,23 +188,44 @@ export const tokenLimits = (tokenUid: string, apiKey: string, tokenMax: Record<A
   write: classLimits(`t:write:${tokenUid}`, `s:write:${apiKey}`, tokenMax.write, stackMax.write),
 })
 
+const retryAfterOf = (c: LimitCheck): number | undefined =>
+  c.exceeded === undefined ? undefined : Math.max(1, seconds(c.exceeded === 'token' ? c.tokenTtl : c.stackTtl))
+
 /** SPEC 6.6: the platform's X-RateLimit-* for the token's own budget, and the IETF draft-10 fields. */
-const headersOf = (l: ClassLimits, token: Hit, stack: Hit, retryAfter?: number): Record<string, string> => {
-  const tokenLeft = Math.max(0, l.tokenMax - token.current)
+const rateLimit = (l: ClassLimits, c: LimitCheck, tokenLeft: number) =>
+  `"token";r=${tokenLeft};t=${seconds(c.tokenTtl)}, "stack";r=${Math.max(0, l.stackMax - c.stackCurrent)};t=${seconds(c.stackTtl)}`
+
+export const limitHeaders = (l: ClassLimits, c: LimitCheck): Record<string, string> => {
+  const tokenLeft = Math.max(0, l.tokenMax - c.tokenCurrent)
   const h: Record<string, string> = {
     'x-ratelimit-limit': l.limit,
     'x-ratelimit-remaining': String(tokenLeft),
     'ratelimit-policy': l.policy,
-    ratelimit: `"token";r=${tokenLeft};t=${seconds(token.ttl)}, "stack";r=${Math.max(0, l.stackMax - stack.current)};t=${seconds(stack.ttl)}`,
+    ratelimit: rateLimit(l, c, tokenLeft),
   }
-  if (retryAfter !== undefined) h['retry-after'] = String(Math.max(1, retryAfter))
+  const retryAfter = retryAfterOf(c)
+  if (retryAfter !== undefined) h['retry-after'] = String(retryAfter)
   return h
+}
+
+/** The same headers as the start of a flat `[name, value, ...]` list (an allowed request has no Retry-After). */
+export const flatLimitHeaders = (l: ClassLimits, c: LimitCheck): string[] => {
+  const tokenLeft = Math.max(0, l.tokenMax - c.tokenCurrent)
+  return ['x-ratelimit-limit', l.limit, 'x-ratelimit-remaining', String(tokenLeft), 'ratelimit-policy', l.policy, 'ratelimit', rateLimit(l, c, tokenLeft)]
 }
 
 /** Headers when the counters could not be reached: the policy, and no claim about what is left. */
 export const policyHeaders = (l: ClassLimits): Record<string, string> => ({
   'x-ratelimit-limit': l.limit,
   'ratelimit-policy': l.policy,
+})
+
+const checked = (exceeded: LimitCheck['exceeded'], token: Hit, stack: Hit): LimitCheck => ({
+  exceeded,
+  tokenCurrent: token.current,
+  tokenTtl: token.ttl,
+  stackCurrent: stack.current,
+  stackTtl: stack.ttl,
 })
 
 /**
@@ -136,17 +235,17 @@ export const policyHeaders = (l: ClassLimits): Record<string, string> => ({
  */
 export const checkLimits = (store: LimitStore, l: ClassLimits): MaybePromise<LimitCheck> =>
   then(call(store, 'incr', l.tokenKey, WINDOW_MS, l.tokenMax), (token) => {
-    if (token.current > l.tokenMax)
-      return then(call(store, 'read', l.stackKey, WINDOW_MS, l.stackMax), (stack) => ({
-        exceeded: 'token' as const,
-        headers: headersOf(l, token, stack, seconds(token.ttl)),
-      }))
-    return then(call(store, 'incr', l.stackKey, WINDOW_MS, l.stackMax), (stack) =>
-      stack.current > l.stackMax
-        ? { exceeded: 'stack' as const, headers: headersOf(l, token, stack, seconds(stack.ttl)) }
-        : { exceeded: undefined, headers: headersOf(l, token, stack) },
-    )
+    if (token.current > l.tokenMax) return then(call(store, 'read', l.stackKey, WINDOW_MS, l.stackMax), (stack) => checked('token', token, stack))
+    return then(call(store, 'incr', l.stackKey, WINDOW_MS, l.stackMax), (stack) => checked(stack.current > l.stackMax ? 'stack' : undefined, token, stack))
   })
+
+/** checkLimits on in-memory counters at `now` (Date.now()): synchronous, the same answers. */
+export const checkLocal = (counters: LocalCounters, l: ClassLimits, now: number): LimitCheck => {
+  const token = counters.hit(l.tokenKey, WINDOW_MS, now)
+  if (token.current > l.tokenMax) return checked('token', token, counters.peek(l.stackKey, WINDOW_MS, now))
+  const stack = counters.hit(l.stackKey, WINDOW_MS, now)
+  return checked(stack.current > l.stackMax ? 'stack' : undefined, token, stack)
+}
 
 export const FAILURE_WINDOW_MS = 60_000
 

@@ -1,12 +1,11 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import type { FastifyRequest } from 'fastify'
 import type { TrustProxy } from '../config.js'
 import type { Module } from '../domain/scope.js'
 import type { Refusal } from './canonical.js'
 import type { AuthorizeInput } from './decide.js'
-import { type Described, headerOf, headerProblem } from './origin.js'
-
+import { type Described, type ScannedHeaders, scanHeaders } from './origin.js'
 
 /** The function behind fastify's `req.ip`, from fastify's own dependencies: the very same code. */
 const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'))
@@ -27,8 +26,9 @@ export const trustFunction = (trust: TrustProxy): Trust => {
 }
 
 /**
- * SPEC 6.1 from a request. The client address is only needed when authentication fails (the
- * failed-authentication limiter), so it is resolved on first use rather than for every request.
+ * SPEC 6.1 from a request's scanned headers (origin.ts). The client address is only needed when
+ * authentication fails (the failed-authentication limiter), so it is resolved on first use
+ * rather than for every request.
  */
 abstract class HeaderInput implements AuthorizeInput {
   readonly apiKey: string | undefined
@@ -38,18 +38,19 @@ abstract class HeaderInput implements AuthorizeInput {
   readonly path: string
   readonly refusal: Refusal | undefined
   constructor(
-    req: { readonly headers: IncomingHttpHeaders },
+    headers: ScannedHeaders,
     described: Described | Refusal,
     readonly module: Module | undefined,
   ) {
-    this.apiKey = headerOf(req, 'api_key')
-    this.authorization = headerOf(req, 'authorization')
-    this.branch = headerOf(req, 'branch')
+    this.apiKey = headers.apiKey
+    this.authorization = headers.authorization
+    this.branch = headers.branch
     if ('refused' in described) {
       this.refusal = described
       this.method = undefined
       this.path = ''
     } else {
+      this.refusal = undefined
       this.method = described.method
       this.path = described.uri
     }
@@ -58,8 +59,8 @@ abstract class HeaderInput implements AuthorizeInput {
 }
 
 class RequestInput extends HeaderInput {
-  constructor(private readonly req: FastifyRequest, described: Described | Refusal, module: Module | undefined) {
-    super(req, described, module)
+  constructor(private readonly req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal, module: Module | undefined) {
+    super(headers, described, module)
   }
   get clientAddress(): string | undefined {
     return this.req.ip
@@ -70,19 +71,21 @@ class RequestInput extends HeaderInput {
  * A request a fastify app serves itself (gateway mode, the plugin, the audit log): its own
  * method and URL, or the refusal of a repeated credential or method-override header.
  */
-export const inputOf = (req: FastifyRequest, module?: Module): AuthorizeInput =>
-  new RequestInput(req, headerProblem(req.raw) ?? { method: req.method, uri: req.url }, module)
+export const inputOf = (req: FastifyRequest, module?: Module): AuthorizeInput => {
+  const headers = scanHeaders(req.raw.rawHeaders)
+  return new RequestInput(req, headers, headers.problem ?? { method: req.method, uri: req.url }, module)
+}
 
 /** A request forward-auth was asked about through fastify (forward-auth.ts). */
-export const describedInputOf = (req: FastifyRequest, described: Described | Refusal): AuthorizeInput =>
-  new RequestInput(req, described, undefined)
+export const describedInputOf = (req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal): AuthorizeInput =>
+  new RequestInput(req, headers, described, undefined)
 
 /** What `req.ip` is, for a request fastify has not seen, with the same trust function. */
 export const clientAddressOf = (req: IncomingMessage, trust: Trust): string | undefined => proxyAddr(req, trust)
 
 class RawInput extends HeaderInput {
-  constructor(private readonly req: IncomingMessage, described: Described | Refusal, private readonly trust: Trust) {
-    super(req, described, undefined)
+  constructor(private readonly req: IncomingMessage, headers: ScannedHeaders, described: Described | Refusal, private readonly trust: Trust) {
+    super(headers, described, undefined)
   }
   get clientAddress(): string | undefined {
     return clientAddressOf(this.req, this.trust)
@@ -90,5 +93,5 @@ class RawInput extends HeaderInput {
 }
 
 /** SPEC 6.1 from a plain Node request (the forward-auth fast path). */
-export const rawInputOf = (req: IncomingMessage, described: Described | Refusal, trust: Trust): AuthorizeInput =>
-  new RawInput(req, described, trust)
+export const rawInputOf = (req: IncomingMessage, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
+  new RawInput(req, headers, described, trust)

@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type * as t from 'io-ts'
@@ -13,6 +11,7 @@ import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { HttpError, notFound, unavailable } from './errors.js'
 import { jsonSchemaOf } from './json-schema.js'
+import { requestIdFrom, requestIdOf } from './request-id.js'
 import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
 import { auditRoutes } from './routes/audit.js'
 import { consoleRoutes } from './routes/console.js'
@@ -51,13 +50,6 @@ const toHttpError = (err: unknown): HttpError | undefined => {
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)
     return new HttpError(e.statusCode, e.statusCode === 429 ? 429 : 100, e.message ?? 'Bad request.', { request: [e.message ?? 'is not valid'] })
   return undefined
-}
-
-const REQUEST_ID = /^[\w.-]{1,100}$/
-/** `genReqId`: the caller's `x-request-id` when it is a sensible one, else a new UUID. */
-export const requestIdOf = (req: IncomingMessage): string => {
-  const given = req.headers['x-request-id']
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
 }
 
 /** The error handler's answer, also given to the forward-auth fast path. */
@@ -157,7 +149,7 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   await app.register(stackRoutes, { api })
   await app.register(tokenRoutes, { api })
   await app.register(auditRoutes, { api })
-  await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdOf, errorAnswer } })
+  await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdFrom, errorAnswer } })
   // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   return app

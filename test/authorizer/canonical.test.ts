@@ -1,17 +1,9 @@
 import t from 'tap'
 import { canonicalMethod, canonicalTarget } from '../../src/authorizer/canonical.js'
-import { describedByEnvoy, describedByHeaders, type ForwardAuthProxy, type HeaderSource } from '../../src/authorizer/origin.js'
+import { describedByEnvoy, describedByHeaders, type ForwardAuthProxy, type ScannedHeaders, scanHeaders } from '../../src/authorizer/origin.js'
 
-/** A request as Node would give it: joined headers and the raw list. */
-const req = (...pairs: Array<[string, string]>): HeaderSource => {
-  const headers: Record<string, string> = {}
-  for (const [name, value] of pairs) {
-    const k = name.toLowerCase()
-    // Node keeps the first authorization and joins the others (as it does for x-* headers).
-    headers[k] = headers[k] === undefined ? value : k === 'authorization' ? (headers[k] as string) : `${headers[k]}, ${value}`
-  }
-  return { headers, rawHeaders: pairs.flat() }
-}
+/** A request's headers as Node's raw list gives them, scanned as every surface scans them. */
+const req = (...pairs: Array<[string, string]>): ScannedHeaders => scanHeaders(pairs.flat())
 
 t.test('canonical target: unreserved characters are decoded once, one trailing slash dropped, the query kept', async (t) => {
   t.same(canonicalTarget('/v3/%77orkflows'), { path: '/v3/workflows', query: '' })

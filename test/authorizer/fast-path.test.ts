@@ -7,7 +7,8 @@ import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
 import { type FastHandler, fastPathServer, forwardAuthFastPath } from '../../src/authorizer/fast-path.js'
 import { clientAddressOf, trustFunction } from '../../src/authorizer/request-input.js'
 import type { TrustProxy } from '../../src/config.js'
-import { buildApp, errorAnswer, REDACT, requestIdOf } from '../../src/http/app.js'
+import { buildApp, errorAnswer, REDACT } from '../../src/http/app.js'
+import { requestIdFrom } from '../../src/http/request-id.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 
 /**
@@ -261,7 +262,7 @@ const standalone = async (t: Test, authorize: Authorizer['authorize']) => {
     rateLimitAs403: false,
     proxy: 'any',
     trust: trustFunction(false),
-    host: { requestIdOf, errorAnswer },
+    host: { requestIdFrom, errorAnswer },
     log,
   })
   const server = createServer((req, res) => {
