@@ -15,20 +15,25 @@ const SENSIBLE = /^[\w.-]{1,100}$/
  */
 const COUNTER_BITS = 28
 const COUNTER_MASK = 2 ** COUNTER_BITS - 1
-const drawPrefix = (): string => {
-  const b = randomBytes(12)
-  const hex = b.toString('hex')
-  const variant = ((b[11] as number) & 0x3) | 0x8 // the 10xx variant nibble and 2 random bits
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(12, 15)}-${variant.toString(16)}${hex.slice(15, 18)}-${hex.slice(18, 23)}`
-}
-let prefix = drawPrefix()
-let counter = randomBytes(4).readUInt32BE(0) & COUNTER_MASK
 
-export const newRequestId = (): string => {
-  counter = (counter + 1) & COUNTER_MASK
-  if (counter === 0) prefix = drawPrefix()
-  return prefix + counter.toString(16).padStart(7, '0')
+/** A generator of new ids, drawing its prefix and first counter value from `random`. */
+export const requestIds = (random: (n: number) => Buffer = randomBytes): (() => string) => {
+  const drawPrefix = (): string => {
+    const b = random(12)
+    const hex = b.toString('hex')
+    const variant = ((b[11] as number) & 0x3) | 0x8 // the 10xx variant nibble and 2 random bits
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(12, 15)}-${variant.toString(16)}${hex.slice(15, 18)}-${hex.slice(18, 23)}`
+  }
+  let prefix = drawPrefix()
+  let counter = random(4).readUInt32BE(0) & COUNTER_MASK
+  return () => {
+    counter = (counter + 1) & COUNTER_MASK
+    if (counter === 0) prefix = drawPrefix()
+    return prefix + counter.toString(16).padStart(7, '0')
+  }
 }
+
+export const newRequestId: () => string = requestIds()
 
 /** The caller's id when it is a sensible one, else a new one. */
 export const requestIdFrom = (given: string | undefined): string => (given !== undefined && SENSIBLE.test(given) ? given : newRequestId())

@@ -132,3 +132,45 @@ t.test('origin headers: Envoy checks', async (t) => {
   t.match(describedByEnvoy(req(['X-Original-URI', '/v3/assets']), 'any', 'GET', '/v3/assets'), { field: 'x-original-method' })
   t.match(describedByEnvoy(req(['authorization', 'a'], ['authorization', 'b']), 'envoy', 'GET', '/v3/assets'), { problem: 'is repeated' })
 })
+
+t.test("the header scan reads what Node's own req.headers gives, for every name it watches (fast-check)", async (t) => {
+  const { IncomingMessage } = await import('node:http')
+  const { Socket } = await import('node:net')
+  const fc = (await import('fast-check')).default
+  const watched = ['api_key', 'authorization', 'branch', 'x-forwarded-method', 'x-forwarded-uri', 'x-original-method', 'x-original-uri', 'x-request-id', 'content-length', 'transfer-encoding']
+  const spelling = (name: string) =>
+    fc.constantFrom(name, name.toUpperCase(), name.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase()), name.replace(/-uri$/, '-URI'))
+  const header = fc.oneof(
+    fc.constantFrom(...watched).chain((n) => fc.tuple(spelling(n), fc.constantFrom('0', '7', 'GET', 'r-1', 'a b', '/v3/assets', 'chunked', ''))),
+    fc.tuple(fc.constantFrom('Host', 'Accept', 'X-Forwarded-For', 'User-Agent', 'Branches'), fc.constantFrom('x', '1.2.3.4')),
+  )
+  const singles = watched.slice(0, 7)
+  const keys = ['apiKey', 'authorization', 'branch', 'forwardedMethod', 'forwardedUri', 'originalMethod', 'originalUri'] as const
+  let checked = 0
+  fc.assert(
+    fc.property(fc.array(header, { maxLength: 8 }), (pairs) => {
+      const raw = pairs.flat()
+      const node = new IncomingMessage(new Socket())
+      // What Node's parser does with a request's headers (lib/_http_incoming.js).
+      ;(node as unknown as { _addHeaderLines(raw: string[], n: number): void })._addHeaderLines(raw, raw.length)
+      const h = node.headers
+      const s = scanHeaders(raw)
+      const count = (n: string) => pairs.filter(([k]) => k.toLowerCase() === n).length
+      const repeated = singles.some((n) => count(n) > 1)
+      if (repeated !== (s.problem !== undefined)) return false
+      if (!repeated) {
+        checked++
+        for (const [i, n] of singles.entries()) if (s[keys[i] as (typeof keys)[number]] !== h[n]) return false
+      }
+      const given = h['x-request-id']
+      if ((s.requestId !== undefined && /^[\w.-]{1,100}$/.test(s.requestId)) !== (typeof given === 'string' && /^[\w.-]{1,100}$/.test(given))) return false
+      const length = h['content-length']
+      const body = h['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+      // Never a body missed; a repeated content-length (Node keeps the first, llhttp refuses it
+      // before any of this) counts as a body when any of them is not 0: the request goes to fastify.
+      return count('content-length') > 1 ? !body || s.body : s.body === body
+    }),
+    { numRuns: 2000, seed: 20261202 },
+  )
+  t.ok(checked > 200, `values compared on ${checked} lists without a repeated single header`)
+})

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
+import { LocalCounters } from '../../src/authorizer/rate-limits.js'
 import { authorizerFixture, fakeWallClock, input } from '../support/authorizer-fixtures.js'
 
 const headersOf = (d: Decision) => (d.allowed ? d.headers : d.error.headers)
@@ -99,4 +100,50 @@ t.test('the failed-authentication window is one minute', async (t) => {
   t.equal(guess(), 'auth_throttled')
   wall.advance(1)
   t.equal(guess(), 'unauthorized')
+})
+
+t.test('LocalCounters: windows as LocalStore keeps them, bounded memory', async (t) => {
+  const c = new LocalCounters(4)
+  t.same({ ...c.hit('a', 1000, 0) }, { current: 1, ttl: 1000, start: 0, length: 1000 })
+  t.equal(c.hit('a', 1000, 400).current, 2)
+  t.equal(c.hit('a', 1000, 400).ttl, 600)
+  t.same(c.peek('a', 1000, 999), { current: 3, ttl: 1 }, 'peek reports without counting')
+  t.same(c.peek('a', 1000, 1000), { current: 0, ttl: 0 }, 'an expired window is none')
+  t.same(c.peek('nobody', 1000, 0), { current: 0, ttl: 0 })
+  t.equal(c.hit('a', 1000, 1000).current, 1, 'a new window from the first hit after the end')
+
+  // Full: the expired windows go first, the live ones stay.
+  c.hit('b', 10, 1000)
+  c.hit('c', 5000, 1000)
+  c.hit('d', 5000, 1000)
+  t.equal(c.size, 4)
+  c.hit('e', 5000, 1500) // b (ended at 1010) is dropped
+  t.equal(c.size, 4)
+  t.equal(c.peek('c', 5000, 1500).current, 1, 'a live window is kept')
+  t.equal(c.peek('a', 1000, 1500).current, 1)
+  // Every window live: the oldest started are dropped, down to 90% of the capacity.
+  c.hit('f', 5000, 1600)
+  t.equal(c.size, 4)
+  t.equal(c.peek('a', 1000, 1600).current, 0, 'the window started first (a, again at 1000) was dropped')
+  t.equal(c.peek('c', 5000, 1600).current, 1)
+
+  // A window that starts again moves behind the others, so it is not taken for the oldest.
+  const two = new LocalCounters(2)
+  two.hit('x', 10, 0)
+  two.hit('y', 5000, 0)
+  two.hit('x', 10, 25) // x starts again, after y
+  two.hit('z', 5000, 30) // full, nothing expired: the oldest start (y) goes
+  t.equal(two.peek('x', 10, 30).current, 1, 'the restarted window stays')
+  t.equal(two.peek('y', 5000, 30).current, 0, 'the window started first goes')
+})
+
+t.test('LocalCounters keeps the store contract for the failure limiter', async (t) => {
+  const wall = fakeWallClock(t)
+  const c = new LocalCounters()
+  const seen: unknown[] = []
+  c.incr('f:1.2.3.4', (e, hit) => seen.push(e, hit), 60_000)
+  wall.advance(1000)
+  c.incr('f:1.2.3.4', (e, hit) => seen.push(e, hit), 60_000)
+  c.read('f:1.2.3.4', (e, hit) => seen.push(e, hit), 60_000)
+  t.same(seen, [null, { current: 1, ttl: 60_000 }, null, { current: 2, ttl: 59_000 }, null, { current: 2, ttl: 59_000 }])
 })
