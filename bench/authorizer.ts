@@ -14,7 +14,9 @@
  *    and the median requests/s of each is compared (plus the server's CPU time per request,
  *    read from /proc, which does not depend on how fast the client is, split into user space and
  *    kernel, the client's own, the share of its core each side kept busy, and the spread of the
- *    round-by-round ratios, which shows how much the machine moved during the run):
+ *    round-by-round ratios, which shows how much the machine moved during the run). Every run
+ *    gets a fresh server process, warmed up for WARMUP_S, so that one process's luck with V8's
+ *    compiled code does not repeat in every round:
  *      - forward-auth: the real service (`buildApp` on the 100k-token read models, default log
  *        level), GET /v3/authorize for an allowed read, limits far above the load; buildApp's
  *        server answers these before fastify (src/authorizer/fast-path.ts);
@@ -28,7 +30,10 @@
  * For investigation (the JSON is then not the reference run): BENCH_TOKENS and BENCH_ROUNDS
  * shrink the run; BENCH_KINDS=bare,node-http,node-http-headers,forward-auth,bearer adds a
  * `node:http` server answering forward-auth's exact allowed headers without deciding (what the
- * answer's size costs); BENCH_CPU_PROF=DIR writes a V8 CPU profile of the forward-auth server.
+ * answer's size costs); BENCH_CPU_PROF=DIR writes a V8 CPU profile of the forward-auth server;
+ * BENCH_COMPARE=DIR with the kind `forward-auth-compare` runs another checkout's forward-auth
+ * server (say, the commit before a change) on its own copy of the same read models, in the same
+ * rounds: an A/B of two versions at one time.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
