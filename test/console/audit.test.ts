@@ -59,6 +59,8 @@ t.test('audit log and as-of view through the browser', async (t) => {
       await page.getByText('page 2 of 3').waitFor()
       await page.getByRole('button', { name: 'Next page' }).click()
       await page.getByText('page 3 of 3').waitFor()
+      // The pager's label can change before the page's rows arrive: wait for the rows themselves.
+      await page.waitForFunction(([selector, n]) => document.querySelectorAll(selector as string).length === n, ['table.stacked tbody tr', TOTAL - 50] as const)
       t.equal(await rows.count(), TOTAL - 50, 'the last page holds the rest')
       t.match(await rows.last().innerText(), /stack\s+create\s+Audited/, 'the oldest entry last')
       t.ok(await page.getByRole('button', { name: 'Next page' }).isDisabled(), 'no page after the last')
