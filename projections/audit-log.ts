@@ -1,5 +1,5 @@
 import type { EventType } from '../src/domain/events.js'
-import { buffered, type Projection } from '../src/read/projection.js'
+import { buffered, unqualified, type Projection } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
 /** SPEC 5.4: which audit `module` and `event_type` each event is listed under. */
@@ -41,7 +41,10 @@ export const auditLog: Projection = {
   // build without it could not decode such an event, so no read model built before holds a row
   // the current code would write differently, and a rebuild at start-up would change nothing.
   // 3: the actor's email (to filter by it) and, for an update, the fields it changed.
-  version: 3,
+  // 4: in audit.db, its own file; by_stack indexes api_key alone (an index entry ends with the
+  // rowid, which is the position, so the order is the same and each entry smaller).
+  version: 4,
+  file: 'audit',
   tables: ['audit_log', 'audit_titles'],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),
   create(db, table) {
@@ -68,8 +71,8 @@ export const auditLog: Projection = {
   },
   index(db, table) {
     const a = table('audit_log')
-    db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${a} (api_key, position);
-      CREATE UNIQUE INDEX IF NOT EXISTS ${a}_by_uid ON ${a} (uid);`)
+    db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${unqualified(a)} (api_key);
+      CREATE UNIQUE INDEX IF NOT EXISTS ${a}_by_uid ON ${unqualified(a)} (uid);`)
   },
   prepare(db, table) {
     const a = table('audit_log')

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { EventType, Recorded } from '../domain/events.js'
+import type { ReadModelFile } from './files.js'
 
 /** Maps a projection's logical table name to the physical one (live, or a rebuild's fresh copy). */
 export type TableName = (logical: string) => string
@@ -14,6 +15,8 @@ export interface Projection {
   readonly name: string
   /** Bump when the tables or the apply function change: the read model is rebuilt at start-up. */
   readonly version: number
+  /** The SQLite file its tables and checkpoint live in (see files.ts). */
+  readonly file: ReadModelFile
   readonly tables: readonly string[]
   readonly handles: ReadonlySet<EventType>
   /** Creates the tables and the indexes that `prepare`'s statements need (IF NOT EXISTS). */
@@ -49,5 +52,11 @@ export const buffered = (rows: { flush(): void; clear(): void }, apply: (rec: Re
 })
 
 export const identity: TableName = (logical) => logical
+
+/** `CREATE INDEX schema.name ON table`: SQLite takes the schema on the index's name only. */
+export const unqualified = (table: string): string => table.slice(table.indexOf('.') + 1)
+
+/** Each read-model file's checkpoints, one row per projection in that file. */
+export const CHECKPOINTS_TABLE = 'projection_checkpoints'
 
 export const ms = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso))
