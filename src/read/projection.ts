@@ -32,23 +32,27 @@ export interface Projection {
 /**
  * What `prepare` returns. `apply` runs inside the caller's transaction; it may keep rows in memory
  * (see RowBuffer) until `flush`, which the caller runs before it saves the checkpoint and commits;
- * `discard` forgets them when the transaction fails. Live projection and rebuilds both do this,
- * so their batch size is the only difference between them.
+ * `discard` forgets them when the transaction fails. Live projection and rebuilds both do this.
+ * A rebuild's fresh tables have no checkpoint until the swap, so it keeps rows across its
+ * transactions (up to a bound) and flushes them before it indexes and swaps.
  */
 export interface Applier {
   readonly apply: (rec: Recorded) => void
   readonly flush: () => void
   readonly discard: () => void
+  /** How many rows it holds in memory: a rebuild flushes only above a bound, and at the end. */
+  readonly held: () => number
 }
 
 /** An Applier that writes each event's rows at once. */
-export const direct = (apply: (rec: Recorded) => void): Applier => ({ apply, flush: () => {}, discard: () => {} })
+export const direct = (apply: (rec: Recorded) => void): Applier => ({ apply, flush: () => {}, discard: () => {}, held: () => 0 })
 
 /** An Applier whose rows wait in a RowBuffer until the transaction ends (written by `flush`). */
-export const buffered = (rows: { flush(): void; clear(): void }, apply: (rec: Recorded) => void): Applier => ({
+export const buffered = (rows: { flush(): void; clear(): void; readonly size: number }, apply: (rec: Recorded) => void): Applier => ({
   apply,
   flush: () => rows.flush(),
   discard: () => rows.clear(),
+  held: () => rows.size,
 })
 
 export const identity: TableName = (logical) => logical
