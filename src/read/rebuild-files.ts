@@ -1,14 +1,18 @@
 import type Database from 'better-sqlite3'
+import { auditLog, PROJECTIONS } from '../../projections/index.js'
 import type { EventStore } from '../eventstore/port.js'
+import { SqliteEventStore } from '../eventstore/sqlite.js'
 import { attachedFile, byFile, openReadModelFile, schemaOf, type ReadModelFile } from './files.js'
+import { rebuildInParallel, type ParallelOptions } from './parallel-rebuild.js'
 import type { Projection } from './projection.js'
 import { liveHead, rebuild, type BuildOptions, type RebuildResult } from './rebuild.js'
 import { verify, type VerifyResult } from './verify.js'
 
 /**
- * Runs `work` on a connection whose `main` is the file that `projections` live in: the service's
- * connection itself for read-models.db (or for everything, when nothing is attached), a
- * connection of its own for an attached file.
+ * Runs `work` on a connection of its own to the file that `projections` live in (the connection
+ * itself when nothing is attached: an in-memory database holds every read model). Never on the
+ * service's connection with audit.db attached: its IMMEDIATE transactions (a swap) would take
+ * the write lock of every attached file.
  */
 export const onFile = async <T>(
   db: Database.Database,
@@ -16,9 +20,9 @@ export const onFile = async <T>(
   work: (conn: Database.Database) => Promise<T> | T,
 ): Promise<T> => {
   const first = projections[0] as Projection
-  const schema = schemaOf(db, first)
-  if (schema === 'main') return work(db)
-  const conn = openReadModelFile(attachedFile(db, schema) as string, first.file)
+  const path = attachedFile(db, schemaOf(db, first))
+  if (path === undefined || attachedFile(db, 'audit') === undefined) return work(db)
+  const conn = openReadModelFile(path, first.file)
   try {
     return await work(conn)
   } finally {
@@ -78,5 +82,26 @@ export const verifyFiles = async (
   return { differences, events, positions }
 }
 
-/** Rebuilds `projections` into their files (see rebuildEachFile). */
-export const rebuildFiles = rebuildEachFile
+/**
+ * Rebuilds `projections` into their files: on both cores (rebuildInParallel) when the audit log
+ * is one of them and the embedded store is a file a worker thread can open too; otherwise file by
+ * file (rebuildEachFile).
+ */
+export const rebuildFiles = (
+  db: Database.Database,
+  store: EventStore,
+  projections: readonly Projection[],
+  options: ParallelOptions = {},
+): Promise<RebuildResult> => {
+  // The worker projects by name from PROJECTIONS: only those, unchanged, can be rebuilt there.
+  const parallel =
+    store instanceof SqliteEventStore &&
+    store.file !== '' &&
+    store.file !== ':memory:' &&
+    attachedFile(db, 'audit') !== undefined &&
+    projections.includes(auditLog) &&
+    projections.every((p) => PROJECTIONS.includes(p) && (p === auditLog || p.file === 'read-models'))
+  if (!parallel) return rebuildEachFile(db, store, projections, options)
+  return onFile(db, projections.filter((p) => p.file === 'read-models').concat(auditLog), (conn) =>
+    rebuildInParallel(conn, attachedFile(db, 'audit') as string, store, projections, options))
+}

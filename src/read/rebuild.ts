@@ -60,7 +60,7 @@ export const appliers = (db: Database.Database, projections: readonly Projection
   return { byType, all }
 }
 
-const orThrow = (item: LogItem): Recorded => {
+export const orThrow = (item: LogItem): Recorded => {
   if (E.isLeft(item)) throw item.left
   return item.right
 }

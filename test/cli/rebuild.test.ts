@@ -166,7 +166,7 @@ t.test('a rebuild while the server answers requests causes no failed request', a
   t.teardown(() => side.close())
   let done = false
   let pages = 0
-  const rebuilding = rebuildFiles(side, store, PROJECTIONS, { pageSize: 25, onProgress: () => (pages += 1) }).finally(() => (done = true))
+  const rebuilding = rebuildFiles(side, store, PROJECTIONS, { pageSize: 10, onProgress: () => (pages += 1) }).finally(() => (done = true))
   const statuses = new Map<number, number>()
   const created: string[] = []
   for (let i = 0; i < 5_000 && !done; i += 1) {
