@@ -1,5 +1,6 @@
-import type { EventType } from '../src/domain/events.js'
-import { buffered, type Projection } from '../src/read/projection.js'
+import type Database from 'better-sqlite3'
+import type { EventType, Recorded } from '../src/domain/events.js'
+import { buffered, unqualified, type Projection, type TableName } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
 /** SPEC 5.4: which audit `module` and `event_type` each event is listed under. */
@@ -28,7 +29,7 @@ const UPDATED_FIELDS: Partial<Record<EventType, string[]>> = {
 }
 
 /** A subject's title, and a token's description. */
-type Title = [title: string, detail: string]
+export type Title = [title: string, detail: string]
 
 /**
  * One row per event, keyed by its position in the log (so a rebuild appends in key order instead
@@ -41,7 +42,10 @@ export const auditLog: Projection = {
   // build without it could not decode such an event, so no read model built before holds a row
   // the current code would write differently, and a rebuild at start-up would change nothing.
   // 3: the actor's email (to filter by it) and, for an update, the fields it changed.
-  version: 3,
+  // 4: in audit.db, its own file; by_stack indexes api_key alone (an index entry ends with the
+  // rowid, which is the position, so the order is the same and each entry smaller).
+  version: 4,
+  file: 'audit',
   tables: ['audit_log', 'audit_titles'],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),
   create(db, table) {
@@ -68,16 +72,12 @@ export const auditLog: Projection = {
   },
   index(db, table) {
     const a = table('audit_log')
-    db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${a} (api_key, position);
-      CREATE UNIQUE INDEX IF NOT EXISTS ${a}_by_uid ON ${a} (uid);`)
+    db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${unqualified(a)} (api_key);
+      CREATE UNIQUE INDEX IF NOT EXISTS ${a}_by_uid ON ${unqualified(a)} (uid);`)
   },
   prepare(db, table) {
-    const a = table('audit_log')
+    const insert = insertRow(db, table)
     const n = table('audit_titles')
-    const insert = db.prepare(
-      `INSERT OR REPLACE INTO ${a} (uid, position, api_key, created_at, created_by, module, event_type, event, request_id,
-         remote_addr, metadata_uid, metadata_title, created_by_email, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
     const getTitle = db.prepare<[string], Title>(`SELECT title, detail FROM ${n} WHERE uid = ?`).raw()
     const setTitle = db.prepare(`INSERT OR REPLACE INTO ${n} VALUES (?, ?, ?)`)
     const dropTitle = db.prepare(`DELETE FROM ${n} WHERE uid = ?`)
@@ -88,46 +88,73 @@ export const auditLog: Projection = {
       (uid, [title, detail]) => setTitle.run(uid, title, detail),
       (uid) => dropTitle.run(uid),
     )
-    return buffered(titles, ({ event, metadata, id, position }) => {
-      let subject: string
-      let title: string
-      let changed: string[] | null = null
-      switch (event.type) {
-        case 'StackCreated':
-          subject = event.data.api_key
-          title = event.data.name
-          titles.set(subject, [title, event.data.description])
-          break
-        case 'MemberShared':
-        case 'MemberUnshared':
-          subject = event.data.email
-          title = event.data.email
-          break
-        case 'OwnershipTransferred':
-          subject = event.data.to_email
-          title = event.data.to_email
-          break
-        case 'TokenGenerated':
-          subject = event.data.token_uid
-          title = event.data.name
-          titles.set(subject, [title, event.data.description])
-          break
-        case 'TokenRenamed': {
-          subject = event.data.token_uid
-          title = event.data.name
-          const [name, description] = titles.get(subject) ?? ['', '']
-          changed = [...(name === event.data.name ? [] : ['name']), ...(description === event.data.description ? [] : ['description'])]
-          titles.set(subject, [title, event.data.description])
-          break
-        }
-        default:
-          subject = event.data.token_uid
-          title = titles.get(subject)?.[0] ?? ''
-          changed = UPDATED_FIELDS[event.type] ?? null
-      }
-      const kind = AUDIT_KIND[event.type]
-      const m = metadata
-      insert.run(id, position, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title, m.actor_email ?? null, changed ? JSON.stringify(changed) : null)
-    })
+    return buffered(titles, (rec) => insert.run(auditRow(rec, titles)))
   },
+}
+
+/** The titles an audit row reads and sets: a RowBuffer over audit_titles, or a plain Map. */
+export interface Titles {
+  get(uid: string): Title | undefined
+  set(uid: string, title: Title): unknown
+}
+
+/** A row of audit_log in AUDIT_COLUMNS order. */
+export type AuditRow = [position: number, ...rest: Array<string | null>]
+
+const AUDIT_COLUMNS = `position, uid, api_key, created_at, created_by, module, event_type, event, request_id, remote_addr,
+  metadata_uid, metadata_title, created_by_email, changed`
+
+/** Inserts an AuditRow (as an array). */
+export const insertRow = (db: Database.Database, table: TableName): Database.Statement =>
+  db.prepare(`INSERT OR REPLACE INTO ${table('audit_log')} (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+
+/** Inserts a row of audit_titles: [uid, title, detail]. */
+export const insertTitle = (db: Database.Database, table: TableName): Database.Statement =>
+  db.prepare(`INSERT OR REPLACE INTO ${table('audit_titles')} VALUES (?, ?, ?)`)
+
+/**
+ * The audit_log row of one event, from the event and the titles so far (which it updates). A
+ * function of its arguments only, so a rebuild can compute the rows on the thread that decodes
+ * the events and leave the inserts to audit.db's writer on another.
+ */
+export const auditRow = ({ event, metadata, id, position }: Recorded, titles: Titles): AuditRow => {
+  let subject: string
+  let title: string
+  let changed: string[] | null = null
+  switch (event.type) {
+    case 'StackCreated':
+      subject = event.data.api_key
+      title = event.data.name
+      titles.set(subject, [title, event.data.description])
+      break
+    case 'MemberShared':
+    case 'MemberUnshared':
+      subject = event.data.email
+      title = event.data.email
+      break
+    case 'OwnershipTransferred':
+      subject = event.data.to_email
+      title = event.data.to_email
+      break
+    case 'TokenGenerated':
+      subject = event.data.token_uid
+      title = event.data.name
+      titles.set(subject, [title, event.data.description])
+      break
+    case 'TokenRenamed': {
+      subject = event.data.token_uid
+      title = event.data.name
+      const [name, description] = titles.get(subject) ?? ['', '']
+      changed = [...(name === event.data.name ? [] : ['name']), ...(description === event.data.description ? [] : ['description'])]
+      titles.set(subject, [title, event.data.description])
+      break
+    }
+    default:
+      subject = event.data.token_uid
+      title = titles.get(subject)?.[0] ?? ''
+      changed = UPDATED_FIELDS[event.type] ?? null
+  }
+  const kind = AUDIT_KIND[event.type]
+  const m = metadata
+  return [position, id, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title, m.actor_email ?? null, changed ? JSON.stringify(changed) : null]
 }

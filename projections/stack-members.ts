@@ -1,9 +1,10 @@
-import { direct, type Projection } from '../src/read/projection.js'
+import { direct, unqualified, type Projection } from '../src/read/projection.js'
 
 /** Stacks and their members with roles: who may call the management endpoints. */
 export const stackMembers: Projection = {
   name: 'stack-members',
   version: 1,
+  file: 'read-models',
   tables: ['stacks', 'stack_members'],
   handles: new Set(['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred']),
   create(db, table) {
@@ -32,7 +33,7 @@ export const stackMembers: Projection = {
   },
   index(db, table) {
     const m = table('stack_members')
-    db.exec(`CREATE INDEX IF NOT EXISTS ${m}_by_email ON ${m} (email)`)
+    db.exec(`CREATE INDEX IF NOT EXISTS ${m}_by_email ON ${unqualified(m)} (email)`)
   },
   prepare(db, table) {
     const s = table('stacks')

@@ -1,5 +1,5 @@
 import type { Projection } from '../src/read/projection.js'
-import { buffered, ms } from '../src/read/projection.js'
+import { buffered, ms, unqualified } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
 /**
@@ -17,6 +17,7 @@ export const tokenByHash: Projection = {
   // 2: a rotation purges the rotated-out secrets whose grace is over.
   // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
   version: 3,
+  file: 'read-models',
   tables: ['token_secrets'],
   handles: new Set([
     'TokenGenerated',
@@ -39,7 +40,7 @@ export const tokenByHash: Projection = {
         rate_write  INTEGER,
         valid_until INTEGER
       ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS ${t}_by_token ON ${t} (token_uid);`)
+      CREATE INDEX IF NOT EXISTS ${t}_by_token ON ${unqualified(t)} (token_uid);`)
   },
   index() {
     // by_token (above) is all it has, and its own updates need it.

@@ -1,10 +1,11 @@
-import { buffered, type Projection } from '../src/read/projection.js'
+import { buffered, unqualified, type Projection } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
 /** Token details for listing, querying and fetching (never a secret, not even its hash). */
 export const tokensByStack: Projection = {
   name: 'tokens-by-stack',
   version: 1,
+  file: 'read-models',
   tables: ['tokens'],
   handles: new Set([
     'TokenGenerated',
@@ -39,7 +40,7 @@ export const tokensByStack: Projection = {
   },
   index(db, table) {
     const t = table('tokens')
-    db.exec(`CREATE INDEX IF NOT EXISTS ${t}_by_stack ON ${t} (api_key, created_at)`)
+    db.exec(`CREATE INDEX IF NOT EXISTS ${t}_by_stack ON ${unqualified(t)} (api_key, created_at)`)
   },
   prepare(db, table) {
     const t = table('tokens')

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { pino, type Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { PROJECTIONS } from '../projections/index.js'
@@ -12,6 +10,7 @@ import { REDACT } from './http/app.js'
 import { policyOf } from './http/context.js'
 import { openNotifications, type Notifications } from './react/index.js'
 import type { Scheduler } from './react/scheduler.js'
+import { openReadModels as openFiles } from './read/files.js'
 import { Projector } from './read/projector.js'
 import { createCommandHandler } from './write/handle-command.js'
 
@@ -32,14 +31,8 @@ export interface Service extends ServiceDeps {
   close(): Promise<void>
 }
 
-export const openReadModels = (dataDir: string): Database.Database => {
-  mkdirSync(dataDir, { recursive: true })
-  const db = new Database(join(dataDir, 'read-models.db'))
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.pragma('busy_timeout = 5000')
-  return db
-}
+/** read-models.db with audit.db attached (see src/read/files.ts): what queries and the projector use. */
+export const openReadModels = (dataDir: string): Database.Database => openFiles(dataDir, PROJECTIONS)
 
 export interface ServiceOverrides {
   readonly store?: EventStore

@@ -4,8 +4,8 @@ import { loadConfig } from '../config.js'
 import { openEventStore } from '../eventstore/open.js'
 import { EventDecodeError } from '../read/decode.js'
 import type { Projection } from '../read/projection.js'
-import { liveHead, rebuild } from '../read/rebuild.js'
-import { verify, type Difference } from '../read/verify.js'
+import { liveHeadOfFiles, rebuildFiles, verifyFiles } from '../read/rebuild-files.js'
+import type { Difference } from '../read/verify.js'
 import { openReadModels } from '../service.js'
 import type { CliContext, Io } from './io.js'
 import { count } from './output.js'
@@ -85,7 +85,7 @@ const failed = (io: Io, what: string, e: unknown): number => {
 const runRebuild: Runner = async (db, store, projections, io) => {
   const started = performance.now()
   try {
-    const r = await withProgress(io, 'rebuild', liveHead(db, projections), (onProgress) => rebuild(db, store, projections, { onProgress }))
+    const r = await withProgress(io, 'rebuild', await liveHeadOfFiles(db, projections), (onProgress) => rebuildFiles(db, store, projections, { onProgress }))
     const seconds = (performance.now() - started) / 1000
     io.out(
       `rebuilt ${r.projections.join(', ')} from ${count(r.events)} events up to position ${r.position} in ${seconds.toFixed(1)} s ` +
@@ -99,7 +99,7 @@ const runRebuild: Runner = async (db, store, projections, io) => {
 
 const runVerify: Runner = async (db, store, projections, io) => {
   try {
-    const r = await withProgress(io, 'verify', liveHead(db, projections), (onProgress) => verify(db, store, projections, { onProgress }))
+    const r = await withProgress(io, 'verify', await liveHeadOfFiles(db, projections), (onProgress) => verifyFiles(db, store, projections, { onProgress }))
     const at = [...new Set(r.positions.values())].join(', ')
     for (const d of r.differences) io.out(`${describe(d)}\n`)
     if (r.differences.length === 0) {

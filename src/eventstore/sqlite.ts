@@ -29,6 +29,10 @@ export interface RawEventRow {
 
 type Row = RawEventRow
 
+/** Buckets of streams for readRawShare, and a stream's bucket in SQL: a cheap hash of its name's last two characters. */
+export const STREAM_BUCKETS = 64
+const STREAM_BUCKET = `((unicode(substr(stream, -1)) * 31 + unicode(substr(stream, -2, 1))) % ${STREAM_BUCKETS})`
+
 const toStored = (r: Row): StoredEvent => ({
   id: r.id,
   stream: r.stream,
@@ -92,7 +96,21 @@ export class SqliteEventStore implements EventStore {
       ),
       stream: this.db.prepare<[string], Row>('SELECT * FROM events WHERE stream = ? ORDER BY revision'),
       page: this.db.prepare<[number, number], Row>('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+      last: this.db.prepare<[], number>('SELECT COALESCE(MAX(position), 0) FROM events').pluck(),
+      share: this.db.prepare<[number, number, number, number], Row>(
+        `SELECT * FROM events WHERE position > ? AND position <= ? AND ${STREAM_BUCKET} BETWEEN ? AND ? ORDER BY position`,
+      ),
     }
+  }
+
+  /** The position of the last event (0 when empty). */
+  headPosition(): number {
+    return this.stmts.last.get() as number
+  }
+
+  /** The file this store is in (`:memory:` for an in-memory one), for another thread to open. */
+  get file(): string {
+    return this.db.name
   }
 
   readStream(stream: string): Promise<readonly StoredEvent[]> {
@@ -130,6 +148,15 @@ export class SqliteEventStore implements EventStore {
     }
     if (appends.length > 0) queueMicrotask(() => this.appended.emit('append'))
     return E.right(last)
+  }
+
+  /**
+   * The rows in (after, upTo] of the streams whose bucket (0 to STREAM_BUCKETS - 1, from the
+   * stream's name) is in [from, to]: a share of the log that two threads can rebuild apart, since
+   * every read model row depends on the events of its own stream only.
+   */
+  readRawShare(after: number, upTo: number, from: number, to: number): RawEventRow[] {
+    return this.stmts.share.all(after, upTo, from, to)
   }
 
   /** Up to `limit` rows after `after`, unparsed and synchronously. */

@@ -3,7 +3,8 @@ import type Database from 'better-sqlite3'
 import type { Recorded } from '../domain/events.js'
 import type { EventStore, StoredEvent, Subscription } from '../eventstore/port.js'
 import { decodeOrThrow } from './decode.js'
-import { identity, type Applier, type Projection } from './projection.js'
+import { inSchema, schemaOf } from './files.js'
+import { CHECKPOINTS_TABLE, identity, type Applier, type Projection } from './projection.js'
 
 interface Waiter {
   readonly position: number
@@ -11,10 +12,10 @@ interface Waiter {
   readonly reject: (e: unknown) => void
 }
 
-export const CHECKPOINTS_TABLE = 'projection_checkpoints'
+export { CHECKPOINTS_TABLE }
 
-export const ensureCheckpointTable = (db: Database.Database): void => {
-  db.exec(`CREATE TABLE IF NOT EXISTS ${CHECKPOINTS_TABLE} (
+export const ensureCheckpointTable = (db: Database.Database, schema = 'main'): void => {
+  db.exec(`CREATE TABLE IF NOT EXISTS ${schema}.${CHECKPOINTS_TABLE} (
     name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID`)
 }
 
@@ -27,13 +28,14 @@ export const dropTables = (db: Database.Database, p: Projection, table = identit
 
 /**
  * Keeps the read models in step with the event store: one subscription from the lowest
- * checkpoint; each batch is applied to every projection that has not seen it yet, and rows and
- * checkpoints are written in one transaction, so a crash never leaves them apart.
+ * checkpoint; each batch is applied to every projection that has not seen it yet, in one
+ * transaction. Each projection's checkpoint is in the same file as its rows (read-models.db, or
+ * audit.db attached as `audit`), and SQLite commits each file atomically, so a crash never leaves
+ * rows and checkpoint apart.
  */
 export class Projector {
   private readonly checkpoints = new Map<string, number>()
-  private readonly appliers: Array<{ p: Projection; applier: Applier }> = []
-  private readonly saveCheckpoint
+  private readonly appliers: Array<{ p: Projection; applier: Applier; save: Database.Statement }> = []
   private waiters: Waiter[] = []
   private subscription: Subscription | undefined
   private failure: unknown
@@ -49,28 +51,28 @@ export class Projector {
     /** Pause before trying a batch again when the read models are locked by another connection. */
     private readonly busyRetryMs = 100,
   ) {
-    ensureCheckpointTable(db)
-    const read = db.prepare<[string], { version: number; position: number }>(
-      `SELECT version, position FROM ${CHECKPOINTS_TABLE} WHERE name = ?`,
-    )
-    this.saveCheckpoint = db.prepare(`INSERT OR REPLACE INTO ${CHECKPOINTS_TABLE} VALUES (?, ?, ?)`)
+    const placed = projections.map((p) => {
+      const schema = schemaOf(db, p)
+      ensureCheckpointTable(db, schema)
+      return { p, table: inSchema(schema), save: db.prepare(`INSERT OR REPLACE INTO ${schema}.${CHECKPOINTS_TABLE} VALUES (?, ?, ?)`), schema }
+    })
     db.transaction(() => {
-      for (const p of projections) {
-        const cp = read.get(p.name)
+      for (const { p, table, save, schema } of placed) {
+        const cp = db.prepare<[string], { version: number; position: number }>(`SELECT version, position FROM ${schema}.${CHECKPOINTS_TABLE} WHERE name = ?`).get(p.name)
         const current = cp !== undefined && cp.version === p.version
         if (!current) {
           // New, or changed: (re)built from position 0. Tables are created only here: a rebuild's
           // swap leaves the live tables with its own index names, which must not be added again.
-          if (cp) dropTables(db, p)
-          p.create(db, identity)
-          p.index(db, identity)
+          if (cp) dropTables(db, p, table)
+          p.create(db, table)
+          p.index(db, table)
         }
         const position = current ? cp.position : 0
-        this.saveCheckpoint.run(p.name, p.version, position)
+        save.run(p.name, p.version, position)
         this.checkpoints.set(p.name, position)
       }
     })()
-    for (const p of projections) this.appliers.push({ p, applier: p.prepare(db, identity) })
+    for (const { p, table, save } of placed) this.appliers.push({ p, applier: p.prepare(db, table), save })
   }
 
   /** Lowest checkpoint: every event at or below it is in every read model. */
@@ -150,12 +152,12 @@ export class Projector {
     const last = decoded[decoded.length - 1] as Recorded
     try {
       this.db.transaction(() => {
-        for (const { p, applier } of this.appliers) {
+        for (const { p, applier, save } of this.appliers) {
           const cp = this.checkpoints.get(p.name) ?? 0
           if (cp >= last.position) continue
           for (const r of decoded) if (r.position > cp && p.handles.has(r.event.type)) applier.apply(r)
           applier.flush()
-          this.saveCheckpoint.run(p.name, p.version, last.position)
+          save.run(p.name, p.version, last.position)
         }
       })()
     } catch (e) {

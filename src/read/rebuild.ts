@@ -27,6 +27,8 @@ export const BULK_LOAD = { synchronous: 'OFF', cache_size: -131_072, temp_store:
 export interface BuildOptions {
   /** Events read and applied per transaction. */
   readonly pageSize?: number
+  /** Rows each projection may keep in memory across transactions (a bulk load's fresh tables only). */
+  readonly keep?: number
   /** Called after each page with the events applied so far and the last position. */
   readonly onProgress?: (events: number, position: number) => void
 }
@@ -58,20 +60,24 @@ export const appliers = (db: Database.Database, projections: readonly Projection
   return { byType, all }
 }
 
-const orThrow = (item: LogItem): Recorded => {
+export const orThrow = (item: LogItem): Recorded => {
   if (E.isLeft(item)) throw item.left
   return item.right
 }
 
-/** One transaction over a batch: apply each item, flush what the appliers kept; forget it if anything fails. */
-const batch = <T>(db: Database.Database, a: Appliers, toRecorded: (item: T) => Recorded): ((items: readonly T[]) => void) => {
+/**
+ * One transaction over a batch: apply each item, then flush what the appliers kept (only what is
+ * over `keep` rows, when a rebuild's fresh tables may keep rows across batches); forget it all if
+ * anything fails.
+ */
+const batch = <T>(db: Database.Database, a: Appliers, toRecorded: (item: T) => Recorded, keep = 0): ((items: readonly T[]) => void) => {
   const tx = db.transaction((items: readonly T[]) => {
     for (const item of items) {
       const r = toRecorded(item)
       const fns = a.byType.get(r.event.type)
       if (fns) for (const f of fns) f(r)
     }
-    for (const applier of a.all) applier.flush()
+    for (const applier of a.all) if (applier.held() > keep) applier.flush()
   })
   return (items) => {
     try {
@@ -84,11 +90,24 @@ const batch = <T>(db: Database.Database, a: Appliers, toRecorded: (item: T) => R
 }
 
 /** Applies a page in one transaction; a bad event throws its EventDecodeError and nothing of the page is kept. */
-export const applyPage = (db: Database.Database, a: Appliers): ((items: readonly LogItem[]) => void) => batch(db, a, orThrow)
+export const applyPage = (db: Database.Database, a: Appliers, keep = 0): ((items: readonly LogItem[]) => void) => batch(db, a, orThrow, keep)
 
 /** Like applyPage, for raw rows of the embedded store: decode and apply one row at a time. */
-export const applyRaw = (db: Database.Database, a: Appliers): ((rows: readonly RawEventRow[]) => void) =>
-  batch(db, a, (row: RawEventRow) => orThrow(decodeRaw(row)))
+export const applyRaw = (db: Database.Database, a: Appliers, keep = 0): ((rows: readonly RawEventRow[]) => void) =>
+  batch(db, a, (row: RawEventRow) => orThrow(decodeRaw(row)), keep)
+
+/**
+ * Rows a bulk load keeps in memory per projection between its transactions: a token changed in
+ * many pages is read and written once, not once per page.
+ */
+export const KEEP_ROWS = 200_000
+
+/** Writes every row the appliers kept, in one transaction. */
+export const flushAll = (db: Database.Database, a: Appliers): void => {
+  db.transaction(() => {
+    for (const applier of a.all) applier.flush()
+  })()
+}
 
 export const createTables = (db: Database.Database, projections: readonly Projection[], table: TableName): void => {
   db.transaction(() => {
@@ -122,7 +141,7 @@ export const buildTables = async (
   let events = 0
   let position = from.after
   if (store instanceof SqliteEventStore) {
-    const apply = applyRaw(db, a)
+    const apply = applyRaw(db, a, options.keep)
     for (;;) {
       const rows = readRawPage(store, position, pageSize, from.upTo)
       if (rows.length === 0) break
@@ -134,7 +153,7 @@ export const buildTables = async (
     }
     return { events, position }
   }
-  const apply = applyPage(db, a)
+  const apply = applyPage(db, a, options.keep)
   for await (const page of readLog(store, { after: from.after, upTo: from.upTo, pageSize })) {
     apply(page)
     events += page.length
@@ -170,18 +189,101 @@ const dropLeftovers = (db: Database.Database, projections: readonly Projection[]
   })()
 }
 
+/** A rebuild's fresh tables in one file, from `startFresh` until `finishFresh` or `abandonFresh`. */
+export interface Fresh {
+  readonly table: TableName
+  readonly old: TableName
+  readonly appliers: Appliers
+  /** The connection's settings before BULK_LOAD, restored at the end. */
+  readonly saved: Record<string, unknown>
+}
+
+/** Drops what an interrupted rebuild left, creates fresh tables (`<table>__rb<tag>`) and sets BULK_LOAD. */
+export const startFresh = (db: Database.Database, projections: readonly Projection[]): Fresh => {
+  ensureCheckpointTable(db)
+  dropLeftovers(db, projections)
+  const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
+  const table = freshTables(tag)
+  createTables(db, projections, table)
+  const saved = Object.fromEntries(Object.keys(BULK_LOAD).map((name) => [name, db.pragma(name, { simple: true })]))
+  for (const [name, value] of Object.entries(BULK_LOAD)) db.pragma(`${name} = ${value}`)
+  return { table, old: oldTables(tag), appliers: appliers(db, projections, table), saved }
+}
+
+const restore = (db: Database.Database, fresh: Fresh): void => {
+  for (const [name, value] of Object.entries(fresh.saved)) db.pragma(`${name} = ${value}`)
+}
+
+/** After a failure: the fresh tables go, the live ones were never touched. */
+export const abandonFresh = (db: Database.Database, projections: readonly Projection[], fresh: Fresh): void => {
+  for (const applier of fresh.appliers.all) applier.discard()
+  dropAll(db, projections, fresh.table)
+  restore(db, fresh)
+}
+
 /**
- * Rebuilds `projections` from position 0 into fresh tables, then swaps them in atomically while
- * other connections (a running service's projector and queries) keep working on the live ones:
+ * After the bulk load up to `position`: flush what the appliers kept, build the query indexes
+ * once, catch up outside any lock to the store's head, then swap within one IMMEDIATE
+ * transaction (catching up the last events inside it on the embedded store; otherwise checking
+ * that the live checkpoints are not ahead, and retrying if they are) and drop the old tables.
+ */
+export const finishFresh = async (
+  db: Database.Database,
+  store: EventStore,
+  projections: readonly Projection[],
+  fresh: Fresh,
+  position: number,
+  options: BuildOptions = {},
+): Promise<{ events: number; position: number; swapMs: number }> => {
+  const pageSize = options.pageSize ?? PAGE_SIZE
+  const { table, old } = fresh
+  let events = 0
+  flushAll(db, fresh.appliers)
+  db.transaction(() => {
+    for (const p of projections) p.index(db, table)
+  })()
+  db.pragma(`synchronous = ${fresh.saved.synchronous}`) // the catch-up and the swap commit as usual
+  const apply = applyRaw(db, fresh.appliers)
+  const sqlite = store instanceof SqliteEventStore ? store : undefined
+  for (let attempt = 1; ; attempt += 1) {
+    const caught = await buildTables(db, store, fresh.appliers, { after: position }, { ...options, keep: 0 })
+    events += caught.events
+    position = caught.position
+    const started = performance.now()
+    try {
+      db.transaction(() => {
+        if (sqlite) {
+          for (let rows = readRawPage(sqlite, position, pageSize); rows.length > 0; rows = readRawPage(sqlite, position, pageSize)) {
+            apply(rows)
+            events += rows.length
+            position = (rows[rows.length - 1] as { position: number }).position
+          }
+        } else if ([...readCheckpoints(db, projections).values()].some((cp) => cp > position)) {
+          throw new BehindLive()
+        }
+        swapIn(db, projections, table, old, position)
+      }).immediate()
+    } catch (e) {
+      if (e instanceof BehindLive && attempt < 10) continue
+      if (e instanceof BehindLive) throw new Error('the live projector kept moving ahead of the rebuild; try again')
+      throw e
+    }
+    const swapMs = performance.now() - started
+    dropAll(db, projections, old)
+    restore(db, fresh)
+    return { events, position, swapMs }
+  }
+}
+
+/**
+ * Rebuilds `projections` (all in the `main` file of `db`) from position 0 into fresh tables, then
+ * swaps them in atomically while other connections (a running service's projector and queries)
+ * keep working on the live ones:
  *
- * 1. build `<table>__rb<tag>` from the log, page by page (large transactions, synchronous=OFF:
- *    these tables are thrown away if anything fails), then their query indexes, once;
- * 2. catch up outside any lock to the store's head;
- * 3. one IMMEDIATE transaction: catch up again to the head (embedded store: read synchronously;
- *    otherwise check that the live checkpoints are not ahead, and retry if they are), rename the
- *    live tables aside and the fresh ones to the live names (their indexes go with them), and set
- *    each checkpoint to the last position applied: a few milliseconds of write lock;
- * 4. drop the old tables.
+ * 1. build `<table>__rb<tag>` from the log, page by page (large transactions, synchronous=OFF,
+ *    rows kept across pages: these tables are thrown away if anything fails);
+ * 2. finishFresh: their query indexes, once; the catch-up; the swap (a few milliseconds of write
+ *    lock, each checkpoint set to the last position applied); the old tables dropped.
  *
  * A live projector then goes on from its own in-memory checkpoint, which is at or below the new
  * one: it re-applies a few events, which is harmless because every apply is idempotent. Its
@@ -193,60 +295,14 @@ export const rebuild = async (
   projections: readonly Projection[],
   options: BuildOptions = {},
 ): Promise<RebuildResult> => {
-  ensureCheckpointTable(db)
-  dropLeftovers(db, projections)
-  const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
-  const table = freshTables(tag)
-  const old = oldTables(tag)
-  createTables(db, projections, table)
-  const fresh = appliers(db, projections, table)
-  const pageSize = options.pageSize ?? PAGE_SIZE
-  let events = 0
-  let position = 0
-  const saved = Object.fromEntries(Object.keys(BULK_LOAD).map((name) => [name, db.pragma(name, { simple: true })]))
+  const fresh = startFresh(db, projections)
   try {
-    for (const [name, value] of Object.entries(BULK_LOAD)) db.pragma(`${name} = ${value}`)
-    const built = await buildTables(db, store, fresh, { after: 0 }, options)
-    events = built.events
-    position = built.position
-    db.transaction(() => {
-      for (const p of projections) p.index(db, table)
-    })()
-    db.pragma(`synchronous = ${saved.synchronous}`) // the catch-up and the swap commit as usual
-    const apply = applyRaw(db, fresh)
-    const sqlite = store instanceof SqliteEventStore ? store : undefined
-    for (let attempt = 1; ; attempt += 1) {
-      const caught = await buildTables(db, store, fresh, { after: position }, options)
-      events += caught.events
-      position = caught.position
-      const started = performance.now()
-      try {
-        db.transaction(() => {
-          if (sqlite) {
-            for (let rows = readRawPage(sqlite, position, pageSize); rows.length > 0; rows = readRawPage(sqlite, position, pageSize)) {
-              apply(rows)
-              events += rows.length
-              position = (rows[rows.length - 1] as { position: number }).position
-            }
-          } else if ([...readCheckpoints(db, projections).values()].some((cp) => cp > position)) {
-            throw new BehindLive()
-          }
-          swapIn(db, projections, table, old, position)
-        }).immediate()
-      } catch (e) {
-        if (e instanceof BehindLive && attempt < 10) continue
-        if (e instanceof BehindLive) throw new Error('the live projector kept moving ahead of the rebuild; try again')
-        throw e
-      }
-      const swapMs = performance.now() - started
-      dropAll(db, projections, old)
-      return { projections: projections.map((p) => p.name), events, position, swapMs }
-    }
+    const built = await buildTables(db, store, fresh.appliers, { after: 0 }, { keep: KEEP_ROWS, ...options })
+    const done = await finishFresh(db, store, projections, fresh, built.position, options)
+    return { projections: projections.map((p) => p.name), events: built.events + done.events, position: done.position, swapMs: done.swapMs }
   } catch (e) {
-    dropAll(db, projections, table)
+    abandonFresh(db, projections, fresh)
     throw e
-  } finally {
-    for (const [name, value] of Object.entries(saved)) db.pragma(`${name} = ${value}`)
   }
 }
 

@@ -6,7 +6,8 @@
  * in a page costs one read and one write instead of ten updates. Live projection uses the very
  * same code with its own (small) batches, so both give the same rows.
  *
- * Only valid inside one transaction: `flush` (before the commit) or `clear` (on a rollback) ends it.
+ * Only valid inside one transaction: `flush` (before the commit) or `clear` (on a rollback) ends it;
+ * a rebuild's fresh tables, which no one else reads, may keep one across transactions.
  */
 export class RowBuffer<R> {
   /** null: known to be absent (never there, or deleted in this transaction). */
@@ -52,6 +53,11 @@ export class RowBuffer<R> {
       else this.remove(key)
     }
     this.clear()
+  }
+
+  /** Rows held (read, changed or known absent). */
+  get size(): number {
+    return this.rows.size
   }
 
   clear(): void {

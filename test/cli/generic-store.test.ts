@@ -6,8 +6,7 @@ import type { Io } from '../../src/cli/io.js'
 import type { EventStore } from '../../src/eventstore/port.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import { Projector } from '../../src/read/projector.js'
-import { rebuild } from '../../src/read/rebuild.js'
-import { verify } from '../../src/read/verify.js'
+import { rebuildFiles, verifyFiles } from '../../src/read/rebuild-files.js'
 import { openReadModels } from '../../src/service.js'
 import { cli, knownHistory } from './fixtures/history.js'
 
@@ -58,11 +57,11 @@ t.test('through the port only (the EventStoreDB path)', async (t) => {
     new Projector(db, sqlite, PROJECTIONS).apply(events)
     const dump = () => PROJECTIONS.flatMap((p) => p.tables).map((x) => db.prepare(`SELECT * FROM ${x} ORDER BY 1, 2`).all())
     const live = dump()
-    const r = await rebuild(db, portOnly(sqlite), PROJECTIONS, { pageSize: 3 })
+    const r = await rebuildFiles(db, portOnly(sqlite), PROJECTIONS, { pageSize: 3 })
     t.equal(r.position, events.length)
     t.same(dump(), live)
-    t.same((await verify(db, portOnly(sqlite), PROJECTIONS, { pageSize: 3 })).differences, [])
-    db.prepare(`UPDATE projection_checkpoints SET position = 1000 WHERE name = 'audit-log'`).run()
-    await t.rejects(rebuild(db, portOnly(sqlite), PROJECTIONS), /live projector kept moving ahead/, 'a live checkpoint ahead of the store head never swaps')
+    t.same((await verifyFiles(db, portOnly(sqlite), PROJECTIONS, { pageSize: 3 })).differences, [])
+    db.prepare(`UPDATE audit.projection_checkpoints SET position = 1000 WHERE name = 'audit-log'`).run()
+    await t.rejects(rebuildFiles(db, portOnly(sqlite), PROJECTIONS), /live projector kept moving ahead/, 'a live checkpoint ahead of the store head never swaps')
   })
 })

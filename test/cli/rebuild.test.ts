@@ -8,7 +8,7 @@ import { buildApp } from '../../src/http/app.js'
 import type { StoredEvent } from '../../src/eventstore/port.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import { Projector } from '../../src/read/projector.js'
-import { rebuild } from '../../src/read/rebuild.js'
+import { rebuildFiles } from '../../src/read/rebuild-files.js'
 import { openReadModels, openService } from '../../src/service.js'
 import { API_KEY, admin, cli, knownHistory, owner, TOKEN_B } from './fixtures/history.js'
 
@@ -16,7 +16,7 @@ const TABLES = PROJECTIONS.flatMap((p) => p.tables)
 
 /** Every read-model table and the checkpoints, as plain rows in a stable order. */
 const dump = (db: Database.Database) =>
-  Object.fromEntries([...TABLES, 'projection_checkpoints'].map((table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()]))
+  Object.fromEntries([...TABLES, 'projection_checkpoints', 'audit.projection_checkpoints'].map((table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()]))
 
 /** Tables and indexes; an index keeps the name its rebuild gave it (`<table>__rb<tag>_...`), shown without the tag. */
 const schema = (db: Database.Database) =>
@@ -123,6 +123,7 @@ t.test('a corrupted event stops the rebuild with its position; nothing changes',
   const v = await cli(dir, 'rebuild', '--verify')
   t.equal(v.code, 0, 'verify compares at the live checkpoint, which the bad event is beyond')
   db.prepare(`UPDATE projection_checkpoints SET position = ?`).run(head + 1)
+  db.prepare(`UPDATE audit.projection_checkpoints SET position = ?`).run(head + 1)
   const v2 = await cli(dir, 'rebuild', '--verify')
   t.equal(v2.code, 1, 'once the live checkpoint is past it, verify fails on it')
   t.match(v2.err, new RegExp(`^verify: cannot decode event TokenRevoked at position ${head + 1}`))
@@ -139,7 +140,7 @@ t.test('a projection whose version changed is rebuilt at start-up', async (t) =>
   const projector = new Projector(db, store, PROJECTIONS.map((p) => (p === tokensByStack ? bumped : p)))
   t.same(db.prepare('SELECT COUNT(*) AS n FROM tokens').get(), { n: 0 }, 'its tables were dropped and recreated')
   t.same(db.prepare(`SELECT version, position FROM projection_checkpoints WHERE name = 'tokens-by-stack'`).get(), { version: 2, position: 0 })
-  t.same(db.prepare(`SELECT position FROM projection_checkpoints WHERE name = 'audit-log'`).get(), { position: head }, 'others keep theirs')
+  t.same(db.prepare(`SELECT position FROM audit.projection_checkpoints WHERE name = 'audit-log'`).get(), { position: head }, 'others keep theirs (the audit log in its own file)')
   projector.start()
   await projector.waitFor(head)
   await projector.stop()
@@ -165,7 +166,7 @@ t.test('a rebuild while the server answers requests causes no failed request', a
   t.teardown(() => side.close())
   let done = false
   let pages = 0
-  const rebuilding = rebuild(side, store, PROJECTIONS, { pageSize: 25, onProgress: () => (pages += 1) }).finally(() => (done = true))
+  const rebuilding = rebuildFiles(side, store, PROJECTIONS, { pageSize: 10, onProgress: () => (pages += 1) }).finally(() => (done = true))
   const statuses = new Map<number, number>()
   const created: string[] = []
   for (let i = 0; i < 5_000 && !done; i += 1) {

@@ -1,0 +1,79 @@
+import type Database from 'better-sqlite3'
+import { auditRow, type Title } from '../../projections/audit-log.js'
+import type { RawEventRow } from '../eventstore/sqlite.js'
+import { EventDecodeError } from './decode.js'
+import { decodeRaw } from './log.js'
+import { orThrow, type Appliers } from './rebuild.js'
+
+/**
+ * One window of a thread's share of the log, in one transaction of `db`: each event decoded, applied
+ * to `a` (rows kept up to `keep` per projection), and turned into its audit row, all of them in one
+ * flat array (AUDIT_WIDTH values a row), which is what crosses between threads. Both threads of a
+ * parallel rebuild run this on their own share (see parallel-rebuild.ts).
+ */
+export const projectShare = (
+  db: Database.Database,
+  a: Appliers,
+  titles: Map<string, Title>,
+  keep: number,
+): ((rows: readonly RawEventRow[]) => unknown[]) =>
+  db.transaction((rows: readonly RawEventRow[]) => {
+    const out: unknown[] = []
+    for (const row of rows) {
+      const r = orThrow(decodeRaw(row))
+      const fns = a.byType.get(r.event.type)
+      if (fns) for (const f of fns) f(r)
+      for (const v of auditRow(r, titles)) out.push(v)
+    }
+    for (const applier of a.all) if (applier.held() > keep) applier.flush()
+    return out
+  })
+
+/** Columns of an audit row: rows cross between threads as one flat array per window. */
+export const AUDIT_WIDTH = 14
+
+/** What a worker sends when it fails: enough to rebuild an EventDecodeError on the other side. */
+export interface Failure {
+  readonly message: string
+  readonly decode?: { position: number; stream: string; type: string; problems: string[] }
+}
+
+export const failureOf = (e: unknown): Failure =>
+  e instanceof EventDecodeError
+    ? { message: e.message, decode: { position: e.position, stream: e.stream, type: e.type, problems: e.problems } }
+    : { message: e instanceof Error ? e.message : String(e) }
+
+export const errorOf = (f: Failure): Error =>
+  f.decode ? new EventDecodeError(f.decode.position, f.decode.stream, f.decode.type, f.decode.problems) : new Error(f.message)
+
+/**
+ * Messages of one kind from a port, in order, as promises; a failure (or the port closing) rejects
+ * every wait from then on.
+ */
+export class Inbox<M extends { kind: string }> {
+  private readonly queues = new Map<string, M[]>()
+  private readonly waiting = new Map<string, Array<{ resolve: (m: M) => void; reject: (e: unknown) => void }>>()
+  private failure: unknown
+
+  put(m: M): void {
+    const w = this.waiting.get(m.kind)?.shift()
+    if (w) w.resolve(m)
+    else this.queues.set(m.kind, [...(this.queues.get(m.kind) ?? []), m])
+  }
+
+  fail(e: unknown): void {
+    if (this.failure !== undefined) return
+    this.failure = e
+    for (const ws of this.waiting.values()) for (const w of ws) w.reject(e)
+    this.waiting.clear()
+  }
+
+  next<K extends M['kind']>(kind: K): Promise<Extract<M, { kind: K }>> {
+    const queued = this.queues.get(kind)?.shift()
+    if (queued) return Promise.resolve(queued as Extract<M, { kind: K }>)
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => {
+      this.waiting.set(kind, [...(this.waiting.get(kind) ?? []), { resolve: resolve as (m: M) => void, reject }])
+    })
+  }
+}
