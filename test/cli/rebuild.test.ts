@@ -5,12 +5,11 @@ import { PROJECTIONS, tokensByStack } from '../../projections/index.js'
 import { testConfig } from '../../src/config.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import { buildApp } from '../../src/http/app.js'
-import type { StoredEvent } from '../../src/eventstore/port.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import { Projector } from '../../src/read/projector.js'
 import { rebuildFiles } from '../../src/read/rebuild-files.js'
 import { openReadModels, openService } from '../../src/service.js'
-import { API_KEY, admin, cli, knownHistory, owner, TOKEN_B } from './fixtures/history.js'
+import { allEvents, API_KEY, admin, cli, knownHistory, owner, projectedHistory, TOKEN_B } from './fixtures/history.js'
 
 const TABLES = PROJECTIONS.flatMap((p) => p.tables)
 
@@ -26,27 +25,9 @@ const schema = (db: Database.Database) =>
     .map((r) => ({ ...r, name: r.name.replace(/__rb[0-9a-z]+_/, '_') }))
     .sort((a, b) => a.name.localeCompare(b.name))
 
-const allEvents = async (store: SqliteEventStore): Promise<StoredEvent[]> => {
-  const out: StoredEvent[] = []
-  for await (const e of store.readAll()) out.push(e)
-  return out
-}
-
-/** A data dir with the known history plus a seeded one, projected live into read-models.db. */
-const projected = async (t: Parameters<typeof knownHistory>[0]) => {
-  const dir = await knownHistory(t)
-  t.equal((await cli(dir, 'seed', '--stacks', '3', '--tokens-per-stack', '4', '--changes', '6')).code, 0)
-  const store = new SqliteEventStore(join(dir, 'events.db'))
-  const events = await allEvents(store)
-  const db = openReadModels(dir)
-  new Projector(db, store, PROJECTIONS).apply(events)
-  await store.close()
-  t.teardown(() => db.close())
-  return { dir, db, head: events.length }
-}
 
 t.test('rebuild gives exactly the read models of live projection, under the usual names', async (t) => {
-  const { dir, db, head } = await projected(t)
+  const { dir, db, head } = await projectedHistory(t)
   const live = dump(db)
   const names = schema(db)
   const r = await cli(dir, 'rebuild')
@@ -65,7 +46,7 @@ t.test('rebuild gives exactly the read models of live projection, under the usua
 })
 
 t.test('a rebuild drops what an interrupted one left behind, and the projector does not add indexes again', async (t) => {
-  const { dir, db } = await projected(t)
+  const { dir, db } = await projectedHistory(t)
   const names = schema(db)
   db.exec('CREATE TABLE tokens__rbdead (x); CREATE TABLE audit_log__olddead (x)')
   t.equal((await cli(dir, 'rebuild')).code, 0)
@@ -83,7 +64,7 @@ t.test('rebuild of unknown projections is bad usage, listing the valid names', a
 })
 
 t.test('verify: equal read models exit 0; a planted difference is reported row by row and exits 1', async (t) => {
-  const { dir, db, head } = await projected(t)
+  const { dir, db, head } = await projectedHistory(t)
   const ok = await cli(dir, 'rebuild', '--verify')
   t.equal(ok.code, 0, ok.err)
   t.equal(ok.out, `verify: token-by-hash, tokens-by-stack, stack-members, audit-log match a rebuild from the log (position ${head})\n`)
@@ -111,7 +92,7 @@ t.test('verify: equal read models exit 0; a planted difference is reported row b
 })
 
 t.test('a corrupted event stops the rebuild with its position; nothing changes', async (t) => {
-  const { dir, db, head } = await projected(t)
+  const { dir, db, head } = await projectedHistory(t)
   const before = dump(db)
   const events = new Database(join(dir, 'events.db'))
   events.prepare(`INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at) VALUES ('bad', 'stack-x', 0, 'TokenRevoked', '{', '{}', 'now')`).run()
@@ -131,7 +112,7 @@ t.test('a corrupted event stops the rebuild with its position; nothing changes',
 })
 
 t.test('a projection whose version changed is rebuilt at start-up', async (t) => {
-  const { dir, db, head } = await projected(t)
+  const { dir, db, head } = await projectedHistory(t)
   const live = dump(db)
   db.prepare(`UPDATE tokens SET name = 'stale'`).run()
   const store = new SqliteEventStore(join(dir, 'events.db'))
@@ -148,7 +129,7 @@ t.test('a projection whose version changed is rebuilt at start-up', async (t) =>
 })
 
 t.test('a rebuild while the server answers requests causes no failed request', async (t) => {
-  const { dir, db } = await projected(t)
+  const { dir, db } = await projectedHistory(t)
   db.close()
   const config = testConfig({ dataDir: dir, jwtSecret: 'test-secret', logLevel: 'silent' })
   const service = await openService(config)

@@ -1,15 +1,14 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { auditLog, PROJECTIONS } from '../../projections/index.js'
-import type { StoredEvent } from '../../src/eventstore/port.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import { EventDecodeError } from '../../src/read/decode.js'
 import { Projector } from '../../src/read/projector.js'
 import { createQueries } from '../../src/read/queries.js'
 import { rebuildFiles } from '../../src/read/rebuild-files.js'
 import { openReadModels } from '../../src/service.js'
-import { API_KEY, cli, knownHistory } from '../cli/fixtures/history.js'
+import { allEvents, API_KEY, cli, knownHistory, projectedHistory } from '../cli/fixtures/history.js'
 
 const READ_MODEL_TABLES = ['token_secrets', 'tokens', 'stacks', 'stack_members']
 const AUDIT_TABLES = ['audit_log', 'audit_titles']
@@ -32,26 +31,6 @@ const checkpointsOf = (file: string) => {
   }
 }
 
-const allEvents = async (store: SqliteEventStore): Promise<StoredEvent[]> => {
-  const out: StoredEvent[] = []
-  for await (const e of store.readAll()) out.push(e)
-  return out
-}
-
-/** A data dir with the known history plus a seeded one, projected live (the current layout). */
-const projected = async (t: Test) => {
-  const dir = await knownHistory(t)
-  t.equal((await cli(dir, 'seed', '--stacks', '3', '--tokens-per-stack', '4', '--changes', '6')).code, 0)
-  const store = new SqliteEventStore(join(dir, 'events.db'))
-  const events = await allEvents(store)
-  const db = openReadModels(dir)
-  new Projector(db, store, PROJECTIONS).apply(events)
-  t.teardown(async () => {
-    db.close()
-    await store.close()
-  })
-  return { dir, db, store, head: events.length }
-}
 
 const dump = (db: Database.Database) =>
   Object.fromEntries(
@@ -62,7 +41,7 @@ const dump = (db: Database.Database) =>
   )
 
 t.test('the audit log lives in audit.db with its own checkpoint; queries read both files through one connection', async (t) => {
-  const { dir, db, head } = await projected(t)
+  const { dir, db, head } = await projectedHistory(t)
   t.same(tablesOf(join(dir, 'read-models.db')), ['projection_checkpoints', 'stack_members', 'stacks', 'token_secrets', 'tokens'])
   t.same(tablesOf(join(dir, 'audit.db')), ['audit_log', 'audit_titles', 'projection_checkpoints'])
   t.same(checkpointsOf(join(dir, 'read-models.db')), ['stack-members', 'token-by-hash', 'tokens-by-stack'])
@@ -104,7 +83,7 @@ t.test('a data dir of the single-file layout comes up with the audit log rebuilt
 })
 
 t.test('rebuild audit-log alone rebuilds audit.db and leaves read-models.db as it was', async (t) => {
-  const { dir, db, head } = await projected(t)
+  const { dir, db, head } = await projectedHistory(t)
   const before = dump(db)
   const tokenSchema = tablesOf(join(dir, 'read-models.db'))
   db.exec('CREATE TABLE audit.audit_log__rbdead (x)')
@@ -117,7 +96,7 @@ t.test('rebuild audit-log alone rebuilds audit.db and leaves read-models.db as i
 })
 
 t.test('the parallel rebuild gives the same rows whichever thread takes which streams', async (t) => {
-  const { db, store } = await projected(t)
+  const { db, store } = await projectedHistory(t)
   const live = dump(db)
   for (const share of [0, 0.5, 1]) {
     const r = await rebuildFiles(db, store, PROJECTIONS, { share, pageSize: 7 })
@@ -127,7 +106,7 @@ t.test('the parallel rebuild gives the same rows whichever thread takes which st
 })
 
 t.test('a failure on either thread leaves every live table as it was and no fresh table behind', async (t) => {
-  const { dir, db, store, head } = await projected(t)
+  const { dir, db, store, head } = await projectedHistory(t)
   const before = dump(db)
   const events = new Database(join(dir, 'events.db'))
   events.prepare(`INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at) VALUES ('bad', 'stack-x', 0, 'TokenRevoked', '{', '{}', 'now')`).run()
