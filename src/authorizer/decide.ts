@@ -19,7 +19,8 @@ import {
   limitHeaders,
   LocalCounters,
   type MaybePromise,
-  policyHeaders,
+  flatPolicyHeaders,
+  recordOf,
   redisStore,
   then,
   type TokenLimits,
@@ -96,14 +97,12 @@ export class Allowed implements Allow {
   ) {}
 
   get headers(): Record<string, string> {
-    return this.check === undefined ? policyHeaders(this.limits) : limitHeaders(this.limits, this.check)
+    return recordOf(this.flatHeaders())
   }
 
   /** The headers as the start of a flat `[name, value, ...]` list. */
   flatHeaders(): string[] {
-    if (this.check !== undefined) return flatLimitHeaders(this.limits, this.check)
-    const h = policyHeaders(this.limits)
-    return ['x-ratelimit-limit', h['x-ratelimit-limit'] as string, 'ratelimit-policy', h['ratelimit-policy'] as string]
+    return this.check === undefined ? flatPolicyHeaders(this.limits) : flatLimitHeaders(this.limits, this.check)
   }
 }
 

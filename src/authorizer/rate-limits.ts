@@ -195,30 +195,29 @@ const retryAfterOf = (c: LimitCheck): number | undefined =>
 const rateLimit = (l: ClassLimits, c: LimitCheck, tokenLeft: number) =>
   `"token";r=${tokenLeft};t=${seconds(c.tokenTtl)}, "stack";r=${Math.max(0, l.stackMax - c.stackCurrent)};t=${seconds(c.stackTtl)}`
 
-export const limitHeaders = (l: ClassLimits, c: LimitCheck): Record<string, string> => {
-  const tokenLeft = Math.max(0, l.tokenMax - c.tokenCurrent)
-  const h: Record<string, string> = {
-    'x-ratelimit-limit': l.limit,
-    'x-ratelimit-remaining': String(tokenLeft),
-    'ratelimit-policy': l.policy,
-    ratelimit: rateLimit(l, c, tokenLeft),
-  }
-  const retryAfter = retryAfterOf(c)
-  if (retryAfter !== undefined) h['retry-after'] = String(retryAfter)
-  return h
-}
-
-/** The same headers as the start of a flat `[name, value, ...]` list (an allowed request has no Retry-After). */
+/**
+ * SPEC 6.6 headers as a flat `[name, value, ...]` list, what forward-auth writes; Retry-After
+ * only when a budget is exceeded.
+ */
 export const flatLimitHeaders = (l: ClassLimits, c: LimitCheck): string[] => {
   const tokenLeft = Math.max(0, l.tokenMax - c.tokenCurrent)
-  return ['x-ratelimit-limit', l.limit, 'x-ratelimit-remaining', String(tokenLeft), 'ratelimit-policy', l.policy, 'ratelimit', rateLimit(l, c, tokenLeft)]
+  const flat = ['x-ratelimit-limit', l.limit, 'x-ratelimit-remaining', String(tokenLeft), 'ratelimit-policy', l.policy, 'ratelimit', rateLimit(l, c, tokenLeft)]
+  const retryAfter = retryAfterOf(c)
+  if (retryAfter !== undefined) flat.push('retry-after', String(retryAfter))
+  return flat
 }
 
 /** Headers when the counters could not be reached: the policy, and no claim about what is left. */
-export const policyHeaders = (l: ClassLimits): Record<string, string> => ({
-  'x-ratelimit-limit': l.limit,
-  'ratelimit-policy': l.policy,
-})
+export const flatPolicyHeaders = (l: ClassLimits): string[] => ['x-ratelimit-limit', l.limit, 'ratelimit-policy', l.policy]
+
+/** A flat header list as a record (the gateway, the plugin, a 429's error). */
+export const recordOf = (flat: readonly string[]): Record<string, string> => {
+  const h: Record<string, string> = {}
+  for (let i = 0; i < flat.length; i += 2) h[flat[i] as string] = flat[i + 1] as string
+  return h
+}
+
+export const limitHeaders = (l: ClassLimits, c: LimitCheck): Record<string, string> => recordOf(flatLimitHeaders(l, c))
 
 const checked = (exceeded: LimitCheck['exceeded'], token: Hit, stack: Hit): LimitCheck => ({
   exceeded,
