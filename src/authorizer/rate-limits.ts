@@ -33,11 +33,17 @@ const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (
 
 export const redisStore = (redis: Redis, prefix: string): LimitStore => new RedisStore(false, false, redis, prefix)
 
-/** One key's window: what LocalStore keeps, plus its length, so that an expired one can be swept. */
-class Window implements Hit {
+/**
+ * One key's window: what LocalStore keeps, plus its key and length, so that an expired one can be
+ * swept, and whether it is still the map's (a holder of a reference then skips the lookup).
+ */
+export class Window implements Hit {
   current = 1
   ttl: number
+  /** False once swept out of the map: a reference to it is then stale. */
+  held = true
   constructor(
+    readonly key: string,
     public start: number,
     readonly length: number,
   ) {
@@ -58,12 +64,15 @@ export class LocalCounters implements LimitStore {
   private readonly windows = new Map<string, Window>()
   constructor(private readonly capacity = 100_000) {}
 
-  /** Counts a hit at `now` (Date.now()). The window returned is live state: read it at once. */
-  hit(key: string, length: number, now: number): Hit {
-    const w = this.windows.get(key)
+  /**
+   * Counts a hit at `now` (Date.now()). The window returned is live state: read it at once.
+   * `known`, the window this key got last time, saves the map lookup while the map still holds it.
+   */
+  hit(key: string, length: number, now: number, known?: Window): Window {
+    const w = known !== undefined && known.held ? known : this.windows.get(key)
     if (w === undefined) {
       if (this.windows.size >= this.capacity) this.sweep(now)
-      const fresh = new Window(now, length)
+      const fresh = new Window(key, now, length)
       this.windows.set(key, fresh)
       return fresh
     }
@@ -93,13 +102,18 @@ export class LocalCounters implements LimitStore {
   }
 
   private sweep(now: number): void {
-    for (const [key, w] of this.windows) if (w.start + w.length <= now) this.windows.delete(key)
+    for (const w of this.windows.values()) if (w.start + w.length <= now) this.drop(w)
     if (this.windows.size < this.capacity) return
     let drop = this.windows.size - Math.floor(this.capacity * 0.9)
-    for (const key of this.windows.keys()) {
+    for (const w of this.windows.values()) {
       if (drop-- <= 0) break
-      this.windows.delete(key)
+      this.drop(w)
     }
+  }
+
+  private drop(w: Window): void {
+    w.held = false
+    this.windows.delete(w.key)
   }
 
   // The store contract, for what is not on the hot path (failed authentications).
@@ -159,28 +173,31 @@ const seconds = (ttl: number) => Math.ceil(ttl / 1000)
 
 /**
  * A token's budget for one access class: its counter keys, the two maxima and the header text
- * that does not change between requests, built once per cached token rather than per request.
+ * that does not change between requests, built once per cached token rather than per request;
+ * with in-memory counters, also the two windows it counted against last (checkLocal), so that a
+ * request looks up no counter.
  */
-export interface ClassLimits {
-  readonly tokenKey: string
-  readonly stackKey: string
-  readonly tokenMax: number
-  readonly stackMax: number
+export class ClassLimits {
   /** `X-RateLimit-Limit` */
   readonly limit: string
   /** `RateLimit-Policy` */
   readonly policy: string
+  tokenWindow: Window | undefined = undefined
+  stackWindow: Window | undefined = undefined
+  constructor(
+    readonly tokenKey: string,
+    readonly stackKey: string,
+    readonly tokenMax: number,
+    readonly stackMax: number,
+  ) {
+    this.limit = String(tokenMax)
+    this.policy = `"token";q=${tokenMax};w=1, "stack";q=${stackMax};w=1`
+  }
 }
 export type TokenLimits = Record<AccessClass, ClassLimits>
 
-const classLimits = (tokenKey: string, stackKey: string, tokenMax: number, stackMax: number): ClassLimits => ({
-  tokenKey,
-  stackKey,
-  tokenMax,
-  stackMax,
-  limit: String(tokenMax),
-  policy: `"token";q=${tokenMax};w=1, "stack";q=${stackMax};w=1`,
-})
+const classLimits = (tokenKey: string, stackKey: string, tokenMax: number, stackMax: number): ClassLimits =>
+  new ClassLimits(tokenKey, stackKey, tokenMax, stackMax)
 
 /** `tokenMax` is the token's own limit per class, else the plan's; the stack always has the plan's. */
 export const tokenLimits = (tokenUid: string, apiKey: string, tokenMax: Record<AccessClass, number>, stackMax: Record<AccessClass, number>): TokenLimits => ({
@@ -240,9 +257,9 @@ export const checkLimits = (store: LimitStore, l: ClassLimits): MaybePromise<Lim
 
 /** checkLimits on in-memory counters at `now` (Date.now()): synchronous, the same answers. */
 export const checkLocal = (counters: LocalCounters, l: ClassLimits, now: number): LimitCheck => {
-  const token = counters.hit(l.tokenKey, WINDOW_MS, now)
+  const token = (l.tokenWindow = counters.hit(l.tokenKey, WINDOW_MS, now, l.tokenWindow))
   if (token.current > l.tokenMax) return checked('token', token, counters.peek(l.stackKey, WINDOW_MS, now))
-  const stack = counters.hit(l.stackKey, WINDOW_MS, now)
+  const stack = (l.stackWindow = counters.hit(l.stackKey, WINDOW_MS, now, l.stackWindow))
   return checked(stack.current > l.stackMax ? 'stack' : undefined, token, stack)
 }
 

@@ -104,7 +104,7 @@ t.test('the failed-authentication window is one minute', async (t) => {
 
 t.test('LocalCounters: windows as LocalStore keeps them, bounded memory', async (t) => {
   const c = new LocalCounters(4)
-  t.same({ ...c.hit('a', 1000, 0) }, { current: 1, ttl: 1000, start: 0, length: 1000 })
+  t.same({ ...c.hit('a', 1000, 0) }, { key: 'a', current: 1, ttl: 1000, held: true, start: 0, length: 1000 })
   t.equal(c.hit('a', 1000, 400).current, 2)
   t.equal(c.hit('a', 1000, 400).ttl, 600)
   t.same(c.peek('a', 1000, 999), { current: 3, ttl: 1 }, 'peek reports without counting')
@@ -135,6 +135,23 @@ t.test('LocalCounters: windows as LocalStore keeps them, bounded memory', async 
   two.hit('z', 5000, 30) // full, nothing expired: the oldest start (y) goes
   t.equal(two.peek('x', 10, 30).current, 1, 'the restarted window stays')
   t.equal(two.peek('y', 5000, 30).current, 0, 'the window started first goes')
+})
+
+t.test('LocalCounters: a window handed back counts without a lookup while the map holds it', async (t) => {
+  const c = new LocalCounters(2)
+  const a = c.hit('a', 1000, 0)
+  t.equal(c.hit('a', 1000, 10, a), a, 'the same window')
+  t.equal(a.current, 2)
+  t.equal(c.peek('a', 1000, 10).current, 2, 'counted in the map too')
+  const b = c.hit('b', 5000, 20)
+  c.hit('c', 5000, 1500) // full: a (ended at 1000) is swept out
+  t.equal(a.held, false, 'a swept window says so')
+  t.equal(b.held, true)
+  const again = c.hit('a', 1000, 1600, a)
+  t.not(again, a, 'a stale window is not counted into: the map gets a new one')
+  t.equal(again.current, 1)
+  t.equal(c.peek('a', 1000, 1600).current, 1)
+  t.equal(a.current, 2, 'the stale window is left as it was')
 })
 
 t.test('LocalCounters keeps the store contract for the failure limiter', async (t) => {
