@@ -543,10 +543,4 @@ const main = async () => {
 const [mode, ...args] = process.argv.slice(2)
 if (mode === 'serve') await serve(args[0] as string, args[1] as string)
 else if (mode === 'memory') await memory(args[0] as string)
-else if (mode === 'seed') {
-  const l = await load(args[0] as string)
-  await l.projector.stop(); l.readDb.close(); await l.store.close()
-  const tokenIds = Array.from({ length: REQUEST_TOKENS }, (_, k) => (Math.floor((k * TOKENS) / REQUEST_TOKENS) + (k % PER_STACK)) % TOKENS)
-  writeFileSync(join(args[0] as string, 'fa.lua'), wrkScript(tokenIds.map((i) => ({ path: '/v3/authorize', headers: { api_key: apiKeyOf(Math.floor(i / PER_STACK)), authorization: `Bearer ${secretOf(i)}`, 'x-forwarded-method': 'GET', 'x-forwarded-uri': URI } }))))
-}
 else await main()
