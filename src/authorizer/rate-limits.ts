@@ -196,13 +196,10 @@ export class ClassLimits {
 }
 export type TokenLimits = Record<AccessClass, ClassLimits>
 
-const classLimits = (tokenKey: string, stackKey: string, tokenMax: number, stackMax: number): ClassLimits =>
-  new ClassLimits(tokenKey, stackKey, tokenMax, stackMax)
-
 /** `tokenMax` is the token's own limit per class, else the plan's; the stack always has the plan's. */
 export const tokenLimits = (tokenUid: string, apiKey: string, tokenMax: Record<AccessClass, number>, stackMax: Record<AccessClass, number>): TokenLimits => ({
-  read: classLimits(`t:read:${tokenUid}`, `s:read:${apiKey}`, tokenMax.read, stackMax.read),
-  write: classLimits(`t:write:${tokenUid}`, `s:write:${apiKey}`, tokenMax.write, stackMax.write),
+  read: new ClassLimits(`t:read:${tokenUid}`, `s:read:${apiKey}`, tokenMax.read, stackMax.read),
+  write: new ClassLimits(`t:write:${tokenUid}`, `s:write:${apiKey}`, tokenMax.write, stackMax.write),
 })
 
 const retryAfterOf = (c: LimitCheck): number | undefined =>
