@@ -46,7 +46,9 @@ t.test('two instances with WEBHOOK_URL and REDIS_URL (real Redis) send each deli
   const sentBy = (x: TestApp) => x.logs().filter((l) => l.msg === 'delivered' && l.channel === 'webhook').length
   t.comment(`sent by a: ${sentBy(a)}, by b: ${sentBy(b)}; failed attempts: ${receiver.received.filter((r) => r.status === 500).length}`)
   t.equal(sentBy(a) + sentBy(b), receiver.processed.size, 'every delivery sent by one instance')
-  t.ok(sentBy(a) > 0 && sentBy(b) > 0, 'both instances took part')
+  // Which instance wins each claim is a race (both reactors wake as events arrive), so the split
+  // is reported, not asserted: one instance may send everything. The hand-over itself (a failed
+  // claim released, then taken by the other) is asserted deterministically in the next test.
   t.same([a, b].map((x) => x.service.notifications.outbox.list('pending').length), [0, 0], 'nothing left pending on either instance')
 })
 

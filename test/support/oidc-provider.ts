@@ -166,18 +166,28 @@ export const startOidcProvider = async (t: Test, o: OidcProviderOptions): Promis
     async signIn(authorizationUrl, email) {
       // A browser's cookie jar for the provider's origin, and redirects followed by hand.
       const jar = new Map<string, string>()
+      // Bounded and read to the end, so a provider that never answers fails the test with its URL
+      // instead of holding the file until tap's timeout kills it without a word.
       const send = async (url: string, init: RequestInit = {}) => {
-        const res = await fetch(url, {
-          ...init,
-          redirect: 'manual',
-          headers: { ...(init.headers as Record<string, string>), cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
-        })
+        let res: Response
+        let body: string
+        try {
+          res = await fetch(url, {
+            ...init,
+            signal: AbortSignal.timeout(20_000),
+            redirect: 'manual',
+            headers: { ...(init.headers as Record<string, string>), cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+          })
+          body = await res.text()
+        } catch (e) {
+          throw new Error(`the provider did not answer ${init.method ?? 'GET'} ${url}: ${String(e)}`)
+        }
         for (const c of res.headers.getSetCookie()) {
           const [pair] = c.split(';')
           const at = (pair as string).indexOf('=')
           jar.set((pair as string).slice(0, at).trim(), (pair as string).slice(at + 1))
         }
-        return res
+        return { status: res.status, location: res.headers.get('location'), body }
       }
       let url = authorizationUrl
       let res = await send(url)
@@ -190,8 +200,8 @@ export const startOidcProvider = async (t: Test, o: OidcProviderOptions): Promis
           })
           continue
         }
-        const location = res.headers.get('location')
-        if (res.status < 300 || res.status >= 400 || !location) throw new Error(`the provider answered ${res.status} at ${url}: ${await res.text()}`)
+        const { location } = res
+        if (res.status < 300 || res.status >= 400 || !location) throw new Error(`the provider answered ${res.status} at ${url}: ${res.body}`)
         const next = new URL(location, url)
         if (next.origin !== issuer) return next
         url = next.href
