@@ -212,6 +212,16 @@ const main = async () => {
     process.stderr.write(`${task} ...\n`)
     results[task] = await child(task)
   }
+  // How two CPUs scale here for this kind of work: the same baseline in two processes at once.
+  // The parallel rebuild cannot scale better than that.
+  process.stderr.write('baseline, two at once ...\n')
+  const pair = await Promise.all([child('baseline'), child('baseline')])
+  results.baseline_two_at_once = {
+    seconds: Math.max(...pair.map((m) => m.seconds)),
+    events: pair[0]?.events ?? 0,
+    maxRssMb: Math.max(...pair.map((m) => m.maxRssMb)),
+    note: 'the baseline in two processes at the same time (the slower one); each reads all events',
+  }
   process.stderr.write('cold start ...\n')
   results.cold_start = await coldStart(results.baseline?.events ?? 0)
 
@@ -234,6 +244,8 @@ const main = async () => {
     rebuild_events_per_s_at_most: Math.round(rebuilt.events / floor),
     write_floor_seconds_vs_baseline: Number((floor / baseline.seconds).toFixed(3)),
     parallel_vs_one_thread: Number(((results.rebuild_one_thread as Measure).seconds / rebuilt.seconds).toFixed(3)),
+    // 2.0 if two processes do twice the work in the same time; what the machine's two CPUs give.
+    two_cpus_throughput_vs_one: Number(((2 * baseline.seconds) / (results.baseline_two_at_once as Measure).seconds).toFixed(3)),
   }
   const report = {
     date: new Date().toISOString(),
@@ -258,6 +270,7 @@ const main = async () => {
       ...Object.entries(targets).map(([k, v]) => `${k}: ${v.value} (target ${v.target}) ${v.met ? 'met' : 'MISSED'}`),
       `write floor alone (the slower file's): a rebuild of ${rebuilt.events} events can reach at most ${bounds.rebuild_events_per_s_at_most} events/s; it takes ${bounds.write_floor_seconds_vs_baseline} x the baseline's seconds`,
       `parallel rebuild: ${bounds.parallel_vs_one_thread} x as fast as the same rebuild on one thread`,
+      `two CPUs at once: ${bounds.two_cpus_throughput_vs_one} x the baseline throughput of one (2.0 would be perfect scaling)`,
       '',
     ].join('\n'),
   )
