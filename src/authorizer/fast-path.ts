@@ -127,7 +127,8 @@ export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, 
       // A percent-encoded path is fastify's: it refuses one that does not decode (400).
       if (!envoyMethods.has(method) || url.includes('%')) return false
     } else if (!((url === AUTHORIZE || url.startsWith(AUTHORIZE_QUERY)) && (method === 'GET' || method === 'HEAD'))) return false
-    // Node's `req.headers` is never built: one pass over the raw list reads what is needed.
+    // One pass over the raw list reads what is needed and sees repeated headers, which
+    // `req.headers` folds or drops (Node 20 builds that object anyway, to check host and expect).
     const headers = scanHeaders(req.rawHeaders)
     // No body: fastify would not read one either, and an unread body would stay on the socket.
     if (headers.body) return false
