@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import type Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
@@ -243,6 +244,10 @@ export const finishFresh = async (
     for (const p of projections) p.index(db, table)
   })()
   db.pragma(`synchronous = ${fresh.saved.synchronous}`) // the catch-up and the swap commit as usual
+  // The bulk load wrote with synchronous=OFF, so its pages are still in the OS cache. The first
+  // commit that syncs (SQLite syncs the WAL when it starts the log again) would write them all
+  // to disk while holding the write lock: hundreds of ms at a million events. Write them now.
+  flushFiles(db)
   const apply = applyRaw(db, fresh.appliers)
   const sqlite = store instanceof SqliteEventStore ? store : undefined
   for (let attempt = 1; ; attempt += 1) {
@@ -303,6 +308,22 @@ export const rebuild = async (
   } catch (e) {
     abandonFresh(db, projections, fresh)
     throw e
+  }
+}
+
+/** fsync of each file of the connection (and its WAL), outside any SQLite lock. */
+const flushFiles = (db: Database.Database): void => {
+  for (const { file } of db.pragma('database_list') as Array<{ file: string }>) {
+    if (file === '') continue
+    for (const path of [file, `${file}-wal`]) {
+      if (!existsSync(path)) continue
+      const fd = openSync(path, 'r')
+      try {
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+    }
   }
 }
 
