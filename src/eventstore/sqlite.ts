@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
 import type {
@@ -221,6 +222,11 @@ export class SqliteEventStore implements EventStore {
           }
           await options.onEvents(rows.map(toStored))
           cursor = (rows[rows.length - 1] as Row).position
+          // A full page means more may follow: let the event loop run between pages, so a long
+          // catch-up (a reactor with an empty state at a million events) does not hold off the
+          // server's listen, requests and timers until it ends. Awaiting a synchronous handler
+          // alone only queues a microtask.
+          if (rows.length === this.pageSize) await yieldToLoop()
         }
       } while (again && !closed)
     }

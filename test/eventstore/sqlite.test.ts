@@ -108,6 +108,20 @@ t.test('closing the store ends its subscriptions: no poll on the closed database
   t.same(errors, [])
 })
 
+t.test('a catch-up of many pages lets the event loop run between pages (a server can listen meanwhile)', async (t) => {
+  const store = new SqliteEventStore(':memory:', { pageSize: 2, pollIntervalMs: 60_000 })
+  t.teardown(() => store.close())
+  store.appendBatchSync([{ stream: freshStream(), events: ['E1', 'E2', 'E3', 'E4', 'E5'].map((type) => newEvent(type)), expected: 'no_stream' }])
+  const seen: string[] = []
+  let caughtUp = false
+  // A synchronous handler, as the projector's and the reactor's are.
+  const subscription = store.subscribe({ onEvents: (events) => void seen.push(events.map((e) => e.type).join('+')), onCaughtUp: () => void (caughtUp = true) })
+  t.teardown(() => subscription.close())
+  setImmediate(() => seen.push('event loop'))
+  await waitFor(() => caughtUp, { label: 'caught up' })
+  t.same(seen, ['E1+E2', 'event loop', 'E3+E4', 'E5'], 'a full page is followed by a turn of the event loop; the last, short page is not')
+})
+
 t.test('appendBatchSync writes many appends all or none', async (t) => {
   const store = new SqliteEventStore(':memory:')
   t.teardown(() => store.close())
