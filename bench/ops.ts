@@ -171,9 +171,14 @@ const freePort = async (): Promise<number> => {
  * `npm start` runs it (the compiled `bin/management-tokens.js`, built by tsc before, untimed),
  * or through tsx, which transpiles every module on the fly (as the tests do).
  */
-const coldStart = async (events: number, how: 'compiled' | 'tsx'): Promise<Measure> => {
+const SERVE = {
+  compiled: { args: [join(root, 'bin', 'management-tokens.js'), 'serve'], note: 'spawn `node bin/management-tokens.js serve` (as npm start) to /readyz 200' },
+  tsx: { args: ['--import', 'tsx', fileURLToPath(import.meta.url), 'cli', 'serve'], note: 'spawn `node --import tsx` (transpiling on the fly) to /readyz 200' },
+}
+
+const coldStart = async (events: number, how: keyof typeof SERVE): Promise<Measure> => {
   const port = await freePort()
-  const args = how === 'compiled' ? [join(root, 'bin', 'management-tokens.js'), 'serve'] : ['--import', 'tsx', fileURLToPath(import.meta.url), 'cli', 'serve']
+  const { args, note } = SERVE[how]
   const started = performance.now()
   const p = spawn(process.execPath, args, {
     cwd: root,
@@ -189,7 +194,6 @@ const coldStart = async (events: number, how: 'compiled' | 'tsx'): Promise<Measu
     const seconds = (performance.now() - started) / 1000
     const status = (await import('node:fs')).readFileSync(`/proc/${p.pid}/status`, 'utf8')
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
-    const note = how === 'compiled' ? 'spawn `node bin/management-tokens.js serve` (as npm start) to /readyz 200' : 'spawn `node --import tsx` (transpiling on the fly) to /readyz 200'
     return { seconds, events, maxRssMb: Math.round(hwm / 1024), note }
   } finally {
     p.kill('SIGTERM')

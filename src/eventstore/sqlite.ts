@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { setImmediate as nextTick } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
 import type {
@@ -226,7 +226,7 @@ export class SqliteEventStore implements EventStore {
           // catch-up (a reactor with an empty state at a million events) does not hold off the
           // server's listen, requests and timers until it ends. Awaiting a synchronous handler
           // alone only queues a microtask.
-          if (rows.length === this.pageSize) await yieldToLoop()
+          if (rows.length === this.pageSize) await nextTick()
         }
       } while (again && !closed)
     }
