@@ -104,23 +104,32 @@ export type AuditRow = [position: number, ...rest: Array<string | null>]
 const AUDIT_COLUMNS = `position, uid, api_key, created_at, created_by, module, event_type, event, request_id, remote_addr,
   metadata_uid, metadata_title, created_by_email, changed`
 
-/** Inserts an AuditRow (as an array). */
-export const insertRow = (db: Database.Database, table: TableName): Database.Statement =>
-  db.prepare(`INSERT OR REPLACE INTO ${table('audit_log')} (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+/** Values of an audit row: rows cross between threads as one flat array per window. */
+export const AUDIT_WIDTH = 14
+
+/** Inserts `rows` AuditRows at once, their values as one flat array (`rows` times AUDIT_WIDTH). */
+export const insertRow = (db: Database.Database, table: TableName, rows = 1): Database.Statement => {
+  const values = `(${Array.from({ length: AUDIT_WIDTH }, () => '?').join(', ')})`
+  return db.prepare(`INSERT OR REPLACE INTO ${table('audit_log')} (${AUDIT_COLUMNS}) VALUES ${Array.from({ length: rows }, () => values).join(', ')}`)
+}
 
 /** Inserts a row of audit_titles: [uid, title, detail]. */
 export const insertTitle = (db: Database.Database, table: TableName): Database.Statement =>
   db.prepare(`INSERT OR REPLACE INTO ${table('audit_titles')} VALUES (?, ?, ?)`)
 
+/** What each single-field update changed, as stored: one JSON string per event type. */
+const UPDATED_JSON = new Map(Object.entries(UPDATED_FIELDS).map(([type, fields]) => [type, JSON.stringify(fields)]))
+
 /**
- * The audit_log row of one event, from the event and the titles so far (which it updates). A
- * function of its arguments only, so a rebuild can compute the rows on the thread that decodes
- * the events and leave the inserts to audit.db's writer on another.
+ * Appends the audit_log row of one event (AUDIT_COLUMNS order, AUDIT_WIDTH values) to `out`, from
+ * the event and the titles so far (which it updates). A function of its arguments only, so a
+ * rebuild can compute the rows on the thread that decodes the events and leave the inserts to
+ * audit.db's writer on another; the rows of a window go into one flat array, with no array per row.
  */
-export const auditRow = ({ event, metadata, id, position }: Recorded, titles: Titles): AuditRow => {
+export const pushAuditRow = (out: unknown[], { event, metadata, id, position }: Recorded, titles: Titles): void => {
   let subject: string
   let title: string
-  let changed: string[] | null = null
+  let changed: string | null = null
   switch (event.type) {
     case 'StackCreated':
       subject = event.data.api_key
@@ -145,16 +154,23 @@ export const auditRow = ({ event, metadata, id, position }: Recorded, titles: Ti
       subject = event.data.token_uid
       title = event.data.name
       const [name, description] = titles.get(subject) ?? ['', '']
-      changed = [...(name === event.data.name ? [] : ['name']), ...(description === event.data.description ? [] : ['description'])]
+      changed = JSON.stringify([...(name === event.data.name ? [] : ['name']), ...(description === event.data.description ? [] : ['description'])])
       titles.set(subject, [title, event.data.description])
       break
     }
     default:
       subject = event.data.token_uid
       title = titles.get(subject)?.[0] ?? ''
-      changed = UPDATED_FIELDS[event.type] ?? null
+      changed = UPDATED_JSON.get(event.type) ?? null
   }
   const kind = AUDIT_KIND[event.type]
   const m = metadata
-  return [position, id, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title, m.actor_email ?? null, changed ? JSON.stringify(changed) : null]
+  out.push(position, id, event.data.api_key, m.occurred_at, m.actor, kind.module, kind.event_type, event.type, m.request_id, m.remote_addr, subject, title, m.actor_email ?? null, changed)
+}
+
+/** The audit_log row of one event as an array of its own (see pushAuditRow). */
+export const auditRow = (rec: Recorded, titles: Titles): AuditRow => {
+  const row: unknown[] = []
+  pushAuditRow(row, rec, titles)
+  return row as AuditRow
 }

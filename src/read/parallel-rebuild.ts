@@ -40,10 +40,11 @@ export interface ParallelOptions extends BuildOptions {
 }
 
 /**
- * The main thread's share. Measured at 1M events (bench:ops): from 0.76 on, the main thread never
- * waits for the worker, which also inserts every audit row and builds the audit indexes.
+ * The main thread's share. Measured at 1M events (bench:ops' rebuild, timing each step of both
+ * loops): at 0.72 each thread waits for the other 1-2 s in all, at 0.76 the worker (which also
+ * inserts every audit row, 16 to a statement, and builds the audit indexes) waits 4-5 s.
  */
-export const MAIN_SHARE = 0.76
+export const MAIN_SHARE = 0.72
 /** Windows of audit rows on their way to the worker, at most, before the main thread waits. */
 const IN_FLIGHT = 4
 

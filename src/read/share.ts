@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { auditRow, type Title } from '../../projections/audit-log.js'
+import { pushAuditRow, type Title } from '../../projections/audit-log.js'
 import type { RawEventRow } from '../eventstore/sqlite.js'
 import { EventDecodeError } from './decode.js'
 import { decodeRaw } from './log.js'
@@ -23,14 +23,11 @@ export const projectShare = (
       const r = orThrow(decodeRaw(row))
       const fns = a.byType.get(r.event.type)
       if (fns) for (const f of fns) f(r)
-      for (const v of auditRow(r, titles)) out.push(v)
+      pushAuditRow(out, r, titles)
     }
     for (const applier of a.all) if (applier.held() > keep) applier.flush()
     return out
   })
-
-/** Columns of an audit row: rows cross between threads as one flat array per window. */
-export const AUDIT_WIDTH = 14
 
 /** What a worker sends when it fails: enough to rebuild an EventDecodeError on the other side. */
 export interface Failure {

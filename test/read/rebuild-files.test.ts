@@ -103,6 +103,10 @@ t.test('the parallel rebuild gives the same rows whichever thread takes which st
     t.same(dump(db), live, `main thread's share ${share}`)
     t.ok(r.swapMs >= 0)
   }
+  // Windows of 100 events: audit rows go in 16 to a statement, and the last few of each window one by one.
+  t.ok((live.audit_log as unknown[]).length > 100, 'more audit rows than one window')
+  await rebuildFiles(db, store, PROJECTIONS, { share: 0.5, pageSize: 100 })
+  t.same(dump(db), live, 'windows of 100 events')
 })
 
 t.test('a failure on either thread leaves every live table as it was and no fresh table behind', async (t) => {
