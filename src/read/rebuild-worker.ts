@@ -12,7 +12,7 @@ import { openReadModelFile } from './files.js'
 import type { FromWorker, ToWorker, WorkerInput } from './parallel-rebuild.js'
 import { identity } from './projection.js'
 import { abandonFresh, appliers, finishFresh, flushAll, KEEP_ROWS, startFresh } from './rebuild.js'
-import { failureOf, Inbox, projectShare } from './share.js'
+import { failureOf, Inbox, projectShare, ROWS_PER_INSERT } from './share.js'
 
 const port = parentPort as NonNullable<typeof parentPort>
 const input = workerData as WorkerInput
@@ -29,8 +29,6 @@ for (const p of local) p.create(scratch, identity)
 const scratchAppliers = appliers(scratch, local, identity)
 const fresh = startFresh(db, [auditLog])
 
-/** Audit rows per INSERT statement: one statement run (and one call into SQLite) per 16 rows. */
-const ROWS_PER_INSERT = 16
 const values = new Array<unknown>(ROWS_PER_INSERT * AUDIT_WIDTH)
 
 /**
