@@ -49,7 +49,7 @@ const writeFloor = async (file: 'read-models' | 'audit'): Promise<Measure> => {
   const { identity } = await import('../src/read/projection.js')
   const { BULK_LOAD } = await import('../src/read/rebuild.js')
   const { PAGE_SIZE } = await import('../src/read/log.js')
-  const { ROWS_PER_INSERT } = await import('../src/read/share.js')
+  const { BatchedInsert } = await import('../src/read/batched-insert.js')
   const { READ_MODEL_FILES, openReadModelFile } = await import('../src/read/files.js')
   const projections = PROJECTIONS.filter((p) => p.file === file)
   const live = new Database(join(dataDir, READ_MODEL_FILES[file]), { readonly: true })
@@ -67,20 +67,11 @@ const writeFloor = async (file: 'read-models' | 'audit'): Promise<Measure> => {
     for (const t of p.tables) {
       const all = rows.get(t) ?? []
       if (all.length === 0) continue
-      // As the rebuild's worker inserts audit rows: ROWS_PER_INSERT rows to a statement, the rest one by one.
-      const row = `(${(all[0] as unknown[]).map(() => '?').join(', ')})`
-      const insert = db.prepare(`INSERT INTO ${t} VALUES ${row}`)
-      const many = db.prepare(`INSERT INTO ${t} VALUES ${Array.from({ length: ROWS_PER_INSERT }, () => row).join(', ')}`)
-      const width = (all[0] as unknown[]).length
-      const values = new Array<unknown>(ROWS_PER_INSERT * width)
+      // As the rebuild's worker inserts audit rows: 16 to a statement, the rest one by one.
+      const insert = new BatchedInsert(db, `INSERT INTO ${t}`, (all[0] as unknown[]).length)
       const page = db.transaction((from: number) => {
-        const end = Math.min(all.length, from + PAGE_SIZE)
-        let i = from
-        for (; i + ROWS_PER_INSERT <= end; i += ROWS_PER_INSERT) {
-          for (let r = 0; r < ROWS_PER_INSERT; r++) for (let c = 0; c < width; c++) values[r * width + c] = (all[i + r] as unknown[])[c]
-          many.run(values)
-        }
-        for (; i < end; i++) insert.run(all[i] as unknown[])
+        for (let i = from; i < Math.min(all.length, from + PAGE_SIZE); i++) insert.add(all[i] as unknown[], 0)
+        insert.flush()
       })
       for (let i = 0; i < all.length; i += PAGE_SIZE) page(i)
       written += all.length

@@ -107,11 +107,12 @@ const AUDIT_COLUMNS = `position, uid, api_key, created_at, created_by, module, e
 /** Values of an audit row: rows cross between threads as one flat array per window. */
 export const AUDIT_WIDTH = 14
 
-/** Inserts `rows` AuditRows at once, their values as one flat array (`rows` times AUDIT_WIDTH). */
-export const insertRow = (db: Database.Database, table: TableName, rows = 1): Database.Statement => {
-  const values = `(${Array.from({ length: AUDIT_WIDTH }, () => '?').join(', ')})`
-  return db.prepare(`INSERT OR REPLACE INTO ${table('audit_log')} (${AUDIT_COLUMNS}) VALUES ${Array.from({ length: rows }, () => values).join(', ')}`)
-}
+/** `INSERT ... INTO audit_log (columns)`, before its VALUES. */
+export const insertHead = (table: TableName): string => `INSERT OR REPLACE INTO ${table('audit_log')} (${AUDIT_COLUMNS})`
+
+/** Inserts an AuditRow (as an array). */
+export const insertRow = (db: Database.Database, table: TableName): Database.Statement =>
+  db.prepare(`${insertHead(table)} VALUES (${Array.from({ length: AUDIT_WIDTH }, () => '?').join(', ')})`)
 
 /** Inserts a row of audit_titles: [uid, title, detail]. */
 export const insertTitle = (db: Database.Database, table: TableName): Database.Statement =>

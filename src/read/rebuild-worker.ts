@@ -5,14 +5,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import { AUDIT_WIDTH, auditLog, insertRow, insertTitle, type Title } from '../../projections/audit-log.js'
+import { AUDIT_WIDTH, auditLog, insertHead, insertTitle, type Title } from '../../projections/audit-log.js'
 import { PROJECTIONS } from '../../projections/index.js'
 import { SqliteEventStore, STREAM_BUCKETS } from '../eventstore/sqlite.js'
+import { BatchedInsert } from './batched-insert.js'
 import { openReadModelFile } from './files.js'
 import type { FromWorker, ToWorker, WorkerInput } from './parallel-rebuild.js'
 import { identity } from './projection.js'
 import { abandonFresh, appliers, finishFresh, flushAll, KEEP_ROWS, startFresh } from './rebuild.js'
-import { failureOf, Inbox, projectShare, ROWS_PER_INSERT } from './share.js'
+import { failureOf, Inbox, projectShare } from './share.js'
 
 const port = parentPort as NonNullable<typeof parentPort>
 const input = workerData as WorkerInput
@@ -29,33 +30,24 @@ for (const p of local) p.create(scratch, identity)
 const scratchAppliers = appliers(scratch, local, identity)
 const fresh = startFresh(db, [auditLog])
 
-const values = new Array<unknown>(ROWS_PER_INSERT * AUDIT_WIDTH)
-
-/**
- * Both shares' rows of one window (flat, each in position order), inserted merged: appends to the
- * table, ROWS_PER_INSERT rows per statement (`many`) and the last few one by one (`one`).
- */
-const insertMerged = (many: Database.Statement, one: Database.Statement, own: readonly unknown[], theirs: readonly unknown[]): void => {
-  let n = 0
+/** Both shares' rows of one window (flat, each in position order), inserted merged: appends to the table. */
+const insertMerged = (insert: BatchedInsert, own: readonly unknown[], theirs: readonly unknown[]): void => {
   let i = 0
   let j = 0
   while (i < own.length || j < theirs.length) {
     if (i < own.length && (j >= theirs.length || (own[i] as number) < (theirs[j] as number))) {
-      for (const end = i + AUDIT_WIDTH; i < end; i++) values[n++] = own[i]
+      insert.add(own, i)
+      i += AUDIT_WIDTH
     } else {
-      for (const end = j + AUDIT_WIDTH; j < end; j++) values[n++] = theirs[j]
-    }
-    if (n === values.length) {
-      many.run(values)
-      n = 0
+      insert.add(theirs, j)
+      j += AUDIT_WIDTH
     }
   }
-  for (let r = 0; r < n; r += AUDIT_WIDTH) one.run(values.slice(r, r + AUDIT_WIDTH))
+  insert.flush()
 }
 
 const run = async (): Promise<void> => {
-  const many = insertRow(db, fresh.table, ROWS_PER_INSERT)
-  const one = insertRow(db, fresh.table)
+  const insert = new BatchedInsert(db, insertHead(fresh.table), AUDIT_WIDTH)
   const titles = new Map<string, Title>()
   const project = projectShare(scratch, scratchAppliers, titles, KEEP_ROWS)
   const window = db.transaction(insertMerged)
@@ -66,7 +58,7 @@ const run = async (): Promise<void> => {
     const own = project(rows)
     events += rows.length
     const flat = (await inbox.next('rows')).flat
-    window(many, one, own, flat)
+    window(insert, own, flat)
     post({ kind: 'ack' })
   }
   const theirs = (await inbox.next('titles')).flat

@@ -29,9 +29,6 @@ export const projectShare = (
     return out
   })
 
-/** Audit rows per INSERT statement of the rebuild's worker: one statement run (one call into SQLite) per 16 rows. */
-export const ROWS_PER_INSERT = 16
-
 /** What a worker sends when it fails: enough to rebuild an EventDecodeError on the other side. */
 export interface Failure {
   readonly message: string
