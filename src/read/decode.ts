@@ -29,16 +29,27 @@ const upcast = (type: string, data: unknown, metadata: unknown): { type: string;
 
 const problems = <A>(v: t.Validation<A>) => PathReporter.report(v)
 
-export const decodeStored = (stored: StoredEvent): E.Either<EventDecodeError, Recorded> => {
-  const up = upcast(stored.type, stored.data, stored.metadata)
+export const decodeStored = (stored: StoredEvent): E.Either<EventDecodeError, Recorded> =>
+  decodeParts(stored.position, stored.id, stored.stream, stored.revision, stored.type, stored.data, stored.metadata)
+
+/** decodeStored from a stored event's parts: a rebuild decodes rows read as arrays with no object between. */
+export const decodeParts = (
+  position: number,
+  id: string,
+  stream: string,
+  revision: number,
+  type: string,
+  data: unknown,
+  metadata: unknown,
+): E.Either<EventDecodeError, Recorded> => {
+  const up = upcast(type, data, metadata)
   // Fast path for replays and rebuilds: `is` checks the same codecs without allocating; decode
   // (below) runs only for an invalid event, to report its problems.
   const event = { type: up.type, data: up.data }
   if (EVENT_CODECS.get(up.type)?.is(event) && EventMetadata.is(up.metadata) && up.metadata.schema_version <= SCHEMA_VERSION) {
-    const { stream, revision, position, id } = stored
     return E.right({ event: event as DomainEvent, metadata: up.metadata, stream, revision, position, id })
   }
-  const fail = (p: string[]) => new EventDecodeError(stored.position, stored.stream, stored.type, p)
+  const fail = (p: string[]) => new EventDecodeError(position, stream, type, p)
   return pipe(
     E.Do,
     E.apS(
@@ -54,14 +65,7 @@ export const decodeStored = (stored: StoredEvent): E.Either<EventDecodeError, Re
       ({ metadata }) => metadata.schema_version <= SCHEMA_VERSION,
       ({ metadata }) => fail([`schema_version ${metadata.schema_version} is newer than this build (${SCHEMA_VERSION})`]),
     ),
-    E.map(({ event, metadata }) => ({
-      event,
-      metadata,
-      stream: stored.stream,
-      revision: stored.revision,
-      position: stored.position,
-      id: stored.id,
-    })),
+    E.map(({ event, metadata }) => ({ event, metadata, stream, revision, position, id })),
   )
 }
 

@@ -1,8 +1,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Recorded } from '../domain/events.js'
-import type { EventStore, StoredEvent } from '../eventstore/port.js'
-import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
-import { decodeStored, EventDecodeError } from './decode.js'
+import type { EventStore } from '../eventstore/port.js'
+import { SqliteEventStore, type RawEventRow, type RawShareRow } from '../eventstore/sqlite.js'
+import { decodeParts, decodeStored, EventDecodeError } from './decode.js'
 
 /** One event of the log: decoded, or the reason it could not be, with its position. */
 export type LogItem = E.Either<EventDecodeError, Recorded>
@@ -27,23 +27,21 @@ export class LogReadError extends Error {
   }
 }
 
-const parse = (r: RawEventRow): E.Either<EventDecodeError, StoredEvent> => {
-  let data: unknown
-  let metadata: unknown
+/** Decodes one raw row of a share, read as an array: bad JSON and codec failures alike become an EventDecodeError with the position. */
+export const decodeShareRow = ([position, id, stream, revision, type, data, metadata]: RawShareRow): LogItem => {
+  let d: unknown
+  let m: unknown
   try {
-    data = JSON.parse(r.data)
-    metadata = JSON.parse(r.metadata)
+    d = JSON.parse(data)
+    m = JSON.parse(metadata)
   } catch (e) {
-    return E.left(new EventDecodeError(r.position, r.stream, r.type, [`stored JSON is not valid: ${(e as Error).message}`]))
+    return E.left(new EventDecodeError(position, stream, type, [`stored JSON is not valid: ${(e as Error).message}`]))
   }
-  return E.right({ id: r.id, stream: r.stream, revision: r.revision, position: r.position, type: r.type, data, metadata, recorded_at: r.recorded_at })
+  return decodeParts(position, id, stream, revision, type, d, m)
 }
 
-/** Decodes one raw row: bad JSON and codec failures alike become an EventDecodeError with the position. */
-export const decodeRaw = (r: RawEventRow): LogItem => {
-  const stored = parse(r)
-  return E.isLeft(stored) ? stored : decodeStored(stored.right)
-}
+/** decodeShareRow for a row read as an object. */
+export const decodeRaw = (r: RawEventRow): LogItem => decodeShareRow([r.position, r.id, r.stream, r.revision, r.type, r.data, r.metadata])
 
 /**
  * The log in pages, every event decoded with the io-ts codecs (after upcasting). A bad event is

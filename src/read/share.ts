@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3'
 import { pushAuditRow, type Title } from '../../projections/audit-log.js'
-import type { RawEventRow } from '../eventstore/sqlite.js'
+import type { RawShareRow } from '../eventstore/sqlite.js'
 import { EventDecodeError } from './decode.js'
-import { decodeRaw } from './log.js'
+import { decodeShareRow } from './log.js'
 import { orThrow, type Appliers } from './rebuild.js'
 
 /**
@@ -16,11 +16,11 @@ export const projectShare = (
   a: Appliers,
   titles: Map<string, Title>,
   keep: number,
-): ((rows: readonly RawEventRow[]) => unknown[]) =>
-  db.transaction((rows: readonly RawEventRow[]) => {
+): ((rows: readonly RawShareRow[]) => unknown[]) =>
+  db.transaction((rows: readonly RawShareRow[]) => {
     const out: unknown[] = []
     for (const row of rows) {
-      const r = orThrow(decodeRaw(row))
+      const r = orThrow(decodeShareRow(row))
       const fns = a.byType.get(r.event.type)
       if (fns) for (const f of fns) f(r)
       pushAuditRow(out, r, titles)
