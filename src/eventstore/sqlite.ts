@@ -37,7 +37,8 @@ type Row = RawEventRow
  */
 export type RawShareRow = [position: number, id: string, stream: string, revision: number, type: string, data: string, metadata: string]
 
-const COLUMNS = 'position, id, stream, revision, type, data, metadata, recorded_at'
+const SHARE_COLUMNS = 'position, id, stream, revision, type, data, metadata'
+const COLUMNS = `${SHARE_COLUMNS}, recorded_at`
 type RowArray = [...RawShareRow, recorded_at: string]
 /** Rows read as arrays and made into objects here, of one shape: 30 % cheaper than better-sqlite3's objects. */
 const rowsOf = (arrays: readonly RowArray[]): Row[] => {
@@ -114,11 +115,11 @@ export class SqliteEventStore implements EventStore {
         `INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at)
          VALUES (@id, @stream, @revision, @type, @data, @metadata, @recorded_at)`,
       ),
-      stream: this.db.prepare<[string], Row>('SELECT * FROM events WHERE stream = ? ORDER BY revision'),
+      stream: this.db.prepare<[string], RowArray>(`SELECT ${COLUMNS} FROM events WHERE stream = ? ORDER BY revision`).raw(),
       page: this.db.prepare<[number, number], RowArray>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
       last: this.db.prepare<[], number>('SELECT COALESCE(MAX(position), 0) FROM events').pluck(),
       share: this.db.prepare<[number, number, number, number], RawShareRow>(
-        `SELECT position, id, stream, revision, type, data, metadata FROM events WHERE position > ? AND position <= ? AND ${STREAM_BUCKET} BETWEEN ? AND ? ORDER BY position`,
+        `SELECT ${SHARE_COLUMNS} FROM events WHERE position > ? AND position <= ? AND ${STREAM_BUCKET} BETWEEN ? AND ? ORDER BY position`,
       ).raw(),
     }
   }
@@ -134,7 +135,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   readStream(stream: string): Promise<readonly StoredEvent[]> {
-    return Promise.resolve(this.stmts.stream.all(stream).map(toStored))
+    return Promise.resolve(rowsOf(this.stmts.stream.all(stream)).map(toStored))
   }
 
   /** Synchronous core of append, so that a caller on this thread can load-decide-append without a gap. */
