@@ -223,8 +223,14 @@ const inProcess = (dataDir: string, readDb: ReturnType<typeof openReadModels>, p
   return { decisions: DECISIONS, p50_us: percentile(times, 0.5), p99_us: percentile(times, 0.99), p999_us: percentile(times, 0.999), mean_us: mean }
 }
 
-/** Servers on the last core, wrk on the first, when `taskset` exists. */
-const canPin = cpus().length >= 2 && spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0
+/**
+ * Servers on the last core, wrk on the first, when `taskset` exists. Only the parent pins itself
+ * (to the first core, beside wrk): a child imports this module too, and re-pinning itself there
+ * would put every server on wrk's core. `onCore` checks each server where it runs.
+ */
+const [mode, ...args] = process.argv.slice(2)
+const isParent = mode !== 'serve' && mode !== 'memory'
+const canPin = isParent && cpus().length >= 2 && spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0
 const SERVER_CPU = String(cpus().length - 1)
 const spawnChild = (args: string[], nodeArgs: string[] = [], script = self) => {
   const argv = [...nodeArgs, '--import', 'tsx', script, ...args]
@@ -244,6 +250,15 @@ const compareCopy = (dir: string) => {
   cpSync(join(dir, 'events.db'), join(copy, 'events.db'))
   cpSync(join(dir, 'data', 'read-models.db'), join(copy, 'data', 'read-models.db'))
   return join(copy, 'data')
+}
+
+/** The CPUs a process may run on (Linux), as `taskset -c` spells them. */
+const coresOf = (pid: number | undefined) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+/** A pinned server must run on its own core, never on wrk's: the run fails otherwise. */
+const onCore = (pid: number | undefined) => {
+  if (!canPin) return
+  const cores = coresOf(pid)
+  if (cores !== SERVER_CPU) throw new Error(`server ${pid} runs on cpu ${cores}, not ${SERVER_CPU}`)
 }
 
 /** CPU seconds a process has used so far in user space and in the kernel (Linux), or NaN elsewhere. */
@@ -296,7 +311,7 @@ const wrkScript = (requests: ReadonlyArray<{ path: string; headers: Record<strin
   ].join('\n')
 
 /** wrk must be installed (Debian: `apt-get install wrk`); the benchmark refuses to run without it. */
-const WRK = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined
+const hasWrk = () => spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined
 /**
  * One wrk run in a shell that then prints its own /proc stat: after `wait`, the shell's cutime
  * and cstime (fields 16 and 17) are wrk's CPU seconds.
@@ -335,7 +350,7 @@ const rss = (child: ChildProcess) =>
 const main = async () => {
   const machine = { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}` }
   console.error(`machine: ${machine.nproc} x ${machine.cpu}, node ${machine.node}`)
-  if (!WRK) throw new Error('wrk is not installed: apt-get install -y wrk')
+  if (!hasWrk()) throw new Error('wrk is not installed: apt-get install -y wrk')
   const loadAtStart = loadavg()
   const dir = mkdtempSync(join(tmpdir(), 'bench-authz-'))
   const children: ChildProcess[] = []
@@ -373,7 +388,9 @@ const main = async () => {
           ? spawnChild(['serve', 'forward-auth', compareDir], [], join(COMPARE, 'bench', 'authorizer.ts'))
           : spawnChild(['serve', kind, loaded.dataDir], prof)
       children.push(child)
-      return { child, url: await firstLine(child, 'LISTENING ') }
+      const url = await firstLine(child, 'LISTENING ')
+      onCore(child.pid)
+      return { child, url }
     }
     const stop = async (server: { child: ChildProcess }) => {
       const exited = new Promise((resolve) => server.child.once('exit', resolve))
@@ -540,7 +557,6 @@ const main = async () => {
   }
 }
 
-const [mode, ...args] = process.argv.slice(2)
 if (mode === 'serve') await serve(args[0] as string, args[1] as string)
 else if (mode === 'memory') await memory(args[0] as string)
 else await main()
