@@ -18,6 +18,8 @@ import type { Refusal } from './canonical.js'
 import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer } from './forward-auth-answer.js'
 import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, scanHeaders } from './origin.js'
 import { rawInputOf } from './request-input.js'
+// Before any start-up work: keeps nextTick's entries monomorphic (see tick-shape.ts).
+import './tick-shape.js'
 
 /** Answers a request and returns true, or returns false to leave it to fastify. */
 export type FastHandler = (req: IncomingMessage, res: ServerResponse) => boolean
