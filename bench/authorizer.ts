@@ -22,15 +22,17 @@
  *        server answers these before fastify (src/authorizer/fast-path.ts);
  *      - bare: a fastify route answering 200 with a small JSON body (logger off);
  *      - node-http: a plain `node:http` server answering the same JSON (the ceiling for Node);
+ *      - node-http-headers: a plain `node:http` server answering forward-auth's exact allowed
+ *        headers without deciding anything (what the answer's size costs: the most any
+ *        forward-auth sending those headers can reach against node-http);
  *      - bearer: @fastify/bearer-auth with a static list of 30 keys (a stack's maximum) plus
  *        @fastify/rate-limit keyed by the bearer key, limits far above the load.
  *    Every response must be a 2xx, or the run fails.
  * Writes bench/results/authorizer.json and prints a table.
  *
  * For investigation (the JSON is then not the reference run): BENCH_TOKENS and BENCH_ROUNDS
- * shrink the run; BENCH_KINDS=bare,node-http,node-http-headers,forward-auth,bearer adds a
- * `node:http` server answering forward-auth's exact allowed headers without deciding (what the
- * answer's size costs); BENCH_CPU_PROF=DIR writes a V8 CPU profile of the forward-auth server;
+ * shrink the run; BENCH_KINDS picks the servers (default bare,node-http,node-http-headers,
+ * forward-auth,bearer); BENCH_CPU_PROF=DIR writes a V8 CPU profile of the forward-auth server;
  * BENCH_COMPARE=DIR with the kind `forward-auth-compare` runs another checkout's forward-auth
  * server (say, the commit before a change) on its own copy of the same read models, in the same
  * rounds: an A/B of two versions at one time.
@@ -375,7 +377,7 @@ const main = async () => {
     if (m.allowed !== TOKENS) throw new Error(`memory: only ${m.allowed} allowed`)
 
     console.error('servers ...')
-    const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'forward-auth', 'bearer']) as readonly string[]
+    const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'node-http-headers', 'forward-auth', 'bearer']) as readonly string[]
     // A fresh server process for every measured run: a process keeps the code V8 compiled for it
     // (and its heap's layout) for life, which moves its speed by up to 15% from one process to the
     // next, so one process per kind for the whole run would repeat one draw in every round.
@@ -469,8 +471,8 @@ const main = async () => {
       Object.fromEntries(['server_user', 'server_kernel', 'client_user', 'client_kernel'].map((k) => [k, median((rounds[kind] ?? []).map((x) => x.cpu_us_per_request[k] as number))]))
     const http = {
       server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), bare: cpuPerRequest('bare'), node_http: cpuPerRequest('node-http'), bearer_rate_limit: cpuPerRequest('bearer') },
-      // Medians of user-space and kernel CPU per request, server and client (autocannon) apart.
-      cpu_us_per_request: { forward_auth: splitPerRequest('forward-auth'), bare: splitPerRequest('bare'), node_http: splitPerRequest('node-http'), bearer_rate_limit: splitPerRequest('bearer') },
+      // Medians of user-space and kernel CPU per request, server and client (wrk) apart.
+      cpu_us_per_request: { forward_auth: splitPerRequest('forward-auth'), bare: splitPerRequest('bare'), node_http: splitPerRequest('node-http'), node_http_headers: splitPerRequest('node-http-headers'), bearer_rate_limit: splitPerRequest('bearer') },
       // Median share of its core each side kept busy: the one near 1 is what bounds req/s.
       core_busy: Object.fromEntries(
         kinds.map((k) => [k, { client: median((rounds[k] ?? []).map((x) => x.client_core_busy)), server: median((rounds[k] ?? []).map((x) => x.server_core_busy)) }]),
@@ -478,10 +480,14 @@ const main = async () => {
       forward_auth_rps: rps('forward-auth'),
       bare_rps: rps('bare'),
       node_http_rps: rps('node-http'),
+      node_http_headers_rps: rps('node-http-headers'),
       bearer_rate_limit_rps: rps('bearer'),
       ratio_vs_bare: rps('forward-auth') / rps('bare'),
       ratio_vs_node_http: rps('forward-auth') / rps('node-http'),
       ratio_vs_bearer_rate_limit: rps('forward-auth') / rps('bearer'),
+      // node:http writing forward-auth's allowed answer, header for header, deciding nothing: the
+      // most any forward-auth that sends those headers can reach against bare node:http.
+      headers_only_vs_node_http: rps('node-http-headers') / rps('node-http'),
       // The same ratios round by round (servers measured back to back): how much the machine moved.
       round_ratio_range: { vs_bare: roundRatios('bare'), vs_node_http: roundRatios('node-http'), vs_bearer_rate_limit: roundRatios('bearer') },
       rounds,
@@ -534,13 +540,15 @@ const main = async () => {
         row('bare fastify 200 (req/s, median)', fixed(http.bare_rps)),
         row('bare node:http 200 (req/s, median)', fixed(http.node_http_rps)),
         row('bearer-auth + rate-limit (req/s, median)', fixed(http.bearer_rate_limit_rps)),
+        row('node:http, forward-auth headers, no decision', fixed(http.node_http_headers_rps)),
         row('ratio forward-auth / bare fastify', fixed2(http.ratio_vs_bare), '>= 1.00'),
         row('ratio forward-auth / bare node:http', fixed2(http.ratio_vs_node_http), '>= 0.80'),
         row('ratio forward-auth / bearer + rate-limit', fixed2(http.ratio_vs_bearer_rate_limit), '>= 1.00'),
+        row('ratio headers, no decision / bare node:http', fixed2(http.headers_only_vs_node_http)),
         ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit]] as const).map(([label, r]) =>
           row(`  per round, / ${label}: min-max`, `${fixed2(r.min)}-${fixed2(r.max)}`),
         ),
-        ...([['forward_auth', 'forward-auth'], ['bare', 'bare'], ['node_http', 'node:http'], ['bearer_rate_limit', 'bearer + rl']] as const).map(([k, label]) => {
+        ...([['forward_auth', 'forward-auth'], ['bare', 'bare'], ['node_http', 'node:http'], ['node_http_headers', 'headers only'], ['bearer_rate_limit', 'bearer + rl']] as const).map(([k, label]) => {
           const c = http.cpu_us_per_request[k] as Record<string, number>
           const f = (x: number | undefined) => (x ?? Number.NaN).toFixed(1)
           return row(`${label} (us/request): server user+kernel; client user`, `${f(c.server_user)}+${f(c.server_kernel)}; ${f(c.client_user)}`)
