@@ -3,9 +3,10 @@
  * request it forwards, so this endpoint's cost is the gateway's: the decision takes a few
  * microseconds, while fastify's routing, request and reply objects, hooks and header handling
  * cost several times that (bench/authorizer.ts once measured 33 us of server CPU per request
- * against 17 for a bare fastify route, client and server then sharing a core). So the HTTP server that buildApp gives fastify (`serverFactory`)
- * first offers each request to a plain Node handler, which answers the common case: a bodiless
- * GET/HEAD on `/v3/authorize` or a bodiless request on the Envoy prefix. Everything else, and
+ * against 17 for a bare fastify route, client and server then sharing a core). So the HTTP
+ * server that buildApp gives fastify (`serverFactory`) first offers each request to a plain
+ * Node handler, which answers the common case: a bodiless GET/HEAD on `/v3/authorize` or a
+ * bodiless request on the Envoy prefix. Everything else, and
  * anything unusual (a body, the app closing), goes to fastify as before. Both judge the same
  * canonical form (canonical.ts), so a percent-encoded Envoy path gets the same answer here.
  * Both paths build their answer with `answerOf` and the request id with buildApp's function, so

@@ -2,15 +2,19 @@
  * Keeps one of Node's `process.nextTick` queue entries alive for the life of the process.
  *
  * `nextTick` builds each entry as `{ [async_id_symbol]: id, [trigger_async_id_symbol]: id,
- * callback, args }`. Its computed keys are added one at a time, and the hidden classes V8 makes
- * for them are held only weakly: a full garbage collection at a moment when no entry is alive
- * drops them, and the next entry gets new ones. After a few such collections (a start-up that
- * loads the read models runs several) V8 marks those property stores megamorphic for good, and
- * every `nextTick` goes through the runtime. A forward-auth answer makes about six (Node's
- * streams ending the request and finishing the response), so that lottery decided about a
- * third of the fast path's throughput: `bench:authorizer` measured 33 to 35k allowed reads/s in
- * the processes that lost it and 45 to 50k in those that did not. One entry kept alive keeps
- * its hidden classes, so every later entry takes the same ones and the stores stay monomorphic.
+ * callback, args }`, its computed keys added one at a time. In some processes the service's
+ * start-up left those property stores megamorphic for good (`%DebugPrint(process.nextTick)`
+ * under `--allow-natives-syntax`: the slots after the first MEGAMORPHIC), so every `nextTick`
+ * went through the runtime. A forward-auth answer makes about six (Node's streams ending the
+ * request and finishing the response), and `bench:authorizer` measured 27.8k to 35.3k allowed
+ * reads/s in the processes that lost that way against 46.7k to 58.5k in the others.
+ *
+ * V8 holds hidden classes, and the transitions to them, weakly: a chain that no live object
+ * uses can be dropped by a full collection and built anew, and each new chain is one more class
+ * for those stores to see. The exact start-up sequence that does it was not reproduced in
+ * isolation (nextTick between forced full collections stayed monomorphic); what was measured is
+ * the outcome: with one entry held, none of 5 servers checked with `%DebugPrint` and none of 34
+ * bench servers lost (2 of 3 service processes and 4 of 4 bench servers had, before).
  *
  * The entry is caught with an async hook enabled for that one call only.
  */
