@@ -12,6 +12,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
+import type { AUDIT_KIND, UPDATED_JSON } from '../projections/audit-log.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -108,32 +109,33 @@ const writeFloor = async (file: 'read-models' | 'audit'): Promise<Measure> => {
   return { seconds, events: written, maxRssMb: maxRssMb(), note: `${written} rows of ${READ_MODEL_FILES[file]} (not events): inserts and index builds only` }
 }
 
+/** A SQL `CASE type ...` of a string per event type (quotes doubled), `otherwise` for the rest. */
+const caseOfType = (values: ReadonlyArray<readonly [string, string]>, otherwise: string) =>
+  `CASE type ${values.map(([type, v]) => `WHEN '${type}' THEN '${v.replaceAll("'", "''")}'`).join(' ')} ELSE ${otherwise} END`
+
 /**
  * audit_log's rows as the audit-log projection writes them, computed and inserted by SQLite alone
  * from events.db (attached): one `INSERT ... SELECT` with SQLite's JSON operators, a token's title
  * (its latest name before the event) and what a rename changed found through a temporary table of
  * the naming events indexed by subject, then the projection's indexes. No row crosses into
  * JavaScript. What a rebuild's audit.db would cost done this way: timed, then compared row for row
- * (untimed) with the live table of the seeded data dir, which the projection wrote.
+ * (untimed) with the live table of the seeded data dir, which the projection wrote. The module,
+ * event_type and changed fields come from the projection's own tables (AUDIT_KIND, UPDATED_JSON).
  */
-const AUDIT_BY_SQL = `
+const auditBySqlText = (kinds: typeof AUDIT_KIND, updated: typeof UPDATED_JSON) => `
   CREATE TEMP TABLE names AS SELECT data->>'token_uid' AS subject, position, data->>'name' AS name, data->>'description' AS description
     FROM log.events WHERE type IN ('TokenGenerated', 'TokenRenamed') ORDER BY position;
   CREATE INDEX temp.names_by_subject ON names (subject, position);
   INSERT INTO audit_log
   SELECT position, id, data->>'api_key', metadata->>'occurred_at', metadata->>'actor',
-    CASE WHEN type IN ('StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred') THEN 'stack' ELSE 'management_token' END,
-    CASE type WHEN 'StackCreated' THEN 'create' WHEN 'MemberShared' THEN 'share' WHEN 'MemberUnshared' THEN 'unshare'
-      WHEN 'OwnershipTransferred' THEN 'transfer_ownership' WHEN 'TokenGenerated' THEN 'create' WHEN 'TokenRotated' THEN 'rotate'
-      WHEN 'TokenRevoked' THEN 'delete' WHEN 'TokenExpiryNotified' THEN 'expiry_notice' ELSE 'update' END,
+    ${caseOfType(Object.entries(kinds).map(([type, k]) => [type, k.module]), 'NULL')},
+    ${caseOfType(Object.entries(kinds).map(([type, k]) => [type, k.event_type]), 'NULL')},
     type, metadata->>'request_id', metadata->>'remote_addr', subject,
     CASE WHEN type IN ('MemberShared', 'MemberUnshared', 'OwnershipTransferred') THEN subject
       WHEN type IN ('StackCreated', 'TokenGenerated', 'TokenRenamed') THEN data->>'name'
       ELSE coalesce((SELECT name FROM names n WHERE n.subject = x.subject AND n.position < x.position ORDER BY n.position DESC LIMIT 1), '') END,
     metadata->>'actor_email',
-    CASE type WHEN 'TokenScopeChanged' THEN '["scope"]' WHEN 'TokenExpiryChanged' THEN '["expires_on"]' WHEN 'TokenLimitsChanged' THEN '["rate_limit"]'
-      WHEN 'TokenNotificationChanged' THEN '["is_email_notification_enabled"]'
-      WHEN 'TokenRenamed' THEN (
+    CASE WHEN type <> 'TokenRenamed' THEN ${caseOfType([...updated], 'NULL')} ELSE (
         SELECT CASE
           WHEN coalesce(p.name, '') <> x.data->>'name' AND coalesce(p.description, '') <> x.data->>'description' THEN '["name","description"]'
           WHEN coalesce(p.name, '') <> x.data->>'name' THEN '["name"]'
@@ -146,13 +148,13 @@ const AUDIT_BY_SQL = `
   ORDER BY position`
 
 const auditBySql = async (): Promise<Measure> => {
-  const { auditLog } = await import('../projections/audit-log.js')
+  const { AUDIT_KIND, UPDATED_JSON, auditLog } = await import('../projections/audit-log.js')
   const { identity } = await import('../src/read/projection.js')
   const { dir, db } = await scratchFile('audit-by-sql', 'audit')
   db.prepare('ATTACH ? AS log').run(join(dataDir, 'events.db'))
   auditLog.create(db, identity)
   const started = performance.now()
-  db.exec(AUDIT_BY_SQL)
+  db.exec(auditBySqlText(AUDIT_KIND, UPDATED_JSON))
   db.transaction(() => auditLog.index(db, identity))()
   const seconds = (performance.now() - started) / 1000
   db.prepare('ATTACH ? AS live').run(join(dataDir, 'audit.db'))

@@ -119,7 +119,7 @@ export const insertTitle = (db: Database.Database, table: TableName): Database.S
   db.prepare(`INSERT OR REPLACE INTO ${table('audit_titles')} VALUES (?, ?, ?)`)
 
 /** What each single-field update changed, as stored: one JSON string per event type. */
-const UPDATED_JSON = new Map(Object.entries(UPDATED_FIELDS).map(([type, fields]) => [type, JSON.stringify(fields)]))
+export const UPDATED_JSON = new Map(Object.entries(UPDATED_FIELDS).map(([type, fields]) => [type, JSON.stringify(fields)]))
 
 /**
  * Appends the audit_log row of one event (AUDIT_COLUMNS order, AUDIT_WIDTH values) to `out`, from
