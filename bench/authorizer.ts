@@ -42,7 +42,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { PROJECTIONS } from '../projections/index.js'
 import { createAuthorizer } from '../src/authorizer/decide.js'
 import { type Config, testConfig } from '../src/config.js'
@@ -76,15 +76,35 @@ const benchConfig = (dataDir: string): Config =>
 // ---------------------------------------------------------------------------------------------
 // Children
 
+const root = join(fileURLToPath(new URL('.', import.meta.url)), '..')
+/**
+ * The service's modules as tsc compiled them (what `npm start` and the package's exports run),
+ * not as tsx transpiles them on the fly: tsx keeps every function's name with a helper that calls
+ * Object.defineProperty each time a closure is made, a cost the shipped code does not have.
+ */
+const compiled = async () => {
+  const dist = (path: string) => pathToFileURL(join(root, 'dist', path)).href
+  const service = (await import(dist('src/service.js'))) as typeof import('../src/service.js')
+  const app = (await import(dist('src/http/app.js'))) as typeof import('../src/http/app.js')
+  return { openService: service.openService, buildApp: app.buildApp }
+}
+/** Compiles `checkout` (this one, or BENCH_COMPARE's) as `npm run build` does for the service. */
+const compile = (checkout: string) => {
+  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(checkout, 'tsconfig.json')], { stdio: 'inherit' })
+  if (built.status !== 0) throw new Error(`tsc -p ${join(checkout, 'tsconfig.json')} failed`)
+}
+
 const serve = async (kind: string, dataDir: string) => {
   // A normal exit on SIGINT, so that --cpu-prof writes its profile.
   process.on('SIGINT', () => process.exit(0))
   const Fastify = (await import('fastify')).default
   let app
-  if (kind === 'forward-auth') {
-    const service = await openService(benchConfig(dataDir))
+  if (kind === 'forward-auth' || kind === 'forward-auth-tsx') {
+    // As `npm start` runs it: tsc's output in dist/ (compiled by the parent before the servers).
+    const shipped = kind === 'forward-auth' ? await compiled() : { openService, buildApp }
+    const service = await shipped.openService(benchConfig(dataDir))
     await service.projector.waitFor(0)
-    app = await buildApp(service)
+    app = await shipped.buildApp(service)
   } else if (kind === 'bare') {
     app = Fastify()
     app.get('/v3/authorize', async () => SMALL_JSON)
@@ -382,9 +402,11 @@ const main = async () => {
     // (and its heap's layout) for life, which moves its speed by up to 15% from one process to the
     // next, so one process per kind for the whole run would repeat one draw in every round.
     const compareDir = kinds.includes('forward-auth-compare') && COMPARE ? compareCopy(dir) : undefined
+    if (kinds.includes('forward-auth')) compile(root)
+    if (compareDir && COMPARE) compile(COMPARE)
     const start = async (kind: string) => {
       // BENCH_CPU_PROF=DIR: a V8 CPU profile of each forward-auth server, written when it exits.
-      const prof = kind === 'forward-auth' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
+      const prof = kind.startsWith('forward-auth') && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
       const child =
         kind === 'forward-auth-compare' && compareDir && COMPARE
           ? spawnChild(['serve', 'forward-auth', compareDir], [], join(COMPARE, 'bench', 'authorizer.ts'))

@@ -232,6 +232,16 @@ const shortPath = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}.
 const refused = (r: Refusal): Deny => deny('forbidden', forbidden(r.refused, { [r.field]: [r.problem] }))
 
 /**
+ * The decision once the counters have counted. A function of its arguments rather than a closure
+ * made per decision: a closure is an allocation, and under tsx (esbuild's keepNames) each one
+ * also costs an Object.defineProperty of its name, 2.6% of a forward-auth server's samples (perf).
+ */
+const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string, url: string, cls: AccessClass, limits: ClassLimits): Decision =>
+  c.exceeded === undefined
+    ? new Allowed(tokenUid, apiKey, method, url, limits, c)
+    : deny('rate_limited', tooMany(`Rate limit exceeded: the ${c.exceeded}'s ${cls} budget of ${c.exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, limitHeaders(limits, c)))
+
+/**
  * The request authorizer (SPEC 6.2). It reads only the read models. Token rows are cached by
  * secret hash, and the cache is dropped whenever the read models may have changed:
  * - with an in-process projector, every request compares its `generation`, which it bumps after
@@ -337,16 +347,15 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     const limits = row.limits[cls]
     const tokenUid = row.token_uid
     const url = routed.url
-    const limited = (c: LimitCheck): Decision =>
-      c.exceeded === undefined
-        ? new Allowed(tokenUid, apiKey, method, url, limits, c)
-        : deny('rate_limited', tooMany(`Rate limit exceeded: the ${c.exceeded}'s ${cls} budget of ${c.exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, limitHeaders(limits, c)))
-    if (local) return limited(checkLocal(local, limits, Date.now()))
-    return (checkLimits(store, limits) as Promise<LimitCheck>).then(limited, (e: unknown): Decision => {
-      // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
-      onLimiterError(e)
-      return new Allowed(tokenUid, apiKey, method, url, limits, undefined)
-    })
+    if (local) return limited(checkLocal(local, limits, Date.now()), tokenUid, apiKey, method, url, cls, limits)
+    return (checkLimits(store, limits) as Promise<LimitCheck>).then(
+      (c) => limited(c, tokenUid, apiKey, method, url, cls, limits),
+      (e: unknown): Decision => {
+        // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
+        onLimiterError(e)
+        return new Allowed(tokenUid, apiKey, method, url, limits, undefined)
+      },
+    )
   }
 
   const record = (d: Decision, started: number): Decision => {
