@@ -19,7 +19,9 @@
  *    compiled code does not repeat in every round:
  *      - forward-auth: the real service (`buildApp` on the 100k-token read models, default log
  *        level), GET /v3/authorize for an allowed read, limits far above the load; buildApp's
- *        server answers these before fastify (src/authorizer/fast-path.ts);
+ *        server answers these before fastify (src/authorizer/fast-path.ts). It runs tsc's output
+ *        in dist/, as `npm start` does (compiled before the servers start); `forward-auth-tsx`
+ *        (BENCH_KINDS only) runs the same code through tsx;
  *      - bare: a fastify route answering 200 with a small JSON body (logger off);
  *      - node-http: a plain `node:http` server answering the same JSON (the ceiling for Node);
  *      - node-http-headers: a plain `node:http` server answering forward-auth's exact allowed
