@@ -46,6 +46,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { PROJECTIONS } from '../projections/index.js'
+import { compileService } from './compile.js'
 import { createAuthorizer } from '../src/authorizer/decide.js'
 import { type Config, testConfig } from '../src/config.js'
 import { SqliteEventStore } from '../src/eventstore/sqlite.js'
@@ -89,11 +90,6 @@ const compiled = async () => {
   const service = (await import(dist('src/service.js'))) as typeof import('../src/service.js')
   const app = (await import(dist('src/http/app.js'))) as typeof import('../src/http/app.js')
   return { openService: service.openService, buildApp: app.buildApp }
-}
-/** Compiles `checkout` (this one, or BENCH_COMPARE's) as `npm run build` does for the service. */
-const compile = (checkout: string) => {
-  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(checkout, 'tsconfig.json')], { stdio: 'inherit' })
-  if (built.status !== 0) throw new Error(`tsc -p ${join(checkout, 'tsconfig.json')} failed`)
 }
 
 const serve = async (kind: string, dataDir: string) => {
@@ -404,8 +400,8 @@ const main = async () => {
     // (and its heap's layout) for life, which moves its speed by up to 15% from one process to the
     // next, so one process per kind for the whole run would repeat one draw in every round.
     const compareDir = kinds.includes('forward-auth-compare') && COMPARE ? compareCopy(dir) : undefined
-    if (kinds.includes('forward-auth')) compile(root)
-    if (compareDir && COMPARE) compile(COMPARE)
+    if (kinds.includes('forward-auth')) compileService()
+    if (compareDir && COMPARE) compileService(COMPARE)
     const start = async (kind: string) => {
       // BENCH_CPU_PROF=DIR: a V8 CPU profile of each forward-auth server, written when it exits.
       const prof = kind.startsWith('forward-auth') && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []

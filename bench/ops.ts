@@ -4,7 +4,7 @@
  * memory (max RSS) is its own. The seeded data dir is kept in bench/.cache (ignored by git) and
  * reused when present; delete it to seed again. Results: bench/results/ops.json and a table.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import type { AUDIT_KIND, UPDATED_JSON } from '../projections/audit-log.js'
+import { compileService } from './compile.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -337,8 +338,7 @@ const main = async () => {
   )
   process.stderr.write('cold start ...\n')
   // The serve that `npm start` runs: compiled first (what `npm run build` does for the service).
-  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' })
-  if (built.status !== 0) throw new Error('tsc -p tsconfig.json failed')
+  compileService()
   // Once through tsx first: a serve after a seed or a rebuild may have a reactor to catch up.
   results.cold_start_tsx = await coldStart(results.baseline?.events ?? 0, 'tsx')
   results.cold_start = await coldStart(results.baseline?.events ?? 0, 'compiled')
