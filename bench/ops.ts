@@ -12,7 +12,6 @@ import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import type { AUDIT_KIND, UPDATED_JSON } from '../projections/audit-log.js'
 import { compileService } from './compile.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -28,6 +27,8 @@ interface Measure {
   note?: string
   /** Every run's seconds, when the measure is a median. */
   runs?: number[]
+  /** Figures of a task that are not seconds of one run. */
+  detail?: Record<string, number>
 }
 
 const maxRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024)
@@ -47,20 +48,74 @@ const median = (ms: readonly Measure[]): Measure => {
   return { ...m, maxRssMb: Math.max(...ms.map((x) => x.maxRssMb)), ...(swapMs === undefined ? {} : { swapMs }), note, runs: ms.map((x) => Number(x.seconds.toFixed(3))) }
 }
 
-const rebuildTask = async (which: 'all' | 'audit' | 'tokens', how: 'parallel' | 'sequential' = 'parallel'): Promise<Measure> => {
+/**
+ * A rebuild of the seeded data dir: `embedded`, what the service keeps on the embedded store
+ * (read-models.db; the audit log is the store's own rows), in parallel or on one thread; or `esdb`,
+ * every projection file after file on one thread (audit.db too), as beside EventStoreDB.
+ */
+const rebuildTask = async (which: 'embedded' | 'esdb', how: 'parallel' | 'sequential' = 'parallel'): Promise<Measure> => {
   const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
   const { openReadModels } = await import('../src/service.js')
   const { rebuildEachFile, rebuildFiles } = await import('../src/read/rebuild-files.js')
-  const { PROJECTIONS } = await import('../projections/index.js')
-  const projections = PROJECTIONS.filter((p) => which === 'all' || (which === 'audit') === (p.file === 'audit'))
+  const { PROJECTIONS, projectionsFor } = await import('../projections/index.js')
   const store = new SqliteEventStore(join(dataDir, 'events.db'))
-  const db = openReadModels(dataDir)
+  const projections = which === 'embedded' ? projectionsFor(store) : PROJECTIONS
+  const db = openReadModels(dataDir, projections)
   const started = performance.now()
   const r = await (how === 'parallel' ? rebuildFiles : rebuildEachFile)(db, store, projections)
   const seconds = (performance.now() - started) / 1000
   db.close()
   await store.close()
-  return { seconds, events: r.events, maxRssMb: maxRssMb(), swapMs: Math.round(r.swapMs), note: `swap held a write lock ${Math.round(r.swapMs)} ms at most` }
+  return { seconds, events: r.events, maxRssMb: maxRssMb(), swapMs: Math.round(r.swapMs), note: `${r.projections.join(', ')}; swap held a write lock ${Math.round(r.swapMs)} ms at most` }
+}
+
+/** Median of a list of numbers. */
+const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+/**
+ * What reading the audit log from the event store's rows costs a query, against audit.db's table
+ * (the audit-log projection, built by rebuild_esdb_path): 300 stacks, each asked in turn by both
+ * for the first page (25, with the count), a filtered page (an actor, with the count), and one
+ * entry by its uid; the same answers checked equal, untimed. Medians in microseconds.
+ */
+const auditQueries = async (): Promise<Measure> => {
+  const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
+  const { openReadModels } = await import('../src/service.js')
+  const { PROJECTIONS } = await import('../projections/index.js')
+  const { eventsAudit } = await import('../src/read/events-audit.js')
+  const { tableAudit } = await import('../src/read/queries.js')
+  const store = new SqliteEventStore(join(dataDir, 'events.db'))
+  const db = openReadModels(dataDir, PROJECTIONS)
+  const sources = { events: eventsAudit(store.connection), table: tableAudit(db) }
+  const stacks = db.prepare<[], string>('SELECT api_key FROM stacks ORDER BY api_key LIMIT 300').pluck().all()
+  const times: Record<string, number[]> = {}
+  const time = <T>(key: string, f: () => T): T => {
+    const t0 = performance.now()
+    const r = f()
+    ;(times[key] ??= []).push((performance.now() - t0) * 1000)
+    return r
+  }
+  let differ = 0
+  const started = performance.now()
+  for (const apiKey of stacks) {
+    const first = sources.table.audit(apiKey, { limit: 1, skip: 0 }).logs[0]
+    const actor = first?.created_by ?? ''
+    const uid = first?.uid ?? ''
+    const answers = Object.entries(sources).map(([name, source]) =>
+      JSON.stringify([
+        time(`${name}_page`, () => source.audit(apiKey, { limit: 25, skip: 0 })),
+        time(`${name}_actor`, () => source.audit(apiKey, { actor, limit: 25, skip: 0 })),
+        time(`${name}_entry`, () => source.auditEntry(apiKey, uid)),
+      ]),
+    )
+    if (answers[0] !== answers[1]) differ += 1
+  }
+  const seconds = (performance.now() - started) / 1000
+  db.close()
+  await store.close()
+  const us = Object.fromEntries(['page', 'actor', 'entry'].flatMap((q) => ['events', 'table'].map((s) => [`${s}_${q}_us`, Math.round(mid(times[`${s}_${q}`] ?? [0]))])))
+  const note = ['page', 'actor', 'entry'].map((q) => `${q}: ${us[`events_${q}_us`]} us from events.db vs ${us[`table_${q}_us`]} us from audit.db`).join('; ')
+  return { seconds, events: stacks.length, maxRssMb: maxRssMb(), note: `medians over ${stacks.length} stacks; ${note}; ${differ} stacks answered differently`, detail: us }
 }
 
 /** An empty read-model file in its own folder of the data dir, with the service's settings, then a rebuild's. */
@@ -110,63 +165,6 @@ const writeFloor = async (file: 'read-models' | 'audit'): Promise<Measure> => {
   return { seconds, events: written, maxRssMb: maxRssMb(), note: `${written} rows of ${READ_MODEL_FILES[file]} (not events): inserts and index builds only` }
 }
 
-/** A SQL `CASE type ...` of a string per event type (quotes doubled), `otherwise` for the rest. */
-const caseOfType = (values: ReadonlyArray<readonly [string, string]>, otherwise: string) =>
-  `CASE type ${values.map(([type, v]) => `WHEN '${type}' THEN '${v.replaceAll("'", "''")}'`).join(' ')} ELSE ${otherwise} END`
-
-/**
- * audit_log's rows as the audit-log projection writes them, computed and inserted by SQLite alone
- * from events.db (attached): one `INSERT ... SELECT` with SQLite's JSON operators, a token's title
- * (its latest name before the event) and what a rename changed found through a temporary table of
- * the naming events indexed by subject, then the projection's indexes. No row crosses into
- * JavaScript. What a rebuild's audit.db would cost done this way: timed, then compared row for row
- * (untimed) with the live table of the seeded data dir, which the projection wrote. The module,
- * event_type and changed fields come from the projection's own tables (AUDIT_KIND, UPDATED_JSON).
- */
-const auditBySqlText = (kinds: typeof AUDIT_KIND, updated: typeof UPDATED_JSON) => `
-  CREATE TEMP TABLE names AS SELECT data->>'token_uid' AS subject, position, data->>'name' AS name, data->>'description' AS description
-    FROM log.events WHERE type IN ('TokenGenerated', 'TokenRenamed') ORDER BY position;
-  CREATE INDEX temp.names_by_subject ON names (subject, position);
-  INSERT INTO audit_log
-  SELECT position, id, data->>'api_key', metadata->>'occurred_at', metadata->>'actor',
-    ${caseOfType(Object.entries(kinds).map(([type, k]) => [type, k.module]), 'NULL')},
-    ${caseOfType(Object.entries(kinds).map(([type, k]) => [type, k.event_type]), 'NULL')},
-    type, metadata->>'request_id', metadata->>'remote_addr', subject,
-    CASE WHEN type IN ('MemberShared', 'MemberUnshared', 'OwnershipTransferred') THEN subject
-      WHEN type IN ('StackCreated', 'TokenGenerated', 'TokenRenamed') THEN data->>'name'
-      ELSE coalesce((SELECT name FROM names n WHERE n.subject = x.subject AND n.position < x.position ORDER BY n.position DESC LIMIT 1), '') END,
-    metadata->>'actor_email',
-    CASE WHEN type <> 'TokenRenamed' THEN ${caseOfType([...updated], 'NULL')} ELSE (
-        SELECT CASE
-          WHEN coalesce(p.name, '') <> x.data->>'name' AND coalesce(p.description, '') <> x.data->>'description' THEN '["name","description"]'
-          WHEN coalesce(p.name, '') <> x.data->>'name' THEN '["name"]'
-          WHEN coalesce(p.description, '') <> x.data->>'description' THEN '["description"]'
-          ELSE '[]' END
-        FROM (SELECT 1) LEFT JOIN (SELECT name, description FROM names n WHERE n.subject = x.subject AND n.position < x.position ORDER BY n.position DESC LIMIT 1) p)
-      END
-  FROM (SELECT *, CASE type WHEN 'StackCreated' THEN data->>'api_key' WHEN 'MemberShared' THEN data->>'email' WHEN 'MemberUnshared' THEN data->>'email'
-      WHEN 'OwnershipTransferred' THEN data->>'to_email' ELSE data->>'token_uid' END AS subject FROM log.events) x
-  ORDER BY position`
-
-const auditBySql = async (): Promise<Measure> => {
-  const { AUDIT_KIND, UPDATED_JSON, auditLog } = await import('../projections/audit-log.js')
-  const { identity } = await import('../src/read/projection.js')
-  const { dir, db } = await scratchFile('audit-by-sql', 'audit')
-  db.prepare('ATTACH ? AS log').run(join(dataDir, 'events.db'))
-  auditLog.create(db, identity)
-  const started = performance.now()
-  db.exec(auditBySqlText(AUDIT_KIND, UPDATED_JSON))
-  db.transaction(() => auditLog.index(db, identity))()
-  const seconds = (performance.now() - started) / 1000
-  db.prepare('ATTACH ? AS live').run(join(dataDir, 'audit.db'))
-  const count = (sql: string) => db.prepare(sql).pluck().get() as number
-  const rows = count('SELECT count(*) FROM audit_log')
-  const differ = count('SELECT count(*) FROM (SELECT * FROM audit_log EXCEPT SELECT * FROM live.audit_log)') + Math.abs(rows - count('SELECT count(*) FROM live.audit_log'))
-  db.close()
-  rmSync(dir, { recursive: true, force: true })
-  return { seconds, events: rows, maxRssMb: maxRssMb(), note: `${rows} rows of audit_log computed and inserted by SQLite alone, then indexed; ${differ} differ from the projection's` }
-}
-
 /** The tasks, each run in a child process. */
 const tasks: Record<string, () => Promise<Measure>> = {
   async seed() {
@@ -198,14 +196,13 @@ const tasks: Record<string, () => Promise<Measure>> = {
     await store.close()
     return { seconds, events, maxRssMb: maxRssMb() }
   },
-  /** Every projection, both files at once (the parallel rebuild): what the target is about. */
-  rebuild: () => rebuildTask('all'),
-  /** The same on one thread, file after file: what the parallel rebuild is compared with. */
-  rebuild_one_thread: () => rebuildTask('all', 'sequential'),
-  /** The audit log alone (audit.db; still split between the two threads). */
-  rebuild_audit: () => rebuildTask('audit'),
-  /** read-models.db alone (the three token projections), on one thread. */
-  rebuild_tokens: () => rebuildTask('tokens'),
+  /** Every projection the embedded store keeps, on both threads (the parallel rebuild): what the target is about. */
+  rebuild: () => rebuildTask('embedded'),
+  /** The same on one thread: what the parallel rebuild is compared with. */
+  rebuild_one_thread: () => rebuildTask('embedded', 'sequential'),
+  /** Every projection with the audit log's, file after file on one thread: the EventStoreDB path. */
+  rebuild_esdb_path: () => rebuildTask('esdb', 'sequential'),
+  audit_queries: auditQueries,
   /**
    * The least a rebuild must write, per file, for comparison: the final rows of its read models
    * (read beforehand from the live tables, untimed) inserted into empty tables, a page per
@@ -214,7 +211,6 @@ const tasks: Record<string, () => Promise<Measure>> = {
    */
   write_floor_read_models: () => writeFloor('read-models'),
   write_floor_audit: () => writeFloor('audit'),
-  audit_by_sql: auditBySql,
   async audit() {
     const { run } = await import('../src/cli/main.js')
     const sink = createWriteStream('/dev/null')
@@ -320,7 +316,8 @@ const main = async () => {
       runs[task].push(await child(task))
     }
   for (const task of ['baseline', 'rebuild'] as const) results[task] = median(runs[task])
-  for (const task of ['rebuild_one_thread', 'rebuild_audit', 'rebuild_tokens', 'write_floor_read_models', 'write_floor_audit', 'audit_by_sql', 'audit'] as const) {
+  // rebuild_esdb_path first: it builds audit.db, which write_floor_audit and audit_queries read.
+  for (const task of ['rebuild_one_thread', 'rebuild_esdb_path', 'write_floor_read_models', 'write_floor_audit', 'audit_queries', 'audit'] as const) {
     process.stderr.write(`${task} ...\n`)
     results[task] = await child(task)
   }
@@ -328,14 +325,6 @@ const main = async () => {
   // The parallel rebuild cannot scale better than that.
   process.stderr.write('baseline, two at once ...\n')
   results.baseline_two_at_once = await atOnce(['baseline', 'baseline'], () => 'the baseline in two processes at the same time (the slower one); each reads all events')
-  // Another split of the rebuild between the two CPUs, each side as it would run: audit.db
-  // computed by SQLite on one, read-models.db's projections (reading and decoding every event)
-  // on the other, at the same time, in two processes (the slower one's seconds).
-  process.stderr.write('audit.db by SQLite beside read-models.db ...\n')
-  results.audit_by_sql_beside_read_models = await atOnce(
-    ['audit_by_sql', 'rebuild_tokens'],
-    (ms) => `audit_by_sql and rebuild_tokens at the same time (the slower one): ${ms.map((m) => m.seconds.toFixed(2)).join(' and ')} s`,
-  )
   process.stderr.write('cold start ...\n')
   // The serve that `npm start` runs: compiled first (what `npm run build` does for the service).
   compileService()
@@ -356,17 +345,14 @@ const main = async () => {
     swap_lock_ms: { target: '< 100', value: swapMs, met: swapMs < 100 },
     cold_start_s: { target: '<= 2', value: Number((results.cold_start as Measure).seconds.toFixed(3)), met: (results.cold_start as Measure).seconds <= 2 },
   }
-  // What the write floor alone allows: a rebuild writes at least those rows and indexes, one
-  // writer per file (SQLite), the two files at once, so it cannot be faster than the slower
-  // file's floor even if reading, decoding and projecting cost nothing or ran on another core.
-  const floor = Math.max((results.write_floor_read_models as Measure).seconds, (results.write_floor_audit as Measure).seconds)
+  const floor = (results.write_floor_read_models as Measure).seconds
   const bounds = {
-    rebuild_events_per_s_at_most: Math.round(rebuilt.events / floor),
+    // What the rebuild must write at least (read-models.db's final rows and indexes), in baselines.
     write_floor_seconds_vs_baseline: Number((floor / baseline.seconds).toFixed(3)),
-    // audit.db's rows computed and put in by SQLite itself, in baselines.
-    audit_by_sql_seconds_vs_baseline: Number(((results.audit_by_sql as Measure).seconds / baseline.seconds).toFixed(3)),
-    // The rebuild / baseline ratio of that split (audit.db by SQLite beside read-models.db), measured.
-    split_by_file_vs_baseline: Number((baseline.seconds / (results.audit_by_sql_beside_read_models as Measure).seconds).toFixed(3)),
+    // What the audit log would add as a projection: audit.db's final rows inserted and indexed.
+    audit_projection_write_floor_vs_baseline: Number(((results.write_floor_audit as Measure).seconds / baseline.seconds).toFixed(3)),
+    // The EventStoreDB path's rebuild (every projection, audit.db too, on one thread) as a ratio.
+    esdb_path_rebuild_vs_baseline: Number((baseline.seconds / (results.rebuild_esdb_path as Measure).seconds).toFixed(3)),
     parallel_vs_one_thread: Number(((results.rebuild_one_thread as Measure).seconds / rebuilt.seconds).toFixed(3)),
     // 2.0 if two processes do twice the work in the same time; what the machine's two CPUs give.
     two_cpus_throughput_vs_one: Number(((2 * baseline.seconds) / (results.baseline_two_at_once as Measure).seconds).toFixed(3)),
@@ -394,9 +380,9 @@ const main = async () => {
       '',
       ...Object.entries(targets).map(([k, v]) => `${k}: ${v.value} (target ${v.target}) ${v.met ? 'met' : 'MISSED'}`),
       `rebuild / baseline in each round: ${perRound.join(', ')} (medians of ${ROUNDS} runs each above)`,
-      `write floor alone (the slower file's): a rebuild of ${rebuilt.events} events can reach at most ${bounds.rebuild_events_per_s_at_most} events/s; it takes ${bounds.write_floor_seconds_vs_baseline} x the baseline's seconds`,
-      `audit.db's rows computed and inserted by SQLite itself from events.db, no JavaScript: ${bounds.audit_by_sql_seconds_vs_baseline} x the baseline's seconds`,
-      `that beside read-models.db's projections, one CPU each: rebuild / baseline ${bounds.split_by_file_vs_baseline} (measured)`,
+      `write floor of read-models.db: ${bounds.write_floor_seconds_vs_baseline} x the baseline's seconds; audit.db's, were the audit log a projection here: ${bounds.audit_projection_write_floor_vs_baseline} x`,
+      `the EventStoreDB path's rebuild (audit.db too, one thread) / baseline: ${bounds.esdb_path_rebuild_vs_baseline}`,
+      `audit queries (${(results.audit_queries as Measure).note})`,
       `parallel rebuild: ${bounds.parallel_vs_one_thread} x as fast as the same rebuild on one thread`,
       `two CPUs at once: ${bounds.two_cpus_throughput_vs_one} x the baseline throughput of one (2.0 would be perfect scaling)`,
       '',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { pino, type Logger } from 'pino'
 import { Registry } from 'prom-client'
-import { PROJECTIONS } from '../projections/index.js'
+import { PROJECTIONS, projectionsFor } from '../projections/index.js'
 import type { Config } from './config.js'
 import { openEventStore } from './eventstore/open.js'
 import type { EventStore } from './eventstore/port.js'
@@ -11,7 +11,10 @@ import { policyOf } from './http/context.js'
 import { openNotifications, type Notifications } from './react/index.js'
 import type { Scheduler } from './react/scheduler.js'
 import { openReadModels as openFiles } from './read/files.js'
+import { auditSourceFor } from './read/events-audit.js'
 import { Projector } from './read/projector.js'
+import type { AuditSource } from './read/queries.js'
+import type { Projection } from './read/projection.js'
 import { createCommandHandler } from './write/handle-command.js'
 
 /** Everything a running instance is made of; passed to buildApp, never held in module state. */
@@ -23,6 +26,8 @@ export interface ServiceDeps {
   readonly clock: () => Date
   readonly randomBytes: (n: number) => Buffer
   readonly metrics: Registry
+  /** Where the audit log is read (auditSourceFor); without one, the audit-log projection's table. */
+  readonly audit?: AuditSource
 }
 
 export interface Service extends ServiceDeps {
@@ -31,8 +36,11 @@ export interface Service extends ServiceDeps {
   close(): Promise<void>
 }
 
-/** read-models.db with audit.db attached (see src/read/files.ts): what queries and the projector use. */
-export const openReadModels = (dataDir: string): Database.Database => openFiles(dataDir, PROJECTIONS)
+/**
+ * read-models.db, with audit.db attached when `projections` hold the audit log (see
+ * src/read/files.ts): what queries and the projector use.
+ */
+export const openReadModels = (dataDir: string, projections: readonly Projection[] = PROJECTIONS): Database.Database => openFiles(dataDir, projections)
 
 export interface ServiceOverrides {
   readonly store?: EventStore
@@ -48,12 +56,14 @@ export interface ServiceOverrides {
 /** Opens the event store and read models and starts projecting. */
 export const openService = async (config: Config, o: ServiceOverrides = {}): Promise<Service> => {
   const store = o.store ?? (await openEventStore(config.eventStoreUrl, config.dataDir))
-  const readDb = openReadModels(config.dataDir)
-  const projector = new Projector(readDb, store, PROJECTIONS, o.onProjectionFailure)
+  const projections = projectionsFor(store)
+  const readDb = openReadModels(config.dataDir, projections)
+  const projector = new Projector(readDb, store, projections, o.onProjectionFailure)
   projector.start()
   const clock = o.clock ?? (() => new Date())
   const metrics = new Registry()
-  const deps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics }
+  const audit = auditSourceFor(store)
+  const deps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, ...(audit ? { audit } : {}) }
   // The reactor records notices through its own command handler, like any other caller.
   const handle = createCommandHandler({ store, clock, policy: policyOf(deps), waitForProjection: (p) => projector.waitFor(p) })
   const notifications = openNotifications({

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { PROJECTIONS } from '../../projections/index.js'
+import { PROJECTIONS, projectionsFor } from '../../projections/index.js'
 import { loadConfig } from '../config.js'
 import { openEventStore } from '../eventstore/open.js'
 import { EventDecodeError } from '../read/decode.js'
@@ -31,6 +31,10 @@ export const describe = (d: Difference): string => {
   }
 }
 
+/** Why a projection is not rebuilt on the embedded store. */
+export const NOT_KEPT = "on the embedded store the audit log is read from the event store's own rows: there is nothing to rebuild"
+
+/** The projections named (all of them when none is), or why a name is not one. */
 export const selectProjections = (names: readonly string[]): Projection[] | string => {
   if (names.length === 0) return [...PROJECTIONS]
   const unknown = names.filter((n) => !PROJECTIONS.some((p) => p.name === n))
@@ -43,15 +47,19 @@ export const registerRebuild = (program: Command, ctx: CliContext): void => {
   program
     .command('rebuild')
     .description('rebuild read models from position 0 into fresh tables and swap them in atomically (a running service keeps answering)')
-    .argument('[projection...]', `projections to rebuild (default: all): ${PROJECTIONS.map((p) => p.name).join(', ')}`)
+    .argument('[projection...]', `projections to rebuild (default: all the store has): ${PROJECTIONS.map((p) => p.name).join(', ')}`)
     .option('--verify', 'rebuild aside and report every difference from the live read models (exit 1 on any), changing nothing')
     .action(async (names: string[], opts: { verify?: boolean }, cmd: Command) => {
-      const projections = selectProjections(names)
-      if (typeof projections === 'string') return cmd.error(`error: ${projections}`)
+      const selected = selectProjections(names)
+      if (typeof selected === 'string') return cmd.error(`error: ${selected}`)
       const config = loadConfig(ctx.io.env)
       const store = await openEventStore(config.eventStoreUrl, config.dataDir)
-      const db = openReadModels(config.dataDir)
+      const kept = projectionsFor(store)
+      const db = openReadModels(config.dataDir, kept)
       try {
+        const projections = names.length === 0 ? [...kept] : selected.filter((p) => kept.includes(p))
+        for (const p of names.length === 0 ? [] : selected.filter((p) => !kept.includes(p))) ctx.io.err(`${p.name}: ${NOT_KEPT}\n`)
+        if (projections.length === 0) return ctx.exit(0)
         ctx.exit(await (opts.verify ? runVerify : runRebuild)(db, store, projections, ctx.io))
       } finally {
         db.close()

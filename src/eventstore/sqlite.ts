@@ -134,6 +134,11 @@ export class SqliteEventStore implements EventStore {
     return this.db.name
   }
 
+  /** The store's connection, for queries that only read its rows (the audit log: src/read/events-audit.ts). */
+  get connection(): Database.Database {
+    return this.db
+  }
+
   readStream(stream: string): Promise<readonly StoredEvent[]> {
     return Promise.resolve(rowsOf(this.stmts.stream.all(stream)).map(toStored))
   }

@@ -50,7 +50,7 @@ export const inBody = (type: Command['type'], e: DomainError): DomainError => {
 }
 
 export const createApi = (deps: ServiceDeps): Api => {
-  const queries = createQueries(deps.readDb)
+  const queries = createQueries(deps.readDb, deps.audit)
   const handle: CommandHandler = createCommandHandler({
     store: deps.store,
     clock: deps.clock,

@@ -80,16 +80,19 @@ const dropMoved = (db: Database.Database, projections: readonly Projection[]): v
 }
 
 /**
- * The service's connection to its read models: read-models.db, with audit.db attached as `audit`.
- * Queries name tables without a schema; SQLite finds each in the file that has it.
+ * The service's connection to its read models: read-models.db, with audit.db attached as `audit`
+ * when the audit-log projection is one of `projections` (not on the embedded store, whose own rows
+ * are the audit log). Queries name tables without a schema; SQLite finds each in the file that has it.
  */
 export const openReadModels = (dataDir: string, projections: readonly Projection[]): Database.Database => {
   mkdirSync(dataDir, { recursive: true })
   const db = new Database(join(dataDir, READ_MODEL_FILES['read-models']))
   settings(db, 'main', 'read-models')
   db.pragma('busy_timeout = 5000')
-  db.prepare(`ATTACH DATABASE ? AS ${SCHEMAS.audit}`).run(join(dataDir, READ_MODEL_FILES.audit))
-  settings(db, SCHEMAS.audit, 'audit')
+  if (projections.some((p) => p.file === 'audit')) {
+    db.prepare(`ATTACH DATABASE ? AS ${SCHEMAS.audit}`).run(join(dataDir, READ_MODEL_FILES.audit))
+    settings(db, SCHEMAS.audit, 'audit')
+  }
   dropMoved(db, projections)
   return db
 }

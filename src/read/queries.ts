@@ -118,8 +118,45 @@ const auditEntry = (r: AuditRow): AuditEntry => ({
   metadata: { uid: r.metadata_uid, title: r.metadata_title, ...(r.changed === null ? {} : { changed: JSON.parse(r.changed) as string[] }) },
 })
 
-/** Read-side queries for the management API, prepared once per read-model database. */
-export const createQueries = (db: Database.Database) => {
+/** Where the audit log is read from: audit.db's table (tableAudit) or the event store's rows (events-audit.ts). */
+export interface AuditSource {
+  audit(apiKey: string, f: AuditFilter): { logs: AuditEntry[]; count: number }
+  auditEntry(apiKey: string, uid: string): AuditEntry | undefined
+}
+
+/** The audit log as the audit-log projection keeps it (audit.db's `audit_log`). */
+export const tableAudit = (db: Database.Database): AuditSource => {
+  const auditOne = db.prepare<[string, string], AuditRow>('SELECT * FROM audit_log WHERE api_key = ? AND uid = ?')
+  return {
+    audit: (apiKey, f) => {
+      const where = ['api_key = @apiKey']
+      if (f.module) where.push('module = @module')
+      if (f.event_type) where.push('event_type = @event_type')
+      // A uid or an email, either case (emails are stored in their canonical form).
+      if (f.actor) where.push('(created_by = @actor COLLATE NOCASE OR created_by_email = @actor COLLATE NOCASE)')
+      if (f.from) where.push('created_at >= @from')
+      if (f.to) where.push('created_at <= @to')
+      const sql = `FROM audit_log WHERE ${where.join(' AND ')}`
+      const params = { apiKey, module: f.module, event_type: f.event_type, actor: f.actor, from: f.from, to: f.to }
+      const bound = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined))
+      const rows = db.prepare(`SELECT * ${sql} ORDER BY position DESC LIMIT @limit OFFSET @skip`).all({ ...bound, limit: f.limit, skip: f.skip }) as AuditRow[]
+      const { count } = db.prepare(`SELECT COUNT(*) AS count ${sql}`).get(bound) as { count: number }
+      return { logs: rows.map(auditEntry), count }
+    },
+    auditEntry: (apiKey, uid) => {
+      const r = auditOne.get(apiKey, uid)
+      return r ? auditEntry(r) : undefined
+    },
+  }
+}
+
+/**
+ * Read-side queries for the management API, prepared once per read-model database; the audit
+ * log from `audit` (by default audit.db's table, which is then prepared on first use).
+ */
+export const createQueries = (db: Database.Database, audit?: AuditSource) => {
+  let table: AuditSource | undefined
+  const auditLog = (): AuditSource => audit ?? (table ??= tableAudit(db))
   const stack = db.prepare<[string], StackView>('SELECT * FROM stacks WHERE api_key = ?')
   const member = db.prepare<[string, string], { roles: string }>(
     'SELECT roles FROM stack_members WHERE api_key = ? AND email = ?',
@@ -138,7 +175,6 @@ export const createQueries = (db: Database.Database) => {
     `SELECT s.*, m.roles AS roles FROM stack_members m JOIN stacks s ON s.api_key = m.api_key
      WHERE m.email = ? ORDER BY s.created_at, s.api_key`,
   )
-  const auditOne = db.prepare<[string, string], AuditRow>('SELECT * FROM audit_log WHERE api_key = ? AND uid = ?')
   return {
     stack: (apiKey: string): StackView | undefined => stack.get(apiKey),
     /** 'owner', the member's roles, or undefined for a non-member. */
@@ -167,25 +203,8 @@ export const createQueries = (db: Database.Database) => {
       const r = token.get(apiKey, uid)
       return r ? tokenView(r) : undefined
     },
-    audit: (apiKey: string, f: AuditFilter): { logs: AuditEntry[]; count: number } => {
-      const where = ['api_key = @apiKey']
-      if (f.module) where.push('module = @module')
-      if (f.event_type) where.push('event_type = @event_type')
-      // A uid or an email, either case (emails are stored in their canonical form).
-      if (f.actor) where.push('(created_by = @actor COLLATE NOCASE OR created_by_email = @actor COLLATE NOCASE)')
-      if (f.from) where.push('created_at >= @from')
-      if (f.to) where.push('created_at <= @to')
-      const sql = `FROM audit_log WHERE ${where.join(' AND ')}`
-      const params = { apiKey, module: f.module, event_type: f.event_type, actor: f.actor, from: f.from, to: f.to }
-      const bound = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined))
-      const rows = db.prepare(`SELECT * ${sql} ORDER BY position DESC LIMIT @limit OFFSET @skip`).all({ ...bound, limit: f.limit, skip: f.skip }) as AuditRow[]
-      const { count } = db.prepare(`SELECT COUNT(*) AS count ${sql}`).get(bound) as { count: number }
-      return { logs: rows.map(auditEntry), count }
-    },
-    auditEntry: (apiKey: string, uid: string): AuditEntry | undefined => {
-      const r = auditOne.get(apiKey, uid)
-      return r ? auditEntry(r) : undefined
-    },
+    audit: (apiKey: string, f: AuditFilter): { logs: AuditEntry[]; count: number } => auditLog().audit(apiKey, f),
+    auditEntry: (apiKey: string, uid: string): AuditEntry | undefined => auditLog().auditEntry(apiKey, uid),
   }
 }
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { auditLog, PROJECTIONS } from '../../projections/index.js'
+import { PROJECTIONS } from '../../projections/index.js'
 import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore } from '../eventstore/sqlite.js'
 import { attachedFile, byFile, openReadModelFile, schemaOf, type ReadModelFile } from './files.js'
@@ -83,8 +83,8 @@ export const verifyFiles = async (
 }
 
 /**
- * Rebuilds `projections` into their files: on both cores (rebuildInParallel) when the audit log
- * is one of them and the embedded store is a file a worker thread can open too; otherwise file by
+ * Rebuilds `projections` into their files: on both cores (rebuildInParallel) when they all live in
+ * read-models.db and the embedded store is a file a worker thread can open too; otherwise file by
  * file (rebuildEachFile).
  */
 export const rebuildFiles = (
@@ -98,10 +98,8 @@ export const rebuildFiles = (
     store instanceof SqliteEventStore &&
     store.file !== '' &&
     store.file !== ':memory:' &&
-    attachedFile(db, 'audit') !== undefined &&
-    projections.includes(auditLog) &&
-    projections.every((p) => PROJECTIONS.includes(p) && (p === auditLog || p.file === 'read-models'))
+    projections.length > 0 &&
+    projections.every((p) => PROJECTIONS.includes(p) && p.file === 'read-models')
   if (!parallel) return rebuildEachFile(db, store, projections, options)
-  return onFile(db, projections.filter((p) => p.file === 'read-models').concat(auditLog), (conn) =>
-    rebuildInParallel(conn, attachedFile(db, 'audit') as string, store, projections, options))
+  return onFile(db, projections, (conn) => rebuildInParallel(conn, store, projections, options))
 }

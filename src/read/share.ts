@@ -1,32 +1,22 @@
 import type Database from 'better-sqlite3'
-import { pushAuditRow, type Title } from '../../projections/audit-log.js'
 import type { RawShareRow } from '../eventstore/sqlite.js'
 import { EventDecodeError } from './decode.js'
 import { decodeShareRow } from './log.js'
 import { orThrow, type Appliers } from './rebuild.js'
 
 /**
- * One window of a thread's share of the log, in one transaction of `db`: each event decoded, applied
- * to `a` (rows kept up to `keep` per projection), and turned into its audit row, all of them in one
- * flat array (AUDIT_WIDTH values a row), which is what crosses between threads. Both threads of a
- * parallel rebuild run this on their own share (see parallel-rebuild.ts).
+ * One window of a thread's share of the log, in one transaction of `db`: each event decoded and
+ * applied to `a`, rows kept up to `keep` per projection. Both threads of a parallel rebuild run
+ * this on their own share (see parallel-rebuild.ts).
  */
-export const projectShare = (
-  db: Database.Database,
-  a: Appliers,
-  titles: Map<string, Title>,
-  keep: number,
-): ((rows: readonly RawShareRow[]) => unknown[]) =>
+export const projectShare = (db: Database.Database, a: Appliers, keep: number): ((rows: readonly RawShareRow[]) => void) =>
   db.transaction((rows: readonly RawShareRow[]) => {
-    const out: unknown[] = []
     for (const row of rows) {
       const r = orThrow(decodeShareRow(row))
       const fns = a.byType.get(r.event.type)
       if (fns) for (const f of fns) f(r)
-      pushAuditRow(out, r, titles)
     }
     for (const applier of a.all) if (applier.held() > keep) applier.flush()
-    return out
   })
 
 /** What a worker sends when it fails: enough to rebuild an EventDecodeError on the other side. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
-import { PROJECTIONS, tokensByStack } from '../../projections/index.js'
+import { READ_MODEL_PROJECTIONS, tokensByStack } from '../../projections/index.js'
 import { testConfig } from '../../src/config.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import { buildApp } from '../../src/http/app.js'
@@ -11,11 +11,11 @@ import { rebuildFiles } from '../../src/read/rebuild-files.js'
 import { openReadModels, openService } from '../../src/service.js'
 import { allEvents, API_KEY, admin, cli, knownHistory, owner, projectedHistory, TOKEN_B } from './fixtures/history.js'
 
-const TABLES = PROJECTIONS.flatMap((p) => p.tables)
+const TABLES = READ_MODEL_PROJECTIONS.flatMap((p) => p.tables)
 
 /** Every read-model table and the checkpoints, as plain rows in a stable order. */
 const dump = (db: Database.Database) =>
-  Object.fromEntries([...TABLES, 'projection_checkpoints', 'audit.projection_checkpoints'].map((table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()]))
+  Object.fromEntries([...TABLES, 'projection_checkpoints'].map((table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()]))
 
 /** Tables and indexes; an index keeps the name its rebuild gave it (`<table>__rb<tag>_...`), shown without the tag. */
 const schema = (db: Database.Database) =>
@@ -32,7 +32,7 @@ t.test('rebuild gives exactly the read models of live projection, under the usua
   const names = schema(db)
   const r = await cli(dir, 'rebuild')
   t.equal(r.code, 0, r.err)
-  t.match(r.out, new RegExp(`^rebuilt token-by-hash, tokens-by-stack, stack-members, audit-log from ${head} events up to position ${head} in`))
+  t.match(r.out, new RegExp(`^rebuilt token-by-hash, tokens-by-stack, stack-members from ${head} events up to position ${head} in`))
   t.same(dump(db), live)
   t.same(schema(db), names, 'same tables and indexes, nothing left aside')
 
@@ -48,11 +48,11 @@ t.test('rebuild gives exactly the read models of live projection, under the usua
 t.test('a rebuild drops what an interrupted one left behind, and the projector does not add indexes again', async (t) => {
   const { dir, db } = await projectedHistory(t)
   const names = schema(db)
-  db.exec('CREATE TABLE tokens__rbdead (x); CREATE TABLE audit_log__olddead (x)')
+  db.exec('CREATE TABLE tokens__rbdead (x); CREATE TABLE stacks__olddead (x)')
   t.equal((await cli(dir, 'rebuild')).code, 0)
   t.same(schema(db), names)
   const store = new SqliteEventStore(join(dir, 'events.db'))
-  new Projector(db, store, PROJECTIONS)
+  new Projector(db, store, READ_MODEL_PROJECTIONS)
   await store.close()
   t.same(schema(db), names, 'a restart keeps the indexes the rebuild built')
 })
@@ -67,15 +67,15 @@ t.test('verify: equal read models exit 0; a planted difference is reported row b
   const { dir, db, head } = await projectedHistory(t)
   const ok = await cli(dir, 'rebuild', '--verify')
   t.equal(ok.code, 0, ok.err)
-  t.equal(ok.out, `verify: token-by-hash, tokens-by-stack, stack-members, audit-log match a rebuild from the log (position ${head})\n`)
+  t.equal(ok.out, `verify: token-by-hash, tokens-by-stack, stack-members match a rebuild from the log (position ${head})\n`)
 
   db.prepare(`UPDATE tokens SET name = 'hacked' WHERE uid = ?`).run(TOKEN_B)
   db.prepare(`DELETE FROM stack_members WHERE api_key = ? AND email = ?`).run(API_KEY, admin.email)
-  db.prepare(`INSERT INTO audit_titles VALUES ('ghost', 'boo', '')`).run()
+  db.prepare(`INSERT INTO stack_members VALUES ('ghost', 'boo@example.com', '[]', 'u', 'now')`).run()
   const r = await cli(dir, 'rebuild', '--verify')
   t.equal(r.code, 1)
   t.same(r.out.split('\n').filter(Boolean).sort(), [
-    `audit_titles: extra uid="ghost": in the live read model, not in the rebuild`,
+    `stack_members: extra api_key="ghost" email="boo@example.com": in the live read model, not in the rebuild`,
     `stack_members: missing api_key="${API_KEY}" email="${admin.email}": in the rebuild, not in the live read model`,
     `tokens: changed uid="${TOKEN_B}": name live "hacked" != rebuilt "deploy job"`,
   ])
@@ -85,10 +85,10 @@ t.test('verify: equal read models exit 0; a planted difference is reported row b
   const only = await cli(dir, 'rebuild', '--verify', 'token-by-hash')
   t.equal(only.code, 0, 'the other projections are not compared')
 
-  db.exec('DROP TABLE audit_titles')
-  const missing = await cli(dir, 'rebuild', '--verify', 'audit-log')
+  db.exec('DROP TABLE stack_members')
+  const missing = await cli(dir, 'rebuild', '--verify', 'stack-members')
   t.equal(missing.code, 1)
-  t.match(missing.out, /audit_titles: the live table does not exist/)
+  t.match(missing.out, /stack_members: the live table does not exist/)
 })
 
 t.test('a corrupted event stops the rebuild with its position; nothing changes', async (t) => {
@@ -104,7 +104,6 @@ t.test('a corrupted event stops the rebuild with its position; nothing changes',
   const v = await cli(dir, 'rebuild', '--verify')
   t.equal(v.code, 0, 'verify compares at the live checkpoint, which the bad event is beyond')
   db.prepare(`UPDATE projection_checkpoints SET position = ?`).run(head + 1)
-  db.prepare(`UPDATE audit.projection_checkpoints SET position = ?`).run(head + 1)
   const v2 = await cli(dir, 'rebuild', '--verify')
   t.equal(v2.code, 1, 'once the live checkpoint is past it, verify fails on it')
   t.match(v2.err, new RegExp(`^verify: cannot decode event TokenRevoked at position ${head + 1}`))
@@ -118,10 +117,10 @@ t.test('a projection whose version changed is rebuilt at start-up', async (t) =>
   const store = new SqliteEventStore(join(dir, 'events.db'))
   t.teardown(() => store.close())
   const bumped = { ...tokensByStack, version: 2 }
-  const projector = new Projector(db, store, PROJECTIONS.map((p) => (p === tokensByStack ? bumped : p)))
+  const projector = new Projector(db, store, READ_MODEL_PROJECTIONS.map((p) => (p === tokensByStack ? bumped : p)))
   t.same(db.prepare('SELECT COUNT(*) AS n FROM tokens').get(), { n: 0 }, 'its tables were dropped and recreated')
   t.same(db.prepare(`SELECT version, position FROM projection_checkpoints WHERE name = 'tokens-by-stack'`).get(), { version: 2, position: 0 })
-  t.same(db.prepare(`SELECT position FROM audit.projection_checkpoints WHERE name = 'audit-log'`).get(), { position: head }, 'others keep theirs (the audit log in its own file)')
+  t.same(db.prepare(`SELECT position FROM projection_checkpoints WHERE name = 'stack-members'`).get(), { position: head }, 'others keep theirs')
   projector.start()
   await projector.waitFor(head)
   await projector.stop()
@@ -143,11 +142,11 @@ t.test('a rebuild while the server answers requests causes no failed request', a
   await service.projector.waitFor(head)
   const headers = { api_key: API_KEY, authtoken: mintAuthtoken('test-secret', { email: owner.email, sub: owner.uid }) }
 
-  const side = openReadModels(dir)
+  const side = openReadModels(dir, READ_MODEL_PROJECTIONS)
   t.teardown(() => side.close())
   let done = false
   let pages = 0
-  const rebuilding = rebuildFiles(side, store, PROJECTIONS, { pageSize: 10, onProgress: () => (pages += 1) }).finally(() => (done = true))
+  const rebuilding = rebuildFiles(side, store, READ_MODEL_PROJECTIONS, { pageSize: 10, onProgress: () => (pages += 1) }).finally(() => (done = true))
   const statuses = new Map<number, number>()
   const created: string[] = []
   for (let i = 0; i < 5_000 && !done; i += 1) {
