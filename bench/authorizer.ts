@@ -45,7 +45,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFi
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { PROJECTIONS } from '../projections/index.js'
+import { projectionsFor, READ_MODEL_PROJECTIONS } from '../projections/index.js'
 import { compileService } from './compile.js'
 import { createAuthorizer } from '../src/authorizer/decide.js'
 import { type Config, testConfig } from '../src/config.js'
@@ -152,7 +152,7 @@ const serve = async (kind: string, dataDir: string) => {
 
 const memory = async (dataDir: string) => {
   const gc = (globalThis as { gc?: () => void }).gc as () => void
-  const readDb = openReadModels(dataDir)
+  const readDb = openReadModels(dataDir, READ_MODEL_PROJECTIONS)
   const deps = { config: benchConfig(dataDir), readDb, clock: () => new Date() }
   const authorizer = createAuthorizer(deps)
   const apiKeyOfToken = (i: number) => apiKeyOf(Math.floor(i / PER_STACK))
@@ -213,8 +213,10 @@ const load = async (dir: string) => {
   }
   const appended = performance.now()
   const dataDir = join(dir, 'data')
-  const readDb = openReadModels(dataDir)
-  const projector = new Projector(readDb, store, PROJECTIONS)
+  // What the service keeps on the embedded store (read-models.db; the audit log is the store's rows).
+  const projections = projectionsFor(store)
+  const readDb = openReadModels(dataDir, projections)
+  const projector = new Projector(readDb, store, projections)
   projector.start()
   await projector.waitFor(last)
   const projected = performance.now()

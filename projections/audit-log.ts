@@ -114,20 +114,16 @@ export const insertHead = (table: TableName): string => `INSERT OR REPLACE INTO 
 export const insertRow = (db: Database.Database, table: TableName): Database.Statement =>
   db.prepare(`${insertHead(table)} VALUES (${Array.from({ length: AUDIT_WIDTH }, () => '?').join(', ')})`)
 
-/** Inserts a row of audit_titles: [uid, title, detail]. */
-export const insertTitle = (db: Database.Database, table: TableName): Database.Statement =>
-  db.prepare(`INSERT OR REPLACE INTO ${table('audit_titles')} VALUES (?, ?, ?)`)
-
 /** What each single-field update changed, as stored: one JSON string per event type. */
-export const UPDATED_JSON = new Map(Object.entries(UPDATED_FIELDS).map(([type, fields]) => [type, JSON.stringify(fields)]))
+const UPDATED_JSON = new Map(Object.entries(UPDATED_FIELDS).map(([type, fields]) => [type, JSON.stringify(fields)]))
 
 /**
  * Appends the audit_log row of one event (AUDIT_COLUMNS order, AUDIT_WIDTH values) to `out`, from
- * the event and the titles so far (which it updates). A function of its arguments only, so a
- * rebuild can compute the rows on the thread that decodes the events and leave the inserts to
- * audit.db's writer on another; the rows of a window go into one flat array, with no array per row.
+ * the event and the titles so far (which it updates). A function of its arguments only: the
+ * projection (audit.db, beside EventStoreDB) and the audit log read from the embedded store's own
+ * rows (src/read/events-audit.ts) make their entries with it alike.
  */
-export const pushAuditRow = (out: unknown[], { event, metadata, id, position }: Recorded, titles: Titles): void => {
+const pushAuditRow = (out: unknown[], { event, metadata, id, position }: Recorded, titles: Titles): void => {
   let subject: string
   let title: string
   let changed: string | null = null

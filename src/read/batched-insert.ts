@@ -5,8 +5,8 @@ export const ROWS_PER_INSERT = 16
 
 /**
  * Inserts rows of `width` values through `head` (`INSERT ... INTO table (columns)`), ROWS_PER_INSERT
- * to a statement from one reused array; `flush` inserts the few left one by one. A rebuild's worker
- * inserts audit rows this way, and bench:ops' write floor does the same.
+ * to a statement from one reused array; `flush` inserts the few left one by one. bench:ops' write
+ * floors insert a file's final rows this way.
  */
 export class BatchedInsert {
   private readonly many: Database.Statement

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { AUDIT_KIND, pushAuditRow, type AuditRow, type Title } from '../../projections/audit-log.js'
+import { AUDIT_KIND, auditRow, type AuditRow, type Title } from '../../projections/audit-log.js'
 import type { EventType } from '../domain/events.js'
 import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore, type RawShareRow } from '../eventstore/sqlite.js'
@@ -11,7 +11,7 @@ import { orThrow } from './rebuild.js'
 const COLUMNS = 'position, id, stream, revision, type, data, metadata'
 /** The events that name a token (TokenGenerated, TokenRenamed), as SQL. */
 const NAMING = "'TokenGenerated', 'TokenRenamed'"
-export const TITLES_INDEX = 'audit_token_titles'
+const TITLES_INDEX = 'audit_token_titles'
 const TYPES = Object.keys(AUDIT_KIND) as EventType[]
 
 /** The event types an audit filter's module and event_type allow (every type when neither is given). */
@@ -40,11 +40,11 @@ export const entryOfRow = (r: AuditRow): AuditEntry => {
  * indexes, newest first (a stream's revisions follow its positions). Nothing is copied per event,
  * so there is no audit table to rebuild and a change is listed as soon as it is appended. Each
  * entry is the row that the audit-log projection (the EventStoreDB path) would hold, computed by
- * the same pushAuditRow: a token's title, and what a rename changed, from the stack's naming
+ * the same auditRow: a token's title, and what a rename changed, from the stack's naming
  * events before the entry.
  */
 export const eventsAudit = (events: Database.Database): AuditSource => {
-  // The audit log's one index in the event store: a token's naming events (pushAuditRow reads
+  // The audit log's one index in the event store: a token's naming events (auditRow reads
   // only tokens' titles; a stack's events take theirs from the event itself). Built once, in
   // about 1.5 s at a million events; each append then adds an entry for a naming event only.
   events.exec(`CREATE INDEX IF NOT EXISTS ${TITLES_INDEX} ON events (stream, data ->> '$.token_uid', position) WHERE type IN (${NAMING})`)
@@ -63,11 +63,8 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
     const token = 'token_uid' in rec.event.data ? rec.event.data.token_uid : undefined
     const title = token === undefined ? undefined : titleBefore.get(stream, token, raw[0])
     if (token !== undefined && title) titles.set(token, title)
-    const out: unknown[] = []
-    pushAuditRow(out, rec, titles)
-    return entryOfRow(out as AuditRow)
+    return entryOfRow(auditRow(rec, titles))
   }
-  const entries = (stream: string, rows: readonly RawShareRow[]): AuditEntry[] => rows.map((r) => entry(stream, r))
 
   return {
     audit(apiKey, f) {
@@ -85,12 +82,12 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
       const bound = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== ''))
       const rows = events.prepare(`SELECT ${COLUMNS} ${sql} ORDER BY revision DESC LIMIT @limit OFFSET @skip`).raw().all({ ...bound, limit: f.limit, skip: f.skip }) as RawShareRow[]
       const count = events.prepare(`SELECT COUNT(*) ${sql}`).pluck().get(bound) as number
-      return { logs: entries(stream, rows), count }
+      return { logs: rows.map((r) => entry(stream, r)), count }
     },
     auditEntry(apiKey, uid) {
       const stream = stackStream(apiKey)
       const row = one.get(uid, stream)
-      return row ? entries(stream, [row])[0] : undefined
+      return row ? entry(stream, row) : undefined
     },
   }
 }

@@ -4,10 +4,10 @@ import Database from 'better-sqlite3'
 import { CHECKPOINTS_TABLE, identity, type Projection, type TableName } from './projection.js'
 
 /**
- * The read models' SQLite files in DATA_DIR. The audit log (about one row per event) has a file
- * of its own, so that it has a writer of its own: a rebuild writes both files at once, on two
- * threads. Each file holds the checkpoints of its own projections, so a checkpoint still commits
- * in the same transaction as its rows.
+ * The read models' SQLite files in DATA_DIR. Beside EventStoreDB the audit log (about one row per
+ * event) has a file of its own, with a writer of its own; on the embedded store the audit log is
+ * the store's own rows and audit.db is not opened. Each file holds the checkpoints of its own
+ * projections, so a checkpoint still commits in the same transaction as its rows.
  */
 export const READ_MODEL_FILES = { 'read-models': 'read-models.db', audit: 'audit.db' } as const
 export type ReadModelFile = keyof typeof READ_MODEL_FILES
