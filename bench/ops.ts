@@ -148,7 +148,7 @@ const writeFloor = async (file: 'read-models' | 'audit'): Promise<Measure> => {
     for (const t of p.tables) {
       const all = rows.get(t) ?? []
       if (all.length === 0) continue
-      // As the rebuild's worker inserts audit rows: 16 to a statement, the rest one by one.
+      // 16 rows to a statement (BatchedInsert), the rest one by one.
       const insert = new BatchedInsert(db, `INSERT INTO ${t}`, (all[0] as unknown[]).length)
       const page = db.transaction((from: number) => {
         for (let i = from; i < Math.min(all.length, from + PAGE_SIZE); i++) insert.add(all[i] as unknown[], 0)
