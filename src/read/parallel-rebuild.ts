@@ -40,8 +40,9 @@ export const MAIN_SHARE = 0.5
 
 /**
  * The worker's young generation, at most, in MB. It decodes a share of the log, nearly all of it
- * short-lived garbage: with V8's default a rebuild of 1M events that also wrote an audit row per
- * event took 8.6 s, with 192 MB 7.5 to 7.7 s.
+ * short-lived garbage: rebuilds of 1M events (bench:ops' rebuild, six each, alternated) took 4.01
+ * to 4.39 s (median 4.11) with 192 MB and 4.15 to 4.78 s (median 4.33) with V8's default, for
+ * about 70 MB more peak memory.
  */
 const WORKER_YOUNG_MB = 192
 
