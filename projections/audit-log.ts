@@ -101,7 +101,8 @@ export interface Titles {
 /** A row of audit_log in AUDIT_COLUMNS order. */
 export type AuditRow = [position: number, ...rest: Array<string | null>]
 
-const AUDIT_COLUMNS = `position, uid, api_key, created_at, created_by, module, event_type, event, request_id, remote_addr,
+/** audit_log's columns, in the order of an AuditRow. */
+export const AUDIT_COLUMNS = `position, uid, api_key, created_at, created_by, module, event_type, event, request_id, remote_addr,
   metadata_uid, metadata_title, created_by_email, changed`
 
 /** Values of an audit row: rows cross between threads as one flat array per window. */

@@ -57,8 +57,9 @@ export const registerRebuild = (program: Command, ctx: CliContext): void => {
       const kept = projectionsFor(store)
       const db = openReadModels(config.dataDir, kept)
       try {
-        const projections = names.length === 0 ? [...kept] : selected.filter((p) => kept.includes(p))
-        for (const p of names.length === 0 ? [] : selected.filter((p) => !kept.includes(p))) ctx.io.err(`${p.name}: ${NOT_KEPT}\n`)
+        const projections = selected.filter((p) => kept.includes(p))
+        // Said only of a projection asked for by name; "all" means all that the store keeps.
+        if (names.length > 0) for (const p of selected.filter((p) => !kept.includes(p))) ctx.io.err(`${p.name}: ${NOT_KEPT}\n`)
         if (projections.length === 0) return ctx.exit(0)
         ctx.exit(await (opts.verify ? runVerify : runRebuild)(db, store, projections, ctx.io))
       } finally {

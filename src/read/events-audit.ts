@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3'
-import { AUDIT_KIND, auditRow, type AuditRow, type Title } from '../../projections/audit-log.js'
+import { AUDIT_KIND, auditRow, type Title } from '../../projections/audit-log.js'
 import type { EventType } from '../domain/events.js'
 import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore, type RawShareRow } from '../eventstore/sqlite.js'
 import { stackStream } from '../eventstore/streams.js'
 import { decodeShareRow } from './log.js'
-import type { AuditEntry, AuditFilter, AuditSource } from './queries.js'
+import { auditWhere, entryOfRow, type AuditEntry, type AuditFilter, type AuditSource } from './queries.js'
 import { orThrow } from './rebuild.js'
 
 const COLUMNS = 'position, id, stream, revision, type, data, metadata'
@@ -17,22 +17,6 @@ const TYPES = Object.keys(AUDIT_KIND) as EventType[]
 /** The event types an audit filter's module and event_type allow (every type when neither is given). */
 export const typesOf = (f: Pick<AuditFilter, 'module' | 'event_type'>): EventType[] =>
   TYPES.filter((t) => (f.module === undefined || AUDIT_KIND[t].module === f.module) && (f.event_type === undefined || AUDIT_KIND[t].event_type === f.event_type))
-
-/** An audit row (AUDIT_COLUMNS order) as the API shows it. */
-export const entryOfRow = (r: AuditRow): AuditEntry => {
-  const [, uid, api_key, created_at, created_by, module, event_type, , request_id, remote_addr, metadata_uid, metadata_title, , changed] = r as unknown as string[]
-  return {
-    uid: uid as string,
-    stack: api_key as string,
-    created_at: created_at as string,
-    created_by: created_by as string,
-    module: module as string,
-    event_type: event_type as string,
-    request_id: request_id as string,
-    remote_addr: remote_addr as string,
-    metadata: { uid: metadata_uid as string, title: metadata_title as string, ...(changed === null ? {} : { changed: JSON.parse(changed as string) as string[] }) },
-  }
-}
 
 /**
  * The audit log read from the embedded event store's own rows (SPEC 5.4), on the store's
@@ -72,16 +56,11 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
       if (types.length === 0) return { logs: [], count: 0 }
       const where = ['stream = @stream']
       if (types.length < TYPES.length) where.push(`type IN (${types.map((t) => `'${t}'`).join(', ')})`)
-      // A uid or an email, either case (emails are stored in their canonical form).
-      if (f.actor) where.push(`(metadata ->> '$.actor' = @actor COLLATE NOCASE OR metadata ->> '$.actor_email' = @actor COLLATE NOCASE)`)
-      if (f.from) where.push(`metadata ->> '$.occurred_at' >= @from`)
-      if (f.to) where.push(`metadata ->> '$.occurred_at' <= @to`)
-      const sql = `FROM events WHERE ${where.join(' AND ')}`
       const stream = stackStream(apiKey)
-      const params = { stream, actor: f.actor, from: f.from, to: f.to }
-      const bound = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== ''))
-      const rows = events.prepare(`SELECT ${COLUMNS} ${sql} ORDER BY revision DESC LIMIT @limit OFFSET @skip`).raw().all({ ...bound, limit: f.limit, skip: f.skip }) as RawShareRow[]
-      const count = events.prepare(`SELECT COUNT(*) ${sql}`).pluck().get(bound) as number
+      const at = { actor: "metadata ->> '$.actor'", email: "metadata ->> '$.actor_email'", time: "metadata ->> '$.occurred_at'" }
+      const { sql, bound } = auditWhere(f, at, where, { stream })
+      const rows = events.prepare(`SELECT ${COLUMNS} FROM events WHERE ${sql} ORDER BY revision DESC LIMIT @limit OFFSET @skip`).raw().all({ ...bound, limit: f.limit, skip: f.skip }) as RawShareRow[]
+      const count = events.prepare(`SELECT COUNT(*) FROM events WHERE ${sql}`).pluck().get(bound) as number
       return { logs: rows.map((r) => entry(stream, r)), count }
     },
     auditEntry(apiKey, uid) {

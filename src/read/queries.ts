@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { AUDIT_COLUMNS, type AuditRow } from '../../projections/audit-log.js'
 import { ROLES } from '../domain/roles.js'
 import type { RateLimit, Scope } from '../domain/scope.js'
 
@@ -92,31 +93,40 @@ export interface AuditEntry {
   readonly metadata: { readonly uid: string; readonly title: string; readonly changed?: readonly string[] }
 }
 
-interface AuditRow {
-  uid: string
-  api_key: string
-  created_at: string
-  created_by: string
-  module: string
-  event_type: string
-  request_id: string
-  remote_addr: string
-  metadata_uid: string
-  metadata_title: string
-  changed: string | null
+/** An audit row (AUDIT_COLUMNS order) as the API shows it. */
+export const entryOfRow = (r: AuditRow): AuditEntry => {
+  const [, uid, stack, created_at, created_by, module, event_type, , request_id, remote_addr, metadata_uid, metadata_title, , changed] = r as unknown as string[]
+  return {
+    uid: uid as string,
+    stack: stack as string,
+    created_at: created_at as string,
+    created_by: created_by as string,
+    module: module as string,
+    event_type: event_type as string,
+    request_id: request_id as string,
+    remote_addr: remote_addr as string,
+    metadata: { uid: metadata_uid as string, title: metadata_title as string, ...(changed === null ? {} : { changed: JSON.parse(changed as string) as string[] }) },
+  }
 }
 
-const auditEntry = (r: AuditRow): AuditEntry => ({
-  uid: r.uid,
-  stack: r.api_key,
-  created_at: r.created_at,
-  created_by: r.created_by,
-  module: r.module,
-  event_type: r.event_type,
-  request_id: r.request_id,
-  remote_addr: r.remote_addr,
-  metadata: { uid: r.metadata_uid, title: r.metadata_title, ...(r.changed === null ? {} : { changed: JSON.parse(r.changed) as string[] }) },
-})
+/**
+ * The clauses and parameters of an audit filter's actor and time range, over either source's
+ * expressions for the actor's uid and email and the instant; the caller adds its own clauses
+ * and parameters for the stack and the kind of event.
+ */
+export const auditWhere = (
+  f: AuditFilter,
+  at: { actor: string; email: string; time: string },
+  where: string[],
+  params: Record<string, unknown>,
+): { sql: string; bound: Record<string, unknown> } => {
+  // A uid or an email, either case (emails are stored in their canonical form).
+  if (f.actor) where.push(`(${at.actor} = @actor COLLATE NOCASE OR ${at.email} = @actor COLLATE NOCASE)`)
+  if (f.from) where.push(`${at.time} >= @from`)
+  if (f.to) where.push(`${at.time} <= @to`)
+  const all = { ...params, actor: f.actor, from: f.from, to: f.to }
+  return { sql: where.join(' AND '), bound: Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined && v !== '')) }
+}
 
 /** Where the audit log is read from: audit.db's table (tableAudit) or the event store's rows (events-audit.ts). */
 export interface AuditSource {
@@ -126,26 +136,21 @@ export interface AuditSource {
 
 /** The audit log as the audit-log projection keeps it (audit.db's `audit_log`). */
 export const tableAudit = (db: Database.Database): AuditSource => {
-  const auditOne = db.prepare<[string, string], AuditRow>('SELECT * FROM audit_log WHERE api_key = ? AND uid = ?')
+  const auditOne = db.prepare<[string, string], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE api_key = ? AND uid = ?`).raw()
   return {
     audit: (apiKey, f) => {
       const where = ['api_key = @apiKey']
       if (f.module) where.push('module = @module')
       if (f.event_type) where.push('event_type = @event_type')
-      // A uid or an email, either case (emails are stored in their canonical form).
-      if (f.actor) where.push('(created_by = @actor COLLATE NOCASE OR created_by_email = @actor COLLATE NOCASE)')
-      if (f.from) where.push('created_at >= @from')
-      if (f.to) where.push('created_at <= @to')
-      const sql = `FROM audit_log WHERE ${where.join(' AND ')}`
-      const params = { apiKey, module: f.module, event_type: f.event_type, actor: f.actor, from: f.from, to: f.to }
-      const bound = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined))
-      const rows = db.prepare(`SELECT * ${sql} ORDER BY position DESC LIMIT @limit OFFSET @skip`).all({ ...bound, limit: f.limit, skip: f.skip }) as AuditRow[]
-      const { count } = db.prepare(`SELECT COUNT(*) AS count ${sql}`).get(bound) as { count: number }
-      return { logs: rows.map(auditEntry), count }
+      const params = { apiKey, module: f.module, event_type: f.event_type }
+      const { sql, bound } = auditWhere(f, { actor: 'created_by', email: 'created_by_email', time: 'created_at' }, where, params)
+      const rows = db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${sql} ORDER BY position DESC LIMIT @limit OFFSET @skip`).raw().all({ ...bound, limit: f.limit, skip: f.skip }) as AuditRow[]
+      const count = db.prepare(`SELECT COUNT(*) FROM audit_log WHERE ${sql}`).pluck().get(bound) as number
+      return { logs: rows.map(entryOfRow), count }
     },
     auditEntry: (apiKey, uid) => {
       const r = auditOne.get(apiKey, uid)
-      return r ? auditEntry(r) : undefined
+      return r ? entryOfRow(r) : undefined
     },
   }
 }
