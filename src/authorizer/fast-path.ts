@@ -12,18 +12,38 @@
  * Both paths build their answer with `answerOf` and the request id with buildApp's function, so
  * they cannot drift; test/authorizer/fast-path.test.ts compares them header for header.
  */
-import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type ServerOptions } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify'
 import type { Authorizer, Decision } from './decide.js'
 import type { Refusal } from './canonical.js'
 import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer } from './forward-auth-answer.js'
 import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, scanHeaders } from './origin.js'
+import { RawConnection, type RawHost } from './raw-connection.js'
 import { rawInputOf } from './request-input.js'
 // Before any start-up work: keeps nextTick's entries monomorphic (see tick-shape.ts).
 import './tick-shape.js'
 
+/** What the fast handler reads of a request: Node's `IncomingMessage`, or one read by raw-connection.ts. */
+export interface FastRequest {
+  readonly method?: string | undefined
+  readonly url?: string | undefined
+  readonly rawHeaders: string[]
+  readonly socket: { readonly remoteAddress?: string | undefined }
+  /** Read only by proxy-addr (`x-forwarded-for`), when a client address is needed. */
+  readonly headers: IncomingHttpHeaders
+}
+
+/** What the fast handler writes: Node's `ServerResponse`, or raw-connection.ts's answer. */
+export interface FastResponse {
+  readonly headersSent: boolean
+  writeHead(status: number, headers: string[]): unknown
+  end(body?: string): unknown
+  destroy(): unknown
+}
+
 /** Answers a request and returns true, or returns false to leave it to fastify. */
-export type FastHandler = (req: IncomingMessage, res: ServerResponse) => boolean
+export type FastHandler = (req: FastRequest, res: FastResponse) => boolean
 
 /** buildApp's error handler as a value (SPEC 5.5), so that a failure is answered alike here. */
 export interface ErrorAnswer {
@@ -45,8 +65,12 @@ export interface FastPathHost {
 /**
  * The HTTP/1 server fastify would create for itself (lib/server.js: same options and timeouts),
  * with a slot for a fast handler. Fastify then handles close and idle connections as usual.
+ * With `raw` (the default), each new connection is read by raw-connection.ts first, which answers
+ * what the fast handler takes and hands the connection to Node's server at the first request
+ * it does not; without, the fast handler sees Node's requests only. A server that counts requests
+ * per socket (`maxRequestsPerSocket`) leaves every connection to Node, which does the counting.
  */
-export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory; install: FastPathHost['install'] } => {
+export const fastPathServer = ({ raw = true }: { readonly raw?: boolean } = {}): { readonly serverFactory: FastifyServerFactory; install: FastPathHost['install'] } => {
   let fast: FastHandler | undefined
   const serverFactory: FastifyServerFactory = (handler, opts) => {
     // Fastify's options after its defaults (fastify.js): the timeouts are always numbers.
@@ -63,6 +87,7 @@ export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory
     if (options.requestTimeout > 0) server.headersTimeout = Math.min(server.headersTimeout, options.requestTimeout)
     server.setTimeout(options.connectionTimeout)
     if (options.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket
+    else if (raw) readRaw(server, () => fast)
     return server
   }
   return {
@@ -70,6 +95,32 @@ export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory
     install: (handler) => {
       fast = handler
     },
+  }
+}
+
+/** Puts raw-connection.ts in front of Node's `connection` listener, and closes its connections with Node's. */
+const readRaw = (server: ReturnType<typeof createServer>, current: () => FastHandler | undefined): void => {
+  const host: RawHost = {
+    server,
+    fast: current,
+    nodeListeners: server.listeners('connection') as Array<(socket: Socket) => void>,
+    live: new Set<RawConnection>(),
+  }
+  server.removeAllListeners('connection')
+  server.on('connection', (socket: Socket) => {
+    if (current() === undefined) for (const listener of host.nodeListeners) listener.call(server, socket)
+    else new RawConnection(socket, host)
+  })
+  // `close()` calls closeIdleConnections; fastify calls either when it closes.
+  const closeIdle = server.closeIdleConnections.bind(server)
+  const closeAll = server.closeAllConnections.bind(server)
+  server.closeIdleConnections = () => {
+    closeIdle()
+    for (const c of host.live) c.closeIdle()
+  }
+  server.closeAllConnections = () => {
+    closeAll()
+    for (const c of host.live) c.socket.destroy()
   }
 }
 
@@ -92,14 +143,14 @@ export interface ForwardAuthFastPathOptions {
 
 /** The fast handler for the routes of forward-auth.ts. */
 export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, host, log }: ForwardAuthFastPathOptions): FastHandler => {
-  const send = (req: IncomingMessage, res: ServerResponse, id: string, a: Answer) => {
+  const send = (req: FastRequest, res: FastResponse, id: string, a: Answer) => {
     a.headers.push('x-request-id', id)
     res.writeHead(a.status, a.headers)
     res.end(req.method === 'HEAD' ? undefined : a.body)
   }
   // As fastify's error handler would answer a handler that threw or rejected. Never throws: a
   // failure here closes the socket rather than leave the client waiting.
-  const fail = (req: IncomingMessage, res: ServerResponse, id: string, err: unknown) => {
+  const fail = (req: FastRequest, res: FastResponse, id: string, err: unknown) => {
     try {
       const e = host.errorAnswer(err, id)
       if (e.log) log[e.log.level]({ err, reqId: id }, e.log.message)
@@ -114,7 +165,7 @@ export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, 
     res.destroy()
   }
   /* c8 ignore stop */
-  const answer = (req: IncomingMessage, res: ServerResponse, id: string, d: Decision) => {
+  const answer = (req: FastRequest, res: FastResponse, id: string, d: Decision) => {
     try {
       send(req, res, id, answerOf(d, rateLimitAs403))
     } catch (err) {

@@ -82,9 +82,14 @@ const listening = async (t: Test, config: Parameters<typeof authorizerFixture>[1
     seen.count += 1
     done()
   })
+  // Node's server emits `request` for each request it reads: none for those answered from the socket (raw-connection.ts).
+  const nodeSaw = { count: 0 }
+  app.server.on('request', () => {
+    nodeSaw.count += 1
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
-  return { f, app, port, clock, seen, apiKey, tok, expired, stranger }
+  return { f, app, port, clock, seen, nodeSaw, apiKey, tok, expired, stranger }
 }
 
 interface Case {
@@ -179,8 +184,10 @@ for (const as403 of [false, true])
           return last as Res
         }
         const before = s.seen.count
+        const nodeBefore = s.nodeSaw.count
         const fast = await run((r) => overSocket(s.port, r))
         t.equal(s.seen.count - before, c.fast || c.early ? 0 : c.steps.length, c.fast ? 'fastify never saw it' : 'fastify answered')
+        t.equal(s.nodeSaw.count - nodeBefore, c.fast ? 0 : c.steps.length, c.fast ? "answered from the socket: Node's server never read it" : "Node's server read it")
         const slow = await run((r) => injected(s.app, r))
         t.equal(fast.status, c.status, `answered ${c.status}`)
         same(t, fast, slow, !c.steps.some((r) => r.headers?.['x-request-id'] === 'req-42.a_b'))

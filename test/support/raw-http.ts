@@ -49,3 +49,63 @@ export const rawRequest = (port: number, method: string, target: string, headers
       socket.write(Buffer.from(lines.join('\r\n'), 'utf8'))
     })
   })
+
+/** One response as read off the wire. */
+export interface WireResponse {
+  readonly status: number
+  /** The head's lines after the status line, as sent. */
+  readonly lines: readonly string[]
+  /** Header names lower-cased; a repeated header's values joined with ", ". */
+  readonly headers: Record<string, string>
+  readonly body: string
+  /** The whole response, as sent. */
+  readonly text: string
+}
+
+/** The responses in `text`, in order, framed by content-length (every answer here has one; HEAD's has no body). */
+export const responsesIn = (text: string, methods: readonly string[] = []): WireResponse[] => {
+  const out: WireResponse[] = []
+  let at = 0
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at)
+    if (end < 0) throw new Error(`an incomplete response: ${JSON.stringify(text.slice(at, at + 200))}`)
+    const [statusLine = '', ...lines] = text.slice(at, end).split('\r\n')
+    const headers: Record<string, string> = {}
+    for (const line of lines) {
+      const colon = line.indexOf(':')
+      const name = line.slice(0, colon).toLowerCase()
+      const value = line.slice(colon + 1).trim()
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`
+    }
+    const length = methods[out.length] === 'HEAD' ? 0 : Number(headers['content-length'] ?? 0)
+    const body = text.slice(end + 4, end + 4 + length)
+    out.push({ status: Number(statusLine.split(' ')[1]), lines, headers, body, text: text.slice(at, end + 4 + length) })
+    at = end + 4 + length
+  }
+  return out
+}
+
+/**
+ * Sends `chunks` on one connection, each write waiting for the previous to be flushed and a turn
+ * of the event loop, ends its side, and resolves with all the server sent once it closed.
+ */
+export const exchange = (port: number, chunks: ReadonlyArray<string | Buffer>): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    const got: Buffer[] = []
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no end of the exchange')))
+    socket.on('data', (c: Buffer) => got.push(c))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(Buffer.concat(got).toString('utf8')))
+    socket.on('connect', async () => {
+      for (const [i, chunk] of chunks.entries()) {
+        await new Promise<void>((done) => socket.write(chunk, () => done()))
+        if (i < chunks.length - 1) await new Promise((done) => setImmediate(done))
+      }
+      socket.end()
+    })
+  })
+
+/** A request head (and body) as bytes, with `Host` first. */
+export const requestText = (method: string, target: string, headers: ReadonlyArray<readonly [string, string]> = [], body = '', version = '1.1'): string =>
+  [`${method} ${target} HTTP/${version}`, 'Host: 127.0.0.1', ...headers.map(([k, v]) => `${k}: ${v}`), '', body].join('\r\n')
