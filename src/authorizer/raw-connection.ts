@@ -12,12 +12,14 @@
  * Answers keep the requests' order: while an answer waits for a promise (Redis counters), later
  * bytes are held, at most 64 KiB.
  */
-import { type IncomingHttpHeaders, type Server, STATUS_CODES } from 'node:http'
+import { type IncomingHttpHeaders, maxHeaderSize, type Server, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastHandler, FastRequest, FastResponse } from './fast-path.js'
-import { parseHead, type RawHead } from './raw-http.js'
+import { MAX_HEAD_BYTES, parseHead, type RawHead } from './raw-http.js'
 
 const MAX_HELD = 64 * 1024
+/** Node's HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER (lib/_http_server.js). */
+const KEEP_ALIVE_BUFFER_MS = 1000
 
 /** The `Date` header, as Node's server caches it: made at most once a second. */
 let date: string | undefined
@@ -106,6 +108,8 @@ export interface RawHost {
 
 export class RawConnection {
   readonly keepAlive: string
+  /** Well within the server's `maxHeaderSize`, so a head Node would refuse as too large is Node's. */
+  private readonly maxHead: number
   /** The answer being made; after the handler returns, one that waits for a promise. */
   private current: RawReply | undefined = undefined
   private waiting = false
@@ -122,13 +126,15 @@ export class RawConnection {
     const { server } = host
     const seconds = Math.floor(server.keepAliveTimeout / 1000)
     this.keepAlive = server.keepAliveTimeout > 0 ? `Connection: keep-alive\r\nKeep-Alive: timeout=${seconds}\r\n` : 'Connection: keep-alive\r\n'
+    this.maxHead = Math.min(MAX_HEAD_BYTES, Math.floor(((server as { maxHeaderSize?: number }).maxHeaderSize ?? maxHeaderSize) / 2))
     host.live.add(this)
     socket.on('data', this.onData)
     socket.on('end', this.onEnd)
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
-    // Idle as between kept-alive requests, or before the first one: Node's limits for those.
-    const idle = server.keepAliveTimeout > 0 ? server.keepAliveTimeout : server.headersTimeout
+    // Idle as between kept-alive requests (Node adds 1 s, for the client's own timer to fire
+    // first), or before the first one: Node's limits for those.
+    const idle = server.keepAliveTimeout > 0 ? server.keepAliveTimeout + KEEP_ALIVE_BUFFER_MS : server.headersTimeout
     if (idle > 0) socket.setTimeout(idle, this.onTimeout)
   }
 
@@ -166,7 +172,7 @@ export class RawConnection {
     try {
       while (start < buf.length) {
         const fast = this.host.fast()
-        const head = fast === undefined ? undefined : parseHead(buf, start)
+        const head = fast === undefined ? undefined : parseHead(buf, start, this.maxHead)
         // A request that asks to close is answered here only as the last bytes sent.
         if (fast === undefined || head === undefined || (head.close && head.end !== buf.length)) return this.handOver(buf, start)
         const reply = new RawReply(this, head.method === 'HEAD', head.close)

@@ -54,12 +54,12 @@ const HOST = 'host'
 const FRAMING_LENGTHS = new Set([4, 6, 7, 10, 14, 16, 17])
 
 /**
- * The request head starting at `start`, or undefined: not whole in `buf`, or not in the subset
- * above. Never throws.
+ * The request head starting at `start`, or undefined: not whole in `buf` within `maxBytes`, or
+ * not in the subset above. Never throws.
  */
-export const parseHead = (buf: Buffer, start: number): RawHead | undefined => {
+export const parseHead = (buf: Buffer, start: number, maxBytes = MAX_HEAD_BYTES): RawHead | undefined => {
   const blank = buf.indexOf(CRLFCRLF, start)
-  if (blank < 0 || blank - start > MAX_HEAD_BYTES) return undefined
+  if (blank < 0 || blank - start > maxBytes) return undefined
   // Every line of `s` ends with CRLF, and only the head's last line is followed by another.
   const s = buf.toString('latin1', start, blank + 2)
   const len = s.length

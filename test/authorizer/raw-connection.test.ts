@@ -21,9 +21,9 @@ const READ_ENTRIES = [{ module: 'entry', acl: { read: true, write: false } }]
 /** Set by the clock, not by the app. */
 const withoutDate = (r: WireResponse) => r.text.replace(/\r\nDate: [^\r]*/, '\r\nDate: -')
 
-const service = async (t: Test) => {
+const service = async (t: Test, config: Parameters<typeof authorizerFixture>[1] = {}) => {
   const clock = fakeWallClock(t)
-  const f = await authorizerFixture(t, { planReadLimit: 100, planWriteLimit: 100, authFailureLimit: 100 })
+  const f = await authorizerFixture(t, { planReadLimit: 100, planWriteLimit: 100, authFailureLimit: 100, ...config })
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: READ_ENTRIES })
   const app = await buildApp(f.deps, { logger: false })
@@ -167,6 +167,51 @@ t.test('HTTP/1.0 and Connection: close are answered from the socket, then the co
     'the answer, then Node refuses data after Connection: close',
   )
   t.equal(s.nodeSaw.count, 1)
+})
+
+t.test('a repeated X-Forwarded-For is one list, as Node joins it: the client is the same on both paths', async (t) => {
+  const s = await service(t, { authFailureLimit: 1, trustProxy: ['loopback', '10.0.0.0/8'] })
+  const failing = (xff: Array<[string, string]>) => requestText('GET', '/v3/authorize', [...s.auth(newSecret()), ...xff])
+  const repeated = failing([
+    ['X-Forwarded-For', '203.0.113.5'],
+    ['x-forwarded-for', '10.0.0.1'],
+  ])
+  const joined = failing([['X-Forwarded-For', '203.0.113.5, 10.0.0.1']])
+  const other = failing([['X-Forwarded-For', '198.51.100.7']])
+  const statuses = async (prefix: string) =>
+    responsesIn(await exchange(s.port, [prefix + repeated + joined + other]))
+      .slice(prefix ? 1 : 0)
+      .map((r) => r.status)
+  t.same(await statuses(''), [401, 429, 401], 'raw path: 203.0.113.5 twice, then another client')
+  t.equal(s.nodeSaw.count, 0)
+  s.clock.advance(61_000)
+  t.same(await statuses(requestText('GET', '/healthz')), [401, 429, 401], "Node's path: the same")
+})
+
+t.test("a head near the server's maxHeaderSize is Node's to refuse", async (t) => {
+  const { serverFactory, install } = fastPathServer()
+  const server = (serverFactory as unknown as (h: unknown, o: object) => Server)(
+    (_req: unknown, res: { writeHead(s: number): { end(): void } }) => res.writeHead(418).end(),
+    { http: { maxHeaderSize: 1024 }, keepAliveTimeout: 72_000, requestTimeout: 0, connectionTimeout: 0, maxRequestsPerSocket: 0 },
+  )
+  let asked = 0
+  install((_req, res) => {
+    asked++
+    res.writeHead(200, ['content-length', '0'])
+    res.end()
+    return true
+  })
+  server.on('clientError', (_err, socket) => socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n'))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const { port } = server.address() as AddressInfo
+  const small = requestText('GET', '/v3/authorize', [['x-pad', 'a'.repeat(100)]])
+  const big = requestText('GET', '/v3/authorize', [['x-pad', 'a'.repeat(1200)]])
+  t.same(
+    responsesIn(await exchange(port, [small + big])).map((r) => r.status),
+    [200, 431],
+  )
+  t.equal(asked, 1, 'the large head never reached the handler')
 })
 
 t.test('the app closes with idle kept-alive raw connections open', async (t) => {
