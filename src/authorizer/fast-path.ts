@@ -5,8 +5,9 @@
  * cost several times that (bench/authorizer.ts once measured 33 us of server CPU per request
  * against 17 for a bare fastify route, client and server then sharing a core). So the HTTP
  * server that buildApp gives fastify (`serverFactory`) first offers each request to a plain
- * Node handler, which answers the common case: a bodiless GET/HEAD on `/v3/authorize` or a
- * bodiless request on the Envoy prefix. Everything else, and
+ * handler, which answers the common case: a bodiless GET/HEAD on `/v3/authorize` or a
+ * bodiless request on the Envoy prefix. It is offered the requests raw-connection.ts reads
+ * from the socket's bytes, and those Node's server reads (a connection handed over). Everything else, and
  * anything unusual (a body, the app closing), goes to fastify as before. Both judge the same
  * canonical form (canonical.ts), so a percent-encoded Envoy path gets the same answer here.
  * Both paths build their answer with `answerOf` and the request id with buildApp's function, so
