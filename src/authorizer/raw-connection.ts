@@ -222,10 +222,15 @@ export class RawConnection {
     this.waiting = false
     if (this.socket.destroyed) return
     this.socket.write(text)
+    if (reply.close) {
+      this.socket.end()
+      return
+    }
+    // What came while this answer waited, then the client's end, as Node would take them.
     const held = this.held
     this.held = undefined
-    if (reply.close || this.ending) this.socket.end()
-    else if (held !== undefined) this.run(held)
+    if (held !== undefined) this.run(held)
+    if (this.ending && !this.waiting && this.host.live.has(this)) this.socket.end()
   }
 
   /** Server closing: an idle connection is closed now, one waiting for an answer after it. */
@@ -246,7 +251,9 @@ export class RawConnection {
     socket.setTimeout(0)
     socket.removeListener('timeout', this.onTimeout)
     for (const listener of host.nodeListeners) listener.call(host.server, socket)
-    // Node's listener reads the socket from now on; the bytes already read go first.
+    // Node's listener reads the socket from now on; the bytes already read go first, and the
+    // client's end if it came while an answer waited.
     if (start < buf.length) socket.emit('data', buf.subarray(start))
+    if (this.ending) socket.emit('end')
   }
 }

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { type AddressInfo, connect } from 'node:net'
+import { type AddressInfo, connect, type Socket } from 'node:net'
 import { pino } from 'pino'
 import t, { type Test } from 'tap'
 import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
@@ -232,8 +232,8 @@ const standalone = async (t: Test, authorize: Authorizer['authorize'], options: 
   const lines: string[] = []
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
   const { serverFactory, install } = fastPathServer()
-  const server = (serverFactory as (handler: (req: unknown, res: { writeHead(s: number): { end(): void } }) => void, opts: object) => Server)(
-    (_req, res) => res.writeHead(418).end(),
+  const server = (serverFactory as (handler: (req: unknown, res: { writeHead(s: number, h: object): { end(): void } }) => void, opts: object) => Server)(
+    (_req, res) => res.writeHead(418, { 'content-length': '0' }).end(),
     { keepAliveTimeout: options.keepAliveTimeout ?? 72_000, requestTimeout: 0, connectionTimeout: 0, maxRequestsPerSocket: 0 },
   ) as Server
   install(
@@ -287,6 +287,51 @@ t.test('an answer waiting for a promise holds the requests after it: answers kee
     ],
   )
   t.equal(s.nodeSaw.count, 0)
+})
+
+/** A connection whose server side has seen the client's end (FIN) before `release` is called. */
+const endedWhileWaiting = async (t: Test, requests: string) => {
+  let release: (d: Decision) => void = () => {}
+  let n = 0
+  const s = await standalone(t, () =>
+    ++n === 1
+      ? new Promise<Decision>((resolve) => {
+          release = resolve
+        })
+      : allow(`uid-${n}`),
+  )
+  const serverEnded = new Promise<void>((resolve) => s.server.once('connection', (socket: Socket) => socket.once('end', () => resolve())))
+  const socket = connect(s.port, '127.0.0.1')
+  const chunks: Buffer[] = []
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  socket.end(requests)
+  await serverEnded
+  release(allow('uid-1'))
+  await closed
+  return { s, got: responsesIn(Buffer.concat(chunks).toString()) }
+}
+
+t.test("the client's end while an answer waits: what it sent before is answered, then the connection closes", async (t) => {
+  const ask = (id: string, target = '/v3/authorize') => requestText('GET', target, [['x-request-id', id]])
+  const ours = await endedWhileWaiting(t, ask('a') + ask('b') + ask('c'))
+  t.same(
+    ours.got.map((r) => [r.status, r.headers['x-request-id']]),
+    [
+      [200, 'a'],
+      [200, 'b'],
+      [200, 'c'],
+    ],
+    'all three answered from the socket',
+  )
+  t.equal(ours.s.nodeSaw.count, 0)
+  // One for Node after it: Node is told of the end too, so it closes once it has answered.
+  const handed = await endedWhileWaiting(t, ask('a') + ask('x', '/elsewhere'))
+  t.same(
+    handed.got.map((r) => r.status),
+    [200, 418],
+  )
+  t.equal(handed.s.nodeSaw.count, 1)
 })
 
 t.test('closing the server: a connection waiting for an answer gets it, then closes', async (t) => {
