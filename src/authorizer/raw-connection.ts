@@ -116,8 +116,10 @@ export class RawConnection {
   private held: Buffer | undefined = undefined
   private out = ''
   private running = false
-  /** End once the answer waited for is written (the client ended, or the server is closing). */
-  private ending = false
+  /** The client ended its side while an answer waited: end ours once what it sent is answered. */
+  private clientEnded = false
+  /** The server is closing: close once the answer waited for is written. */
+  private closing = false
 
   constructor(
     readonly socket: Socket,
@@ -149,7 +151,7 @@ export class RawConnection {
   }
 
   private readonly onEnd = (): void => {
-    if (this.waiting) this.ending = true
+    if (this.waiting) this.clientEnded = true
     else this.socket.end()
   }
 
@@ -230,12 +232,12 @@ export class RawConnection {
     const held = this.held
     this.held = undefined
     if (held !== undefined) this.run(held)
-    if (this.ending && !this.waiting && this.host.live.has(this)) this.socket.end()
+    if ((this.clientEnded || this.closing) && !this.waiting && this.host.live.has(this)) this.socket.end()
   }
 
   /** Server closing: an idle connection is closed now, one waiting for an answer after it. */
   closeIdle(): void {
-    if (this.waiting) this.ending = true
+    if (this.waiting) this.closing = true
     else this.socket.destroy()
   }
 
@@ -254,6 +256,6 @@ export class RawConnection {
     // Node's listener reads the socket from now on; the bytes already read go first, and the
     // client's end if it came while an answer waited.
     if (start < buf.length) socket.emit('data', buf.subarray(start))
-    if (this.ending) socket.emit('end')
+    if (this.clientEnded) socket.emit('end')
   }
 }
