@@ -66,12 +66,12 @@ export interface FastPathHost {
 /**
  * The HTTP/1 server fastify would create for itself (lib/server.js: same options and timeouts),
  * with a slot for a fast handler. Fastify then handles close and idle connections as usual.
- * With `raw` (the default), each new connection is read by raw-connection.ts first, which answers
- * what the fast handler takes and hands the connection to Node's server at the first request
- * it does not; without, the fast handler sees Node's requests only. A server that counts requests
- * per socket (`maxRequestsPerSocket`) leaves every connection to Node, which does the counting.
+ * Each new connection is read by raw-connection.ts first, which answers what the fast handler
+ * takes and hands the connection to Node's server at the first request it does not. A server
+ * that counts requests per socket (`maxRequestsPerSocket`) leaves every connection to Node,
+ * which does the counting.
  */
-export const fastPathServer = ({ raw = true }: { readonly raw?: boolean } = {}): { readonly serverFactory: FastifyServerFactory; install: FastPathHost['install'] } => {
+export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory; install: FastPathHost['install'] } => {
   let fast: FastHandler | undefined
   const serverFactory: FastifyServerFactory = (handler, opts) => {
     // Fastify's options after its defaults (fastify.js): the timeouts are always numbers.
@@ -88,7 +88,7 @@ export const fastPathServer = ({ raw = true }: { readonly raw?: boolean } = {}):
     if (options.requestTimeout > 0) server.headersTimeout = Math.min(server.headersTimeout, options.requestTimeout)
     server.setTimeout(options.connectionTimeout)
     if (options.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket
-    else if (raw) readRaw(server, () => fast)
+    else readRaw(server, () => fast)
     return server
   }
   return {
@@ -101,15 +101,18 @@ export const fastPathServer = ({ raw = true }: { readonly raw?: boolean } = {}):
 
 /** Puts raw-connection.ts in front of Node's `connection` listener, and closes its connections with Node's. */
 const readRaw = (server: ReturnType<typeof createServer>, current: () => FastHandler | undefined): void => {
+  const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>
   const host: RawHost = {
     server,
     fast: current,
-    nodeListeners: server.listeners('connection') as Array<(socket: Socket) => void>,
+    toNode: (socket) => {
+      for (const listener of nodeListeners) listener.call(server, socket)
+    },
     live: new Set<RawConnection>(),
   }
   server.removeAllListeners('connection')
   server.on('connection', (socket: Socket) => {
-    if (current() === undefined) for (const listener of host.nodeListeners) listener.call(server, socket)
+    if (current() === undefined) host.toNode(socket)
     else new RawConnection(socket, host)
   })
   // `close()` calls closeIdleConnections; fastify calls either when it closes.

@@ -101,8 +101,8 @@ export interface RawHost {
   readonly server: Server
   /** The fast handler now, or undefined (none installed, or the app closing). */
   readonly fast: () => FastHandler | undefined
-  /** Node's own `connection` listeners, which take a connection handed over. */
-  readonly nodeListeners: ReadonlyArray<(socket: Socket) => void>
+  /** Gives a connection to Node's own `connection` listeners. */
+  readonly toNode: (socket: Socket) => void
   readonly live: Set<RawConnection>
 }
 
@@ -112,7 +112,6 @@ export class RawConnection {
   private readonly maxHead: number
   /** The answer being made; after the handler returns, one that waits for a promise. */
   private current: RawReply | undefined = undefined
-  private waiting = false
   private held: Buffer | undefined = undefined
   private out = ''
   private running = false
@@ -138,6 +137,11 @@ export class RawConnection {
     // first), or before the first one: Node's limits for those.
     const idle = server.keepAliveTimeout > 0 ? server.keepAliveTimeout + KEEP_ALIVE_BUFFER_MS : server.headersTimeout
     if (idle > 0) socket.setTimeout(idle, this.onTimeout)
+  }
+
+  /** An answer waits for a promise (outside `run`, a reply is current only then). */
+  private get waiting(): boolean {
+    return this.current !== undefined
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -186,7 +190,6 @@ export class RawConnection {
         start = head.end
         if (this.current === reply) {
           // The answer waits for a promise: hold what follows until it is written.
-          this.waiting = true
           this.flush()
           if (start < buf.length) this.hold(buf.subarray(start))
           return
@@ -221,7 +224,6 @@ export class RawConnection {
       this.out += text
       return
     }
-    this.waiting = false
     if (this.socket.destroyed) return
     this.socket.write(text)
     if (reply.close) {
@@ -252,7 +254,7 @@ export class RawConnection {
     socket.removeListener('close', this.onClose)
     socket.setTimeout(0)
     socket.removeListener('timeout', this.onTimeout)
-    for (const listener of host.nodeListeners) listener.call(host.server, socket)
+    host.toNode(socket)
     // Node's listener reads the socket from now on; the bytes already read go first, and the
     // client's end if it came while an answer waited.
     if (start < buf.length) socket.emit('data', buf.subarray(start))
