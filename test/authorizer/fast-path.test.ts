@@ -4,12 +4,12 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import t, { type Test } from 'tap'
 import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
-import { type FastHandler, fastPathServer, forwardAuthFastPath } from '../../src/authorizer/fast-path.js'
+import { fastPathServer } from '../../src/authorizer/fast-path.js'
 import { clientAddressOf, trustFunction } from '../../src/authorizer/request-input.js'
 import type { TrustProxy } from '../../src/config.js'
-import { buildApp, errorAnswer, REDACT } from '../../src/http/app.js'
-import { requestIdFrom } from '../../src/http/request-id.js'
+import { buildApp, REDACT } from '../../src/http/app.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
+import { allow, standInFastPath } from '../support/stand-in-fast-path.js'
 
 /**
  * The forward-auth fast path (src/authorizer/fast-path.ts) answers real-socket requests before
@@ -262,16 +262,7 @@ t.test('a decision that throws is a 500 with the request id, logged without secr
 
 /** The fast handler alone, on a plain server, with a stand-in authorizer. */
 const standalone = async (t: Test, authorize: Authorizer['authorize']) => {
-  const lines: string[] = []
-  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
-  const fast: FastHandler = forwardAuthFastPath({
-    authorizer: { authorize, close: async () => {} },
-    rateLimitAs403: false,
-    proxy: 'any',
-    trust: trustFunction(false),
-    host: { requestIdFrom, errorAnswer },
-    log,
-  })
+  const { fast, lines } = standInFastPath(authorize)
   const server = createServer((req, res) => {
     if (!fast(req, res)) res.writeHead(418).end()
   })
@@ -280,8 +271,6 @@ const standalone = async (t: Test, authorize: Authorizer['authorize']) => {
   const { port } = server.address() as AddressInfo
   return { lines, ask: (headers: Record<string, string> = {}) => overSocket(port, { method: 'GET', url: '/v3/authorize', headers: { 'x-request-id': 'r-1', ...headers } }) }
 }
-
-const allow = (tokenUid: string): Decision => ({ allowed: true, outcome: 'allow', tokenUid, apiKey: 'blt1', method: 'GET', url: '/v3/assets', headers: { 'x-ratelimit-limit': '10' } })
 
 t.test('an async decision is answered when it settles; a rejected one is a 500', async (t) => {
   let next: Promise<Decision> = Promise.resolve(allow('blt-uid'))

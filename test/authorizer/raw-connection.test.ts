@@ -1,14 +1,12 @@
 import { createServer, type Server } from 'node:http'
 import { type AddressInfo, connect, type Socket } from 'node:net'
-import { pino } from 'pino'
 import t, { type Test } from 'tap'
 import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
-import { fastPathServer, forwardAuthFastPath } from '../../src/authorizer/fast-path.js'
-import { trustFunction } from '../../src/authorizer/request-input.js'
-import { buildApp, errorAnswer } from '../../src/http/app.js'
-import { requestIdFrom } from '../../src/http/request-id.js'
+import { fastPathServer } from '../../src/authorizer/fast-path.js'
+import { buildApp } from '../../src/http/app.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 import { exchange, requestText, responsesIn, type WireResponse } from '../support/raw-http.js'
+import { allow, standInFastPath } from '../support/stand-in-fast-path.js'
 
 /**
  * Forward-auth's raw path (src/authorizer/raw-connection.ts): requests read from the socket's
@@ -189,11 +187,7 @@ t.test('a repeated X-Forwarded-For is one list, as Node joins it: the client is 
 })
 
 t.test("a head near the server's maxHeaderSize is Node's to refuse", async (t) => {
-  const { serverFactory, install } = fastPathServer()
-  const server = (serverFactory as unknown as (h: unknown, o: object) => Server)(
-    (_req: unknown, res: { writeHead(s: number): { end(): void } }) => res.writeHead(418).end(),
-    { http: { maxHeaderSize: 1024 }, keepAliveTimeout: 72_000, requestTimeout: 0, connectionTimeout: 0, maxRequestsPerSocket: 0 },
-  )
+  const { server, install } = factoryServer({ http: { maxHeaderSize: 1024 } })
   let asked = 0
   install((_req, res) => {
     asked++
@@ -227,25 +221,28 @@ t.test('the app closes with idle kept-alive raw connections open', async (t) => 
   t.equal(s.nodeSaw.count, 0)
 })
 
+/**
+ * The server fastPathServer gives fastify, made with fastify's option defaults (and `options`
+ * over them); a request nobody else takes is a 418.
+ */
+const factoryServer = (options: object = {}): { server: Server; install: ReturnType<typeof fastPathServer>['install'] } => {
+  const { serverFactory, install } = fastPathServer()
+  const node = (_req: unknown, res: { writeHead(status: number, headers: object): { end(): void } }) => res.writeHead(418, { 'content-length': '0' }).end()
+  const server = (serverFactory as unknown as (handler: typeof node, opts: object) => Server)(node, {
+    keepAliveTimeout: 72_000,
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    maxRequestsPerSocket: 0,
+    ...options,
+  })
+  return { server, install }
+}
+
 /** The raw path on a server of fastPathServer's, with a stand-in authorizer. */
 const standalone = async (t: Test, authorize: Authorizer['authorize'], options: { keepAliveTimeout?: number } = {}) => {
-  const lines: string[] = []
-  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
-  const { serverFactory, install } = fastPathServer()
-  const server = (serverFactory as (handler: (req: unknown, res: { writeHead(s: number, h: object): { end(): void } }) => void, opts: object) => Server)(
-    (_req, res) => res.writeHead(418, { 'content-length': '0' }).end(),
-    { keepAliveTimeout: options.keepAliveTimeout ?? 72_000, requestTimeout: 0, connectionTimeout: 0, maxRequestsPerSocket: 0 },
-  ) as Server
-  install(
-    forwardAuthFastPath({
-      authorizer: { authorize, close: async () => {} },
-      rateLimitAs403: false,
-      proxy: 'any',
-      trust: trustFunction(false),
-      host: { requestIdFrom, errorAnswer },
-      log,
-    }),
-  )
+  const { server, install } = factoryServer(options)
+  const { fast, lines } = standInFastPath(authorize)
+  install(fast)
   const nodeSaw = { count: 0 }
   server.on('request', () => {
     nodeSaw.count += 1
@@ -256,8 +253,6 @@ const standalone = async (t: Test, authorize: Authorizer['authorize'], options: 
   const ask = (id: string, more: Array<[string, string]> = []) => requestText('GET', '/v3/authorize', [['x-request-id', id], ...more])
   return { server, port, lines, nodeSaw, ask }
 }
-
-const allow = (tokenUid: string): Decision => ({ allowed: true, outcome: 'allow', tokenUid, apiKey: 'blt1', method: 'GET', url: '/v3/assets', headers: { 'x-ratelimit-limit': '10' } })
 
 t.test('an answer waiting for a promise holds the requests after it: answers keep their order', async (t) => {
   let release: (d: Decision) => void = () => {}
@@ -406,11 +401,7 @@ t.test('on the raw path an answer that cannot be written becomes a 500, and the 
 })
 
 t.test('a server counting requests per socket leaves every connection to Node', async (t) => {
-  const { serverFactory, install } = fastPathServer()
-  const server = (serverFactory as unknown as (h: unknown, o: object) => Server)(
-    (_req: unknown, res: { writeHead(s: number): { end(): void } }) => res.writeHead(418).end(),
-    { keepAliveTimeout: 72_000, requestTimeout: 0, connectionTimeout: 0, maxRequestsPerSocket: 2 },
-  )
+  const { server, install } = factoryServer({ maxRequestsPerSocket: 2 })
   install(() => false)
   t.equal(server.listeners('connection').length, 1)
   t.equal(server.listeners('connection')[0], createServer().listeners('connection')[0], "Node's own listener")
