@@ -78,7 +78,7 @@ export const TokenForm = ({ apiKey, plan, token, onGenerated, onSaved, onCancel 
       <FieldError id="tf-name-error" messages={errors.name} />
 
       <label for="tf-description">Description (optional)</label>
-      <textarea id="tf-description" rows={2} maxLength={1000} value={f.description} onInput={(e) => set('description', e.currentTarget.value)} {...described('description')} />
+      <input id="tf-description" maxLength={1000} value={f.description} onInput={(e) => set('description', e.currentTarget.value)} {...described('description')} />
       <FieldError id="tf-description-error" messages={errors.description} />
 
       <fieldset>

@@ -11,7 +11,7 @@ import type { EventDecodeError } from '../read/decode.js'
 import { LogReadError, readLog } from '../read/log.js'
 import type { CliContext, Io } from './io.js'
 import { parseInstant, parseInteger } from './options.js'
-import { LineWriter, row } from './output.js'
+import { jsonLine, line, LineWriter, row } from './output.js'
 
 export interface AuditOptions {
   stack?: string
@@ -68,7 +68,8 @@ export const formatScope = (scope: Scope): string =>
 const formatValue = (key: string, v: unknown): string => {
   if (key === 'scope' && Array.isArray(v)) return formatScope(v as Scope)
   if (key === 'rate_limit' && v && typeof v === 'object') return `${(v as { read: number }).read}r/${(v as { write: number }).write}w`
-  if (typeof v === 'string') return v === '' || /\s|"/.test(v) ? JSON.stringify(v) : v
+  // Quoted when it would not read as one value; row() then escapes what a terminal would act on.
+  if (typeof v === 'string') return v === '' || /[\s"\\]/.test(v) ? `"${v.replace(/["\\]/g, '\\$&')}"` : v
   return JSON.stringify(v)
 }
 
@@ -87,7 +88,7 @@ const eventRow = (r: Recorded): string =>
     EVENT_WIDTHS,
   )
 const eventJson = (r: Recorded): string =>
-  `${JSON.stringify({
+  jsonLine({
     position: r.position,
     stream: r.stream,
     type: r.event.type,
@@ -96,7 +97,7 @@ const eventJson = (r: Recorded): string =>
     stack: r.event.data.api_key,
     token: tokenOf(r),
     data: publicData(r.event.data),
-  })}\n`
+  })
 
 const TOKEN_WIDTHS = [19, 19, 20, 7, 24, 8, 24, 24]
 const tokenHeader = row(['UID', 'STACK', 'NAME', 'STATUS', 'EXPIRES_ON', 'LIMITS', 'LAST_CHANGED_AT', 'REVOKED_AT', 'SCOPE'], TOKEN_WIDTHS)
@@ -107,7 +108,7 @@ const tokenRow = (t: TokenAsOf): string =>
   )
 
 const reportBad = (io: Io, e: EventDecodeError): void =>
-  io.err(`audit: cannot decode the event at position ${e.position} (stream ${e.stream}, type ${e.type}): ${e.problems.join('; ')}\n`)
+  io.err(line(`audit: cannot decode the event at position ${e.position} (stream ${e.stream}, type ${e.type}): ${e.problems.join('; ')}`))
 
 /**
  * Replays the log and prints the matching events, or with `asOf` the tokens' state at that
@@ -140,13 +141,13 @@ export const audit = async (store: EventStore, o: AuditOptions, io: Io): Promise
   } catch (e) {
     await out.flush()
     if (!(e instanceof LogReadError)) throw e
-    io.err(`audit: ${e.message}\n`)
+    io.err(line(`audit: ${e.message}`))
     return 1
   }
   if (asOf) {
     for (const t of asOf.at(o.asOf as number)) {
       if ((o.stack !== undefined && t.stack !== o.stack) || (o.token !== undefined && t.uid !== o.token)) continue
-      const wait = out.write(o.json ? `${JSON.stringify(t)}\n` : tokenRow(t))
+      const wait = out.write(o.json ? jsonLine(t) : tokenRow(t))
       if (wait) await wait
     }
   }

@@ -5,14 +5,14 @@ import { Dispatcher } from '../react/dispatch.js'
 import { mailTransportFor, openReactorDb, webhookTransportFor } from '../react/index.js'
 import { Outbox, type Delivery } from '../react/outbox.js'
 import type { CliContext } from './io.js'
-import { row } from './output.js'
+import { jsonLine, line as textLine, row } from './output.js'
 
 const WIDTHS = [36, 8, 8, 22, 19, 8, 24]
 const header = row(['ID', 'CHANNEL', 'STATUS', 'KIND', 'STACK', 'ATTEMPTS', 'CREATED_AT', 'LAST_ERROR'], WIDTHS)
 const line = (d: Delivery) =>
   row([d.id, d.channel, d.status, d.kind, d.stack, String(d.attempts), new Date(d.created_at).toISOString(), d.last_error ?? '-'], WIDTHS)
 const json = (d: Delivery) =>
-  `${JSON.stringify({ id: d.id, channel: d.channel, status: d.status, kind: d.kind, stack: d.stack, attempts: d.attempts, created_at: new Date(d.created_at).toISOString(), last_error: d.last_error })}\n`
+  jsonLine({ id: d.id, channel: d.channel, status: d.status, kind: d.kind, stack: d.stack, attempts: d.attempts, created_at: new Date(d.created_at).toISOString(), last_error: d.last_error })
 
 /**
  * `management-tokens deliveries`: the outbox of this instance's data folder. `list` shows dead
@@ -54,13 +54,13 @@ export const registerDeliveries = (program: Command, ctx: CliContext): void => {
         let failed = 0
         for (const id of wanted) {
           if (!outbox.revive(id, Date.now())) {
-            ctx.io.err(`deliveries: ${id} is not a dead delivery\n`)
+            ctx.io.err(textLine(`deliveries: ${id} is not a dead delivery`))
             failed += 1
             continue
           }
           const outcome = await dispatcher.attempt(outbox.get(id) as Delivery)
           const after = outbox.get(id) as Delivery
-          ctx.io.out(`${id}  ${outcome}${outcome === 'delivered' ? '' : `  ${after.last_error ?? ''} (pending again: the service retries it)`}\n`)
+          ctx.io.out(textLine(`${id}  ${outcome}${outcome === 'delivered' ? '' : `  ${after.last_error ?? ''} (pending again: the service retries it)`}`))
           if (outcome !== 'delivered') failed += 1
         }
         ctx.exit(failed === 0 ? 0 : 1)

@@ -8,7 +8,7 @@ import { liveHeadOfFiles, rebuildFiles, verifyFiles } from '../read/rebuild-file
 import type { Difference } from '../read/verify.js'
 import { openReadModels } from '../service.js'
 import type { CliContext, Io } from './io.js'
-import { count } from './output.js'
+import { count, line } from './output.js'
 import { progressBar } from './progress.js'
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v))
@@ -87,7 +87,7 @@ const withProgress = async <T>(io: Io, label: string, total: number, work: (onPr
 
 const failed = (io: Io, what: string, e: unknown): number => {
   if (!(e instanceof EventDecodeError)) throw e
-  io.err(`${what}: ${e.message}; nothing was changed\n`)
+  io.err(line(`${what}: ${e.message}; nothing was changed`))
   return 1
 }
 
@@ -110,7 +110,7 @@ const runVerify: Runner = async (db, store, projections, io) => {
   try {
     const r = await withProgress(io, 'verify', await liveHeadOfFiles(db, projections), (onProgress) => verifyFiles(db, store, projections, { onProgress }))
     const at = [...new Set(r.positions.values())].join(', ')
-    for (const d of r.differences) io.out(`${describe(d)}\n`)
+    for (const d of r.differences) io.out(line(describe(d)))
     if (r.differences.length === 0) {
       io.out(`verify: ${projections.map((p) => p.name).join(', ')} match a rebuild from the log (position ${at})\n`)
       return 0

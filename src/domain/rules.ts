@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { canonicalEmail, emailProblem } from './email.js'
 import { domainError, validation, type DomainError, type FieldErrors } from './errors.js'
+import { plainTextProblem } from './plain-text.js'
 import { isModule, READ_ONLY_MODULES, type RateLimit, type Scope } from './scope.js'
 import type { Policy } from './commands.js'
 
@@ -80,11 +81,13 @@ export const validateRateLimit = (rl: RateLimit | null, policy: Policy): Result<
   return err ? E.left(err) : E.right({ read: rl.read, write: rl.write })
 }
 
+/** Names and descriptions: trimmed, and free of the characters src/domain/plain-text.ts refuses, whoever sends the command. */
 export const validateText = (field: string, value: string, max: number, required: boolean): Result<string> => {
   const v = value.trim()
   if (required && v.length === 0) return E.left(validation(field, 'is required'))
   if (v.length > max) return E.left(validation(field, `must be at most ${max} characters`))
-  return E.right(v)
+  const problem = plainTextProblem(value)
+  return problem === undefined ? E.right(v) : E.left(validation(field, problem))
 }
 
 export const validateEmail = (field: string, email: string): Result<string> => {

@@ -1,4 +1,5 @@
 import * as t from 'io-ts'
+import { PLAIN_TEXT_PATTERN, PlainTextType } from '../domain/plain-text.js'
 import { ExactType, NullableType } from './exact.js'
 
 declare module 'fastify' {
@@ -23,6 +24,7 @@ export const jsonSchemaOf = (codec: t.Mixed): JsonSchema => {
   }
   if (codec instanceof NullableType) return { anyOf: [jsonSchemaOf(codec.inner), { type: 'null' }] }
   if (codec instanceof t.StringType) return { type: 'string' }
+  if (codec instanceof PlainTextType) return { type: 'string', pattern: PLAIN_TEXT_PATTERN, description: 'no control or bidirectional formatting characters' }
   if (codec instanceof t.NumberType) return { type: 'number' }
   if (codec instanceof t.BooleanType) return { type: 'boolean' }
   if (codec instanceof t.NullType) return { type: 'null' }

@@ -19,6 +19,10 @@ t.test('CreateStack', async (t) => {
     given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: '', description: '' }).thenError('validation', 'name')
     given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: 'n', description: 'd'.repeat(1001) }).thenError('validation', 'description')
   })
+  t.test('a control or bidi character in the name or description > validation on that field', async (t) => {
+    given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: 'Site\u0007', description: '' }).thenError('validation', 'name')
+    given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: 'Site', description: 'a\u2066b' }).thenError('validation', 'description')
+  })
 })
 
 t.test('ShareStack', async (t) => {

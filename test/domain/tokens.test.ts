@@ -63,6 +63,12 @@ t.test('GenerateToken', async (t) => {
   t.test('an empty name > validation on name', async (t) => {
     given(t, stackWithTeam).when(generate(owner, 'blt1', { name: '   ' })).thenError('validation', 'name')
   })
+  t.test('a control or bidi character in the name or description, even at an end trimming would drop > validation on that field', async (t) => {
+    given(t, stackWithTeam).when(generate(owner, 'blt1', { name: 'ci\u001b[2J' })).thenError('validation', 'name')
+    given(t, stackWithTeam).when(generate(owner, 'blt1', { name: 'ci\n' })).thenError('validation', 'name')
+    given(t, stackWithTeam).when(generate(owner, 'blt1', { description: '\u202eevil' })).thenError('validation', 'description')
+    given(t, withToken).when({ type: 'RenameToken', actor: owner, token_uid: 'blt1', name: 'c\u0085i' }).thenError('validation', 'name')
+  })
   t.test('a too long description > validation on description', async (t) => {
     given(t, stackWithTeam).when(generate(owner, 'blt1', { description: 'x'.repeat(1001) })).thenError('validation', 'description')
   })

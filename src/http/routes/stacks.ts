@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
 import { canonicalEmail } from '../../domain/email.js'
+import { PlainText } from '../../domain/plain-text.js'
 import { ROLES } from '../../domain/roles.js'
 import { highestRole, type StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
@@ -11,14 +12,14 @@ import { answer, idempotencyMark, stackKeyFor } from '../idempotency.js'
 
 export const CreateStackBody = exact(
   t.type({
-    stack: exact(t.intersection([t.type({ name: t.string }), t.partial({ description: t.string, master_locale: t.string })])),
+    stack: exact(t.intersection([t.type({ name: PlainText }), t.partial({ description: PlainText, master_locale: PlainText })])),
   }),
 )
 export const ShareBody = exact(
-  t.intersection([t.type({ emails: t.array(t.string) }), t.partial({ roles: t.record(t.string, t.array(t.string)) })]),
+  t.intersection([t.type({ emails: t.array(PlainText) }), t.partial({ roles: t.record(t.string, t.array(PlainText)) })]),
 )
-export const UnshareBody = exact(t.type({ email: t.string }))
-export const TransferBody = exact(t.type({ transfer_to: t.string }))
+export const UnshareBody = exact(t.type({ email: PlainText }))
+export const TransferBody = exact(t.type({ transfer_to: PlainText }))
 
 export const stackJson = (s: StackView) => ({
   api_key: s.api_key,

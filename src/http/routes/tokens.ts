@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
 import type { TokenChanges } from '../../domain/commands.js'
+import { PlainText } from '../../domain/plain-text.js'
 import type { Scope } from '../../domain/scope.js'
 import type { Queries, TokenView } from '../../read/queries.js'
 import type { Handled } from '../../write/handle-command.js'
@@ -17,19 +18,19 @@ import { answer, idempotencyMark, SECRET_SHOWN_ONCE } from '../idempotency.js'
 const ScopeIn = t.array(
   exact(
     t.intersection([
-      t.type({ module: t.string }),
+      t.type({ module: PlainText }),
       t.partial({
         acl: exact(t.partial({ read: t.boolean, write: t.boolean })),
-        branches: t.array(t.string),
-        branch_aliases: t.array(t.string),
+        branches: t.array(PlainText),
+        branch_aliases: t.array(PlainText),
       }),
     ]),
   ),
 )
 const RateLimitIn = nullable(exact(t.type({ read: t.number, write: t.number })))
 const tokenFields = {
-  name: t.string,
-  description: t.string,
+  name: PlainText,
+  description: PlainText,
   scope: ScopeIn,
   expires_on: t.union([t.string, t.null]),
   is_email_notification_enabled: t.boolean,
