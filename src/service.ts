@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import type Database from 'better-sqlite3'
-import { pino, type Logger } from 'pino'
-import { Registry } from 'prom-client'
+import type { Logger } from 'pino'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { PROJECTIONS, projectionsFor } from '../projections/index.js'
 import type { Config } from './config.js'
 import { openEventStore } from './eventstore/open.js'
 import type { EventStore } from './eventstore/port.js'
-import { REDACT } from './http/app.js'
 import { policyOf } from './http/context.js'
+import { serviceLogger } from './logger.js'
 import { openNotifications, type Notifications } from './react/index.js'
 import type { Scheduler } from './react/scheduler.js'
 import { openReadModels as openFiles } from './read/files.js'
@@ -55,13 +55,25 @@ export interface ServiceOverrides {
 
 /** Opens the event store and read models and starts projecting. */
 export const openService = async (config: Config, o: ServiceOverrides = {}): Promise<Service> => {
+  const logger = o.logger ?? serviceLogger(config.logLevel)
   const store = o.store ?? (await openEventStore(config.eventStoreUrl, config.dataDir))
+  // Not awaited: an unreachable store must not hold up start-up (the liveness probe answers, and
+  // /readyz says 503 until the read models have caught up, as it does today); it is only told.
+  let closed = false
+  void store.checkConnection?.().then(
+    () => logger.info('the event store answered at start-up'),
+    (err: unknown) => {
+      if (!closed) logger.warn({ err }, 'the event store is unreachable at start-up; reads and subscriptions keep retrying and /readyz answers 503 until the read models have caught up')
+    },
+  )
   const projections = projectionsFor(store)
   const readDb = openReadModels(config.dataDir, projections)
   const projector = new Projector(readDb, store, projections, o.onProjectionFailure)
   projector.start()
   const clock = o.clock ?? (() => new Date())
   const metrics = new Registry()
+  // Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC, handles) on this instance's registry.
+  collectDefaultMetrics({ register: metrics })
   const audit = auditSourceFor(store)
   const deps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, ...(audit ? { audit } : {}) }
   // The reactor records notices through its own command handler, like any other caller.
@@ -72,7 +84,7 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
     handle,
     clock,
     registry: metrics,
-    logger: o.logger ?? pino({ level: config.logLevel, redact: REDACT }),
+    logger,
     ...(o.scheduler ? { scheduler: o.scheduler } : {}),
   })
   notifications.reactor.start()
@@ -80,6 +92,7 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
     ...deps,
     notifications,
     async close() {
+      closed = true
       await notifications.close()
       await projector.stop()
       await store.close()

@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { buildApp } from '../http/app.js'
 import { resolveJwtKey } from '../http/auth.js'
 import { consoleUrl, signInMode } from '../http/sign-in.js'
+import { serviceLogger } from '../logger.js'
 import { openService } from '../service.js'
 
 export interface Server {
@@ -17,9 +19,9 @@ export interface Server {
 }
 
 /** Opens the store and read models, builds the app and listens; `close` undoes all of it. */
-export const startServer = async (config: Config): Promise<Server> => {
-  const service = await openService(config)
-  const app = await buildApp(service)
+export const startServer = async (config: Config, logger: Logger = serviceLogger(config.logLevel)): Promise<Server> => {
+  const service = await openService(config, { logger })
+  const app = await buildApp(service, { logger })
   const address = await app.listen({ port: config.port, host: config.host })
   let closing: Promise<void> | undefined
   return {

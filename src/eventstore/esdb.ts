@@ -110,6 +110,15 @@ export class EsdbEventStore implements EventStore {
     }
   }
 
+  /** One event of $all, whatever its stream: the cheapest call that needs the server. */
+  async checkConnection(): Promise<void> {
+    try {
+      for await (const _ of this.client.readAll({ maxCount: 1 })) void _
+    } catch (error) {
+      throw toPortError(error)
+    }
+  }
+
   subscribe(options: SubscribeOptions): Subscription {
     const subscription = new ResilientSubscription(this.client, options, this.retry)
     this.subscriptions.add(subscription)

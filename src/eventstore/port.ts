@@ -88,5 +88,10 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>
   /** Catch-up then live: delivers every event after `options.after`, and new ones as they come. */
   subscribe(options: SubscribeOptions): Subscription
+  /**
+   * For a store behind a network: one round trip, throwing EventStoreUnavailable when it cannot
+   * be reached (start-up reports it). An embedded store, always reachable, has none.
+   */
+  checkConnection?(): Promise<void>
   close(): Promise<void>
 }

@@ -6,12 +6,15 @@ import { type ErrorAnswer, fastPathServer } from '../authorizer/fast-path.js'
 import { authorizerSurface } from '../authorizer/index.js'
 import { trustFunction } from '../authorizer/request-input.js'
 import { EventStoreUnavailable } from '../eventstore/port.js'
+import { REDACT, serviceLogger, VERSION } from '../logger.js'
 import type { ServiceDeps } from '../service.js'
+import { AccessLog } from './access-log.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { HttpError, notFound, unavailable } from './errors.js'
 import { jsonSchemaOf } from './json-schema.js'
 import { requestIdFrom, requestIdOf } from './request-id.js'
+import { requestMetrics } from './request-metrics.js'
 import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
 import { auditRoutes } from './routes/audit.js'
 import { consoleRoutes } from './routes/console.js'
@@ -21,16 +24,7 @@ import { tokenRoutes } from './routes/tokens.js'
 import { userSessionRoute } from './routes/user-session.js'
 import { signInOf } from './sign-in.js'
 
-/** Never logged: secrets and identity headers (SPEC 10). */
-export const REDACT = [
-  'req.headers.authorization',
-  'req.headers.authtoken',
-  'req.headers["x-forwarded-authorization"]',
-  'headers.authorization',
-  'headers.authtoken',
-  'token.token',
-  '*.secret',
-]
+export { REDACT }
 
 export interface AppOptions {
   /** A pino logger config or instance (tests pass a stream to capture logs). */
@@ -72,7 +66,7 @@ export const errorAnswer = (err: unknown, requestId: string): ErrorAnswer => {
 
 /** Registers plugins and routes; never listens (the CLI's `serve` does). */
 export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Promise<FastifyInstance> => {
-  const logger = options.logger ?? { level: deps.config.logLevel, redact: REDACT }
+  const logger = options.logger ?? serviceLogger(deps.config.logLevel)
   // Fastify's own HTTP server, with a slot in front for forward-auth's fast path.
   const server = fastPathServer()
   const app = Fastify({
@@ -81,6 +75,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
       : { logger: logger as FastifyServerOptions['logger'] }),
     serverFactory: server.serverFactory,
     genReqId: requestIdOf,
+    // Health probes' access lines at debug (routes with `config.accessLog`).
+    logController: new AccessLog(),
     // TRUST_PROXY (SPEC 6.7): by default no proxy is trusted and the socket's address is the client.
     trustProxy: trustFunction(deps.config.trustProxy),
     bodyLimit: 256 * 1024,
@@ -126,7 +122,7 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     openapi: {
       info: {
         title: 'Management-token service',
-        version: '0.1.0',
+        version: VERSION,
         description: 'Contentstack-CMA-compatible management tokens: commands, queries and the request authorizer.',
       },
       components: {
@@ -142,15 +138,19 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   app.removeContentTypeParser('text/plain')
   const signIn = signInOf(deps.config, deps.clock, options.jwksCooldownMs)
   await app.register(authtoken, { key: resolveJwtKey(deps.config), jwks: signIn.jwks })
-  if (signIn.developmentSecret) await app.register(userSessionRoute, { secret: signIn.developmentSecret })
-  await app.register(consoleRoutes, { deps, mode: signIn.mode, oidc: signIn.oidc, consoleDir: options.consoleDir })
   const api = createApi(deps)
-  await app.register(healthRoutes, { api })
-  await app.register(stackRoutes, { api })
-  await app.register(tokenRoutes, { api })
-  await app.register(auditRoutes, { api })
+  // Every route but the authorizer's surfaces, in one scope whose requests are counted by route.
+  await app.register(async (counted) => {
+    counted.addHook('onResponse', requestMetrics(deps.metrics))
+    if (signIn.developmentSecret) await counted.register(userSessionRoute, { secret: signIn.developmentSecret })
+    await counted.register(consoleRoutes, { deps, mode: signIn.mode, oidc: signIn.oidc, consoleDir: options.consoleDir })
+    await counted.register(healthRoutes, { api })
+    await counted.register(stackRoutes, { api })
+    await counted.register(tokenRoutes, { api })
+    await counted.register(auditRoutes, { api })
+    // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
+    await counted.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  })
   await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdFrom, errorAnswer } })
-  // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   return app
 }

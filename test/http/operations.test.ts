@@ -1,9 +1,15 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import Fastify, { type FastifyServerOptions, type RouteOptions } from 'fastify'
 import t from 'tap'
+import { startServer } from '../../src/cli/serve.js'
+import { serviceLogger } from '../../src/logger.js'
 import type * as AppModule from '../../src/http/app.js'
 import { openService } from '../../src/service.js'
 import { testConfig } from '../../src/config.js'
-import { FaultyStore, JWT_SECRET, startApp, tempDir } from '../support/app.js'
+import { FaultyStore, JWT_SECRET, OWNER, startApp, tempDir } from '../support/app.js'
+import { startEsdbDouble } from '../support/esdb-double.js'
+import { waitFor } from '../support/wait-for.js'
 
 t.test('GET /healthz: live', async (t) => {
   const a = await startApp(t)
@@ -113,4 +119,96 @@ t.test('/docs is an interactive reference; every POST and PUT of the management 
     additionalProperties: false,
     nullable: true,
   })
+})
+
+t.test('/metrics: the process and Node.js default metrics', async (t) => {
+  const a = await startApp(t)
+  const metrics = (await a.call({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /^process_cpu_seconds_total \d/m)
+  t.match(metrics, /^process_resident_memory_bytes \d/m)
+  t.match(metrics, /^nodejs_eventloop_lag_seconds \d/m)
+  t.match(metrics, /^nodejs_heap_size_used_bytes \d/m)
+})
+
+t.test('/metrics: management-API requests by method, route pattern and status class; never a uid, key or secret', async (t) => {
+  const a = await startApp(t)
+  const apiKey = await a.createStack(OWNER)
+  const { uid, secret } = await a.generate(apiKey, OWNER, { name: 'ci' })
+  const tokenUrl = `/v3/stacks/management_tokens/${uid}`
+  for (let i = 0; i < 3; i += 1) t.equal((await a.call({ method: 'GET', url: tokenUrl, as: OWNER, apiKey })).statusCode, 200)
+  t.equal((await a.call({ method: 'GET', url: '/v3/stacks/management_tokens/blt0000000000000000?x=1', as: OWNER, apiKey })).statusCode, 404)
+  t.equal((await a.call({ method: 'PUT', url: tokenUrl, as: OWNER, apiKey, body: { token: { name: '' } } })).statusCode, 422)
+  t.equal((await a.call({ method: 'GET', url: '/healthz' })).statusCode, 200)
+  const forwardAuth = await a.call({ method: 'GET', url: '/v3/authorize', headers: { authorization: secret, api_key: apiKey, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types/blog/entries' } })
+  t.equal(forwardAuth.statusCode, 200, 'a forward-auth decision')
+  t.equal((await a.call({ method: 'GET', url: '/no/such/route' })).statusCode, 404)
+
+  const metrics = (await a.call({ method: 'GET', url: '/metrics' })).body
+  const count = (labels: string) => Number(new RegExp(`^http_request_duration_seconds_count\\{${labels.replace(/[/{}]/g, '\\$&')}\\} (\\d+)$`, 'm').exec(metrics)?.[1])
+  t.equal(count('method="POST",route="/v3/stacks",status_class="2xx"'), 1, 'the stack created')
+  t.equal(count('method="POST",route="/v3/stacks/management_tokens",status_class="2xx"'), 1, 'the token generated')
+  t.equal(count('method="GET",route="/v3/stacks/management_tokens/:uid",status_class="2xx"'), 3, 'three reads of one token, under its route pattern')
+  t.equal(count('method="GET",route="/v3/stacks/management_tokens/:uid",status_class="4xx"'), 1, 'a 404')
+  t.equal(count('method="PUT",route="/v3/stacks/management_tokens/:uid",status_class="4xx"'), 1, 'a 422')
+  t.equal(count('method="GET",route="/healthz",status_class="2xx"'), 1)
+  t.match(metrics, /^http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/v3\/stacks\/management_tokens\/:uid",status_class="2xx"\} \d+$/m, 'with durations')
+  const routes = new Set([...metrics.matchAll(/^http_request_duration_seconds_count\{.*route="([^"]*)"/gm)].map((m) => m[1]))
+  t.same([...routes].sort(), ['/healthz', '/v3/stacks', '/v3/stacks/management_tokens', '/v3/stacks/management_tokens/:uid'], 'route patterns only: forward-auth (counted by its decisions), /metrics and unknown URLs are not here')
+  for (const leak of [uid, apiKey, secret, 'blt0000000000000000', 'x=1', '/no/such/route']) t.notOk(metrics.includes(leak), `no ${leak} in /metrics`)
+})
+
+t.test('health probes are logged at debug, other requests at info; every line names the service and its version', async (t) => {
+  const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }
+  const probe = async (level: 'debug' | 'info') => {
+    const a = await startApp(t, { logLevel: level })
+    await a.createStack(OWNER)
+    for (const url of ['/healthz', '/readyz']) t.equal((await a.call({ method: 'GET', url })).statusCode, 200, url)
+    return a.logs()
+  }
+  const debug = await probe('debug')
+  /** The lines of the requests to `url`: the incoming line names the URL, the others share its reqId. */
+  const access = (url: string) => {
+    const ids = new Set(debug.filter((l) => (l.req as { url?: string } | undefined)?.url === url).map((l) => l.reqId))
+    return debug.filter((l) => ids.has(l.reqId))
+  }
+  for (const url of ['/healthz', '/readyz']) {
+    const lines = access(url)
+    t.same(lines.map((l) => [l.msg, l.level]), [['incoming request', 20], ['request completed', 20]], `${url}: both access lines at debug`)
+  }
+  const stack = access('/v3/stacks')
+  t.same(stack.map((l) => [l.msg, l.level]), [['incoming request', 30], ['request completed', 30]], 'a management request at info')
+  t.ok(debug.length >= 6, `${debug.length} lines captured`)
+  for (const l of debug) t.match(l, { service: 'management-tokens', version, pid: Number, hostname: String }, String(l.msg))
+
+  const info = await probe('info')
+  t.same(info.filter((l) => /\/(healthz|readyz)/.test(JSON.stringify(l.req ?? ''))), [], 'at the default level, no probe is logged')
+  t.ok(info.some((l) => (l.req as { url?: string } | undefined)?.url === '/v3/stacks'), 'other requests are')
+  for (const l of info) t.match(l, { service: 'management-tokens', version })
+})
+
+t.test('start-up with an unreachable EventStoreDB: a warning, the service stays up, live but not ready', async (t) => {
+  const lines: string[] = []
+  const logger = serviceLogger('info', { write: (line: string) => void lines.push(line) })
+  const config = testConfig({ jwtSecret: JWT_SECRET, dataDir: tempDir(t), port: 0, eventStoreUrl: 'esdb://127.0.0.1:1?tls=false' })
+  const server = await startServer(config, logger)
+  t.teardown(() => server.close())
+  const logs = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  await waitFor(() => logs().some((l) => l.level === 40 && /event store is unreachable/.test(String(l.msg))), { label: 'the warning', timeoutMs: 30_000 })
+  const warning = logs().find((l) => l.level === 40)!
+  t.match(warning, { service: 'management-tokens', err: { message: /EventStoreDB is unreachable: .*ECONNREFUSED 127\.0\.0\.1:1/ } })
+  t.match(String(warning.msg), /\/readyz answers 503/)
+  t.equal((await fetch(`${server.address}/healthz`)).status, 200, 'live')
+  t.equal((await fetch(`${server.address}/readyz`)).status, 503, 'not ready, as before')
+})
+
+t.test('start-up with a reachable EventStoreDB (the gRPC double): it says so, and no warning', async (t) => {
+  const double = await startEsdbDouble()
+  t.teardown(() => double.stop())
+  const lines: string[] = []
+  const logger = serviceLogger('info', { write: (line: string) => void lines.push(line) })
+  const service = await openService(testConfig({ jwtSecret: JWT_SECRET, dataDir: tempDir(t), eventStoreUrl: double.url }), { logger })
+  t.teardown(() => service.close())
+  const logs = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  await waitFor(() => logs().some((l) => l.msg === 'the event store answered at start-up'), { label: 'the check', timeoutMs: 30_000 })
+  t.same(logs().filter((l) => (l.level as number) >= 40), [], 'no warning')
 })

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import * as E from 'fp-ts/lib/Either.js'
-import { pino, type Level } from 'pino'
+import type { Level } from 'pino'
 import type { Test } from 'tap'
 import { testConfig, type Config } from '../../src/config.js'
 import { openEventStore } from '../../src/eventstore/open.js'
 import { EventStoreUnavailable, type EventStore } from '../../src/eventstore/port.js'
 import { stackStream } from '../../src/eventstore/streams.js'
-import { type AppOptions as BuildAppOptions, buildApp, REDACT } from '../../src/http/app.js'
+import { type AppOptions as BuildAppOptions, buildApp } from '../../src/http/app.js'
+import { serviceLogger } from '../../src/logger.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import type { Scheduler } from '../../src/react/scheduler.js'
 import { openService, type Service } from '../../src/service.js'
@@ -162,10 +163,8 @@ export const startApp = async (t: Test, options: AppOptions = {}): Promise<TestA
   const inner = await openEventStore(config.eventStoreUrl, dataDir)
   const store = options.wrapStore ? options.wrapStore(inner) : inner
   const logLines: string[] = []
-  const logger = pino(
-    { level: options.logLevel ?? 'info', redact: REDACT },
-    { write: (line: string) => void logLines.push(line) },
-  )
+  // The service's own logger (its base fields and redaction), writing into `logLines`.
+  const logger = serviceLogger(options.logLevel ?? 'info', { write: (line: string) => void logLines.push(line) })
   const service = await openService(config, {
     store,
     logger,
