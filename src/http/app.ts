@@ -10,6 +10,7 @@ import type { ServiceDeps } from '../service.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { HttpError, notFound, unavailable } from './errors.js'
+import { describeOperation } from './operations.js'
 import { jsonSchemaOf } from './json-schema.js'
 import { requestIdFrom, requestIdOf } from './request-id.js'
 import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
@@ -121,7 +122,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     // Request bodies documented from the io-ts codecs that decode them (route `config.body`).
     transform: ({ schema, url, route }) => {
       const body = (route.config as { body?: t.Mixed } | undefined)?.body
-      return { schema: body ? { ...schema, body: jsonSchemaOf(body) } : schema, url }
+      const method = [route.method].flat()[0] as string
+      return { schema: describeOperation(method, route.url, body ? { ...schema, body: jsonSchemaOf(body) } : schema), url }
     },
     openapi: {
       info: {
