@@ -33,6 +33,28 @@ const urlWith = (name: string, schemes: readonly string[]) =>
     String,
   )
 
+/**
+ * Where lifecycle webhooks go: http(s), without a user or password. fetch refuses a URL with
+ * them, so such a setting would never deliver; a credential in the path or query is fine (logs
+ * show the origin only).
+ */
+const webhookUrl = new t.Type<string, string, unknown>(
+  'WEBHOOK_URL',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    pipe(
+      urlWith('WEBHOOK_URL', ['http:', 'https:']).validate(u, c),
+      E.chain((s) => {
+        const url = new URL(s)
+        // '[hidden]': the value holds the password, and is never echoed.
+        return url.username || url.password
+          ? t.failure('[hidden]', c, 'must not carry a user or password (receivers check the signature made with WEBHOOK_SECRET)')
+          : t.success(s)
+      }),
+    ),
+  String,
+)
+
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 /** An https URL, or http on a loopback host (a test or local identity provider). */
 const secureUrl = (name: string) =>
@@ -192,7 +214,7 @@ const Env = t.partial({
   MAIL_FROM: mailbox,
   NOTIFY_BEFORE: duration('NOTIFY_BEFORE'),
   /** Lifecycle webhooks, signed with WEBHOOK_SECRET (required with it). */
-  WEBHOOK_URL: urlWith('WEBHOOK_URL', ['http:', 'https:']),
+  WEBHOOK_URL: webhookUrl,
   WEBHOOK_SECRET: secretString('WEBHOOK_SECRET', 16),
   /** OpenID Connect sign-in for the console (issue 12). */
   OIDC_ISSUER_URL: secureUrl('OIDC_ISSUER_URL'),
