@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
-import { canonicalEmail } from '../../domain/email.js'
+import { canonicalEmail, emailProblem } from '../../domain/email.js'
 import { ROLES } from '../../domain/roles.js'
 import { highestRole, type StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { invalid } from '../errors.js'
 import { documented, rateLimitSchema, schemaTypes, stackSchema } from '../docs.js'
 import { exact } from '../exact.js'
 import { answer, idempotencyMark, stackKeyFor } from '../idempotency.js'
@@ -93,13 +94,20 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(ShareBody, req.body)
-    const roles = Object.fromEntries(Object.entries(body.roles ?? {}).map(([e, r]) => [canonicalEmail(e), r]))
-    const members = body.emails.map((raw) => {
-      const email = canonicalEmail(raw)
-      return { email, roles: roles[email] ?? [] }
-    })
+    // Emails go to the domain as typed, which checks them before it canonicalises; a roles key is
+    // checked as typed here, so a look-alike key never lends its roles to another address.
+    const roles = new Map<string, string[]>()
+    for (const [key, list] of Object.entries(body.roles ?? {})) {
+      const problem = emailProblem(key)
+      if (problem !== undefined) throw invalid(`roles.${key}: ${problem}`, { [`roles.${key}`]: [problem] })
+      roles.set(canonicalEmail(key), list)
+    }
+    const members = body.emails.map((email) => ({ email, roles: roles.get(canonicalEmail(email)) ?? [] }))
     const done = await api.run(stack.api_key, { type: 'ShareStack', actor, members }, req, mark)
-    return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully shared.', shared_emails: members.map((m) => m.email) }))
+    return answer(reply, queries, done, 200, () => ({
+      notice: 'The stack has been successfully shared.',
+      shared_emails: members.map((m) => canonicalEmail(m.email)),
+    }))
   })
 
   app.post('/v3/stacks/unshare', { config: { body: UnshareBody }, schema: { tags, summary: 'Remove a member (never the owner)' } }, async (req, reply) => {
@@ -107,7 +115,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(UnshareBody, req.body)
-    const done = await api.run(stack.api_key, { type: 'UnshareStack', actor, email: canonicalEmail(body.email) }, req, mark)
+    const done = await api.run(stack.api_key, { type: 'UnshareStack', actor, email: body.email }, req, mark)
     return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully unshared.' }))
   })
 
@@ -116,7 +124,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(TransferBody, req.body)
-    const done = await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: canonicalEmail(body.transfer_to) }, req, mark)
+    const done = await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: body.transfer_to }, req, mark)
     return answer(reply, queries, done, 200, () => ({ notice: 'Stack ownership transferred successfully.' }))
   })
 
