@@ -75,6 +75,7 @@ t.test('stack members and roles', async (t) => {
     for (const [body, field] of [
       [{ emails: ['not-an-email'], roles: { 'x@example.com': ['admin'] } }, 'emails'],
       [{ emails: ['x@example.com'], roles: { 'not-an-email': ['admin'] } }, 'roles.not-an-email'],
+      [{ emails: ['not-an-email', 'nor-this'], roles: { 'x@example.com': ['admin'] } }, 'emails'],
       [{ emails: ['x@example.com'], roles: { 'x@example.com': ['superuser'] } }, 'roles.x@example.com'],
       [{ emails: ['x@example.com'] }, 'roles.x@example.com'],
       [{ emails: [OWNER], roles: { [OWNER]: ['admin'] } }, 'emails'],
@@ -85,6 +86,7 @@ t.test('stack members and roles', async (t) => {
       const res = await share(OWNER, body)
       t.equal(res.statusCode, 422, JSON.stringify(body))
       t.ok(res.json().errors[field], `${field}: ${res.body}`)
+      t.equal(Object.keys(res.json().errors)[0], field, 'the field at fault is named first')
     }
   })
 
@@ -195,6 +197,7 @@ t.test('share, unshare, transfer_ownership: an email is checked as typed, so a l
   for (const [name, email] of LOOK_ALIKES) {
     for (const [path, body, field] of [
       ['share', { emails: [email], roles: { [KATE]: ['developer'] } }, 'emails'],
+      ['share', { emails: [email], roles: { [email]: ['developer'] } }, 'emails'],
       ['share', { emails: [email], roles: { [email]: ['developer'] } }, `roles.${email}`],
       ['share', { emails: [KATE], roles: { [email]: ['developer'] } }, `roles.${email}`],
       ['unshare', { email }, 'email'],

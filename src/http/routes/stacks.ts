@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
 import { canonicalEmail, emailProblem } from '../../domain/email.js'
+import type { FieldErrors } from '../../domain/errors.js'
 import { ROLES } from '../../domain/roles.js'
 import { highestRole, type StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
@@ -34,6 +35,25 @@ export const stackJson = (s: StackView) => ({
 })
 
 const tags = ['stacks']
+
+/**
+ * Every address of a share body checked as typed, before anything is canonicalised: a roles key
+ * is matched to an email by canonical form, so a look-alike key (the Kelvin sign for `k`) would
+ * otherwise lend its roles to another address. One 422 names each field at fault.
+ */
+const checkAddressesAsTyped = (body: t.TypeOf<typeof ShareBody>): void => {
+  const errors: FieldErrors = {}
+  const check = (field: string, raw: string) => {
+    const problem = emailProblem(raw)
+    if (problem === undefined) return
+    const list = (errors[field] ??= [])
+    if (!list.includes(problem)) list.push(problem)
+  }
+  for (const email of body.emails) check('emails', email)
+  for (const key of Object.keys(body.roles ?? {})) check(`roles.${key}`, key)
+  const first = Object.keys(errors)[0]
+  if (first !== undefined) throw invalid(`${first}: ${errors[first]?.[0]}`, errors)
+}
 
 /** SPEC 5.1: stacks, sharing, ownership and roles. */
 export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
@@ -94,14 +114,8 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(ShareBody, req.body)
-    // Emails go to the domain as typed, which checks them before it canonicalises; a roles key is
-    // checked as typed here, so a look-alike key never lends its roles to another address.
-    const roles = new Map<string, string[]>()
-    for (const [key, list] of Object.entries(body.roles ?? {})) {
-      const problem = emailProblem(key)
-      if (problem !== undefined) throw invalid(`roles.${key}: ${problem}`, { [`roles.${key}`]: [problem] })
-      roles.set(canonicalEmail(key), list)
-    }
+    checkAddressesAsTyped(body)
+    const roles = new Map(Object.entries(body.roles ?? {}).map(([key, list]) => [canonicalEmail(key), list]))
     const members = body.emails.map((email) => ({ email, roles: roles.get(canonicalEmail(email)) ?? [] }))
     const done = await api.run(stack.api_key, { type: 'ShareStack', actor, members }, req, mark)
     return answer(reply, queries, done, 200, () => ({
