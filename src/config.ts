@@ -3,7 +3,7 @@ import { statSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
-import { DEFAULT_HOST, jwtSecret, readSettings, SECRET_SETTINGS, settingLabel, signInChecks } from './config-secrets.js'
+import { DEFAULT_HOST, jwtSecret, readSettings, settingLabel, signInChecks } from './config-secrets.js'
 
 /** A string holding an integer within [min, max], decoded to a number. */
 const intString = (name: string, min: number, max: number) =>
@@ -271,8 +271,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-const SECRETS: ReadonlySet<string> = new Set(SECRET_SETTINGS)
-
 /**
  * Validates the environment (SPEC 9); a bad value is a ConfigError naming the variable. Secret
  * settings may come from `NAME_FILE` (src/config-secrets.ts); their values never reach a message.
@@ -285,8 +283,8 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     E.mapLeft((errors) =>
       errors.map((e) => {
         const key = e.context.map((c) => c.key).filter(Boolean).join('.')
-        const why = e.message ?? (SECRETS.has(key) ? 'is invalid' : `invalid value ${JSON.stringify(e.value)}`)
-        return `${settingLabel(key, settings.fromFile)}: ${why}`
+        // Secret settings' codecs fail with a message (or cannot fail on a string): no value is echoed.
+        return `${settingLabel(key, settings.fromFile)}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
       }),
     ),
     E.mapLeft((problems) => [...settings.problems, ...problems]),
