@@ -289,7 +289,8 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     ),
     E.mapLeft((problems) => [...settings.problems, ...problems]),
     E.chainFirst((e) => {
-      const problems = [...settings.problems, ...crossChecks(e), ...signInChecks(e)]
+      // A secret that could not be read would make the checks below report it missing as well.
+      const problems = settings.problems.length > 0 ? settings.problems : [...crossChecks(e), ...signInChecks(e)]
       return problems.length === 0 ? E.right(e) : E.left(problems)
     }),
     E.map(
