@@ -3,6 +3,7 @@ import { statSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
+import { DEFAULT_HOST, jwtSecret, readSettings, settingLabel, signInChecks } from './config-secrets.js'
 
 /** A string holding an integer within [min, max], decoded to a number. */
 const intString = (name: string, min: number, max: number) =>
@@ -196,7 +197,7 @@ const Env = t.partial({
   EVENT_STORE_URL: urlWith('EVENT_STORE_URL', ['sqlite:', 'esdb:', 'esdb+discover:']),
   DATA_DIR: t.string,
   REDIS_URL: urlWith('REDIS_URL', ['redis:', 'rediss:']),
-  AUTH_JWT_SECRET: t.string,
+  AUTH_JWT_SECRET: jwtSecret,
   AUTH_JWT_PUBLIC_KEY: t.string,
   PLAN_READ_LIMIT: intString('PLAN_READ_LIMIT', 1, 1_000_000),
   PLAN_WRITE_LIMIT: intString('PLAN_WRITE_LIMIT', 1, 1_000_000),
@@ -229,6 +230,10 @@ const Env = t.partial({
   TRUST_PROXY: trustProxy,
   /** Which proxy's headers describe the original request on /v3/authorize (SPEC 6.7). */
   FORWARD_AUTH_PROXY: t.keyof({ any: null, traefik: null, nginx: null, envoy: null }),
+  /** `production` refuses development sign-in and requires a way to verify authtokens. */
+  NODE_ENV: t.string,
+  /** Password-less sign-in for development (`POST /v3/user-session`); `serve --development` sets it. */
+  DEV_SIGNIN: boolString,
 })
 
 /** Settings that only make sense together; each message names the variable to set. */
@@ -280,31 +285,40 @@ export interface Config {
   readonly jwtAudience: string | undefined
   readonly trustProxy: TrustProxy
   readonly forwardAuthProxy: 'any' | 'traefik' | 'nginx' | 'envoy'
+  /** DEV_SIGNIN: `POST /v3/user-session` mints authtokens for any email with the local development secret. */
+  readonly devSignIn: boolean
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/** Validates the environment (SPEC 9); a bad value is a ConfigError naming the variable. */
+/**
+ * Validates the environment (SPEC 9); a bad value is a ConfigError naming the variable. Secret
+ * settings may come from `NAME_FILE` (src/config-secrets.ts); their values never reach a message.
+ */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const settings = readSettings(env)
+  const present = Object.fromEntries(Object.entries(settings.env).filter(([, v]) => v !== undefined && v !== ''))
   return pipe(
     Env.decode(present),
     E.mapLeft((errors) =>
       errors.map((e) => {
         const key = e.context.map((c) => c.key).filter(Boolean).join('.')
-        return `${key}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
+        // Secret settings' codecs fail with a message (or cannot fail on a string): no value is echoed.
+        return `${settingLabel(key, settings.fromFile)}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
       }),
     ),
+    E.mapLeft((problems) => [...settings.problems, ...problems]),
     E.chainFirst((e) => {
-      const problems = crossChecks(e)
+      // A secret that could not be read would make the checks below report it missing as well.
+      const problems = settings.problems.length > 0 ? settings.problems : [...crossChecks(e), ...signInChecks(e)]
       return problems.length === 0 ? E.right(e) : E.left(problems)
     }),
     E.map(
       (e): Config => ({
         port: e.PORT ?? 3000,
-        host: e.HOST ?? '127.0.0.1',
+        host: e.HOST ?? DEFAULT_HOST,
         eventStoreUrl: e.EVENT_STORE_URL,
         dataDir: e.DATA_DIR ?? './data',
         redisUrl: e.REDIS_URL,
@@ -332,6 +346,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         jwtAudience: e.AUTH_JWT_AUDIENCE,
         trustProxy: e.TRUST_PROXY ?? false,
         forwardAuthProxy: e.FORWARD_AUTH_PROXY ?? 'any',
+        devSignIn: e.DEV_SIGNIN ?? false,
       }),
     ),
     E.map((config) => {

@@ -4,6 +4,9 @@ import { dirname, join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
 
+/** 32 bytes: the shortest AUTH_JWT_SECRET accepted. */
+const SECRET = '0123456789abcdef0123456789abcdef'
+
 t.test('defaults (SPEC 9)', async (t) => {
   t.match(loadConfig({}), {
     port: 3000,
@@ -29,7 +32,7 @@ t.test('every variable is decoded', async (t) => {
       EVENT_STORE_URL: 'esdb://eventstore:2113?tls=false',
       DATA_DIR: '/data',
       REDIS_URL: 'redis://127.0.0.1:6379',
-      AUTH_JWT_SECRET: 's',
+      AUTH_JWT_SECRET: SECRET,
       AUTH_JWT_PUBLIC_KEY: 'k',
       PLAN_READ_LIMIT: '50',
       PLAN_WRITE_LIMIT: '5',
@@ -46,7 +49,7 @@ t.test('every variable is decoded', async (t) => {
       eventStoreUrl: 'esdb://eventstore:2113?tls=false',
       dataDir: '/data',
       redisUrl: 'redis://127.0.0.1:6379',
-      jwtSecret: 's',
+      jwtSecret: SECRET,
       jwtPublicKey: 'k',
       planReadLimit: 50,
       planWriteLimit: 5,

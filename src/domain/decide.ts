@@ -202,10 +202,10 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
             : E.traverseArray((m: { email: string; roles: readonly string[] }) =>
                 pipe(
                   validateEmail('emails', m.email),
-                  E.chainFirst(() =>
+                  E.chainFirst((email) =>
                     m.roles.length > 0 && m.roles.every(isRole)
                       ? E.right(undefined)
-                      : E.left(validation(`roles.${m.email}`, 'must list roles among admin, developer, content_manager')),
+                      : E.left(validation(`roles.${email}`, 'must list roles among admin, developer, content_manager')),
                   ),
                   E.chainFirst((email) =>
                     email === s.owner_email ? E.left(validation('emails', 'the owner is already a member')) : E.right(undefined),

@@ -15,7 +15,7 @@ import type { Scheduler } from '../../src/react/scheduler.js'
 import { openService, type Service } from '../../src/service.js'
 import { onDouble, storeTarget } from './store-under-test.js'
 
-export const JWT_SECRET = 'test-secret'
+export const JWT_SECRET = 'test-secret-of-at-least-32-bytes-0123456789'
 /** Where a fake clock starts: tests that care about time move it explicitly. */
 export const START = new Date('2026-03-01T12:00:00.000Z')
 

@@ -1,6 +1,8 @@
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import * as E from 'fp-ts/lib/Either.js'
 import type { ServiceDeps } from '../../service.js'
+import { claimsOf } from '../claims.js'
 import { ExpiringStore } from '../console-sessions.js'
 import { documented, errorBody, schemaTypes } from '../docs.js'
 import { unauthorized, unavailable } from '../errors.js'
@@ -155,10 +157,11 @@ export const consoleAuthRoutes: FastifyPluginAsync<ConsoleAuthOptions> = async (
       // The id_token becomes the console's authtoken: it must pass the same checks as one.
       const verified = await jwks.verify(idToken)
       if ('error' in verified) return fail('failed', verified.error.message)
-      const { email, exp } = verified.claims
-      if (typeof email !== 'string' || typeof exp !== 'number') return fail('failed', 'the id_token lacks email or exp')
+      const actor = claimsOf(verified.claims, deps.clock())
+      if (E.isLeft(actor)) return fail('failed', actor.left.message)
+      const exp = verified.claims.exp as number
       const session = newId()
-      sessions.set(session, { idToken, email: email.trim().toLowerCase(), expiresAt: exp * 1000 }, exp * 1000)
+      sessions.set(session, { idToken, email: actor.right.email, expiresAt: exp * 1000 }, exp * 1000)
       reply.setCookie(SESSION, session, {
         path: '/console/auth',
         httpOnly: true,
