@@ -148,8 +148,13 @@ t.test('the shipped gateway configurations', async (t) => {
 
   await t.test('Caddyfile', { skip: CADDY ? false : 'caddy is not installed (apt-get install -y caddy)' }, async (t) => {
     const caddy = await startShippedCaddy(t, { service: s.caddyService, upstream: s.up.port })
+    const orphan = await startShippedCaddy(t, { service: await freePort(), upstream: s.up.port })
     fakeWallClock(t)
     await t.test('answers as the service does', (t) => answersAsTheService(t, s, caddy.port))
     await t.test('bypass rows', (t) => bypassRows(t, s, 'Caddyfile', 'caddy', caddy.port))
+    const id = caseId()
+    const down = await ask(orphan.port, 'GET', ENTRIES, { api_key: s.rows.apiKey, authorization: s.rows.secret('readEntries'), 'x-case-id': id })
+    t.equal(down.status, 502, "the service unreachable: Caddy's 502")
+    t.equal(s.up.reached.get(id), undefined, 'nothing reached the upstream')
   })
 })
