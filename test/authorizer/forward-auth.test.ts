@@ -53,6 +53,8 @@ t.test('Traefik ForwardAuth: X-Forwarded-Method and X-Forwarded-Uri', async (t) 
   t.equal(post.statusCode, 401, 'POST works too, and its body is never parsed')
   t.equal(post.json().error_code, 105)
   t.notMatch(post.body, /cs[0-9a-f]{32}/, 'no secret in the answer')
+  t.notMatch(JSON.stringify(post.headers), /cs[0-9a-f]{32}/, 'nor in its headers')
+  t.equal(post.headers['x-mt-error-code'], '105')
 
   const noUri = await app.inject({ method: 'GET', url: '/v3/authorize', headers: { api_key: apiKey, authorization: tok.secret } })
   t.equal(noUri.statusCode, 403, 'without the original URI the path is unknown: fail closed')
