@@ -204,7 +204,10 @@ const Env = t.partial({
   MAX_TOKENS_PER_STACK: intString('MAX_TOKENS_PER_STACK', 1, 100_000),
   UPSTREAM_URL: urlWith('UPSTREAM_URL', ['http:', 'https:']),
   LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  /** nginx auth_request cannot pass a 429 through: answer 403 with Retry-After instead. */
+  /**
+   * nginx auth_request passes only 2xx, 401 and 403: answer every other denial (412, 422, 429) as
+   * 403 carrying the real status and body in x-mt-status and x-mt-error-body, for nginx to restore.
+   */
   FORWARD_AUTH_429_AS_403: boolString,
   /** Failed authentications allowed per client address per minute before 429. */
   AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
