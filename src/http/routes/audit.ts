@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
 import { stackStream } from '../../eventstore/streams.js'
-import { TokensAsOf } from '../../read/as-of.js'
-import { decodeOrThrow } from '../../read/decode.js'
+import { tokensAsOf } from '../../read/as-of.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
 import { documented, errorBody, rateLimitSchema, schemaTypes, scopeSchema } from '../docs.js'
@@ -95,14 +94,8 @@ export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     async (req) => {
       const stack = await allowed(req)
       const { at } = decodeOr422(AsOfQuery, req.query)
-      const asOf = Date.parse(at)
-      // The read models keep only the present: the past is folded from the stack's own stream.
-      const folded = new TokensAsOf()
-      for (const stored of await api.deps.store.readStream(stackStream(stack.api_key))) {
-        const recorded = decodeOrThrow(stored)
-        if (Date.parse(recorded.metadata.occurred_at) <= asOf) folded.apply(recorded)
-      }
-      return { as_of: at, tokens: folded.at(asOf).map(({ stack: _stack, ...token }) => token) }
+      const tokens = await tokensAsOf(api.deps.store, stackStream(stack.api_key), Date.parse(at))
+      return { as_of: at, tokens: tokens.map(({ stack: _stack, ...token }) => token) }
     },
   )
 
