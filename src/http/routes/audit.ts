@@ -6,6 +6,7 @@ import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
 import { documented, errorBody, rateLimitSchema, schemaTypes, scopeSchema } from '../docs.js'
 import { badRequest, notFound } from '../errors.js'
+import { peopleLimit } from '../people-limit.js'
 
 const numberString = (min: number, max: number) =>
   new t.Type<number, string, unknown>(
@@ -58,8 +59,10 @@ const tags = ['audit log']
 /**
  * SPEC 5.4: the audit log of token and membership changes, newest first. Callers are an
  * owner/admin authtoken, or a management token with `audit_log` read (checked by `authorizeToken`).
+ * A person's requests are limited per minute (AUDIT_RATE_LIMIT): an as-of folds the stack's history.
  */
 export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
+  await peopleLimit(app, { max: api.deps.config.auditRateLimit, what: 'audit-log', clock: api.deps.clock })
   const allowed = async (req: FastifyRequest) => {
     const stack = api.stackOf(req)
     if (req.headers.authtoken === undefined && req.headers.authorization !== undefined && api.authorizeToken) {
