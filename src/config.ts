@@ -304,7 +304,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
         authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
         auditRateLimit: e.AUDIT_RATE_LIMIT ?? 60,
-        managementRateLimit: e.MANAGEMENT_RATE_LIMIT ?? 300,
+        managementRateLimit: e.MANAGEMENT_RATE_LIMIT ?? 600,
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
         smtpUrl: e.SMTP_URL,
         mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',

@@ -17,7 +17,7 @@ t.test('defaults (SPEC 9)', async (t) => {
     forwardAuth429As403: false,
     authFailureLimit: 30,
     auditRateLimit: 60,
-    managementRateLimit: 300,
+    managementRateLimit: 600,
     requestTimeoutMs: 30_000,
   })
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable is unset')
