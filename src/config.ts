@@ -211,6 +211,10 @@ const Env = t.partial({
   FORWARD_AUTH_429_AS_403: boolString,
   /** Failed authentications allowed per client address per minute before 429. */
   AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
+  /** Audit-log requests per user (authtoken) per minute before 429: an as-of folds a stack's whole history. */
+  AUDIT_RATE_LIMIT: intString('AUDIT_RATE_LIMIT', 1, 1_000_000),
+  /** Stack and token requests per user (authtoken) per minute before 429. */
+  MANAGEMENT_RATE_LIMIT: intString('MANAGEMENT_RATE_LIMIT', 1, 1_000_000),
   /** Longest wait for a request's headers and body, and longest idle keep-alive connection. */
   REQUEST_TIMEOUT_MS: intString('REQUEST_TIMEOUT_MS', 100, 3_600_000),
   /** Expiry notices: SMTP server (`smtp://user:pass@host:587`); unset: `.eml` files in DATA_DIR/outbox/. */
@@ -271,6 +275,10 @@ export interface Config {
   readonly logLevel: string
   readonly forwardAuth429As403: boolean
   readonly authFailureLimit: number
+  /** Audit-log requests per user per minute. */
+  readonly auditRateLimit: number
+  /** Stack and token requests per user per minute. */
+  readonly managementRateLimit: number
   readonly requestTimeoutMs: number
   readonly smtpUrl: string | undefined
   readonly mailFrom: string
@@ -334,6 +342,8 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         logLevel: e.LOG_LEVEL ?? 'info',
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
         authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
+        auditRateLimit: e.AUDIT_RATE_LIMIT ?? 60,
+        managementRateLimit: e.MANAGEMENT_RATE_LIMIT ?? 600,
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
         smtpUrl: e.SMTP_URL,
         mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',

@@ -19,6 +19,8 @@ t.test('defaults (SPEC 9)', async (t) => {
     logLevel: 'info',
     forwardAuth429As403: false,
     authFailureLimit: 30,
+    auditRateLimit: 60,
+    managementRateLimit: 600,
     requestTimeoutMs: 30_000,
   })
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable is unset')
@@ -41,6 +43,8 @@ t.test('every variable is decoded', async (t) => {
       LOG_LEVEL: 'debug',
       FORWARD_AUTH_429_AS_403: 'true',
       AUTH_FAILURE_LIMIT: '7',
+      AUDIT_RATE_LIMIT: '12',
+      MANAGEMENT_RATE_LIMIT: '120',
       REQUEST_TIMEOUT_MS: '5000',
     }),
     {
@@ -58,6 +62,8 @@ t.test('every variable is decoded', async (t) => {
       logLevel: 'debug',
       forwardAuth429As403: true,
       authFailureLimit: 7,
+      auditRateLimit: 12,
+      managementRateLimit: 120,
       requestTimeoutMs: 5000,
     },
   )
@@ -78,6 +84,8 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ EVENT_STORE_URL: 'postgres://x' }, /EVENT_STORE_URL: must use sqlite: or esdb: or esdb\+discover:/)
   bad({ UPSTREAM_URL: 'ftp://x' }, /UPSTREAM_URL: must use http: or https:/)
   bad({ LOG_LEVEL: 'loud' }, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/)
+  bad({ AUDIT_RATE_LIMIT: '0' }, /AUDIT_RATE_LIMIT: must be an integer from 1 to 1000000/)
+  bad({ MANAGEMENT_RATE_LIMIT: 'lots' }, /MANAGEMENT_RATE_LIMIT: must be an integer from 1 to 1000000/)
   bad({ REQUEST_TIMEOUT_MS: '5' }, /REQUEST_TIMEOUT_MS: must be an integer from 100 to 3600000/)
   const file = join(mkdtempSync(join(tmpdir(), 'mt-config-')), 'not-a-folder')
   writeFileSync(file, 'x')

@@ -116,6 +116,7 @@ export class SqliteEventStore implements EventStore {
          VALUES (@id, @stream, @revision, @type, @data, @metadata, @recorded_at)`,
       ),
       stream: this.db.prepare<[string], RowArray>(`SELECT ${COLUMNS} FROM events WHERE stream = ? ORDER BY revision`).raw(),
+      streamPage: this.db.prepare<[string, number, number], RowArray>(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(),
       page: this.db.prepare<[number, number], RowArray>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
       last: this.db.prepare<[], number>('SELECT COALESCE(MAX(position), 0) FROM events').pluck(),
       share: this.db.prepare<[number, number, number, number], RawShareRow>(
@@ -141,6 +142,11 @@ export class SqliteEventStore implements EventStore {
 
   readStream(stream: string): Promise<readonly StoredEvent[]> {
     return Promise.resolve(rowsOf(this.stmts.stream.all(stream)).map(toStored))
+  }
+
+  /** Up to `limit` events of `stream` from revision `from` on, synchronously: a long stream read a page at a time. */
+  readStreamPage(stream: string, from: number, limit: number): StoredEvent[] {
+    return rowsOf(this.stmts.streamPage.all(stream, from, limit)).map(toStored)
   }
 
   /** Synchronous core of append, so that a caller on this thread can load-decide-append without a gap. */

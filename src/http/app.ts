@@ -12,6 +12,7 @@ import { createApi } from './context.js'
 import { HttpError, notFound, unavailable } from './errors.js'
 import { describeOperation } from './operations.js'
 import { jsonSchemaOf } from './json-schema.js'
+import { peopleLimit } from './people-limit.js'
 import { requestIdFrom, requestIdOf } from './request-id.js'
 import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
 import { auditRoutes } from './routes/audit.js'
@@ -148,8 +149,12 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
   await app.register(consoleRoutes, { deps, mode: signIn.mode, oidc: signIn.oidc, consoleDir: options.consoleDir })
   const api = createApi(deps)
   await app.register(healthRoutes, { api })
-  await app.register(stackRoutes, { api })
-  await app.register(tokenRoutes, { api })
+  // People's stack and token requests, limited per user in a scope of their own (MANAGEMENT_RATE_LIMIT).
+  await app.register(async (people) => {
+    await peopleLimit(people, { max: deps.config.managementRateLimit, what: 'management', clock: deps.clock })
+    await people.register(stackRoutes, { api })
+    await people.register(tokenRoutes, { api })
+  })
   await app.register(auditRoutes, { api })
   await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdFrom, errorAnswer } })
   // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
