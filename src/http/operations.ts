@@ -21,8 +21,6 @@ export interface Operation {
   readonly access: Access
   readonly status?: 201
   readonly example?: unknown
-  /** Rate-limited per caller (429 with `Retry-After`). */
-  readonly limited?: true
 }
 
 const SECURITY: Record<Access, ReadonlyArray<Record<string, string[]>>> = {
@@ -84,7 +82,8 @@ const errorsOf = (url: string, op: Operation, hasBody: boolean): number[] => {
   if (op.access !== 'person' || url === '/v3/stacks') statuses.add(412)
   if (op.access !== 'person') statuses.add(403)
   if (url.includes(':uid') || url.endsWith('/unshare') || url.endsWith('/transfer_ownership')) statuses.add(404)
-  if (op.access === 'token-on-stack' || op.limited) statuses.add(429)
+  // People are limited per minute (audit and management limits), tokens by their budgets.
+  statuses.add(429)
   return [...statuses].sort((a, b) => a - b)
 }
 const REASON: Record<number, string> = {
