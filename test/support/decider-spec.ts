@@ -7,7 +7,7 @@ import type { DomainEvent } from '../../src/domain/events.js'
 import { fold } from '../../src/domain/state.js'
 
 export const NOW = new Date('2026-03-01T12:00:00.000Z')
-export const POLICY: Policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10 }
+export const POLICY: Policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10, maxMembersPerStack: 1000, maxEmailsPerShare: 100, maxStacksPerUser: 100 }
 export const API_KEY = 'blt0000000000000001'
 export const owner: Actor = { uid: 'u-owner', email: 'owner@example.com' }
 export const admin: Actor = { uid: 'u-admin', email: 'admin@example.com' }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
+import { forEachPage } from '../../eventstore/pages.js'
 import { stackStream } from '../../eventstore/streams.js'
 import { TokensAsOf } from '../../read/as-of.js'
 import { decodeOrThrow } from '../../read/decode.js'
@@ -98,10 +99,12 @@ export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
       const asOf = Date.parse(at)
       // The read models keep only the present: the past is folded from the stack's own stream.
       const folded = new TokensAsOf()
-      for (const stored of await api.deps.store.readStream(stackStream(stack.api_key))) {
-        const recorded = decodeOrThrow(stored)
-        if (Date.parse(recorded.metadata.occurred_at) <= asOf) folded.apply(recorded)
-      }
+      await forEachPage(api.deps.store, stackStream(stack.api_key), 0, (page) => {
+        for (const stored of page) {
+          const recorded = decodeOrThrow(stored)
+          if (Date.parse(recorded.metadata.occurred_at) <= asOf) folded.apply(recorded)
+        }
+      })
       return { as_of: at, tokens: folded.at(asOf).map(({ stack: _stack, ...token }) => token) }
     },
   )
