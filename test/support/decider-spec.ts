@@ -15,9 +15,9 @@ export const developer: Actor = { uid: 'u-dev', email: 'dev@example.com' }
 export const stranger: Actor = { uid: 'u-x', email: 'x@example.com' }
 
 /** given(events).when(command).then(events) | .thenError(code): the domain as specification. */
-export const given = (t: Test, history: readonly DomainEvent[], options: { now?: Date; policy?: Policy } = {}) => ({
+export const given = (t: Test, history: readonly DomainEvent[], options: { now?: Date; policy?: Policy; stacksCreated?: number } = {}) => ({
   when: (command: Command) => {
-    const result = decide(command, fold(history), { now: options.now ?? NOW, policy: options.policy ?? POLICY })
+    const result = decide(command, fold(history), { now: options.now ?? NOW, policy: options.policy ?? POLICY, stacksCreated: options.stacksCreated })
     return {
       then: (expected: readonly DomainEvent[]) => {
         if (E.isLeft(result)) t.fail(`expected events, got ${result.left.code}: ${result.left.message}`)
