@@ -20,6 +20,9 @@ export type PriorUse =
   | { readonly kind: 'same'; readonly revisions: readonly number[] }
   | { readonly kind: 'other' }
 
+/** Uses are kept for twice the window: a clock that steps back a little still finds what it should. */
+const KEPT_MS = 2 * IDEMPOTENCY_WINDOW_MS
+
 interface Use {
   readonly request: string
   readonly at: number
@@ -45,17 +48,18 @@ export class KeyUses {
   add(metadata: EventMetadata, revision: number): void {
     const mark = metadata.idempotency
     if (!mark) return
-    const uses = this.uses.get(mark.key) ?? []
+    const at = Date.parse(metadata.occurred_at)
+    const before = this.uses.get(mark.key) ?? []
+    const uses = before.filter((u) => !(u.at < at - KEPT_MS))
     this.uses.delete(mark.key)
-    uses.push({ request: mark.request, at: Date.parse(metadata.occurred_at), revision })
+    uses.push({ request: mark.request, at, revision })
     this.uses.set(mark.key, uses)
-    this.count += 1
+    this.count += uses.length - before.length
   }
 
   lookup(mark: IdempotencyMark, now: Date): PriorUse {
     const since = now.getTime() - IDEMPOTENCY_WINDOW_MS
-    // Twice the window: a clock that steps back a little still finds what it should.
-    this.forgetBefore(since - IDEMPOTENCY_WINDOW_MS)
+    this.forgetBefore(now.getTime() - KEPT_MS)
     const uses = (this.uses.get(mark.key) ?? []).filter((u) => !(u.at < since))
     if (uses.some((u) => u.request !== mark.request)) return { kind: 'other' }
     return uses.length === 0 ? { kind: 'none' } : { kind: 'same', revisions: uses.map((u) => u.revision) }
