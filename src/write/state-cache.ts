@@ -42,10 +42,8 @@ export class StateCache {
     if (weight > this.budget) return
     this.entries.set(stream, { folded, weight })
     this.weight += weight
-    for (const [oldest] of this.entries) {
-      if (this.weight <= this.budget) return
-      this.take(oldest)
-    }
+    // Map order is insertion order: the first key is the least recently put.
+    while (this.weight > this.budget) this.take(this.entries.keys().next().value as string)
   }
 
   /** Stacks kept (for tests and metrics). */
