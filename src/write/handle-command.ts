@@ -92,7 +92,8 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
         folded.revision = r.revision
       }
     })
-    cache.put(stream, folded)
+    // A stack that does not exist (yet) is not worth a place: creations come with new api_keys.
+    if (folded.revision >= 0) cache.put(stream, folded)
     return folded
   }
 
