@@ -35,7 +35,7 @@ const seeded = async (): Promise<string> => {
   const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
   const { emptyCounts, seedHistory } = await import('../src/cli/seed-history.js')
   const store = new SqliteEventStore(file)
-  const policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10 }
+  const policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10, maxMembersPerStack: 1000, maxEmailsPerShare: 100, maxStacksPerUser: 100 }
   const counts = emptyCounts()
   let batch = []
   for (const a of seedHistory({ ...PLAN, seed: 7, start: new Date('2025-01-01T00:00:00.000Z'), policy }, counts)) {

@@ -202,6 +202,10 @@ const Env = t.partial({
   PLAN_READ_LIMIT: intString('PLAN_READ_LIMIT', 1, 1_000_000),
   PLAN_WRITE_LIMIT: intString('PLAN_WRITE_LIMIT', 1, 1_000_000),
   MAX_TOKENS_PER_STACK: intString('MAX_TOKENS_PER_STACK', 1, 100_000),
+  /** Size limits that keep one stack's commands cheap (docs/limits.md). */
+  MAX_MEMBERS_PER_STACK: intString('MAX_MEMBERS_PER_STACK', 1, 1_000_000),
+  MAX_EMAILS_PER_SHARE: intString('MAX_EMAILS_PER_SHARE', 1, 10_000),
+  MAX_STACKS_PER_USER: intString('MAX_STACKS_PER_USER', 1, 1_000_000),
   UPSTREAM_URL: urlWith('UPSTREAM_URL', ['http:', 'https:']),
   LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /**
@@ -271,6 +275,11 @@ export interface Config {
   readonly planReadLimit: number
   readonly planWriteLimit: number
   readonly maxTokensPerStack: number
+  /** People with access to one stack, its owner included. */
+  readonly maxMembersPerStack: number
+  readonly maxEmailsPerShare: number
+  /** Stacks one user may create. */
+  readonly maxStacksPerUser: number
   readonly upstreamUrl: string | undefined
   readonly logLevel: string
   readonly forwardAuth429As403: boolean
@@ -338,6 +347,9 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         planReadLimit: e.PLAN_READ_LIMIT ?? 10,
         planWriteLimit: e.PLAN_WRITE_LIMIT ?? 10,
         maxTokensPerStack: e.MAX_TOKENS_PER_STACK ?? 30,
+        maxMembersPerStack: e.MAX_MEMBERS_PER_STACK ?? 1000,
+        maxEmailsPerShare: e.MAX_EMAILS_PER_SHARE ?? 100,
+        maxStacksPerUser: e.MAX_STACKS_PER_USER ?? 100,
         upstreamUrl: e.UPSTREAM_URL,
         logLevel: e.LOG_LEVEL ?? 'info',
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,

@@ -16,6 +16,9 @@ t.test('defaults (SPEC 9)', async (t) => {
     planReadLimit: 10,
     planWriteLimit: 10,
     maxTokensPerStack: 30,
+    maxMembersPerStack: 1000,
+    maxEmailsPerShare: 100,
+    maxStacksPerUser: 100,
     logLevel: 'info',
     forwardAuth429As403: false,
     authFailureLimit: 30,
@@ -39,6 +42,9 @@ t.test('every variable is decoded', async (t) => {
       PLAN_READ_LIMIT: '50',
       PLAN_WRITE_LIMIT: '5',
       MAX_TOKENS_PER_STACK: '3',
+      MAX_MEMBERS_PER_STACK: '50',
+      MAX_EMAILS_PER_SHARE: '5',
+      MAX_STACKS_PER_USER: '7',
       UPSTREAM_URL: 'https://api.contentstack.io',
       LOG_LEVEL: 'debug',
       FORWARD_AUTH_429_AS_403: 'true',
@@ -58,6 +64,9 @@ t.test('every variable is decoded', async (t) => {
       planReadLimit: 50,
       planWriteLimit: 5,
       maxTokensPerStack: 3,
+      maxMembersPerStack: 50,
+      maxEmailsPerShare: 5,
+      maxStacksPerUser: 7,
       upstreamUrl: 'https://api.contentstack.io',
       logLevel: 'debug',
       forwardAuth429As403: true,
@@ -79,6 +88,9 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ PORT: '70000' }, /PORT: must be an integer from 0 to 65535/)
   bad({ PLAN_READ_LIMIT: '0' }, /PLAN_READ_LIMIT: must be an integer from 1/)
   bad({ MAX_TOKENS_PER_STACK: 'many' }, /MAX_TOKENS_PER_STACK: must be an integer/)
+  bad({ MAX_MEMBERS_PER_STACK: '0' }, /MAX_MEMBERS_PER_STACK: must be an integer from 1 to 1000000/)
+  bad({ MAX_EMAILS_PER_SHARE: '10001' }, /MAX_EMAILS_PER_SHARE: must be an integer from 1 to 10000/)
+  bad({ MAX_STACKS_PER_USER: 'lots' }, /MAX_STACKS_PER_USER: must be an integer from 1 to 1000000/)
   bad({ REDIS_URL: 'localhost:6379' }, /REDIS_URL: must use redis: or rediss:/)
   bad({ REDIS_URL: 'not a url' }, /REDIS_URL: must be a URL/)
   bad({ EVENT_STORE_URL: 'postgres://x' }, /EVENT_STORE_URL: must use sqlite: or esdb: or esdb\+discover:/)

@@ -195,8 +195,11 @@ export const createQueries = (db: Database.Database, audit?: AuditSource) => {
     `SELECT s.*, m.roles AS roles FROM stack_members m JOIN stacks s ON s.api_key = m.api_key
      WHERE m.email = ? ORDER BY s.created_at, s.api_key`,
   )
+  const created = db.prepare<[string], number>('SELECT COUNT(*) FROM stacks WHERE created_by = ?').pluck()
   return {
     stack: (apiKey: string): StackView | undefined => stack.get(apiKey),
+    /** How many stacks the user (uid) created, whoever owns them now. */
+    stacksCreatedBy: (uid: string): number => created.get(uid) as number,
     /** 'owner', the member's roles, or undefined for a non-member. */
     roles: (apiKey: string, email: string): readonly string[] | undefined => {
       const s = stack.get(apiKey)

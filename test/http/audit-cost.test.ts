@@ -1,6 +1,7 @@
 import { request, Agent } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
+import { POLICY } from '../support/decider-spec.js'
 import { emptyCounts, seedHistory, type SeedAppend } from '../../src/cli/seed-history.js'
 import type { Recorded } from '../../src/domain/events.js'
 import { stackStream } from '../../src/eventstore/streams.js'
@@ -12,7 +13,7 @@ import { ADMIN, OWNER, READ_ENTRIES, START, startApp, tempDir, uidOf } from '../
 /** One stack with ~50,000 events (30 tokens, 1,650 changes each) in `dir`'s event store; its key and a manager. */
 const seedOneBigStack = async (dir: string) => {
   const store = new SqliteEventStore(join(dir, 'events.db'))
-  const policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10 }
+  const policy = POLICY
   let batch: SeedAppend[] = []
   for (const a of seedHistory({ stacks: 1, tokensPerStack: 30, changes: 1650, seed: 3, start: new Date('2025-01-01T00:00:00.000Z'), policy }, emptyCounts())) {
     batch.push(a)

@@ -58,9 +58,9 @@ export class FaultyStore implements EventStore {
     if (this.fault === 'boom') throw new Error('disk on fire (test fault)')
   }
 
-  async readStream(stream: string) {
+  async readStream(...args: Parameters<EventStore['readStream']>) {
     this.check()
-    const events = await this.inner.readStream(stream)
+    const events = await this.inner.readStream(...args)
     // Let other work (another instance's command) run between this read and the append that follows.
     if (this.yieldAfterRead) await new Promise((resolve) => setImmediate(resolve))
     return events
