@@ -271,7 +271,7 @@ const coldStart = async (events: number, how: keyof typeof SERVE): Promise<Measu
   const started = performance.now()
   const p = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent', AUTH_JWT_SECRET: 'bench' },
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent', AUTH_JWT_SECRET: 'bench-secret-of-at-least-32-bytes' },
     stdio: ['ignore', 'ignore', 'ignore'],
   })
   try {

@@ -44,7 +44,8 @@ export const auditLog: Projection = {
   // 3: the actor's email (to filter by it) and, for an update, the fields it changed.
   // 4: in audit.db, its own file; by_stack indexes api_key alone (an index entry ends with the
   // rowid, which is the position, so the order is the same and each entry smaller).
-  version: 4,
+  // 5: the actor filter's indexes (by_actor, by_actor_email): the stack's rows by uid or email.
+  version: 5,
   file: 'audit',
   tables: ['audit_log', 'audit_titles'],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),
@@ -73,7 +74,9 @@ export const auditLog: Projection = {
   index(db, table) {
     const a = table('audit_log')
     db.exec(`CREATE INDEX IF NOT EXISTS ${a}_by_stack ON ${unqualified(a)} (api_key);
-      CREATE UNIQUE INDEX IF NOT EXISTS ${a}_by_uid ON ${unqualified(a)} (uid);`)
+      CREATE UNIQUE INDEX IF NOT EXISTS ${a}_by_uid ON ${unqualified(a)} (uid);
+      CREATE INDEX IF NOT EXISTS ${a}_by_actor ON ${unqualified(a)} (api_key, created_by COLLATE NOCASE);
+      CREATE INDEX IF NOT EXISTS ${a}_by_actor_email ON ${unqualified(a)} (api_key, created_by_email COLLATE NOCASE);`)
   },
   prepare(db, table) {
     const insert = insertRow(db, table)

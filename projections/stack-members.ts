@@ -3,7 +3,7 @@ import { direct, unqualified, type Projection } from '../src/read/projection.js'
 /** Stacks and their members with roles: who may call the management endpoints. */
 export const stackMembers: Projection = {
   name: 'stack-members',
-  version: 1,
+  version: 2,
   file: 'read-models',
   tables: ['stacks', 'stack_members'],
   handles: new Set(['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred']),
@@ -32,8 +32,11 @@ export const stackMembers: Projection = {
       ) WITHOUT ROWID;`)
   },
   index(db, table) {
+    const s = table('stacks')
     const m = table('stack_members')
     db.exec(`CREATE INDEX IF NOT EXISTS ${m}_by_email ON ${unqualified(m)} (email)`)
+    // The per-user stack quota counts the stacks a user created.
+    db.exec(`CREATE INDEX IF NOT EXISTS ${s}_by_creator ON ${unqualified(s)} (created_by)`)
   },
   prepare(db, table) {
     const s = table('stacks')

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
+import { DEFAULT_HOST, jwtSecret, readSettings, settingLabel, signInChecks } from './config-secrets.js'
 
 /** A string holding an integer within [min, max], decoded to a number. */
 const intString = (name: string, min: number, max: number) =>
@@ -32,6 +33,28 @@ const urlWith = (name: string, schemes: readonly string[]) =>
     },
     String,
   )
+
+/**
+ * Where lifecycle webhooks go: http(s), without a user or password. fetch refuses a URL with
+ * them, so such a setting would never deliver; a credential in the path or query is fine (logs
+ * show the origin only).
+ */
+const webhookUrl = new t.Type<string, string, unknown>(
+  'WEBHOOK_URL',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    pipe(
+      urlWith('WEBHOOK_URL', ['http:', 'https:']).validate(u, c),
+      E.chain((s) => {
+        const url = new URL(s)
+        // '[hidden]': the value holds the password, and is never echoed.
+        return url.username || url.password
+          ? t.failure('[hidden]', c, 'must not carry a user or password (receivers check the signature made with WEBHOOK_SECRET)')
+          : t.success(s)
+      }),
+    ),
+  String,
+)
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 /** An https URL, or http on a loopback host (a test or local identity provider). */
@@ -174,17 +197,28 @@ const Env = t.partial({
   EVENT_STORE_URL: urlWith('EVENT_STORE_URL', ['sqlite:', 'esdb:', 'esdb+discover:']),
   DATA_DIR: t.string,
   REDIS_URL: urlWith('REDIS_URL', ['redis:', 'rediss:']),
-  AUTH_JWT_SECRET: t.string,
+  AUTH_JWT_SECRET: jwtSecret,
   AUTH_JWT_PUBLIC_KEY: t.string,
   PLAN_READ_LIMIT: intString('PLAN_READ_LIMIT', 1, 1_000_000),
   PLAN_WRITE_LIMIT: intString('PLAN_WRITE_LIMIT', 1, 1_000_000),
   MAX_TOKENS_PER_STACK: intString('MAX_TOKENS_PER_STACK', 1, 100_000),
+  /** Size limits that keep one stack's commands cheap (docs/limits.md). */
+  MAX_MEMBERS_PER_STACK: intString('MAX_MEMBERS_PER_STACK', 1, 1_000_000),
+  MAX_EMAILS_PER_SHARE: intString('MAX_EMAILS_PER_SHARE', 1, 10_000),
+  MAX_STACKS_PER_USER: intString('MAX_STACKS_PER_USER', 1, 1_000_000),
   UPSTREAM_URL: urlWith('UPSTREAM_URL', ['http:', 'https:']),
   LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  /** nginx auth_request cannot pass a 429 through: answer 403 with Retry-After instead. */
+  /**
+   * nginx auth_request passes only 2xx, 401 and 403: answer every other denial (412, 422, 429) as
+   * 403 carrying the real status and body in x-mt-status and x-mt-error-body, for nginx to restore.
+   */
   FORWARD_AUTH_429_AS_403: boolString,
   /** Failed authentications allowed per client address per minute before 429. */
   AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
+  /** Audit-log requests per user (authtoken) per minute before 429: an as-of folds a stack's whole history. */
+  AUDIT_RATE_LIMIT: intString('AUDIT_RATE_LIMIT', 1, 1_000_000),
+  /** Stack and token requests per user (authtoken) per minute before 429. */
+  MANAGEMENT_RATE_LIMIT: intString('MANAGEMENT_RATE_LIMIT', 1, 1_000_000),
   /** Longest wait for a request's headers and body, and longest idle keep-alive connection. */
   REQUEST_TIMEOUT_MS: intString('REQUEST_TIMEOUT_MS', 100, 3_600_000),
   /** Expiry notices: SMTP server (`smtp://user:pass@host:587`); unset: `.eml` files in DATA_DIR/outbox/. */
@@ -192,7 +226,7 @@ const Env = t.partial({
   MAIL_FROM: mailbox,
   NOTIFY_BEFORE: duration('NOTIFY_BEFORE'),
   /** Lifecycle webhooks, signed with WEBHOOK_SECRET (required with it). */
-  WEBHOOK_URL: urlWith('WEBHOOK_URL', ['http:', 'https:']),
+  WEBHOOK_URL: webhookUrl,
   WEBHOOK_SECRET: secretString('WEBHOOK_SECRET', 16),
   /** OpenID Connect sign-in for the console (issue 12). */
   OIDC_ISSUER_URL: secureUrl('OIDC_ISSUER_URL'),
@@ -207,6 +241,10 @@ const Env = t.partial({
   TRUST_PROXY: trustProxy,
   /** Which proxy's headers describe the original request on /v3/authorize (SPEC 6.7). */
   FORWARD_AUTH_PROXY: t.keyof({ any: null, traefik: null, nginx: null, envoy: null }),
+  /** `production` refuses development sign-in and requires a way to verify authtokens. */
+  NODE_ENV: t.string,
+  /** Password-less sign-in for development (`POST /v3/user-session`); `serve --development` sets it. */
+  DEV_SIGNIN: boolString,
 })
 
 /** Settings that only make sense together; each message names the variable to set. */
@@ -237,10 +275,19 @@ export interface Config {
   readonly planReadLimit: number
   readonly planWriteLimit: number
   readonly maxTokensPerStack: number
+  /** People with access to one stack, its owner included. */
+  readonly maxMembersPerStack: number
+  readonly maxEmailsPerShare: number
+  /** Stacks one user may create. */
+  readonly maxStacksPerUser: number
   readonly upstreamUrl: string | undefined
   readonly logLevel: string
   readonly forwardAuth429As403: boolean
   readonly authFailureLimit: number
+  /** Audit-log requests per user per minute. */
+  readonly auditRateLimit: number
+  /** Stack and token requests per user per minute. */
+  readonly managementRateLimit: number
   readonly requestTimeoutMs: number
   readonly smtpUrl: string | undefined
   readonly mailFrom: string
@@ -258,31 +305,40 @@ export interface Config {
   readonly jwtAudience: string | undefined
   readonly trustProxy: TrustProxy
   readonly forwardAuthProxy: 'any' | 'traefik' | 'nginx' | 'envoy'
+  /** DEV_SIGNIN: `POST /v3/user-session` mints authtokens for any email with the local development secret. */
+  readonly devSignIn: boolean
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/** Validates the environment (SPEC 9); a bad value is a ConfigError naming the variable. */
+/**
+ * Validates the environment (SPEC 9); a bad value is a ConfigError naming the variable. Secret
+ * settings may come from `NAME_FILE` (src/config-secrets.ts); their values never reach a message.
+ */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const settings = readSettings(env)
+  const present = Object.fromEntries(Object.entries(settings.env).filter(([, v]) => v !== undefined && v !== ''))
   return pipe(
     Env.decode(present),
     E.mapLeft((errors) =>
       errors.map((e) => {
         const key = e.context.map((c) => c.key).filter(Boolean).join('.')
-        return `${key}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
+        // Secret settings' codecs fail with a message (or cannot fail on a string): no value is echoed.
+        return `${settingLabel(key, settings.fromFile)}: ${e.message ?? `invalid value ${JSON.stringify(e.value)}`}`
       }),
     ),
+    E.mapLeft((problems) => [...settings.problems, ...problems]),
     E.chainFirst((e) => {
-      const problems = crossChecks(e)
+      // A secret that could not be read would make the checks below report it missing as well.
+      const problems = settings.problems.length > 0 ? settings.problems : [...crossChecks(e), ...signInChecks(e)]
       return problems.length === 0 ? E.right(e) : E.left(problems)
     }),
     E.map(
       (e): Config => ({
         port: e.PORT ?? 3000,
-        host: e.HOST ?? '127.0.0.1',
+        host: e.HOST ?? DEFAULT_HOST,
         eventStoreUrl: e.EVENT_STORE_URL,
         dataDir: e.DATA_DIR ?? './data',
         redisUrl: e.REDIS_URL,
@@ -291,10 +347,15 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         planReadLimit: e.PLAN_READ_LIMIT ?? 10,
         planWriteLimit: e.PLAN_WRITE_LIMIT ?? 10,
         maxTokensPerStack: e.MAX_TOKENS_PER_STACK ?? 30,
+        maxMembersPerStack: e.MAX_MEMBERS_PER_STACK ?? 1000,
+        maxEmailsPerShare: e.MAX_EMAILS_PER_SHARE ?? 100,
+        maxStacksPerUser: e.MAX_STACKS_PER_USER ?? 100,
         upstreamUrl: e.UPSTREAM_URL,
         logLevel: e.LOG_LEVEL ?? 'info',
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
         authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
+        auditRateLimit: e.AUDIT_RATE_LIMIT ?? 60,
+        managementRateLimit: e.MANAGEMENT_RATE_LIMIT ?? 600,
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
         smtpUrl: e.SMTP_URL,
         mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',
@@ -310,6 +371,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         jwtAudience: e.AUTH_JWT_AUDIENCE,
         trustProxy: e.TRUST_PROXY ?? false,
         forwardAuthProxy: e.FORWARD_AUTH_PROXY ?? 'any',
+        devSignIn: e.DEV_SIGNIN ?? false,
       }),
     ),
     E.map((config) => {

@@ -6,16 +6,16 @@ import { PROJECTIONS, projectionsFor } from '../projections/index.js'
 import type { Config } from './config.js'
 import { openEventStore } from './eventstore/open.js'
 import type { EventStore } from './eventstore/port.js'
-import { policyOf } from './http/context.js'
+import { commandHandlerFor } from './http/context.js'
 import { serviceLogger } from './logger.js'
 import { openNotifications, type Notifications } from './react/index.js'
 import type { Scheduler } from './react/scheduler.js'
 import { openReadModels as openFiles } from './read/files.js'
 import { auditSourceFor } from './read/events-audit.js'
 import { Projector } from './read/projector.js'
-import type { AuditSource } from './read/queries.js'
+import { createQueries, type AuditSource } from './read/queries.js'
 import type { Projection } from './read/projection.js'
-import { createCommandHandler } from './write/handle-command.js'
+import type { CommandHandler } from './write/handle-command.js'
 
 /** Everything a running instance is made of; passed to buildApp, never held in module state. */
 export interface ServiceDeps {
@@ -28,6 +28,11 @@ export interface ServiceDeps {
   readonly metrics: Registry
   /** Where the audit log is read (auditSourceFor); without one, the audit-log projection's table. */
   readonly audit?: AuditSource
+  /**
+   * The instance's one write path, shared by the API and the expiry reactor: one queue per stack
+   * and one cache of folded stacks. Without it, buildApp makes its own.
+   */
+  readonly handle?: CommandHandler
 }
 
 export interface Service extends ServiceDeps {
@@ -75,9 +80,8 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   // Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC, handles) on this instance's registry.
   collectDefaultMetrics({ register: metrics })
   const audit = auditSourceFor(store)
-  const deps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, ...(audit ? { audit } : {}) }
-  // The reactor records notices through its own command handler, like any other caller.
-  const handle = createCommandHandler({ store, clock, policy: policyOf(deps), waitForProjection: (p) => projector.waitFor(p) })
+  const handle = commandHandlerFor({ config, store, clock, projector }, createQueries(readDb))
+  const deps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, handle, ...(audit ? { audit } : {}) }
   const notifications = openNotifications({
     config,
     store,

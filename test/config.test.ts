@@ -4,6 +4,9 @@ import { dirname, join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
 
+/** 32 bytes: the shortest AUTH_JWT_SECRET accepted. */
+const SECRET = '0123456789abcdef0123456789abcdef'
+
 t.test('defaults (SPEC 9)', async (t) => {
   t.match(loadConfig({}), {
     port: 3000,
@@ -13,9 +16,14 @@ t.test('defaults (SPEC 9)', async (t) => {
     planReadLimit: 10,
     planWriteLimit: 10,
     maxTokensPerStack: 30,
+    maxMembersPerStack: 1000,
+    maxEmailsPerShare: 100,
+    maxStacksPerUser: 100,
     logLevel: 'info',
     forwardAuth429As403: false,
     authFailureLimit: 30,
+    auditRateLimit: 60,
+    managementRateLimit: 600,
     requestTimeoutMs: 30_000,
   })
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable is unset')
@@ -29,15 +37,20 @@ t.test('every variable is decoded', async (t) => {
       EVENT_STORE_URL: 'esdb://eventstore:2113?tls=false',
       DATA_DIR: '/data',
       REDIS_URL: 'redis://127.0.0.1:6379',
-      AUTH_JWT_SECRET: 's',
+      AUTH_JWT_SECRET: SECRET,
       AUTH_JWT_PUBLIC_KEY: 'k',
       PLAN_READ_LIMIT: '50',
       PLAN_WRITE_LIMIT: '5',
       MAX_TOKENS_PER_STACK: '3',
+      MAX_MEMBERS_PER_STACK: '50',
+      MAX_EMAILS_PER_SHARE: '5',
+      MAX_STACKS_PER_USER: '7',
       UPSTREAM_URL: 'https://api.contentstack.io',
       LOG_LEVEL: 'debug',
       FORWARD_AUTH_429_AS_403: 'true',
       AUTH_FAILURE_LIMIT: '7',
+      AUDIT_RATE_LIMIT: '12',
+      MANAGEMENT_RATE_LIMIT: '120',
       REQUEST_TIMEOUT_MS: '5000',
     }),
     {
@@ -46,15 +59,20 @@ t.test('every variable is decoded', async (t) => {
       eventStoreUrl: 'esdb://eventstore:2113?tls=false',
       dataDir: '/data',
       redisUrl: 'redis://127.0.0.1:6379',
-      jwtSecret: 's',
+      jwtSecret: SECRET,
       jwtPublicKey: 'k',
       planReadLimit: 50,
       planWriteLimit: 5,
       maxTokensPerStack: 3,
+      maxMembersPerStack: 50,
+      maxEmailsPerShare: 5,
+      maxStacksPerUser: 7,
       upstreamUrl: 'https://api.contentstack.io',
       logLevel: 'debug',
       forwardAuth429As403: true,
       authFailureLimit: 7,
+      auditRateLimit: 12,
+      managementRateLimit: 120,
       requestTimeoutMs: 5000,
     },
   )
@@ -70,11 +88,16 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ PORT: '70000' }, /PORT: must be an integer from 0 to 65535/)
   bad({ PLAN_READ_LIMIT: '0' }, /PLAN_READ_LIMIT: must be an integer from 1/)
   bad({ MAX_TOKENS_PER_STACK: 'many' }, /MAX_TOKENS_PER_STACK: must be an integer/)
+  bad({ MAX_MEMBERS_PER_STACK: '0' }, /MAX_MEMBERS_PER_STACK: must be an integer from 1 to 1000000/)
+  bad({ MAX_EMAILS_PER_SHARE: '10001' }, /MAX_EMAILS_PER_SHARE: must be an integer from 1 to 10000/)
+  bad({ MAX_STACKS_PER_USER: 'lots' }, /MAX_STACKS_PER_USER: must be an integer from 1 to 1000000/)
   bad({ REDIS_URL: 'localhost:6379' }, /REDIS_URL: must use redis: or rediss:/)
   bad({ REDIS_URL: 'not a url' }, /REDIS_URL: must be a URL/)
   bad({ EVENT_STORE_URL: 'postgres://x' }, /EVENT_STORE_URL: must use sqlite: or esdb: or esdb\+discover:/)
   bad({ UPSTREAM_URL: 'ftp://x' }, /UPSTREAM_URL: must use http: or https:/)
   bad({ LOG_LEVEL: 'loud' }, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/)
+  bad({ AUDIT_RATE_LIMIT: '0' }, /AUDIT_RATE_LIMIT: must be an integer from 1 to 1000000/)
+  bad({ MANAGEMENT_RATE_LIMIT: 'lots' }, /MANAGEMENT_RATE_LIMIT: must be an integer from 1 to 1000000/)
   bad({ REQUEST_TIMEOUT_MS: '5' }, /REQUEST_TIMEOUT_MS: must be an integer from 100 to 3600000/)
   const file = join(mkdtempSync(join(tmpdir(), 'mt-config-')), 'not-a-folder')
   writeFileSync(file, 'x')

@@ -9,6 +9,7 @@ import type { ServiceDeps } from '../service.js'
 import { authorizerMetrics, type Outcome } from './metrics.js'
 import { canonicalMethod, type Refusal } from './canonical.js'
 import { cachedRoute } from './path-modules.js'
+import { denial } from './denial.js'
 import {
   checkLimits,
   checkLocal,
@@ -220,16 +221,17 @@ const tokenCache = (readDb: AuthorizerDeps['readDb'], max: number, projector: Pi
 
 const deny = (outcome: Deny['outcome'], error: HttpError): Deny => ({ allowed: false, outcome, error })
 
-const MISSING = unauthorized('The management token is missing: send it in the authorization header.', { authorization: ['is required'] })
-const UNKNOWN = unauthorized('The management token is not valid: it is unknown, revoked or rotated out.', { authorization: ['is not a valid management token'] })
-const OTHER_STACK = unauthorized('The management token does not belong to the stack named by api_key.', { authorization: ['belongs to another stack'] })
-const ROTATED = unauthorized('The management token secret was rotated out and its grace period is over.', { authorization: ['was rotated out'] })
-const NO_API_KEY = noStack('The api_key header is missing.')
-const BAD_API_KEY = noStack('The api_key is not valid: no such stack.')
+const MISSING = denial(unauthorized('The management token is missing: send it in the authorization header.', { authorization: ['is required'] }))
+const UNKNOWN = denial(unauthorized('The management token is not valid: it is unknown, revoked or rotated out.', { authorization: ['is not a valid management token'] }))
+const OTHER_STACK = denial(unauthorized('The management token does not belong to the stack named by api_key.', { authorization: ['belongs to another stack'] }))
+const ROTATED = denial(unauthorized('The management token secret was rotated out and its grace period is over.', { authorization: ['was rotated out'] }))
+const NO_API_KEY = denial(noStack('The api_key header is missing.'))
+const BAD_API_KEY = denial(noStack('The api_key is not valid: no such stack.'))
 
-const shortPath = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}...` : path)
+/** Input quoted in a message, bounded: the message is also a header (denial.ts). */
+const short = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}...` : text)
 /** SPEC 6.7: a request that cannot be judged as one CMA route is a 403 that says why. */
-const refused = (r: Refusal): Deny => deny('forbidden', forbidden(r.refused, { [r.field]: [r.problem] }))
+const refused = (r: Refusal): Deny => deny('forbidden', denial(forbidden(r.refused, { [r.field]: [r.problem] })))
 
 /**
  * The decision once the counters have counted. A function of its arguments rather than a closure
@@ -239,7 +241,7 @@ const refused = (r: Refusal): Deny => deny('forbidden', forbidden(r.refused, { [
 const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string, url: string, cls: AccessClass, limits: ClassLimits): Decision =>
   c.exceeded === undefined
     ? new Allowed(tokenUid, apiKey, method, url, limits, c)
-    : deny('rate_limited', tooMany(`Rate limit exceeded: the ${c.exceeded}'s ${cls} budget of ${c.exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, limitHeaders(limits, c)))
+    : deny('rate_limited', denial(tooMany(`Rate limit exceeded: the ${c.exceeded}'s ${cls} budget of ${c.exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, limitHeaders(limits, c))))
 
 /**
  * The request authorizer (SPEC 6.2). It reads only the read models. Token rows are cached by
@@ -288,7 +290,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     if (!input.clientAddress) return deny('unauthorized', error)
     const counted = then(countFailure(store, input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }) =>
       throttled
-        ? deny('auth_throttled', tooMany('Too many failed authentications from this address; try again later.', { 'retry-after': String(retryAfter) }))
+        ? deny('auth_throttled', denial(tooMany('Too many failed authentications from this address; try again later.', { 'retry-after': String(retryAfter) })))
         : deny('unauthorized', error),
     )
     return counted instanceof Promise
@@ -324,7 +326,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       const now = clock().getTime()
       if (row.valid_until !== null && now >= row.valid_until) return authFailure(input, ROTATED)
       if (row.expires_at !== null && now >= row.expires_at)
-        return deny('expired', expired(`The management token expired at ${new Date(row.expires_at).toISOString()}.`))
+        return deny('expired', denial(expired(`The management token expired at ${new Date(row.expires_at).toISOString()}.`)))
     }
 
     const method = canonicalMethod(input.method)
@@ -334,15 +336,15 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     const cls = classOfMethod(method) as AccessClass
     const target = input.module !== undefined ? { module: input.module } : routed.target
     if (target === undefined)
-      return deny('forbidden', forbidden(`No scope module covers ${method} ${shortPath(routed.path)}; it is denied.`, { path: ['is not a known CMA path'] }))
+      return deny('forbidden', denial(forbidden(`No scope module covers ${method} ${short(routed.path)}; it is denied.`, { path: ['is not a known CMA path'] })))
     if ('never' in target)
-      return deny('forbidden', forbidden(`Management tokens are never allowed on ${target.never}.`, { path: [`is ${target.never}`] }))
+      return deny('forbidden', denial(forbidden(`Management tokens are never allowed on ${target.never}.`, { path: [`is ${target.never}`] })))
     const { scope } = row
     if (!allows(scope, target.module, cls))
-      return deny('forbidden', forbidden(`The token's scope does not allow ${cls} on ${target.module}.`, { scope: [`lacks ${target.module} ${cls}`] }))
+      return deny('forbidden', denial(forbidden(`The token's scope does not allow ${cls} on ${target.module}.`, { scope: [`lacks ${target.module} ${cls}`] })))
     const branch = input.branch || 'main'
     if (!allowsBranch(scope, branch))
-      return deny('branch', branchDenied(`The token is not allowed on branch "${branch}".`, { branch: ['is not in the token scope'] }))
+      return deny('branch', denial(branchDenied(`The token is not allowed on branch "${short(branch)}".`, { branch: ['is not in the token scope'] })))
 
     const limits = row.limits[cls]
     const tokenUid = row.token_uid

@@ -21,19 +21,30 @@ const flat = (record: Record<string, string>): string[] => {
 
 /**
  * SPEC 6.4: 200 with the rate-limit headers, `x-token-uid` and `x-stack-api-key`, or the deny
- * status with the SPEC 5.5 body; with `rateLimitAs403` (nginx cannot pass a 429 through) a 429
- * becomes a 403 that keeps error_code 429 and Retry-After. The one place both the fastify routes
- * and the fast path (fast-path.ts) build their answer, content-type and content-length included.
+ * status with the SPEC 5.5 body and the denial headers (denial.ts). With `rateLimitAs403` (nginx:
+ * `auth_request` passes 401 and 403 and turns any other status into a 500) a denial of another
+ * status (412, 422, 429) is answered 403; every denial then also carries its real status in
+ * `x-mt-status` and its body in `x-mt-error-body`, so that nginx can give the client the status,
+ * headers and body the service meant (docs/gateways/nginx.conf). The one place both the fastify
+ * routes and the fast path (fast-path.ts) build their answer, content-type and content-length
+ * included.
  */
 export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
   if (!d.allowed) {
     const e = d.error
-    return jsonAnswer(rateLimitAs403 && e.statusCode === 429 ? 403 : e.statusCode, e.headers, e.body())
+    if (!rateLimitAs403) return jsonAnswer(e.statusCode, e.headers, e.body())
+    const body = e.body()
+    const status = e.statusCode === 401 ? 401 : 403
+    return jsonAnswer(status, { ...e.headers, 'x-mt-status': String(e.statusCode), 'x-mt-error-body': asciiJson(body) }, body)
   }
   const headers = d instanceof Allowed ? d.flatHeaders() : flat(d.headers)
   headers.push('x-token-uid', d.tokenUid, 'x-stack-api-key', d.apiKey, 'content-length', '0')
   return { status: 200, headers, body: undefined }
 }
+
+/** JSON in printable ASCII (anything else as a `\uXXXX` escape): a header value that parses to `value`. */
+export const asciiJson = (value: object): string =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 /** A JSON body with the content-type and content-length fastify gives a serialized object. */
 export const jsonAnswer = (status: number, extra: Record<string, string>, body: object): Answer => {

@@ -10,7 +10,7 @@ export { ENVOY_PREFIX } from './forward-auth-answer.js'
 
 export interface ForwardAuthOptions {
   readonly authorizer: Authorizer
-  /** nginx `auth_request` cannot pass a 429 through: answer 403 (error_code 429, Retry-After). */
+  /** nginx `auth_request` passes only 401 and 403: other denials are answered 403 (forward-auth-answer.ts). */
   readonly rateLimitAs403: boolean
   /** FORWARD_AUTH_PROXY: whose headers describe the original request (origin.ts). */
   readonly proxy: ForwardAuthProxy

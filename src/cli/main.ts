@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Command, CommanderError, Option } from 'commander'
 import { ConfigError, loadConfig } from '../config.js'
+import { developmentDefaults } from '../config-secrets.js'
 import { canonicalEmail, emailProblem } from '../domain/email.js'
 import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
 import { registerAudit } from './audit.js'
@@ -24,9 +25,13 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
 
-  program.command('serve').description('run the HTTP service (what `npm start` runs)').action(async () => {
-    await serve(loadConfig(io.env), io.err)
-  })
+  program
+    .command('serve')
+    .description('run the HTTP service (`npm start` runs `serve --development`)')
+    .option('--development', 'development defaults: DEV_SIGNIN=true unless set, NODE_ENV=production, a non-loopback HOST or a JWT setting')
+    .action(async (opts: { development?: boolean }) => {
+      await serve(loadConfig(opts.development ? developmentDefaults(io.env) : io.env), io.err)
+    })
 
   program
     .command('authtoken')

@@ -3,7 +3,7 @@ import type { Actor, Command, Policy } from '../domain/commands.js'
 import { decide } from '../domain/decide.js'
 import { SCHEMA_VERSION, type EventType } from '../domain/events.js'
 import { MODULES, type RateLimit, type Scope } from '../domain/scope.js'
-import { evolve, initialState, liveTokens, type StackState, type TokenState } from '../domain/state.js'
+import { evolveOwned, initialState, liveTokens, type OwnedState, type StackState, type TokenState } from '../domain/state.js'
 import type { ExpectedRevision, NewEvent } from '../eventstore/port.js'
 import { stackStream } from '../eventstore/streams.js'
 import { prng } from './prng.js'
@@ -41,7 +41,7 @@ interface Work {
   readonly apiKey: string
   readonly stream: string
   readonly owner: Actor
-  state: StackState
+  state: OwnedState
   revision: number
   shares: Array<{ user: Actor; roles: string[] }>
   generatesLeft: number
@@ -210,7 +210,7 @@ export function* seedHistory(plan: SeedPlan, counts: SeedCounts): Generator<Seed
     }
     const events: NewEvent[] = decision.right.map((e) => {
       counts.byType[e.type] = (counts.byType[e.type] ?? 0) + 1
-      w.state = evolve(w.state, e)
+      w.state = evolveOwned(w.state, e)
       return { id: uuidV7(now, r), type: e.type, data: e.data, metadata }
     })
     counts.events += events.length

@@ -70,7 +70,14 @@ const seed = async (
     changes: opts.changes,
     seed: opts.seed,
     start: new Date(opts.start),
-    policy: { maxTokensPerStack: policy.maxTokensPerStack, planReadLimit: policy.planReadLimit, planWriteLimit: policy.planWriteLimit },
+    policy: {
+      maxTokensPerStack: policy.maxTokensPerStack,
+      planReadLimit: policy.planReadLimit,
+      planWriteLimit: policy.planWriteLimit,
+      maxMembersPerStack: policy.maxMembersPerStack,
+      maxEmailsPerShare: policy.maxEmailsPerShare,
+      maxStacksPerUser: policy.maxStacksPerUser,
+    },
   }
   const counts = emptyCounts()
   const append = appender(store)

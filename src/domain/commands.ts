@@ -69,15 +69,25 @@ export type Command =
   | RevokeToken
   | RecordExpiryNotice
 
-/** Limits from configuration (SPEC 2.5, 2.6). */
+/** Limits from configuration (SPEC 2.5, 2.6, and the size limits of docs/limits.md). */
 export interface Policy {
   readonly maxTokensPerStack: number
   readonly planReadLimit: number
   readonly planWriteLimit: number
+  /** People with access to a stack, its owner included. */
+  readonly maxMembersPerStack: number
+  readonly maxEmailsPerShare: number
+  /** Stacks one user may create. */
+  readonly maxStacksPerUser: number
 }
 
 /** What a decision may depend on besides the state: time is an argument, never read. */
 export interface DecideContext {
   readonly now: Date
   readonly policy: Policy
+  /**
+   * For CreateStack: how many stacks the actor has created so far (the write path counts them);
+   * without it, as when a tool seeds a synthetic history, nothing is counted.
+   */
+  readonly stacksCreated?: number
 }

@@ -177,11 +177,45 @@ const update = (cmd: UpdateToken, state: StackState, ctx: DecideContext): Decisi
     E.chain((s) => pipe(liveToken(s, cmd.token_uid), E.chain((t) => changeEvents(s, t, cmd.changes, ctx)))),
   )
 
+/** Sharing is by the email: one request names a bounded number of them. */
+const shareSize = (n: number, ctx: DecideContext): E.Either<DomainError, void> => {
+  if (n === 0) return E.left(validation('emails', 'must list at least one email'))
+  const max = ctx.policy.maxEmailsPerShare
+  return n > max ? E.left(validation('emails', `must list at most ${max} emails per request (got ${n})`)) : E.right(undefined)
+}
+
+/**
+ * The owner and every member count. Changing a member's roles adds no one, so it stays allowed
+ * on a stack that holds more than a lowered cap.
+ */
+const withinMemberCap = (s: Active, events: readonly DomainEvent[], ctx: DecideContext): E.Either<DomainError, void> => {
+  const max = ctx.policy.maxMembersPerStack
+  const added = new Set(events.flatMap((e) => (e.type === 'MemberShared' && !s.members.has(e.data.email) ? [e.data.email] : [])))
+  return added.size > 0 && s.members.size + added.size > max
+    ? E.left(
+        domainError('member-limit-reached', `A stack may have at most ${max} members, its owner included; it has ${s.members.size}.`, {
+          emails: [`limit of ${max} members per stack reached: ${added.size} new, ${Math.max(0, max - s.members.size)} more allowed`],
+        }),
+      )
+    : E.right(undefined)
+}
+
+/** Stacks are never deleted: counting the ones a user created bounds what one user can make. */
+const withinStackQuota = (ctx: DecideContext): E.Either<DomainError, void> => {
+  const max = ctx.policy.maxStacksPerUser
+  return ctx.stacksCreated !== undefined && ctx.stacksCreated >= max
+    ? E.left(domainError('stack-limit-reached', `A user may create at most ${max} stacks.`, { stack: [`limit of ${max} stacks per user reached`] }))
+    : E.right(undefined)
+}
+
 export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Decision => {
   switch (cmd.type) {
     case 'CreateStack':
-      return state.status === 'absent'
-        ? pipe(
+      if (state.status !== 'absent') return E.left(domainError('stack-exists', 'A stack with this api_key already exists.'))
+      return pipe(
+        withinStackQuota(ctx),
+        E.chain(() =>
+          pipe(
             E.Do,
             E.bind('name', () => validateText('name', cmd.name, MAX_NAME, true)),
             E.bind('description', () => validateText('description', cmd.description, MAX_DESCRIPTION, false)),
@@ -191,21 +225,23 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
                 data: { api_key: cmd.api_key, name, description, owner_email: cmd.actor.email, owner_uid: cmd.actor.uid },
               },
             ]),
-          )
-        : E.left(domainError('stack-exists', 'A stack with this api_key already exists.'))
+          ),
+        ),
+      )
     case 'ShareStack':
       return pipe(
         asManager(state, cmd.actor, 'share the stack'),
         E.chain((s) =>
-          cmd.members.length === 0
-            ? E.left(validation('emails', 'must list at least one email'))
-            : E.traverseArray((m: { email: string; roles: readonly string[] }) =>
+          pipe(
+            shareSize(cmd.members.length, ctx),
+            E.chain(() =>
+              E.traverseArray((m: { email: string; roles: readonly string[] }) =>
                 pipe(
                   validateEmail('emails', m.email),
-                  E.chainFirst(() =>
+                  E.chainFirst((email) =>
                     m.roles.length > 0 && m.roles.every(isRole)
                       ? E.right(undefined)
-                      : E.left(validation(`roles.${m.email}`, 'must list roles among admin, developer, content_manager')),
+                      : E.left(validation(`roles.${email}`, 'must list roles among admin, developer, content_manager')),
                   ),
                   E.chainFirst((email) =>
                     email === s.owner_email ? E.left(validation('emails', 'the owner is already a member')) : E.right(undefined),
@@ -217,8 +253,11 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
                   ),
                 ),
               )(cmd.members),
+            ),
+            E.map((lists) => lists.flat()),
+            E.chainFirst((events) => withinMemberCap(s, events, ctx)),
+          ),
         ),
-        E.map((lists) => lists.flat()),
       )
     case 'UnshareStack':
       return pipe(

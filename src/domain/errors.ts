@@ -10,6 +10,8 @@ export type DomainErrorCode =
   | 'token-not-found'
   | 'token-revoked'
   | 'token-limit-reached'
+  | 'member-limit-reached'
+  | 'stack-limit-reached'
   | 'name-taken'
   | 'notice-not-due'
   | 'notice-already-recorded'

@@ -20,6 +20,7 @@ import {
   type ExpectedRevision,
   type NewEvent,
   type ReadAllOptions,
+  type ReadStreamOptions,
   type StoredEvent,
   type SubscribeOptions,
   type Subscription,
@@ -56,11 +57,15 @@ export class EsdbEventStore implements EventStore {
     return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString), options)
   }
 
-  async readStream(stream: string): Promise<readonly StoredEvent[]> {
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly StoredEvent[]> {
     const events: StoredEvent[] = []
+    const page = {
+      ...(options.fromRevision ? { fromRevision: BigInt(options.fromRevision) } : {}),
+      ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
+    }
     try {
       // Without link resolution every resolved event carries its event.
-      for await (const { event } of this.client.readStream(stream)) if (event !== undefined) events.push(toStored(event))
+      for await (const { event } of this.client.readStream(stream, page)) if (event !== undefined) events.push(toStored(event))
     } catch (error) {
       if (error instanceof StreamNotFoundError) return []
       throw toPortError(error)

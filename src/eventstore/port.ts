@@ -62,6 +62,13 @@ export interface ReadAllOptions {
   readonly maxCount?: number
 }
 
+export interface ReadStreamOptions {
+  /** The first revision to read (default 0): a reader that folded up to r reads from r + 1. */
+  readonly fromRevision?: number
+  /** Stop after this many events: a long stream is read a page at a time. */
+  readonly maxCount?: number
+}
+
 export interface SubscribeOptions extends ReadAllOptions {
   /** Called with each batch of events, in order; the next batch waits for the returned promise. */
   readonly onEvents: (events: readonly StoredEvent[]) => void | Promise<void>
@@ -77,7 +84,7 @@ export interface Subscription {
 
 export interface EventStore {
   /** Events of one stream in revision order; an unknown stream is empty. */
-  readStream(stream: string): Promise<readonly StoredEvent[]>
+  readStream(stream: string, options?: ReadStreamOptions): Promise<readonly StoredEvent[]>
   /** Atomic: all events or none, only if the stream is at `expected`. */
   append(
     stream: string,

@@ -10,6 +10,7 @@ import type {
   ExpectedRevision,
   NewEvent,
   ReadAllOptions,
+  ReadStreamOptions,
   StoredEvent,
   SubscribeOptions,
   Subscription,
@@ -115,7 +116,10 @@ export class SqliteEventStore implements EventStore {
         `INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at)
          VALUES (@id, @stream, @revision, @type, @data, @metadata, @recorded_at)`,
       ),
-      stream: this.db.prepare<[string], RowArray>(`SELECT ${COLUMNS} FROM events WHERE stream = ? ORDER BY revision`).raw(),
+      // LIMIT -1 is no limit.
+      stream: this.db
+        .prepare<[string, number, number], RowArray>(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
+        .raw(),
       page: this.db.prepare<[number, number], RowArray>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
       last: this.db.prepare<[], number>('SELECT COALESCE(MAX(position), 0) FROM events').pluck(),
       share: this.db.prepare<[number, number, number, number], RawShareRow>(
@@ -139,8 +143,13 @@ export class SqliteEventStore implements EventStore {
     return this.db
   }
 
-  readStream(stream: string): Promise<readonly StoredEvent[]> {
-    return Promise.resolve(rowsOf(this.stmts.stream.all(stream)).map(toStored))
+  readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly StoredEvent[]> {
+    return Promise.resolve(rowsOf(this.stmts.stream.all(stream, options.fromRevision ?? 0, options.maxCount ?? -1)).map(toStored))
+  }
+
+  /** Up to `limit` events of `stream` from revision `from` on, synchronously: a long stream read a page at a time. */
+  readStreamPage(stream: string, from: number, limit: number): StoredEvent[] {
+    return rowsOf(this.stmts.stream.all(stream, from, limit)).map(toStored)
   }
 
   /** Synchronous core of append, so that a caller on this thread can load-decide-append without a gap. */

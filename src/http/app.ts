@@ -12,7 +12,9 @@ import { AccessLog } from './access-log.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
 import { HttpError, notFound, unavailable } from './errors.js'
+import { describeOperation } from './operations.js'
 import { jsonSchemaOf } from './json-schema.js'
+import { peopleLimit } from './people-limit.js'
 import { requestIdFrom, requestIdOf } from './request-id.js'
 import { requestMetrics } from './request-metrics.js'
 import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './framework-errors.js'
@@ -117,7 +119,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     // Request bodies documented from the io-ts codecs that decode them (route `config.body`).
     transform: ({ schema, url, route }) => {
       const body = (route.config as { body?: t.Mixed } | undefined)?.body
-      return { schema: body ? { ...schema, body: jsonSchemaOf(body) } : schema, url }
+      const method = [route.method].flat()[0] as string
+      return { schema: describeOperation(method, route.url, body ? { ...schema, body: jsonSchemaOf(body) } : schema), url }
     },
     openapi: {
       info: {
@@ -145,8 +148,12 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     if (signIn.developmentSecret) await counted.register(userSessionRoute, { secret: signIn.developmentSecret })
     await counted.register(consoleRoutes, { deps, mode: signIn.mode, oidc: signIn.oidc, consoleDir: options.consoleDir })
     await counted.register(healthRoutes, { api })
-    await counted.register(stackRoutes, { api })
-    await counted.register(tokenRoutes, { api })
+    // People's stack and token requests, limited per user in a scope of their own (MANAGEMENT_RATE_LIMIT).
+    await counted.register(async (people) => {
+      await peopleLimit(people, { max: deps.config.managementRateLimit, what: 'management', clock: deps.clock })
+      await people.register(stackRoutes, { api })
+      await people.register(tokenRoutes, { api })
+    })
     await counted.register(auditRoutes, { api })
     // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
     await counted.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })

@@ -1,14 +1,15 @@
 /**
- * What the console's sign-in keeps on the server: pending sign-ins (PKCE verifier, state, nonce)
- * and signed-in sessions (the id_token), each under a random id that only an HttpOnly cookie
- * carries. In memory, per instance: a restart or another replica means signing in again.
+ * What the console's sign-in keeps on the server: signed-in sessions (the id_token), each under a
+ * random id that only an HttpOnly cookie carries. In memory, per instance: a restart or another
+ * replica means signing in again. Only a completed sign-in adds one; sign-ins in progress live
+ * in the browser's cookie (pending-sign-in.ts), so starting them cannot push a session out.
  */
 export class ExpiringStore<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>()
 
   constructor(
     private readonly now: () => number,
-    /** Oldest entries go first beyond this many, so a flood of sign-in attempts cannot exhaust memory. */
+    /** Oldest entries go first beyond this many, so memory stays bounded. */
     private readonly max: number,
   ) {}
 

@@ -25,11 +25,24 @@ export interface Api {
   authorizeToken?: (req: FastifyRequest) => Promise<void>
 }
 
-export const policyOf = (deps: ServiceDeps): Policy => ({
+export const policyOf = (deps: Pick<ServiceDeps, 'config'>): Policy => ({
   maxTokensPerStack: deps.config.maxTokensPerStack,
   planReadLimit: deps.config.planReadLimit,
   planWriteLimit: deps.config.planWriteLimit,
+  maxMembersPerStack: deps.config.maxMembersPerStack,
+  maxEmailsPerShare: deps.config.maxEmailsPerShare,
+  maxStacksPerUser: deps.config.maxStacksPerUser,
 })
+
+/** The instance's write path over its store and read models (one per instance: see ServiceDeps.handle). */
+export const commandHandlerFor = (deps: Pick<ServiceDeps, 'config' | 'store' | 'clock' | 'projector'>, queries: Pick<Queries, 'stacksCreatedBy'>): CommandHandler =>
+  createCommandHandler({
+    store: deps.store,
+    clock: deps.clock,
+    policy: policyOf(deps),
+    waitForProjection: (p) => deps.projector.waitFor(p),
+    stacksCreatedBy: (uid) => queries.stacksCreatedBy(uid),
+  })
 
 /** Where a command's fields sit in its request body: domain errors name them by that path. */
 const BODY_ROOT: Partial<Record<Command['type'], { readonly root: string; readonly fields: ReadonlySet<string> }>> = {
@@ -51,12 +64,7 @@ export const inBody = (type: Command['type'], e: DomainError): DomainError => {
 
 export const createApi = (deps: ServiceDeps): Api => {
   const queries = createQueries(deps.readDb, deps.audit)
-  const handle: CommandHandler = createCommandHandler({
-    store: deps.store,
-    clock: deps.clock,
-    policy: policyOf(deps),
-    waitForProjection: (p) => deps.projector.waitFor(p),
-  })
+  const handle = deps.handle ?? commandHandlerFor(deps, queries)
   return {
     deps,
     queries,

@@ -22,6 +22,8 @@ export class HttpError extends Error {
 export const DOMAIN_STATUS: Record<DomainErrorCode, readonly [status: number, errorCode: number]> = {
   validation: [422, 119],
   'token-limit-reached': [422, 119],
+  'member-limit-reached': [422, 119],
+  'stack-limit-reached': [422, 119],
   'name-taken': [422, 119],
   'stack-exists': [422, 119],
   forbidden: [403, 162],

@@ -51,7 +51,7 @@ export const answer = async (
   body: (queries: Queries, replayed: boolean) => Record<string, unknown>,
 ): Promise<FastifyReply> => {
   if (!done.replayed) return reply.code(status).send(body(live, false))
-  const at = viewsAt(done.replayed)
+  const at = await viewsAt(done.replayed)
   try {
     return reply.code(status).header('idempotent-replayed', 'true').send(body(at.queries, true))
   } finally {

@@ -5,14 +5,16 @@ import { createRelyingParty, type RelyingParty } from './oidc.js'
 
 /**
  * How people sign in to the console (issue 12): `development` mints authtokens from an email
- * (no JWT settings at all), `oidc` signs in with the identity provider, `external` takes an
- * authtoken from elsewhere (a secret, a public key or a key set without an OIDC client).
+ * (DEV_SIGNIN=true, and no JWT settings at all), `oidc` signs in with the identity provider,
+ * `external` takes an authtoken from elsewhere (a secret, a public key, a key set without an OIDC
+ * client, or the CLI's `authtoken` with the local development secret).
  */
 export type SignInMode = 'development' | 'oidc' | 'external'
 
 export const signInMode = (config: Config): SignInMode => {
   if (config.oidcIssuerUrl && config.oidcClientId) return 'oidc'
-  if (config.jwtSecret || config.jwtPublicKey || config.oidcIssuerUrl || config.jwksUrl) return 'external'
+  // Configuration refuses DEV_SIGNIN beside a JWT setting; a key still wins if one gets here.
+  if (config.jwtSecret || config.jwtPublicKey || config.oidcIssuerUrl || config.jwksUrl || !config.devSignIn) return 'external'
   return 'development'
 }
 
@@ -25,7 +27,7 @@ export interface SignIn {
   readonly jwks: JwksVerifier | undefined
   /** With OIDC: the relying party, and the verifier its id_tokens must pass as authtokens. */
   readonly oidc: { readonly rp: RelyingParty; readonly jwks: JwksVerifier } | undefined
-  /** In development mode only: the secret `POST /v3/user-session` mints authtokens with. */
+  /** In development mode only (DEV_SIGNIN): the secret `POST /v3/user-session` mints authtokens with. */
   readonly developmentSecret: string | undefined
 }
 

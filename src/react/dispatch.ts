@@ -56,13 +56,16 @@ export class Dispatcher {
   private async send(d: Delivery): Promise<AttemptOutcome> {
     const { outbox, clock, logger } = this.deps
     const target = d.channel === 'mail' ? this.deps.mail.target : (this.deps.webhook?.target ?? 'none')
-    let failure: { status: string; message: string } | undefined
+    let failure: { status: string; message: string; location?: string | undefined } | undefined
     try {
       if (d.channel === 'mail') await this.deps.mail.send(JSON.parse(d.payload) as NoticeMail)
       else {
         if (!this.deps.webhook) throw Object.assign(new Error('WEBHOOK_URL is not configured'), { code: 'unconfigured' })
-        const status = await this.deps.webhook.post(d.id, d.payload, clock())
-        if (status < 200 || status >= 300) failure = { status: String(status), message: `receiver answered ${status}` }
+        const { status, location } = await this.deps.webhook.post(d.id, d.payload, clock())
+        // A redirect is a failed attempt: following it would re-send the signed body elsewhere.
+        if (status >= 300 && status < 400)
+          failure = { status: String(status), message: `receiver redirected to ${location ?? 'nowhere'}; redirects are not followed`, location }
+        else if (status < 200 || status >= 300) failure = { status: String(status), message: `receiver answered ${status}` }
       }
     } catch (e) {
       failure = mailFailure(e)
@@ -78,7 +81,17 @@ export class Dispatcher {
     const result = outcome === 'dead' ? 'dead' : 'failed'
     this.deps.metrics?.delivery(d.channel, result)
     logger.warn(
-      { delivery: d.id, channel: d.channel, kind: d.kind, target, status: failure.status, error: failure.message, attempts: d.attempts + 1, outcome },
+      {
+        delivery: d.id,
+        channel: d.channel,
+        kind: d.kind,
+        target,
+        status: failure.status,
+        error: failure.message,
+        location: failure.location,
+        attempts: d.attempts + 1,
+        outcome,
+      },
       outcome === 'dead' ? 'delivery failed; retry window spent, kept as dead' : 'delivery failed; will retry',
     )
     return result

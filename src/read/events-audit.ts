@@ -5,7 +5,7 @@ import type { EventStore } from '../eventstore/port.js'
 import { SqliteEventStore, type RawShareRow } from '../eventstore/sqlite.js'
 import { stackStream } from '../eventstore/streams.js'
 import { decodeShareRow } from './log.js'
-import { auditWhere, entryOfRow, type AuditEntry, type AuditFilter, type AuditSource } from './queries.js'
+import { auditWhere, entryOfRow, type AuditColumns, type AuditEntry, type AuditFilter, type AuditSource } from './queries.js'
 import { orThrow } from './rebuild.js'
 
 const COLUMNS = 'position, id, stream, revision, type, data, metadata'
@@ -13,6 +13,9 @@ const COLUMNS = 'position, id, stream, revision, type, data, metadata'
 const NAMING = "'TokenGenerated', 'TokenRenamed'"
 const TITLES_INDEX = 'audit_token_titles'
 const TYPES = Object.keys(AUDIT_KIND) as EventType[]
+const ACTOR = "metadata ->> '$.actor'"
+const EMAIL = "metadata ->> '$.actor_email'"
+const COLUMNS_OF_EVENTS: AuditColumns = { table: 'events', stack: 'stream = @stream', actor: ACTOR, email: EMAIL, time: "metadata ->> '$.occurred_at'" }
 
 /** The event types an audit filter's module and event_type allow (every type when neither is given). */
 export const typesOf = (f: Pick<AuditFilter, 'module' | 'event_type'>): EventType[] =>
@@ -28,10 +31,16 @@ export const typesOf = (f: Pick<AuditFilter, 'module' | 'event_type'>): EventTyp
  * events before the entry.
  */
 export const eventsAudit = (events: Database.Database): AuditSource => {
-  // The audit log's one index in the event store: a token's naming events (auditRow reads
-  // only tokens' titles; a stack's events take theirs from the event itself). Built once, in
-  // about 1.5 s at a million events; each append then adds an entry for a naming event only.
+  // The audit log's indexes in the event store. A token's naming events (auditRow reads only
+  // tokens' titles; a stack's events take theirs from the event itself): built once, in about
+  // 1.5 s at a million events; each append then adds an entry for a naming event only.
   events.exec(`CREATE INDEX IF NOT EXISTS ${TITLES_INDEX} ON events (stream, data ->> '$.token_uid', position) WHERE type IN (${NAMING})`)
+  // And the `actor` filter's (see auditWhere): a stack's events by their actor's uid, and by
+  // their email, in either case.
+  // An entry per event in each: at 107,000 events, 1.3 s to build both once, and 11 MB (the
+  // store holds 65 MB).
+  events.exec(`CREATE INDEX IF NOT EXISTS audit_by_actor ON events (stream, (${ACTOR}) COLLATE NOCASE);
+    CREATE INDEX IF NOT EXISTS audit_by_actor_email ON events (stream, (${EMAIL}) COLLATE NOCASE)`)
   const titleBefore = events
     .prepare<[string, string, number], Title>(
       `SELECT data ->> '$.name', data ->> '$.description' FROM events INDEXED BY ${TITLES_INDEX}
@@ -54,11 +63,10 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
     audit(apiKey, f) {
       const types = typesOf(f)
       if (types.length === 0) return { logs: [], count: 0 }
-      const where = ['stream = @stream']
+      const where: string[] = []
       if (types.length < TYPES.length) where.push(`type IN (${types.map((t) => `'${t}'`).join(', ')})`)
       const stream = stackStream(apiKey)
-      const at = { actor: "metadata ->> '$.actor'", email: "metadata ->> '$.actor_email'", time: "metadata ->> '$.occurred_at'" }
-      const { sql, bound } = auditWhere(f, at, where, { stream })
+      const { sql, bound } = auditWhere(f, COLUMNS_OF_EVENTS, where, { stream })
       const rows = events.prepare(`SELECT ${COLUMNS} FROM events WHERE ${sql} ORDER BY revision DESC LIMIT @limit OFFSET @skip`).raw().all({ ...bound, limit: f.limit, skip: f.skip }) as RawShareRow[]
       const count = events.prepare(`SELECT COUNT(*) FROM events WHERE ${sql}`).pluck().get(bound) as number
       return { logs: rows.map((r) => entry(stream, r)), count }

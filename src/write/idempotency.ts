@@ -1,4 +1,4 @@
-import type { Recorded } from '../domain/events.js'
+import type { EventMetadata } from '../domain/events.js'
 
 /** How long an `Idempotency-Key` is remembered (SPEC 5.2). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
@@ -16,30 +16,60 @@ export interface IdempotencyMark {
 
 export type PriorUse =
   | { readonly kind: 'none' }
-  /** The same request was decided before: these are its events, `upTo` the last one's index. */
-  | { readonly kind: 'same'; readonly events: readonly Recorded[]; readonly upTo: number }
+  /** The same request was decided before: the revisions of its events, in order. */
+  | { readonly kind: 'same'; readonly revisions: readonly number[] }
   | { readonly kind: 'other' }
 
+/** Uses are kept for twice the window: a clock that steps back a little still finds what it should. */
+const KEPT_MS = 2 * IDEMPOTENCY_WINDOW_MS
+
+interface Use {
+  readonly request: string
+  readonly at: number
+  readonly revision: number
+}
+
 /**
- * Looks for the key in the stream the command reads anyway. Because the check and the append
- * are against one stream revision, two instances racing with one key are ordered by the store:
- * the loser's append conflicts, it reads again and finds the winner's events here.
+ * The keys used in one stack's stream, kept beside its folded state so that a command looks its
+ * key up instead of scanning the whole stream. Because the lookup and the append are against one
+ * stream revision, two instances racing with one key are ordered by the store: the loser's
+ * append conflicts, it reads the winner's events and finds the key here.
  */
-export const priorUse = (records: readonly Recorded[], mark: IdempotencyMark, now: Date): PriorUse => {
-  const since = now.getTime() - IDEMPOTENCY_WINDOW_MS
-  const events: Recorded[] = []
-  let upTo = -1
-  let other = false
-  records.forEach((r, i) => {
-    const m = r.metadata.idempotency
-    if (m?.key !== mark.key || Date.parse(r.metadata.occurred_at) < since) return
-    if (m.request !== mark.request) {
-      other = true
-      return
+export class KeyUses {
+  /** Key -> its uses; a key moves to the end when used, so the front holds the stalest. */
+  private readonly uses = new Map<string, Use[]>()
+  private count = 0
+
+  /** Uses remembered (for the cache's budget). */
+  get size(): number {
+    return this.count
+  }
+
+  add(metadata: EventMetadata, revision: number): void {
+    const mark = metadata.idempotency
+    if (!mark) return
+    const at = Date.parse(metadata.occurred_at)
+    const before = this.uses.get(mark.key) ?? []
+    const uses = before.filter((u) => !(u.at < at - KEPT_MS))
+    this.uses.delete(mark.key)
+    uses.push({ request: mark.request, at, revision })
+    this.uses.set(mark.key, uses)
+    this.count += uses.length - before.length
+  }
+
+  lookup(mark: IdempotencyMark, now: Date): PriorUse {
+    const since = now.getTime() - IDEMPOTENCY_WINDOW_MS
+    this.forgetBefore(now.getTime() - KEPT_MS)
+    const uses = (this.uses.get(mark.key) ?? []).filter((u) => !(u.at < since))
+    if (uses.some((u) => u.request !== mark.request)) return { kind: 'other' }
+    return uses.length === 0 ? { kind: 'none' } : { kind: 'same', revisions: uses.map((u) => u.revision) }
+  }
+
+  private forgetBefore(cutoff: number): void {
+    for (const [key, uses] of this.uses) {
+      if (!((uses[uses.length - 1] as Use).at < cutoff)) return
+      this.uses.delete(key)
+      this.count -= uses.length
     }
-    events.push(r)
-    upTo = i
-  })
-  if (other) return { kind: 'other' }
-  return upTo < 0 ? { kind: 'none' } : { kind: 'same', events, upTo }
+  }
 }

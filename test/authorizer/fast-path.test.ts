@@ -63,6 +63,19 @@ const same = (t: Test, fast: Res, slow: Res, generatedId: boolean) => {
   if (generatedId && slow.headers['x-request-id'] !== undefined) t.match(fast.headers['x-request-id'], UUID, 'a generated request id')
 }
 
+/** The status of each error_code a decision answers (SPEC 5.5). */
+const STATUS_OF_CODE: Record<number, number> = { 105: 401, 106: 401, 109: 412, 162: 403, 901: 422, 429: 429 }
+
+/** A denial names its error in headers, for gateways that replace the body; for nginx, the real status and the body too. */
+const deniedHeaders = (t: Test, r: Res, as403: boolean) => {
+  const body = JSON.parse(r.body) as { error_code: number; error_message: string }
+  t.equal(r.headers['x-mt-error-code'], String(body.error_code), 'x-mt-error-code')
+  t.equal(r.headers['x-mt-error-message'], body.error_message, 'x-mt-error-message (these messages are ASCII)')
+  if (!as403) return t.equal(r.headers['x-mt-status'], undefined, 'no x-mt-status')
+  t.equal(r.headers['x-mt-status'], String(STATUS_OF_CODE[body.error_code]), 'x-mt-status: the real status')
+  t.same(JSON.parse(String(r.headers['x-mt-error-body'])), body, 'x-mt-error-body parses to the body')
+}
+
 const READ_ENTRIES = [{ module: 'entry', acl: { read: true, write: false } }]
 
 /** A listening app with two stacks and their tokens; `seen` counts the requests fastify routed. */
@@ -111,7 +124,9 @@ const cases = (s: Awaited<ReturnType<typeof listening>>, as403: boolean): Case[]
     headers: { 'x-forwarded-method': method, 'x-forwarded-uri': uri, ...headers },
   })
   const read = (headers: Record<string, string>) => traefik('GET', '/v3/content_types/blog/entries?locale=en-us', headers)
-  const limited = as403 ? 403 : 429
+  // nginx passes only 401 and 403: every other denial is answered 403 (x-mt-status keeps the real one).
+  const denied = (status: number) => (as403 ? 403 : status)
+  const limited = denied(429)
   return [
     { name: 'Traefik: allowed read', steps: [read(auth(s.tok.secret))], status: 200, fast: true },
     {
@@ -127,9 +142,9 @@ const cases = (s: Awaited<ReturnType<typeof listening>>, as403: boolean): Case[]
     { name: 'Envoy: HEAD, allowed', steps: [{ method: 'HEAD', url: '/v3/authorize/envoy/v3/content_types/blog/entries', headers: auth(s.tok.secret) }], status: 200, fast: true },
     { name: 'Envoy: the bare prefix', steps: [{ method: 'GET', url: '/v3/authorize/envoy/', headers: auth(s.tok.secret) }], status: 403, fast: true },
     { name: 'HEAD /v3/authorize, allowed', steps: [{ ...read(auth(s.tok.secret)), method: 'HEAD' }], status: 200, fast: true },
-    { name: 'HEAD /v3/authorize, denied', steps: [{ ...read({}), method: 'HEAD' }], status: 412, fast: true },
-    { name: 'no api_key', steps: [read({ authorization: s.tok.secret })], status: 412, fast: true },
-    { name: 'unknown stack', steps: [read({ api_key: 'blt0000000000000000', authorization: s.tok.secret })], status: 412, fast: true },
+    { name: 'HEAD /v3/authorize, denied', steps: [{ ...read({}), method: 'HEAD' }], status: denied(412), fast: true },
+    { name: 'no api_key', steps: [read({ authorization: s.tok.secret })], status: denied(412), fast: true },
+    { name: 'unknown stack', steps: [read({ api_key: 'blt0000000000000000', authorization: s.tok.secret })], status: denied(412), fast: true },
     { name: 'no token', steps: [read({ api_key: s.apiKey })], status: 401, fast: true },
     { name: 'unknown token', steps: [read(auth(newSecret()))], status: 401, fast: true },
     { name: 'not a token at all', steps: [read(auth('letmein'))], status: 401, fast: true },
@@ -139,7 +154,7 @@ const cases = (s: Awaited<ReturnType<typeof listening>>, as403: boolean): Case[]
     { name: 'unknown path', steps: [traefik('GET', '/v3/nowhere', auth(s.tok.secret))], status: 403, fast: true },
     { name: 'no original URI', steps: [{ method: 'GET', url: '/v3/authorize', headers: auth(s.tok.secret) }], status: 403, fast: true },
     { name: 'scope: a write with a read scope', steps: [traefik('POST', '/v3/content_types/blog/entries', auth(s.tok.secret))], status: 403, fast: true },
-    { name: 'branch not in scope', steps: [read(auth(s.tok.secret, { branch: 'dev' }))], status: 422, fast: true },
+    { name: 'branch not in scope', steps: [read(auth(s.tok.secret, { branch: 'dev' }))], status: denied(422), fast: true },
     { name: 'rate limited', steps: [read(auth(s.tok.secret)), read(auth(s.tok.secret))], status: limited, fast: true },
     { name: 'failed authentications throttled', steps: [read(auth(newSecret())), read(auth(newSecret()))], status: limited, fast: true },
     {
@@ -192,6 +207,7 @@ for (const as403 of [false, true])
         t.equal(fast.status, c.status, `answered ${c.status}`)
         same(t, fast, slow, !c.steps.some((r) => r.headers?.['x-request-id'] === 'req-42.a_b'))
         if (c.steps[0]?.method === 'HEAD') t.equal(fast.body, '', 'HEAD: no body')
+        else if (c.status >= 401 && c.status !== 404) deniedHeaders(t, fast, as403)
       })
   })
 

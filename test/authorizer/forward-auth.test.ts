@@ -53,6 +53,8 @@ t.test('Traefik ForwardAuth: X-Forwarded-Method and X-Forwarded-Uri', async (t) 
   t.equal(post.statusCode, 401, 'POST works too, and its body is never parsed')
   t.equal(post.json().error_code, 105)
   t.notMatch(post.body, /cs[0-9a-f]{32}/, 'no secret in the answer')
+  t.notMatch(JSON.stringify(post.headers), /cs[0-9a-f]{32}/, 'nor in its headers')
+  t.equal(post.headers['x-mt-error-code'], '105')
 
   const noUri = await app.inject({ method: 'GET', url: '/v3/authorize', headers: { api_key: apiKey, authorization: tok.secret } })
   t.equal(noUri.statusCode, 403, 'without the original URI the path is unknown: fail closed')
@@ -63,7 +65,7 @@ t.test('Traefik ForwardAuth: X-Forwarded-Method and X-Forwarded-Uri', async (t) 
   t.match(undescribed.json(), { error_code: 162, errors: { uri: ['is required'] } })
 })
 
-t.test('nginx auth_request: X-Original-Method and X-Original-URI; 429 as 403 when configured', async (t) => {
+t.test('nginx auth_request: X-Original-Method and X-Original-URI; other denials than 401 as 403 when configured', async (t) => {
   fakeWallClock(t)
   const { app, apiKey, tok } = await setup(t, { forwardAuth429As403: true, planReadLimit: 1 })
   const ask = () =>
@@ -85,6 +87,21 @@ t.test('nginx auth_request: X-Original-Method and X-Original-URI; 429 as 403 whe
     headers: { api_key: apiKey, authorization: tok.secret, 'x-original-method': 'DELETE', 'x-original-uri': '/v3/stacks' },
   })
   t.equal(other.json().error_code, 162, 'a real 403 stays a 403')
+  t.equal(other.headers['x-mt-status'], '403')
+
+  // A branch nginx passes as sent: quoted in the message, bounded, and header-safe.
+  const branch = `d\u00e9v${'x'.repeat(5000)}`
+  const wrongBranch = await app.inject({
+    method: 'GET',
+    url: '/v3/authorize',
+    headers: { api_key: apiKey, authorization: tok.secret, branch, 'x-original-method': 'GET', 'x-original-uri': '/v3/content_types/a/entries/b' },
+  })
+  t.equal(wrongBranch.statusCode, 403, 'nginx cannot pass a 422 through either')
+  t.equal(wrongBranch.headers['x-mt-status'], '422', 'the real status, for nginx to restore')
+  t.equal(wrongBranch.json().error_code, 901)
+  t.ok(wrongBranch.json().error_message.length < 300, 'the quoted branch is bounded')
+  t.same(JSON.parse(String(wrongBranch.headers['x-mt-error-body'])), wrongBranch.json(), 'the body, as a header nginx can return')
+  t.match(String(wrongBranch.headers['x-mt-error-message']), /^The token is not allowed on branch "d\?vx+\.\.\."\.$/, 'the message, ASCII')
 })
 
 t.test('Envoy ext_authz HTTP: the original method and path under /v3/authorize/envoy', async (t) => {

@@ -81,6 +81,8 @@ t.test('a denied request never reaches the upstream', async (t) => {
     const res = await app.inject({ method: method as 'GET', url, headers })
     t.equal(res.statusCode, status, `${method} ${url} -> ${status}`)
     t.type(res.json().error_code, 'number')
+    t.equal(res.headers['x-mt-error-code'], String(res.json().error_code), 'the error code in a header, for gateways')
+    t.equal(res.headers['x-mt-error-message'], res.json().error_message)
   }
   t.equal(up.seen.length, 0)
 })

@@ -39,6 +39,8 @@ t.test('with a read-model file: enforces tokens on the host app routes', async (
   const unknown = await app.inject({ method: 'GET', url: '/v3/content_types/blog/entries', headers: { api_key: apiKey, authorization: newSecret() } })
   t.equal(unknown.statusCode, 401)
   t.equal(unknown.json().error_code, 105)
+  t.equal(unknown.headers['x-mt-error-code'], '105', 'the error in headers, for gateways')
+  t.equal(unknown.headers['x-mt-error-message'], unknown.json().error_message)
 
   const open = await app.inject({ method: 'GET', url: '/health' })
   t.same(open.json(), { ok: true, token: null }, 'a route may opt out')

@@ -32,6 +32,8 @@ t.test('per-token budgets per class and one-second windows (fake wall clock)', a
     'ratelimit-policy': '"token";q=3;w=1, "stack";q=10;w=1',
     ratelimit: '"token";r=0;t=1, "stack";r=7;t=1',
     'retry-after': '1',
+    'x-mt-error-code': '429',
+    'x-mt-error-message': "Rate limit exceeded: the token's read budget of 3 per second is spent.",
   }, 'the stack window is reported without being spent')
   t.equal(over.allowed ? 0 : over.error.statusCode, 429)
 
@@ -66,6 +68,8 @@ t.test('the stack-wide budget is shared by all its tokens, per class', async (t)
     'ratelimit-policy': '"token";q=4;w=1, "stack";q=4;w=1',
     ratelimit: '"token";r=2;t=1, "stack";r=0;t=1',
     'retry-after': '1',
+    'x-mt-error-code': '429',
+    'x-mt-error-message': "Rate limit exceeded: the stack's read budget of 4 per second is spent.",
   }, 'the token had budget left; the stack did not')
   t.equal(read(elsewhere.secret, other).allowed, true, 'another stack has its own budget')
   t.equal((a.authorize(input({ apiKey, authorization: (tokens[2] as { secret: string }).secret, method: 'DELETE' })) as Decision).allowed, true, 'writes are counted apart')

@@ -12,7 +12,7 @@ import { cli, knownHistory } from './fixtures/history.js'
 
 /** The SQLite store seen only through the port, as EventStoreDB would be: the generic read path. */
 const portOnly = (s: EventStore, failAfter = Number.POSITIVE_INFINITY): EventStore => ({
-  readStream: (stream) => s.readStream(stream),
+  readStream: (stream, options) => s.readStream(stream, options),
   append: (stream, events, expected) => s.append(stream, events, expected),
   async *readAll(options) {
     let n = 0

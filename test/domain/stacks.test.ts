@@ -3,8 +3,8 @@ import t from 'tap'
 import type { DomainEvent } from '../../src/domain/events.js'
 import { DomainEvent as DomainEventCodec, EVENT_TYPES } from '../../src/domain/events.js'
 import { normaliseExpiry } from '../../src/domain/rules.js'
-import { fold, liveTokens } from '../../src/domain/state.js'
-import { admin, API_KEY, created, developer, given, owner, shared, stackWithTeam, stranger, tokenGenerated } from '../support/decider-spec.js'
+import { evolve, fold, liveTokens } from '../../src/domain/state.js'
+import { admin, API_KEY, created, developer, given, owner, POLICY, shared, stackWithTeam, stranger, tokenGenerated } from '../support/decider-spec.js'
 
 const share = (actor = owner, members = [{ email: 'new@example.com', roles: ['developer'] }]) => ({ type: 'ShareStack' as const, actor, members })
 
@@ -14,6 +14,14 @@ t.test('CreateStack', async (t) => {
   })
   t.test('twice > stack-exists', async (t) => {
     given(t, [created]).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: 'Site', description: '' }).thenError('stack-exists')
+  })
+  t.test('by a user who created maxStacksPerUser stacks > stack-limit-reached on stack; below it, or uncounted, allowed', async (t) => {
+    const create = { type: 'CreateStack' as const, actor: owner, api_key: API_KEY, name: 'Site', description: '' }
+    const policy = { ...POLICY, maxStacksPerUser: 2 }
+    given(t, [], { policy, stacksCreated: 2 }).when(create).thenError('stack-limit-reached', 'stack')
+    given(t, [], { policy, stacksCreated: 1 }).when(create).then([created])
+    given(t, [], { policy }).when(create).then([created])
+    given(t, [created], { policy, stacksCreated: 2 }).when(create).thenError('stack-exists')
   })
   t.test('without a name > validation on name', async (t) => {
     given(t, []).when({ type: 'CreateStack', actor: owner, api_key: API_KEY, name: '', description: '' }).thenError('validation', 'name')
@@ -47,6 +55,24 @@ t.test('ShareStack', async (t) => {
   })
   t.test('on an unknown stack > stack-not-found', async (t) => {
     given(t, []).when(share()).thenError('stack-not-found')
+  })
+  t.test('more emails than maxEmailsPerShare > validation on emails; as many > allowed', async (t) => {
+    const policy = { ...POLICY, maxEmailsPerShare: 2 }
+    const three = ['a', 'b', 'c'].map((n) => ({ email: `${n}@example.com`, roles: ['developer'] }))
+    given(t, [created], { policy }).when(share(owner, three)).thenError('validation', 'emails')
+    given(t, [created], { policy }).when(share(owner, three.slice(0, 2))).then(three.slice(0, 2).map((m) => shared(m.email, m.roles)))
+  })
+  t.test('beyond maxMembersPerStack (the owner counted) > member-limit-reached on emails; new roles for members stay allowed', async (t) => {
+    // stackWithTeam: the owner, an admin and a developer.
+    const policy = { ...POLICY, maxMembersPerStack: 4 }
+    const one = [{ email: 'new@example.com', roles: ['developer'] }]
+    const two = [...one, { email: 'also@example.com', roles: ['developer'] }]
+    given(t, stackWithTeam, { policy }).when(share(owner, one)).then([shared('new@example.com', ['developer'])])
+    given(t, stackWithTeam, { policy }).when(share(owner, two)).thenError('member-limit-reached', 'emails')
+    given(t, stackWithTeam, { policy }).when(share(owner, [...one, ...one])).then([shared('new@example.com', ['developer']), shared('new@example.com', ['developer'])])
+    const lowered = { ...POLICY, maxMembersPerStack: 2 }
+    given(t, stackWithTeam, { policy: lowered }).when(share(owner, [{ email: developer.email, roles: ['admin'] }])).then([shared(developer.email, ['admin'])])
+    given(t, stackWithTeam, { policy: lowered }).when(share(owner, one)).thenError('member-limit-reached', 'emails')
   })
 })
 
@@ -90,6 +116,16 @@ t.test('evolve', async (t) => {
     const s = fold([created, { type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: 'nope' } }])
     t.equal(s.status === 'active' && s.tokens.size, 0)
     t.same(liveTokens(fold([])), [])
+  })
+  t.test('evolve leaves its state as it was; fold leaves the state it starts from', async (t) => {
+    const before = fold([created])
+    const after = evolve(before, shared('a@b.co', ['admin']))
+    t.equal(before.status === 'active' && before.members.size, 1, 'evolve copied')
+    t.equal(after.status === 'active' && after.members.size, 2)
+    const more = fold([shared('c@d.co', ['admin']), { type: 'OwnershipTransferred', data: { api_key: API_KEY, from_email: owner.email, to_email: 'c@d.co' } }], after)
+    t.equal(after.status === 'active' && after.members.size, 2, 'fold copied')
+    t.equal(after.status === 'active' && after.owner_email, owner.email)
+    t.equal(more.status === 'active' && more.owner_email, 'c@d.co')
   })
   t.test('tracks every token event', async (t) => {
     const s = fold([

@@ -168,7 +168,7 @@ t.test('the official @contentstack/management SDK drives the service unchanged (
 })
 
 t.test("development sign-in is the SDK's login: client.login() then calls with its authtoken", async (t) => {
-  const a = await startApp(t, { config: { jwtSecret: undefined } })
+  const a = await startApp(t, { config: { jwtSecret: undefined, devSignIn: true } })
   await a.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = a.app.server.address() as AddressInfo
   const client = contentstack.client({

@@ -14,7 +14,9 @@ const DOWN = 'http://127.0.0.1:9'
 
 /** Each sign-in mode of docs/console-api.md and the settings that select it. */
 const MODES: ReadonlyArray<readonly [string, 'development' | 'oidc' | 'external', Partial<Config>]> = [
-  ['no JWT settings', 'development', { jwtSecret: undefined }],
+  ['DEV_SIGNIN and no JWT settings', 'development', { jwtSecret: undefined, devSignIn: true }],
+  ['no JWT settings, no DEV_SIGNIN (the CLI mints authtokens)', 'external', { jwtSecret: undefined }],
+  ['DEV_SIGNIN beside AUTH_JWT_SECRET (configuration refuses it; a key still wins)', 'external', { devSignIn: true }],
   ['AUTH_JWT_SECRET', 'external', {}],
   ['AUTH_JWT_PUBLIC_KEY', 'external', { jwtSecret: undefined, jwtPublicKey: PUBLIC_PEM }],
   ['AUTH_JWKS_URL', 'external', { jwtSecret: undefined, jwksUrl: `${DOWN}/jwks`, jwtIssuer: DOWN, jwtAudience: 'api' }],
@@ -53,7 +55,7 @@ for (const [settings, mode, config] of MODES)
   })
 
 t.test('development: POST /v3/user-session mints an authtoken for an email, as the CMA login answers', async (t) => {
-  const a = await startApp(t, { config: { jwtSecret: undefined } })
+  const a = await startApp(t, { config: { jwtSecret: undefined, devSignIn: true } })
   const res = await login(a, { user: { email: ' Owner@Example.com ' } })
   t.equal(res.statusCode, 200, res.body)
   t.equal(res.headers['cache-control'], 'no-store')
@@ -78,6 +80,8 @@ t.test('development: POST /v3/user-session mints an authtoken for an email, as t
   for (const [payload, field] of [
     [{ user: { email: 'not-an-email' } }, 'user.email'],
     [{ user: { email: 'a@b' } }, 'user.email'],
+    [{ user: { email: '\u212Aate@example.com' } }, 'user.email'],
+    [{ user: { email: '\uFF4Bate@example.com' } }, 'user.email'],
     [{ user: { email: 'a b@c.de' } }, 'user.email'],
     [{ user: { email: `${'x'.repeat(250)}@b.cd` } }, 'user.email'],
     [{ user: { email: 7 } }, 'user.email'],
@@ -194,7 +198,7 @@ t.test('the CSP allows this origin only', async (t) => {
 })
 
 t.test('/docs documents the console routes and the API additions with schemas', async (t) => {
-  const a = await startApp(t, { config: { jwtSecret: undefined } })
+  const a = await startApp(t, { config: { jwtSecret: undefined, devSignIn: true } })
   const doc = (await a.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
     paths: Record<string, Record<string, { responses?: Record<string, { content?: unknown }>; parameters?: Array<{ name: string }>; requestBody?: unknown }>>
   }

@@ -18,7 +18,7 @@ interface Setup {
 const NO_EMAIL = { sub: 'op-user-without-email' }
 const UNVERIFIED = { sub: 'op-user-unverified', email: 'owner@example.com', emailVerified: false }
 
-const setup = async (t: Test, o: { clientSecret?: string; config?: Partial<Config>; cooldownMs?: number } = {}): Promise<Setup> => {
+const setup = async (t: Test, o: { clientSecret?: string; config?: Partial<Config>; cooldownMs?: number; clock?: boolean } = {}): Promise<Setup> => {
   const op = await startOidcProvider(t, {
     redirectUris: [CALLBACK],
     accounts: [TEST_ACCOUNT, NO_EMAIL, UNVERIFIED],
@@ -34,6 +34,7 @@ const setup = async (t: Test, o: { clientSecret?: string; config?: Partial<Confi
       ...o.config,
     },
     appOptions: { jwksCooldownMs: o.cooldownMs ?? 0 },
+    ...(o.clock ? { clock: true } : {}),
   })
   return { a, op }
 }
@@ -72,7 +73,11 @@ t.test('OIDC sign-in against a real provider: code + PKCE, the id_token becomes 
   t.match(authorize.searchParams.get('state'), /^[\w-]{20,}$/)
   t.match(authorize.searchParams.get('nonce'), /^[\w-]{20,}$/)
   t.match(authorize.searchParams.get('scope'), /\bopenid\b.*\bemail\b/)
-  t.match(pending, /^mt_console_signin=[\w-]{43}; Max-Age=600; Path=\/console\/auth\/callback; HttpOnly; SameSite=Lax$/)
+  // A compact JWE with direct encryption: protected header, no encrypted key, iv, ciphertext, tag.
+  t.match(pending, /^mt_console_signin=eyJ[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+; Max-Age=600; Path=\/console\/auth\/callback; HttpOnly; SameSite=Lax$/)
+  t.same(part(valueOf(pending)!.slice('mt_console_signin='.length), 0), { alg: 'dir', enc: 'A256GCM' })
+  for (const p of ['state', 'nonce', 'code_challenge'] as const)
+    t.notMatch(pending, authorize.searchParams.get(p)!, `the cookie does not show the ${p} in clear`)
   t.equal(login.headers['cache-control'], 'no-store')
   t.equal(`${callback.origin}${callback.pathname}`, CALLBACK, 'the provider sends the browser back to the callback')
   t.ok(callback.searchParams.get('code'))
@@ -80,7 +85,8 @@ t.test('OIDC sign-in against a real provider: code + PKCE, the id_token becomes 
   t.equal(back.statusCode, 302, back.body)
   t.equal(back.headers.location, '/console/')
   t.match(sessionCookie, /^mt_console_session=[\w-]{43}; Max-Age=\d+; Path=\/console\/auth; HttpOnly; SameSite=Strict$/)
-  t.notMatch(String(back.headers['set-cookie']), /eyJ/, 'the id_token stays on the server')
+  t.notMatch(sessionCookie, /eyJ/, 'the id_token stays on the server')
+  t.match(cookieOf(back, 'mt_console_signin'), /^mt_console_signin=; Max-Age=0; Path=\/console\/auth\/callback; Expires=Thu, 01 Jan 1970/, 'the pending sign-in is cleared on use')
   t.equal(session.statusCode, 200, session.body)
   const { authtoken, email, expires_at } = session.json()
   t.equal(email, TEST_ACCOUNT.email)
@@ -97,7 +103,8 @@ t.test('OIDC sign-in against a real provider: code + PKCE, the id_token becomes 
   t.same(mine.json().stacks.map((x: { name: string; role: string }) => [x.name, x.role]), [['Signed in', 'owner']])
 
   const replay = await s.a.app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie: valueOf(pending) ?? '' } })
-  t.equal(replay.headers.location, '/console/?signin_error=expired', 'a pending sign-in is good for one callback')
+  t.equal(replay.headers.location, '/console/?signin_error=failed', 'a replayed pending sign-in cannot sign in again: its code is spent')
+  t.notOk(cookieOf(replay, 'mt_console_session'))
 
   const out = await s.a.app.inject({ method: 'POST', url: '/console/auth/logout', headers: { cookie: valueOf(sessionCookie) ?? '' } })
   t.equal(out.statusCode, 200)
@@ -141,7 +148,7 @@ t.test('callback failures return to the console with a reason, and sign nobody i
   const noEmail = await signIn(t, s, NO_EMAIL.sub)
   t.equal(noEmail.back.headers.location, '/console/?signin_error=failed', 'an id_token without email cannot be an authtoken')
   t.notOk(noEmail.sessionCookie)
-  t.match(s.a.logLines.join('\n'), /the id_token lacks email/)
+  t.match(s.a.logLines.join('\n'), /lacks sub or email/)
   const unverified = await signIn(t, s, UNVERIFIED.sub)
   t.equal(unverified.back.headers.location, '/console/?signin_error=failed', 'an email the provider has not verified is nobody')
   t.match(s.a.logLines.join('\n'), /not verified/)
@@ -255,4 +262,85 @@ t.test('without PUBLIC_URL the redirect URI comes from the request', async (t) =
   const https = await proxied.a.app.inject({ method: 'GET', url: '/console/auth/login', headers: { host: 'internal:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'tokens.example.com' } })
   t.equal(redirectOf(https), 'https://tokens.example.com/console/auth/callback')
   t.match(cookieOf(https, 'mt_console_signin'), /; Secure/, 'cookies are Secure over https')
+})
+
+t.test('starting sign-ins cancels nobody else\'s: after 10,001 more, the first still completes', async (t) => {
+  const s = await setup(t)
+  const first = await s.a.app.inject({ method: 'GET', url: '/console/auth/login' })
+  // The server once kept 10,000 sign-ins in progress and dropped the oldest beyond that.
+  const FLOOD = 10_001
+  let started = 0
+  for (let i = 0; i < FLOOD; i += 100) {
+    const batch = await Promise.all(Array.from({ length: Math.min(100, FLOOD - i) }, () => s.a.app.inject({ method: 'GET', url: '/console/auth/login' })))
+    started += batch.filter((r) => r.statusCode === 302 && cookieOf(r, 'mt_console_signin')).length
+  }
+  t.equal(started, FLOOD, `${FLOOD} anonymous sign-ins started`)
+  const callback = await s.op.signIn(String(first.headers.location), TEST_ACCOUNT.email)
+  const back = await s.a.app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie: valueOf(cookieOf(first, 'mt_console_signin')) ?? '' } })
+  t.equal(back.headers.location, '/console/', 'the first sign-in completes')
+  const session = await s.a.app.inject({ method: 'POST', url: '/console/auth/session', headers: { cookie: valueOf(cookieOf(back, 'mt_console_session')) ?? '' } })
+  t.equal(session.json().email, TEST_ACCOUNT.email)
+})
+
+t.test('a pending sign-in cookie that is expired, altered or from another instance is refused, and the log says which', async (t) => {
+  const s = await setup(t, { clock: true })
+  const failures = () => s.a.logs().filter((l) => l.msg === 'console sign-in failed').map((l) => l.detail)
+  const login = async (a = s.a) => valueOf(cookieOf(await a.app.inject({ method: 'GET', url: '/console/auth/login' }), 'mt_console_signin')) as string
+  const callback = (cookie: string, a = s.a) => a.app.inject({ method: 'GET', url: '/console/auth/callback?code=some-code&state=some-state', headers: { cookie } })
+
+  const young = await login()
+  s.a.clock!.advance(599_000)
+  t.equal((await callback(young)).headers.location, '/console/?signin_error=failed', 'at 9:59 the cookie still opens (then the forged state fails)')
+  t.notMatch(String(failures().at(-1)), /pending sign-in/)
+
+  const old = await login()
+  s.a.clock!.advance(600_000)
+  const expired = await callback(old)
+  t.equal(expired.headers.location, '/console/?signin_error=expired', 'at 10:00 it has expired, on the server\'s clock')
+  t.equal(failures().at(-1), 'the pending sign-in is older than 10 minutes')
+
+  const fresh = await login()
+  const [name, jwe] = fresh.split('=') as [string, string]
+  const parts = jwe.split('.')
+  const ciphertext = parts[3] as string
+  parts[3] = `${ciphertext[0] === 'A' ? 'B' : 'A'}${ciphertext.slice(1)}`
+  const altered = await callback(`${name}=${parts.join('.')}`)
+  t.equal(altered.headers.location, '/console/?signin_error=expired', 'one altered character: refused')
+  t.equal(failures().at(-1), 'the pending sign-in cookie does not decrypt (altered, or from before a restart)')
+  t.equal((await callback(`${name}=not-a-jwe`)).headers.location, '/console/?signin_error=expired')
+
+  const other = await startApp(t, { clock: new Date(s.a.clock!.now()), config: { jwtSecret: undefined, oidcIssuerUrl: s.op.issuer, oidcClientId: s.op.clientId, publicUrl: PUBLIC_URL } })
+  t.equal((await callback(await login(other))).headers.location, '/console/?signin_error=expired', 'sealed by another instance (another key): refused')
+  t.equal((await callback('')).headers.location, '/console/?signin_error=expired')
+  t.equal(failures().at(-1), 'no pending sign-in for this browser')
+  t.equal(s.a.logLines.filter((l) => l.includes(jwe)).length, 0, 'the cookie is never logged')
+})
+
+t.test('the callback checks state, nonce and the PKCE verifier exactly, against the real provider', async (t) => {
+  const s = await setup(t)
+  const attempt = async (changeAuthorize: (u: URL) => void, changeCallback: (u: URL) => void = () => {}) => {
+    const login = await s.a.app.inject({ method: 'GET', url: '/console/auth/login' })
+    const authorize = new URL(String(login.headers.location))
+    changeAuthorize(authorize)
+    const callback = await s.op.signIn(authorize.href, TEST_ACCOUNT.email)
+    changeCallback(callback)
+    const back = await s.a.app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie: valueOf(cookieOf(login, 'mt_console_signin')) ?? '' } })
+    return { location: back.headers.location, session: cookieOf(back, 'mt_console_session') }
+  }
+  const tweak = (v: string | null) => `${v}x`
+  t.match(await attempt(() => {}), { location: '/console/', session: /^mt_console_session=/ }, 'untouched: signed in')
+  const nonce = await attempt((u) => u.searchParams.set('nonce', tweak(u.searchParams.get('nonce'))))
+  t.same(nonce, { location: '/console/?signin_error=failed', session: undefined }, 'an id_token for another nonce')
+  t.match(s.a.logs().filter((l) => l.msg === 'console sign-in failed').at(-1), { reason: 'failed', detail: /"nonce"/ }, 'the log says which check failed')
+  const pkce = await attempt((u) => u.searchParams.set('code_challenge', 'A'.repeat(43)))
+  t.same(pkce, { location: '/console/?signin_error=failed', session: undefined }, 'a code issued for another PKCE challenge')
+  const state = await attempt(() => {}, (u) => u.searchParams.set('state', tweak(u.searchParams.get('state'))))
+  t.same(state, { location: '/console/?signin_error=failed', session: undefined }, 'a state with one more character')
+  t.match(s.a.logs().filter((l) => l.msg === 'console sign-in failed').at(-1), { reason: 'failed', detail: /"state"/ })
+})
+
+t.test('the pending sign-in cookie is Secure when PUBLIC_URL is https', async (t) => {
+  const s = await setup(t, { config: { publicUrl: 'https://tokens.example.com' } })
+  const login = await s.a.app.inject({ method: 'GET', url: '/console/auth/login' })
+  t.match(cookieOf(login, 'mt_console_signin'), /; HttpOnly; Secure; SameSite=Lax$/)
 })

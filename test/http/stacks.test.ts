@@ -73,7 +73,9 @@ t.test('stack members and roles', async (t) => {
 
   t.test('share: 422 for a bad email, an unknown role, no role, the owner, no emails', async (t) => {
     for (const [body, field] of [
-      [{ emails: ['not-an-email'], roles: { 'not-an-email': ['admin'] } }, 'emails'],
+      [{ emails: ['not-an-email'], roles: { 'x@example.com': ['admin'] } }, 'emails'],
+      [{ emails: ['x@example.com'], roles: { 'not-an-email': ['admin'] } }, 'roles.not-an-email'],
+      [{ emails: ['not-an-email', 'nor-this'], roles: { 'x@example.com': ['admin'] } }, 'emails'],
       [{ emails: ['x@example.com'], roles: { 'x@example.com': ['superuser'] } }, 'roles.x@example.com'],
       [{ emails: ['x@example.com'] }, 'roles.x@example.com'],
       [{ emails: [OWNER], roles: { [OWNER]: ['admin'] } }, 'emails'],
@@ -84,6 +86,7 @@ t.test('stack members and roles', async (t) => {
       const res = await share(OWNER, body)
       t.equal(res.statusCode, 422, JSON.stringify(body))
       t.ok(res.json().errors[field], `${field}: ${res.body}`)
+      t.equal(Object.keys(res.json().errors)[0], field, 'the field at fault is named first')
     }
   })
 
@@ -174,6 +177,44 @@ t.test('stack members and roles', async (t) => {
     const tok = await a.call({ method: 'POST', url: '/v3/stacks/management_tokens', as: DEVELOPER, apiKey, body: { token: { name: 'new owner', scope: [{ module: 'entry', acl: { read: true } }] } } })
     t.equal(tok.statusCode, 201, 'the new owner manages tokens')
   })
+})
+
+/** Each maps onto `kate@example.com` under some Unicode mapping (NFC, NFKC or case folding). */
+const LOOK_ALIKES = [
+  ['Kelvin sign', '\u212Aate@example.com'],
+  ['fullwidth k', '\uFF4Bate@example.com'],
+  ['Kelvin sign, upper case', 'KATE@EXAMPLE.COM'.replace('K', '\u212A')],
+  ['capital K with acute, decomposed', 'K\u0301ate@example.com'],
+] as const
+const KATE = 'kate@example.com'
+
+t.test('share, unshare, transfer_ownership: an email is checked as typed, so a look-alike of a member is 422 and changes nothing', async (t) => {
+  const a = await startApp(t, { clock: true })
+  const apiKey = await a.createStack()
+  await a.share(apiKey, OWNER, KATE, ['admin'])
+  const before = await a.eventTypes(apiKey)
+  const post = (path: string, body: unknown) => a.call({ method: 'POST', url: `/v3/stacks/${path}`, as: OWNER, apiKey, body })
+  for (const [name, email] of LOOK_ALIKES) {
+    for (const [path, body, field] of [
+      ['share', { emails: [email], roles: { [KATE]: ['developer'] } }, 'emails'],
+      ['share', { emails: [email], roles: { [email]: ['developer'] } }, 'emails'],
+      ['share', { emails: [email], roles: { [email]: ['developer'] } }, `roles.${email}`],
+      ['share', { emails: [KATE], roles: { [email]: ['developer'] } }, `roles.${email}`],
+      ['unshare', { email }, 'email'],
+      ['transfer_ownership', { transfer_to: email }, 'transfer_to'],
+    ] as const) {
+      const res = await post(path, body)
+      t.equal(res.statusCode, 422, `${name}: ${path} ${JSON.stringify(body)}: ${res.body}`)
+      t.equal(res.json().error_code, 119)
+      t.match(res.json().errors[field], [/Unicode folds onto other letters/], `${name}: ${path} names ${field}`)
+    }
+  }
+  t.same(await a.eventTypes(apiKey), before, 'no event appended')
+  const members = (await a.call({ method: 'GET', url: '/v3/stacks/members', as: OWNER, apiKey })).json().members
+  t.same(members, [{ email: KATE, roles: ['admin'] }, { email: OWNER, roles: ['owner'] }], 'kate keeps her roles; the owner stays owner')
+  const shared = await post('share', { emails: [' Kate@Example.COM '], roles: { 'KATE@example.com': ['developer'] } })
+  t.equal(shared.statusCode, 200, 'ASCII capitals and spaces are the same address')
+  t.same(shared.json().shared_emails, [KATE])
 })
 
 t.test('GET /v3/stacks without api_key: every stack of the caller, with their role', async (t) => {

@@ -94,7 +94,7 @@ t.test('a webhook claimed elsewhere is looked at again later, without counting a
   const d = new Dispatcher({
     outbox,
     mail: { target: 'none', send: async () => {}, close: () => {} },
-    webhook: { target: 'http://x', post: async () => ((posted += 1), 200) },
+    webhook: { target: 'http://x', post: async () => ((posted += 1), { status: 200 }) },
     clock: () => new Date(1000),
     logger: pino({ level: 'silent' }),
     claims: { claim: async () => 'wait', delivered: async () => {}, release: async () => {}, close: async () => {} },

@@ -58,3 +58,35 @@ t.test('typesOf: the event types of a module and an event type', async (t) => {
   t.same(typesOf({ module: 'stack', event_type: 'rotate' }), [])
   t.equal(typesOf({}).length, Object.keys(AUDIT_KIND).length)
 })
+
+t.test('the actor filter finds the stack rows of the uid and of the email by index, on either source (EXPLAIN QUERY PLAN)', async (t) => {
+  const { db, store } = await projectedHistory(t, PROJECTIONS)
+  const stacks = db.prepare<[], string>('SELECT DISTINCT api_key FROM audit_log ORDER BY 1').pluck().all()
+  const apiKey = stacks[0] as string
+  const sources = [
+    { name: 'events', conn: store.connection, source: eventsAudit(store.connection), params: { stream: `stack-${apiKey}` }, indexes: /SEARCH events USING (COVERING )?INDEX audit_by_actor \(stream=\? AND <expr>=\?\)[\s\S]*SEARCH events USING (COVERING )?INDEX audit_by_actor_email \(stream=\? AND <expr>=\?\)/ },
+    { name: 'audit_log', conn: db, source: tableAudit(db), params: { apiKey }, indexes: /SEARCH audit_log USING (COVERING )?INDEX audit_log_by_actor \(api_key=\? AND created_by=\?\)[\s\S]*SEARCH audit_log USING (COVERING )?INDEX audit_log_by_actor_email \(api_key=\? AND created_by_email=\?\)/ },
+  ]
+  for (const { name, conn, source, params, indexes } of sources) {
+    const actor = (source.audit(apiKey, { limit: 1, skip: 0 }).logs[0] as AuditEntry).created_by
+    // The statements the query prepares, with what they are bound to.
+    const seen: string[] = []
+    const prepare = conn.prepare.bind(conn)
+    conn.prepare = ((sql: string) => (seen.push(sql), prepare(sql))) as typeof conn.prepare
+    const filters: Array<Omit<AuditFilter, 'limit' | 'skip'>> = [{ actor }, { actor: actor.toUpperCase(), module: 'management_token', from: '2000-01-01' }]
+    try {
+      for (const f of filters) source.audit(apiKey, { ...f, limit: 25, skip: 0 })
+    } finally {
+      conn.prepare = prepare
+    }
+    t.equal(seen.length, 4, `${name}: a page and a count per filter`)
+    for (const sql of seen) {
+      const bound = { ...params, actor, limit: 25, skip: 0, ...(sql.includes('@module') ? { module: 'management_token' } : {}), ...(sql.includes('@from') ? { from: '2000-01-01' } : {}) }
+      const used = Object.fromEntries(Object.entries(bound).filter(([k]) => sql.includes(`@${k}`)))
+      const plan = conn.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(used).map((r) => (r as { detail: string }).detail).join('\n')
+      t.match(plan, indexes, `${name}: both indexes searched by stack and actor`)
+      t.match(plan, /SEARCH \w+ USING INTEGER PRIMARY KEY \(rowid=\?\)/, `${name}: then the rows by position`)
+      t.notMatch(plan, /SCAN|USING INDEX (sqlite_autoindex_events_2|audit_log_by_stack) /, `${name}: the stack's rows are not read one by one`)
+    }
+  }
+})

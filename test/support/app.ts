@@ -16,7 +16,7 @@ import type { Scheduler } from '../../src/react/scheduler.js'
 import { openService, type Service } from '../../src/service.js'
 import { onDouble, storeTarget } from './store-under-test.js'
 
-export const JWT_SECRET = 'test-secret'
+export const JWT_SECRET = 'test-secret-of-at-least-32-bytes-0123456789'
 /** Where a fake clock starts: tests that care about time move it explicitly. */
 export const START = new Date('2026-03-01T12:00:00.000Z')
 
@@ -59,9 +59,9 @@ export class FaultyStore implements EventStore {
     if (this.fault === 'boom') throw new Error('disk on fire (test fault)')
   }
 
-  async readStream(stream: string) {
+  async readStream(...args: Parameters<EventStore['readStream']>) {
     this.check()
-    const events = await this.inner.readStream(stream)
+    const events = await this.inner.readStream(...args)
     // Let other work (another instance's command) run between this read and the append that follows.
     if (this.yieldAfterRead) await new Promise((resolve) => setImmediate(resolve))
     return events

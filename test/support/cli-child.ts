@@ -1,9 +1,15 @@
 /**
- * `management-tokens <args>` in a child process, on the sources: what an operator's terminal
- * receives is the child's real stdout (process.stdout, not a test's captured Io).
+ * `management-tokens` in a child process, as bin/management-tokens.js runs it but on the sources
+ * (no build needed): the exit code and stderr are the real executable's.
  */
 import { run } from '../../src/cli/main.js'
 
-run(process.argv.slice(2)).then((code) => {
-  process.exitCode = code
-})
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code
+  },
+  (error) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  },
+)

@@ -83,6 +83,8 @@ export interface Reached {
   readonly apiKey: string | string[] | undefined
   readonly branch: string | string[] | undefined
   readonly authorization: string | undefined
+  /** The identity a proxy added after forward-auth allowed the request. */
+  readonly tokenUid: string | string[] | undefined
 }
 
 /** Lenient routing, as a case-blind, slash-forgiving, matrix-stripping upstream would route. */
@@ -120,6 +122,7 @@ export const cmaRoutes = (app: FastifyInstance, reached: Map<string, Reached[]>)
           apiKey: req.headers.api_key,
           branch: req.headers.branch,
           authorization: typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined,
+          tokenUid: req.headers['x-token-uid'],
         })
         reached.set(id, list)
         return { route }

@@ -95,7 +95,7 @@ export interface ServerOptions {
 export const startConsoleServer = async (t: Test, options: ServerOptions = {}): Promise<ConsoleServer> => {
   await ensureConsoleBuilt()
   const dataDir = tempDir(t, 'mt-console-')
-  const config = testConfig({ dataDir, jwtSecret: undefined, ...options.config })
+  const config = testConfig({ dataDir, jwtSecret: undefined, devSignIn: true, ...options.config })
   const clock = options.clock ? fakeClock(options.clock) : undefined
   const store = await openEventStore(config.eventStoreUrl, dataDir)
   const service = await openService(config, { store, ...(clock ? { clock: clock.now } : {}) })

@@ -7,7 +7,7 @@ import type { DomainEvent } from '../../src/domain/events.js'
 import { fold } from '../../src/domain/state.js'
 
 export const NOW = new Date('2026-03-01T12:00:00.000Z')
-export const POLICY: Policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10 }
+export const POLICY: Policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10, maxMembersPerStack: 1000, maxEmailsPerShare: 100, maxStacksPerUser: 100 }
 export const API_KEY = 'blt0000000000000001'
 export const owner: Actor = { uid: 'u-owner', email: 'owner@example.com' }
 export const admin: Actor = { uid: 'u-admin', email: 'admin@example.com' }
@@ -15,9 +15,9 @@ export const developer: Actor = { uid: 'u-dev', email: 'dev@example.com' }
 export const stranger: Actor = { uid: 'u-x', email: 'x@example.com' }
 
 /** given(events).when(command).then(events) | .thenError(code): the domain as specification. */
-export const given = (t: Test, history: readonly DomainEvent[], options: { now?: Date; policy?: Policy } = {}) => ({
+export const given = (t: Test, history: readonly DomainEvent[], options: { now?: Date; policy?: Policy; stacksCreated?: number } = {}) => ({
   when: (command: Command) => {
-    const result = decide(command, fold(history), { now: options.now ?? NOW, policy: options.policy ?? POLICY })
+    const result = decide(command, fold(history), { now: options.now ?? NOW, policy: options.policy ?? POLICY, stacksCreated: options.stacksCreated })
     return {
       then: (expected: readonly DomainEvent[]) => {
         if (E.isLeft(result)) t.fail(`expected events, got ${result.left.code}: ${result.left.message}`)

@@ -133,6 +133,18 @@ export const eventStoreContract = (
       t.same((await store.readStream(stream)).map((event) => [event.type, event.revision]), [['A', 0], ['B', 1]])
     })
 
+    t.test('readStream reads a page: from a revision, at most a count', async (t) => {
+      const store = await open(t)
+      const stream = freshStream()
+      await appendOk(t, store, stream, ['A', 'B', 'C', 'D', 'E'].map((type) => newEvent(type)), 'no_stream')
+      const read = async (options: Parameters<EventStore['readStream']>[1]) => (await store.readStream(stream, options)).map((e) => [e.type, e.revision])
+      t.same(await read({ fromRevision: 2 }), [['C', 2], ['D', 3], ['E', 4]], 'from revision 2 to the end')
+      t.same(await read({ fromRevision: 1, maxCount: 2 }), [['B', 1], ['C', 2]], 'two from revision 1')
+      t.same(await read({ maxCount: 1 }), [['A', 0]], 'the first')
+      t.same(await read({ fromRevision: 5 }), [], 'past the end: nothing')
+      t.same(await store.readStream(freshStream(), { fromRevision: 3, maxCount: 2 }), [], 'an unknown stream is empty')
+    })
+
     t.test("'any' appends whatever the stream's revision", async (t) => {
       const store = await open(t)
       const stream = freshStream()

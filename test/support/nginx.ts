@@ -2,21 +2,13 @@
  * A real nginx (Debian's package; `.ci/run` installs it) on a loopback port, with a config the
  * test writes, in a temp prefix of its own: nothing of the machine's nginx is touched.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { waitFor } from './wait-for.js'
+import { installed, startListening } from './listening-process.js'
 
-export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => {
-  try {
-    execFileSync(p, ['-v'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})
+export const NGINX = installed(['/usr/sbin/nginx', '/usr/bin/nginx'], ['-v'])
 
 /** A free loopback port (nginx needs a number in its config). */
 export const freePort = () =>
@@ -37,15 +29,10 @@ interface Teardown {
  * Starts nginx with `http` as the body of its http block (use `PORT` where it listens) and
  * resolves once it accepts connections. The error log is returned for diagnosis.
  */
-export const startNginx = async (t: Teardown, http: (port: number) => string) => {
-  if (!NGINX) throw new Error('nginx is not installed: apt-get install -y nginx')
-  const prefix = mkdtempSync(join(tmpdir(), 'nginx-'))
-  for (const d of ['logs', 'tmp']) mkdirSync(join(prefix, d))
-  const port = await freePort()
-  const conf = join(prefix, 'nginx.conf')
-  writeFileSync(
-    conf,
-    `worker_processes 1;
+export const startNginx = (t: Teardown, http: (port: number) => string) =>
+  startNginxConf(
+    t,
+    (prefix, port) => `worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/logs/error.log warn;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
@@ -61,30 +48,20 @@ ${http(port)}
 }
 `,
   )
-  const child: ChildProcess = spawn(NGINX, ['-p', prefix, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString()
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  t.teardown(async () => {
-    child.kill('SIGQUIT')
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))])
-    if (child.exitCode === null) child.kill('SIGKILL')
-    rmSync(prefix, { recursive: true, force: true })
-  })
-  await waitFor(
-    () =>
-      new Promise<boolean>((resolve, reject) => {
-        if (child.exitCode !== null) return reject(new Error(`nginx exited: ${stderr}`))
-        const c = connect(port, '127.0.0.1')
-        c.once('connect', () => {
-          c.destroy()
-          resolve(true)
-        })
-        c.once('error', () => resolve(false))
-      }),
-    { timeoutMs: 10_000, label: 'nginx listening' },
-  )
+
+/**
+ * Starts nginx with a whole configuration file, `conf(prefix, port)`: `prefix` is a fresh
+ * directory with `logs/` and `tmp/` in it, `port` a free one for it to listen on.
+ */
+export const startNginxConf = async (t: Teardown, conf: (prefix: string, port: number) => string) => {
+  if (!NGINX) throw new Error('nginx is not installed: apt-get install -y nginx')
+  const prefix = mkdtempSync(join(tmpdir(), 'nginx-'))
+  for (const d of ['logs', 'tmp']) mkdirSync(join(prefix, d))
+  const port = await freePort()
+  const file = join(prefix, 'nginx.conf')
+  writeFileSync(file, conf(prefix, port))
+  // -e: the error log nginx writes before it has read the configuration, in the prefix too.
+  const args = ['-p', prefix, '-e', join(prefix, 'logs', 'error.log'), '-c', file, '-g', 'daemon off;']
+  await startListening(t, { label: 'nginx', command: NGINX, args, port, dir: prefix, stop: 'SIGQUIT' })
   return { port, errorLog: () => readFileSync(join(prefix, 'logs', 'error.log'), 'utf8') }
 }

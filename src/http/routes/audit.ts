@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
 import { stackStream } from '../../eventstore/streams.js'
-import { TokensAsOf } from '../../read/as-of.js'
-import { decodeOrThrow } from '../../read/decode.js'
+import { tokensAsOf } from '../../read/as-of.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
 import { documented, errorBody, rateLimitSchema, schemaTypes, scopeSchema } from '../docs.js'
 import { badRequest, notFound } from '../errors.js'
+import { peopleLimit } from '../people-limit.js'
 
 const numberString = (min: number, max: number) =>
   new t.Type<number, string, unknown>(
@@ -59,8 +59,10 @@ const tags = ['audit log']
 /**
  * SPEC 5.4: the audit log of token and membership changes, newest first. Callers are an
  * owner/admin authtoken, or a management token with `audit_log` read (checked by `authorizeToken`).
+ * A person's requests are limited per minute (AUDIT_RATE_LIMIT): an as-of folds the stack's history.
  */
 export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
+  await peopleLimit(app, { max: api.deps.config.auditRateLimit, what: 'audit-log', clock: api.deps.clock })
   const allowed = async (req: FastifyRequest) => {
     const stack = api.stackOf(req)
     if (req.headers.authtoken === undefined && req.headers.authorization !== undefined && api.authorizeToken) {
@@ -95,14 +97,8 @@ export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     async (req) => {
       const stack = await allowed(req)
       const { at } = decodeOr422(AsOfQuery, req.query)
-      const asOf = Date.parse(at)
-      // The read models keep only the present: the past is folded from the stack's own stream.
-      const folded = new TokensAsOf()
-      for (const stored of await api.deps.store.readStream(stackStream(stack.api_key))) {
-        const recorded = decodeOrThrow(stored)
-        if (Date.parse(recorded.metadata.occurred_at) <= asOf) folded.apply(recorded)
-      }
-      return { as_of: at, tokens: folded.at(asOf).map(({ stack: _stack, ...token }) => token) }
+      const tokens = await tokensAsOf(api.deps.store, stackStream(stack.api_key), Date.parse(at))
+      return { as_of: at, tokens: tokens.map(({ stack: _stack, ...token }) => token) }
     },
   )
 

@@ -1,11 +1,14 @@
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import * as E from 'fp-ts/lib/Either.js'
 import type { ServiceDeps } from '../../service.js'
+import { claimsOf } from '../claims.js'
 import { ExpiringStore } from '../console-sessions.js'
 import { documented, errorBody, schemaTypes } from '../docs.js'
 import { unauthorized, unavailable } from '../errors.js'
 import type { JwksVerifier } from '../jwks.js'
-import type { PendingSignIn, RelyingParty } from '../oidc.js'
+import type { RelyingParty } from '../oidc.js'
+import { PENDING_TTL_S, pendingSignIns } from '../pending-sign-in.js'
 import type { SignInMode } from '../sign-in.js'
 
 export interface ConsoleAuthOptions {
@@ -15,12 +18,10 @@ export interface ConsoleAuthOptions {
   readonly oidc?: { readonly rp: RelyingParty; readonly jwks: JwksVerifier } | undefined
 }
 
-/** The cookie of a sign-in in progress: sent back on the identity provider's redirect (Lax), to the callback only. */
+/** The cookie of a sign-in in progress (sealed, see pending-sign-in.ts): sent back on the identity provider's redirect (Lax), to the callback only. */
 const PENDING = 'mt_console_signin'
 /** The cookie of a signed-in session: same-site requests to /console/auth only, never readable by scripts. */
 const SESSION = 'mt_console_session'
-const PENDING_TTL_MS = 10 * 60_000
-const MAX_PENDING = 10_000
 const MAX_SESSIONS = 100_000
 
 interface Session {
@@ -28,6 +29,15 @@ interface Session {
   readonly email: string
   readonly expiresAt: number
 }
+
+const PENDING_PROBLEM = {
+  missing: 'no pending sign-in for this browser',
+  expired: 'the pending sign-in is older than 10 minutes',
+  unreadable: 'the pending sign-in cookie does not decrypt (altered, or from before a restart)',
+} as const
+
+/** An error and its cause's message: openid-client says which check failed (state, nonce...) in the cause. */
+const messageOf = (e: Error): string => (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message)
 
 const tags = ['console']
 const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store')
@@ -38,7 +48,8 @@ const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store
  */
 export const consoleAuthRoutes: FastifyPluginAsync<ConsoleAuthOptions> = async (app, { deps, mode, oidc }) => {
   const now = () => deps.clock().getTime()
-  const pending = new ExpiringStore<PendingSignIn>(now, MAX_PENDING)
+  // Random per process, like the sessions below: a sign-in begun before a restart starts again.
+  const pending = pendingSignIns(deps.randomBytes(32), deps.clock)
   const sessions = new ExpiringStore<Session>(now, MAX_SESSIONS)
   const newId = () => deps.randomBytes(32).toString('base64url')
   await app.register(fastifyCookie)
@@ -104,14 +115,12 @@ export const consoleAuthRoutes: FastifyPluginAsync<ConsoleAuthOptions> = async (
         req.log.warn({ err }, 'OIDC discovery failed')
         throw unavailable('The identity provider cannot be reached; try again shortly.')
       }
-      const id = newId()
-      pending.set(id, begun.pending, now() + PENDING_TTL_MS)
-      noStore(reply).setCookie(PENDING, id, {
+      noStore(reply).setCookie(PENDING, await pending.seal(begun.pending), {
         path: '/console/auth/callback',
         httpOnly: true,
         sameSite: 'lax',
         secure: secure(req),
-        maxAge: PENDING_TTL_MS / 1000,
+        maxAge: PENDING_TTL_S,
       })
       return reply.redirect(begun.url, 302)
     },
@@ -130,12 +139,13 @@ export const consoleAuthRoutes: FastifyPluginAsync<ConsoleAuthOptions> = async (
     async (req, reply) => {
       noStore(reply).clearCookie(PENDING, { path: '/console/auth/callback' })
       const fail = (reason: 'expired' | 'denied' | 'failed', detail: unknown) => {
-        req.log.warn({ reason, detail: detail instanceof Error ? detail.message : detail }, 'console sign-in failed')
+        req.log.warn({ reason, detail: detail instanceof Error ? messageOf(detail) : detail }, 'console sign-in failed')
         return reply.redirect(`/console/?signin_error=${reason}`, 302)
       }
-      const id = req.cookies[PENDING]
-      const started = id === undefined ? undefined : pending.take(id)
-      if (!started) return fail('expired', 'no pending sign-in for this browser')
+      // Unreadable: altered, or sealed by an earlier process; to the person, as good as expired.
+      const opened = await pending.open(req.cookies[PENDING])
+      if ('problem' in opened) return fail('expired', PENDING_PROBLEM[opened.problem])
+      const started = opened.pending
       const query = new URL(req.url, 'http://x').searchParams
       if (query.has('error')) return fail('denied', query.get('error'))
       let idToken: string
@@ -147,10 +157,11 @@ export const consoleAuthRoutes: FastifyPluginAsync<ConsoleAuthOptions> = async (
       // The id_token becomes the console's authtoken: it must pass the same checks as one.
       const verified = await jwks.verify(idToken)
       if ('error' in verified) return fail('failed', verified.error.message)
-      const { email, exp } = verified.claims
-      if (typeof email !== 'string' || typeof exp !== 'number') return fail('failed', 'the id_token lacks email or exp')
+      const actor = claimsOf(verified.claims, deps.clock())
+      if (E.isLeft(actor)) return fail('failed', actor.left.message)
+      const exp = verified.claims.exp as number
       const session = newId()
-      sessions.set(session, { idToken, email: email.trim().toLowerCase(), expiresAt: exp * 1000 }, exp * 1000)
+      sessions.set(session, { idToken, email: actor.right.email, expiresAt: exp * 1000 }, exp * 1000)
       reply.setCookie(SESSION, session, {
         path: '/console/auth',
         httpOnly: true,

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
-import { canonicalEmail } from '../../domain/email.js'
+import { canonicalEmail, emailProblem } from '../../domain/email.js'
+import type { FieldErrors } from '../../domain/errors.js'
 import { PlainText } from '../../domain/plain-text.js'
 import { ROLES } from '../../domain/roles.js'
 import { highestRole, type StackView } from '../../read/queries.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
+import { invalid } from '../errors.js'
 import { documented, rateLimitSchema, schemaTypes, stackSchema } from '../docs.js'
 import { exact } from '../exact.js'
 import { answer, idempotencyMark, stackKeyFor } from '../idempotency.js'
@@ -34,6 +36,25 @@ export const stackJson = (s: StackView) => ({
 })
 
 const tags = ['stacks']
+
+/**
+ * Every address of a share body checked as typed, before anything is canonicalised: a roles key
+ * is matched to an email by canonical form, so a look-alike key (the Kelvin sign for `k`) would
+ * otherwise lend its roles to another address. One 422 names each field at fault.
+ */
+const checkAddressesAsTyped = (body: t.TypeOf<typeof ShareBody>): void => {
+  const errors: FieldErrors = {}
+  const check = (field: string, raw: string) => {
+    const problem = emailProblem(raw)
+    if (problem === undefined) return
+    const list = (errors[field] ??= [])
+    if (!list.includes(problem)) list.push(problem)
+  }
+  for (const email of body.emails) check('emails', email)
+  for (const key of Object.keys(body.roles ?? {})) check(`roles.${key}`, key)
+  const first = Object.keys(errors)[0]
+  if (first !== undefined) throw invalid(`${first}: ${errors[first]?.[0]}`, errors)
+}
 
 /** SPEC 5.1: stacks, sharing, ownership and roles. */
 export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
@@ -94,13 +115,14 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(ShareBody, req.body)
-    const roles = Object.fromEntries(Object.entries(body.roles ?? {}).map(([e, r]) => [canonicalEmail(e), r]))
-    const members = body.emails.map((raw) => {
-      const email = canonicalEmail(raw)
-      return { email, roles: roles[email] ?? [] }
-    })
+    checkAddressesAsTyped(body)
+    const roles = new Map(Object.entries(body.roles ?? {}).map(([key, list]) => [canonicalEmail(key), list]))
+    const members = body.emails.map((email) => ({ email, roles: roles.get(canonicalEmail(email)) ?? [] }))
     const done = await api.run(stack.api_key, { type: 'ShareStack', actor, members }, req, mark)
-    return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully shared.', shared_emails: members.map((m) => m.email) }))
+    return answer(reply, queries, done, 200, () => ({
+      notice: 'The stack has been successfully shared.',
+      shared_emails: members.map((m) => canonicalEmail(m.email)),
+    }))
   })
 
   app.post('/v3/stacks/unshare', { config: { body: UnshareBody }, schema: { tags, summary: 'Remove a member (never the owner)' } }, async (req, reply) => {
@@ -108,7 +130,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(UnshareBody, req.body)
-    const done = await api.run(stack.api_key, { type: 'UnshareStack', actor, email: canonicalEmail(body.email) }, req, mark)
+    const done = await api.run(stack.api_key, { type: 'UnshareStack', actor, email: body.email }, req, mark)
     return answer(reply, queries, done, 200, () => ({ notice: 'The stack has been successfully unshared.' }))
   })
 
@@ -117,7 +139,7 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const stack = api.stackOf(req)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(TransferBody, req.body)
-    const done = await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: canonicalEmail(body.transfer_to) }, req, mark)
+    const done = await api.run(stack.api_key, { type: 'TransferOwnership', actor, to_email: body.transfer_to }, req, mark)
     return answer(reply, queries, done, 200, () => ({ notice: 'Stack ownership transferred successfully.' }))
   })
 

@@ -1,19 +1,22 @@
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
+import { canonicalEmail, emailProblem } from '../../domain/email.js'
 import { mintAuthtoken } from '../auth.js'
 import { decodeOr422 } from '../decode.js'
 import { documented, errorBody, schemaTypes } from '../docs.js'
 
-/** An email as a person types it: one @, a dot in the domain, no spaces; compared in lower case. */
+/**
+ * An email checked as typed, then in its one canonical form (src/domain/email.ts): a look-alike
+ * such as the Kelvin sign is refused before any mapping could make it someone else's address.
+ */
 const Email = new t.Type<string, string, unknown>(
   'email',
   (u): u is string => typeof u === 'string',
   (u, c) => {
-    const email = typeof u === 'string' ? u.trim().toLowerCase() : ''
-    return email.length <= 254 && /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/.test(email)
-      ? t.success(email)
-      : t.failure(u, c, 'must be an email address')
+    if (typeof u !== 'string') return t.failure(u, c, 'must be an email address')
+    const problem = emailProblem(u)
+    return problem === undefined ? t.success(canonicalEmail(u)) : t.failure(u, c, problem)
   },
   String,
 )
@@ -24,15 +27,16 @@ export const developmentUid = (email: string): string =>
   `blt${createHash('sha256').update(`development-user:${email}`).digest('hex').slice(0, 16)}`
 
 /**
- * Development sign-in (no JWT settings at all): the CMA's login call, minus the password. Mints an
- * authtoken with the local development secret. buildApp registers it in development mode only.
+ * Development sign-in (DEV_SIGNIN=true, no JWT settings at all): the CMA's login call, minus the
+ * password. Mints an authtoken with the local development secret. buildApp registers it in
+ * development mode only.
  */
 export const userSessionRoute: FastifyPluginAsync<{ secret: string }> = async (app, { secret }) => {
   app.post(
     '/v3/user-session',
     documented({
       tags: ['console'],
-      summary: 'Development only (no AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY, OIDC_ISSUER_URL or AUTH_JWKS_URL): an authtoken for an email',
+      summary: 'Development only (DEV_SIGNIN=true on a loopback HOST, no JWT settings): an authtoken for an email',
       body: { type: 'object', required: ['user'], properties: { user: { type: 'object', required: ['email'], properties: { email: schemaTypes.str } } } },
       response: {
         200: {

@@ -1,0 +1,160 @@
+/**
+ * docs/gateways/nginx.conf and docs/gateways/Caddyfile, run as shipped (Debian's nginx and caddy;
+ * only the placeholder ports and nginx's pid and log paths changed, test/support/gateways.ts) in
+ * front of the service and a CMA stand-in. Each denial reaches the client with the status,
+ * headers and JSON body the service gives when asked directly (a reference instance with its
+ * own counters, asked the same requests through `inject`); allowed requests reach the upstream
+ * with the token's identity and without its secret; the bypass rows hold through both.
+ */
+import type { FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import type { Config } from '../../src/config.js'
+import { buildApp } from '../../src/http/app.js'
+import { authorizerFixture, fakeWallClock } from '../support/authorizer-fixtures.js'
+import { checkRows, SCOPES, type RowContext, type SurfaceKind, type TokenName } from '../support/bypass-rows.js'
+import { cmaUpstream } from '../support/cma-upstream.js'
+import { type Answer, ask, CADDY, startShippedCaddy, startShippedNginx } from '../support/gateways.js'
+import { freePort, NGINX } from '../support/nginx.js'
+import { rawRequest } from '../support/raw-http.js'
+
+const READ = [{ module: 'entry', acl: { read: true, write: false } }]
+const ENTRIES = '/v3/content_types/blog/entries'
+/** What a denial's client must get as the service gave it. */
+const DENIAL_HEADERS = ['content-type', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'ratelimit-policy', 'ratelimit', 'x-mt-error-code', 'x-mt-error-message']
+
+const setup = async (t: Test) => {
+  const up = await cmaUpstream(t)
+  const f = await authorizerFixture(t, { planReadLimit: 1_000_000, planWriteLimit: 1_000_000, authFailureLimit: 1_000_000 })
+  const listening = async (config: Partial<Config>) => {
+    const app = await buildApp({ ...f.deps, config: { ...f.deps.config, ...config } }, { logger: false })
+    t.teardown(() => app.close())
+    return Number(new URL(await app.listen({ port: 0, host: '127.0.0.1' })).port)
+  }
+  // As each file's header says to run the service.
+  const nginxService = await listening({ forwardAuthProxy: 'nginx', forwardAuth429As403: true, trustProxy: ['loopback'] })
+  const caddyService = await listening({ forwardAuthProxy: 'traefik', trustProxy: ['loopback'] })
+  // Asked the same requests directly, with counters of its own.
+  const reference = await buildApp(f.deps, { logger: false })
+  t.teardown(() => reference.close())
+
+  const apiKey = await f.createStack()
+  const otherKey = await f.createStack()
+  const secrets = {} as Record<TokenName, string>
+  for (const [name, scope] of Object.entries(SCOPES)) secrets[name as TokenName] = (await f.generateToken(apiKey, { scope })).secret
+  const rows: RowContext = { apiKey, otherKey, stranger: (await f.generateToken(otherKey, { scope: SCOPES.allReadWrite })).secret, secret: (name) => secrets[name] }
+  return { up, f, reference, nginxService, caddyService, rows }
+}
+type Setup = Awaited<ReturnType<typeof setup>>
+
+/** The same original request, described to the reference instance as Traefik (and Caddy) would. */
+const askReference = async (reference: FastifyInstance, method: string, path: string, headers: Record<string, string>): Promise<Answer> => {
+  const res = await reference.inject({ method: 'GET', url: '/v3/authorize', headers: { ...headers, 'x-forwarded-method': method, 'x-forwarded-uri': path } })
+  return { status: res.statusCode, headers: res.headers as Answer['headers'], body: res.body }
+}
+
+let nextId = 0
+const caseId = () => `shipped-${++nextId}`
+
+/** Denials and allowed requests through one gateway, each compared with the service's own answer. */
+const answersAsTheService = async (t: Test, s: Setup, port: number) => {
+  // A stack and tokens of their own: the stack-wide budget in the rate-limit headers is theirs alone.
+  const apiKey = await s.f.createStack()
+  const reader = await s.f.generateToken(apiKey, { scope: READ })
+  const writer = await s.f.generateToken(apiKey, { scope: [{ module: 'entry', acl: { read: true, write: true } }] })
+  const limited = await s.f.generateToken(apiKey, { scope: READ, rate_limit: { read: 1, write: 1 } })
+  const as = (secret: string, extra: Record<string, string> = {}) => ({ api_key: apiKey, authorization: `Bearer ${secret}`, ...extra })
+
+  /** Sends `steps` through the gateway and to the reference; the last answers are compared. */
+  const compare = async (label: string, steps: ReadonlyArray<readonly [method: string, path: string, headers: Record<string, string>]>) => {
+    let got: Answer | undefined
+    let want: Answer | undefined
+    let reached = 0
+    for (const [method, path, headers] of steps) {
+      const id = caseId()
+      got = await ask(port, method, path, { ...headers, 'x-case-id': id })
+      reached = s.up.reached.get(id)?.length ?? 0
+      want = await askReference(s.reference, method, path, headers)
+    }
+    const g = got as Answer
+    const w = want as Answer
+    t.equal(g.status, w.status, `${label}: ${w.status}, as the service answers`)
+    t.equal(reached, 0, `${label}: nothing reached the upstream`)
+    t.same(JSON.parse(g.body), JSON.parse(w.body), `${label}: the service's JSON body`)
+    t.equal(g.headers['x-mt-error-code'], String(JSON.parse(w.body).error_code), `${label}: x-mt-error-code`)
+    for (const name of DENIAL_HEADERS) t.equal(g.headers[name], w.headers[name], `${label}: ${name} ${JSON.stringify(w.headers[name])}`)
+    return g
+  }
+
+  await compare('a write the scope does not allow', [['POST', ENTRIES, as(reader.secret)]])
+  await compare('an unknown token', [['GET', ENTRIES, as('cs00000000000000000000000000000000')]])
+  await compare('no token', [['GET', ENTRIES, { api_key: apiKey }]])
+  await compare('an unknown stack', [['GET', ENTRIES, { api_key: 'blt0000000000000000', authorization: reader.secret }]])
+  await compare('a branch outside the scope', [['GET', ENTRIES, as(reader.secret, { branch: 'dev' })]])
+  await compare('not a CMA path', [['GET', '/v3/nowhere', as(reader.secret)]])
+  const tooMany = await compare('rate limited', [
+    ['GET', ENTRIES, as(limited.secret)],
+    ['GET', ENTRIES, as(limited.secret)],
+  ])
+  t.equal(tooMany.status, 429, 'a rate-limited call is a 429 for the client')
+  t.equal(tooMany.headers['retry-after'], '1', 'with Retry-After, so an SDK backs off')
+
+  // Allowed: the upstream gets the token's identity, never its secret nor a client's forged identity.
+  const id = caseId()
+  const ok = await ask(port, 'GET', `${ENTRIES}?locale=en-us`, { ...as(reader.secret, { 'x-token-uid': 'forged' }), 'x-case-id': id })
+  const reference = await askReference(s.reference, 'GET', `${ENTRIES}?locale=en-us`, as(reader.secret))
+  t.equal(ok.status, 200, 'an allowed read passes')
+  t.same(JSON.parse(ok.body), { route: ENTRIES.replace('blog', ':ct') }, "the upstream's answer")
+  const seen = s.up.reached.get(id) ?? []
+  t.equal(seen.length, 1, 'the upstream handler ran once')
+  t.equal(seen[0]?.tokenUid, reader.uid, 'with the token uid the service gave, not the forged one')
+  t.equal(seen[0]?.authorization, undefined, 'without the secret')
+  t.equal(seen[0]?.url, `${ENTRIES}?locale=en-us`)
+  for (const name of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'ratelimit-policy', 'ratelimit'])
+    t.equal(ok.headers[name], reference.headers[name], `allowed: ${name} ${JSON.stringify(reference.headers[name])}, the token's budget`)
+
+  const writeId = caseId()
+  const write = await ask(port, 'POST', ENTRIES, { ...as(writer.secret), 'content-type': 'application/json', 'x-case-id': writeId }, '{"entry":{"title":"x"}}')
+  t.equal(write.status, 200, 'an allowed write with a body passes (the auth request carries no body)')
+  t.equal(s.up.reached.get(writeId)?.[0]?.method, 'POST')
+}
+
+/** The bypass rows of test/authorizer/bypass.test.ts, through the shipped file. */
+const bypassRows = (t: Test, s: Setup, name: string, kind: SurfaceKind, port: number) =>
+  checkRows(t, s.rows, [[name, kind, port]], async (p, method, target, headers) => {
+    const id = caseId()
+    const res = await rawRequest(p, method, target, [...headers, ['x-case-id', id]])
+    const reached = s.up.reached.get(id) ?? []
+    s.up.reached.delete(id)
+    return { status: res.status, reached }
+  })
+
+t.test('the shipped gateway configurations', async (t) => {
+  const s = await setup(t)
+
+  await t.test('nginx.conf', { skip: NGINX ? false : 'nginx is not installed (apt-get install -y nginx)' }, async (t) => {
+    const nginx = await startShippedNginx(t, { service: s.nginxService, upstream: s.up.port })
+    // The service down: nginx's own error in JSON, and nothing forwarded.
+    const orphan = await startShippedNginx(t, { service: await freePort(), upstream: s.up.port })
+    fakeWallClock(t)
+    await t.test('answers as the service does', (t) => answersAsTheService(t, s, nginx.port))
+    await t.test('bypass rows', (t) => bypassRows(t, s, 'nginx.conf', 'nginx', nginx.port))
+    const id = caseId()
+    const down = await ask(orphan.port, 'GET', ENTRIES, { api_key: s.rows.apiKey, authorization: s.rows.secret('readEntries'), 'x-case-id': id })
+    t.equal(down.status, 503, 'the service unreachable: 503')
+    t.match(down.headers['content-type'], /^application\/json/)
+    t.same(JSON.parse(down.body), { error_message: 'The authorizer is unavailable; try again shortly.', error_code: 503, errors: {} })
+    t.equal(s.up.reached.get(id), undefined, 'nothing reached the upstream')
+  })
+
+  await t.test('Caddyfile', { skip: CADDY ? false : 'caddy is not installed (apt-get install -y caddy)' }, async (t) => {
+    const caddy = await startShippedCaddy(t, { service: s.caddyService, upstream: s.up.port })
+    const orphan = await startShippedCaddy(t, { service: await freePort(), upstream: s.up.port })
+    fakeWallClock(t)
+    await t.test('answers as the service does', (t) => answersAsTheService(t, s, caddy.port))
+    await t.test('bypass rows', (t) => bypassRows(t, s, 'Caddyfile', 'caddy', caddy.port))
+    const id = caseId()
+    const down = await ask(orphan.port, 'GET', ENTRIES, { api_key: s.rows.apiKey, authorization: s.rows.secret('readEntries'), 'x-case-id': id })
+    t.equal(down.status, 502, "the service unreachable: Caddy's 502")
+    t.equal(s.up.reached.get(id), undefined, 'nothing reached the upstream')
+  })
+})

@@ -1,0 +1,35 @@
+import t from 'tap'
+import { tokensAsOf, TokensAsOf } from '../../src/read/as-of.js'
+import { decodeOrThrow } from '../../src/read/decode.js'
+import { projectedHistory } from '../cli/fixtures/history.js'
+import { FaultyStore } from '../support/app.js'
+
+t.test('tokensAsOf: paged, from the embedded store or another, it is the whole stream folded at once', async (t) => {
+  const { store } = await projectedHistory(t)
+  // Another store's stream is read whole and only its folding paged.
+  const other = new FaultyStore(store)
+  const streams = store.connection.prepare<[], string>('SELECT DISTINCT stream FROM events ORDER BY 1').pluck().all()
+  t.ok(streams.length >= 4, `${streams.length} stacks`)
+  let compared = 0
+  let longest = 0
+  for (const stream of streams) {
+    const records = (await store.readStream(stream)).map(decodeOrThrow)
+    const times = records.map((r) => Date.parse(r.metadata.occurred_at))
+    const instants = [times[0] as number, ...times.filter((_, i) => i % 5 === 0), times[times.length - 1] as number].flatMap((ms) => [ms - 1, ms, ms + 1])
+    for (const asOf of [...instants, Date.parse('2999-01-01')]) {
+      const whole = new TokensAsOf()
+      for (const r of records) if (Date.parse(r.metadata.occurred_at) <= asOf) whole.apply(r)
+      const expected = whole.at(asOf)
+      for (const size of [1, 7, records.length, 1000]) {
+        t.same(await tokensAsOf(store, stream, asOf, size), expected, `${stream} at ${asOf}, pages of ${size}`)
+        t.same(await tokensAsOf(other, stream, asOf, size), expected, `${stream} at ${asOf}, another store, pages of ${size}`)
+        compared += 2
+      }
+    }
+    longest = Math.max(longest, records.length)
+  }
+  t.same(await tokensAsOf(store, 'stack-none', Date.parse('2999-01-01')), [], 'an unknown stream has no tokens')
+  t.same(await tokensAsOf(other, 'stack-none', Date.parse('2999-01-01')), [])
+  t.ok(longest > 20, `the longest stream has ${longest} events: several pages of 7`)
+  t.ok(compared > 200, `${compared} answers compared`)
+})
