@@ -229,7 +229,7 @@ export class RawConnection {
     }
   }
 
-  /** Nothing more is read while the kernel has not taken what is written: 'drain' resumes (proceed). */
+  /** Written and not taken by the kernel up to the highWaterMark: nothing more is read until 'drain' (proceed). */
   private write(text: string): void {
     if (!this.socket.write(text)) this.socket.pause()
   }
@@ -245,6 +245,8 @@ export class RawConnection {
     if (this.socket.destroyed) return
     this.write(text)
     if (reply.close) {
+      // The connection ends here: nothing sent after that request is answered.
+      this.held = undefined
       this.socket.end()
       return
     }
@@ -252,11 +254,12 @@ export class RawConnection {
   }
 
   /**
-   * Once no answer waits and what is written has drained: what came meanwhile, then the client's
-   * end (or the server's closing), as Node would take them; else reading again.
+   * After the answer waited for, or at 'drain' (never while an answer waits: a run stops at the
+   * write that fills the socket, before any request): what came meanwhile, run stopping again if
+   * the socket is still full; then the client's end (or the server's closing), as Node would take
+   * them, or reading again.
    */
   private proceed(): void {
-    if (this.waiting || this.socket.writableNeedDrain) return
     const held = this.held
     this.held = undefined
     if (held !== undefined) this.run(held)

@@ -74,4 +74,6 @@ process.on('message', (m: { flood?: number; stats?: true }) => {
   if (m.flood !== undefined) flood = m.flood
   if (m.stats) send({ stats: stats() })
 })
+// Exits, rather than being killed, so that coverage is written.
+process.on('disconnect', () => process.exit(0))
 server.listen(0, '127.0.0.1', () => send({ port: (server.address() as AddressInfo).port }))

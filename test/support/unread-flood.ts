@@ -73,6 +73,6 @@ export const floodWithoutReading = async (bytes: number, root?: string): Promise
     client.destroy()
     return { sent: batches * batch.length, baseline: before.rss, stopped: at, end }
   } finally {
-    child.kill()
+    if (child.connected) child.disconnect()
   }
 }
