@@ -10,7 +10,10 @@
  * request for another route, the app closing), the connection is handed to Node's server for
  * good, with that request's bytes: from then on it is an ordinary connection of fastify's.
  * Answers keep the requests' order: while an answer waits for a promise (Redis counters), later
- * bytes are held, at most 64 KiB.
+ * bytes are held, at most 64 KiB. Backpressure as in Node's server: once the written answers the
+ * kernel has not taken reach the socket's highWaterMark, the socket is paused, the rest of the
+ * bytes read is held, and reading goes on at 'drain', so a client that sends and never reads
+ * costs the server a bounded amount of memory.
  */
 import { type IncomingHttpHeaders, maxHeaderSize, type Server, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
@@ -133,6 +136,7 @@ export class RawConnection {
     socket.on('end', this.onEnd)
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
+    socket.on('drain', this.onDrain)
     // Idle as between kept-alive requests (Node adds 1 s, for the client's own timer to fire
     // first), or before the first one: Node's limits for those.
     const idle = server.keepAliveTimeout > 0 ? server.keepAliveTimeout + KEEP_ALIVE_BUFFER_MS : server.headersTimeout
@@ -155,7 +159,7 @@ export class RawConnection {
   }
 
   private readonly onEnd = (): void => {
-    if (this.waiting) this.clientEnded = true
+    if (this.waiting || this.held !== undefined) this.clientEnded = true
     else this.socket.end()
   }
 
@@ -171,12 +175,21 @@ export class RawConnection {
     this.host.live.delete(this)
   }
 
+  private readonly onDrain = (): void => {
+    this.proceed()
+  }
+
   /** Answers the requests in `buf` while they are ours; hands the connection over at the first that is not. */
   private run(buf: Buffer): void {
     this.running = true
     let start = 0
     try {
       while (start < buf.length) {
+        if (this.out.length + this.socket.writableLength >= this.socket.writableHighWaterMark) {
+          this.flush()
+          // What the kernel has not taken reaches the highWaterMark: the rest waits for 'drain'.
+          if (this.socket.writableNeedDrain) return this.hold(buf.subarray(start))
+        }
         const fast = this.host.fast()
         const head = fast === undefined ? undefined : parseHead(buf, start, this.maxHead)
         // A request that asks to close is answered here only as the last bytes sent.
@@ -211,9 +224,14 @@ export class RawConnection {
 
   private flush(): void {
     if (this.out.length > 0) {
-      this.socket.write(this.out)
+      this.write(this.out)
       this.out = ''
     }
+  }
+
+  /** Written and not taken by the kernel up to the highWaterMark: nothing more is read until 'drain' (proceed). */
+  private write(text: string): void {
+    if (!this.socket.write(text)) this.socket.pause()
   }
 
   /** Called by a reply's `end`: in the run that made it, or later, when its promise settled. */
@@ -225,16 +243,29 @@ export class RawConnection {
       return
     }
     if (this.socket.destroyed) return
-    this.socket.write(text)
+    this.write(text)
     if (reply.close) {
+      // The connection ends here: nothing sent after that request is answered.
+      this.held = undefined
       this.socket.end()
       return
     }
-    // What came while this answer waited, then the client's end, as Node would take them.
+    this.proceed()
+  }
+
+  /**
+   * After the answer waited for, or at 'drain' (never while an answer waits: a run stops at the
+   * write that fills the socket, before any request): what came meanwhile, run stopping again if
+   * the socket is still full; then the client's end (or the server's closing), as Node would take
+   * them, or reading again.
+   */
+  private proceed(): void {
     const held = this.held
     this.held = undefined
     if (held !== undefined) this.run(held)
-    if ((this.clientEnded || this.closing) && !this.waiting && this.host.live.has(this)) this.socket.end()
+    if (this.waiting || this.socket.writableNeedDrain || !this.host.live.has(this)) return
+    if (this.clientEnded || this.closing) this.socket.end()
+    else this.socket.resume()
   }
 
   /** Server closing: an idle connection is closed now, one waiting for an answer after it. */
@@ -252,6 +283,7 @@ export class RawConnection {
     socket.removeListener('end', this.onEnd)
     socket.removeListener('error', this.onError)
     socket.removeListener('close', this.onClose)
+    socket.removeListener('drain', this.onDrain)
     socket.setTimeout(0)
     socket.removeListener('timeout', this.onTimeout)
     host.toNode(socket)
@@ -259,5 +291,8 @@ export class RawConnection {
     // client's end if it came while an answer waited.
     if (start < buf.length) socket.emit('data', buf.subarray(start))
     if (this.clientEnded) socket.emit('end')
+    // Paused for 'drain' (the bytes read meanwhile flow to Node first, before the next read):
+    // Node's server pauses it again itself while its answers are not drained.
+    socket.resume()
   }
 }

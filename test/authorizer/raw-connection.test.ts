@@ -7,6 +7,8 @@ import { buildApp } from '../../src/http/app.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 import { exchange, requestText, responsesIn, type WireResponse } from '../support/raw-http.js'
 import { allow, standInFastPath } from '../support/stand-in-fast-path.js'
+import { waitFor } from '../support/wait-for.js'
+import { floodWithoutReading } from '../support/unread-flood.js'
 
 /**
  * Forward-auth's raw path (src/authorizer/raw-connection.ts): requests read from the socket's
@@ -405,4 +407,163 @@ t.test('a server counting requests per socket leaves every connection to Node', 
   install(() => false)
   t.equal(server.listeners('connection').length, 1)
   t.equal(server.listeners('connection')[0], createServer().listeners('connection')[0], "Node's own listener")
+})
+
+/**
+ * The server side of the next connection to `s`, watched: the most it held written and not taken
+ * by the kernel, 'data' taken while its answers were not drained, and `stopped`: it is paused
+ * after a write past the highWaterMark that the kernel did not take whole (or, never paused, it
+ * holds more than 1 MiB).
+ */
+const watchNext = (s: { server: Server }) =>
+  new Promise<{ socket: Socket; most: () => number; readUndrained: () => number; stopped: Promise<void> }>((resolve) =>
+    s.server.once('connection', (socket: Socket) => {
+      let most = 0
+      let readUndrained = 0
+      let stop: () => void = () => {}
+      const stopped = new Promise<void>((done) => (stop = done))
+      socket.prependListener('data', () => {
+        if (socket.writableNeedDrain) readUndrained++
+      })
+      const write = socket.write.bind(socket) as (text: string) => boolean
+      socket.write = ((text: string) => {
+        const ok = write(text)
+        most = Math.max(most, socket.writableLength)
+        if (most > 1024 * 1024) stop()
+        if (!ok)
+          setImmediate(() => {
+            if (socket.isPaused() && socket.writableLength > 0) stop()
+          })
+        return ok
+      }) as typeof socket.write
+      resolve({ socket, most: () => most, readUndrained: () => readUndrained, stopped })
+    }),
+  )
+
+t.test('a client that sends and never reads: the server stops reading while its answers are not drained, then answers all in order', async (t) => {
+  // Runs of answers made at once (more than the highWaterMark), and some answers that wait for a
+  // promise: holding for an answer and for 'drain' interleave.
+  let n = 0
+  const s = await standalone(t, () => (++n % 500 === 0 ? Promise.resolve(allow(`uid-${n}`)) : allow(`uid-${n}`)))
+  const watched = watchNext(s)
+  const client = connect(s.port, '127.0.0.1')
+  const { socket, most, readUndrained, stopped } = await watched
+  // As a proxy sends: each batch once the server has read the one before, so every read holds
+  // whole requests. The client reads nothing until the server stops.
+  let asked = 0
+  let sent = 0
+  const batch = () => {
+    let text = ''
+    while (text.length < 32_000) text += s.ask(String(asked++))
+    sent += text.length
+    client.write(text)
+  }
+  let flooding = true
+  socket.on('data', () => {
+    if (flooding && socket.bytesRead === sent) batch()
+  })
+  batch()
+  await stopped
+  flooding = false
+  t.ok(socket.isPaused(), 'the server side stopped reading')
+  t.equal(readUndrained(), 0, 'no bytes taken while written answers were not drained')
+  t.ok(asked > 1000, `${asked} requests sent before it stopped`)
+
+  // More requests and the client's end while the server is stopped; then the client reads.
+  client.end(s.ask('after') + s.ask('end'))
+  const chunks: Buffer[] = []
+  client.on('data', (c: Buffer) => chunks.push(c))
+  await new Promise<void>((resolve) => client.on('close', () => resolve()))
+  const got = responsesIn(Buffer.concat(chunks).toString())
+  t.same(
+    got.map((r) => r.headers['x-request-id']),
+    [...Array.from({ length: asked }, (_, i) => String(i)), 'after', 'end'],
+    'every answer, in order',
+  )
+  t.ok(
+    got.every((r) => r.status === 200),
+    'all allowed',
+  )
+  t.equal(s.nodeSaw.count, 0, 'all answered from the socket')
+  const answer = Math.max(...got.map((r) => r.text.length))
+  t.ok(most() < socket.writableHighWaterMark + answer, `at most ${most()} bytes written and not taken: under the highWaterMark (${socket.writableHighWaterMark}) and one answer (${answer})`)
+})
+
+t.test("an answer that waited for a promise and fills the socket: the requests after it wait for 'drain', then go on, to Node from one incomplete", async (t) => {
+  let release: (d: Decision) => void = () => {}
+  let asked: () => void = () => {}
+  const isAsked = new Promise<void>((resolve) => (asked = resolve))
+  let n = 0
+  const s = await standalone(t, () => {
+    if (++n > 1) return allow(`uid-${n}`)
+    asked()
+    return new Promise<Decision>((resolve) => (release = resolve))
+  })
+  const accepted = new Promise<Socket>((resolve) => s.server.once('connection', resolve))
+  const client = connect(s.port, '127.0.0.1')
+  const chunks: Buffer[] = []
+  client.on('data', (c: Buffer) => chunks.push(c))
+  const closed = new Promise<void>((resolve) => client.on('close', () => resolve()))
+  const server = await accepted
+  // Corked, the socket keeps what is written, as a kernel whose buffers a client does not read.
+  server.cork()
+  const c = s.ask('c')
+  client.write(s.ask('a') + s.ask('b') + c.slice(0, 20))
+  await isAsked
+  // An answer larger than the highWaterMark.
+  release({ allowed: true, outcome: 'allow', tokenUid: 'uid-1', apiKey: 'blt1', method: 'GET', url: '/v3/assets', headers: { 'x-pad': 'p'.repeat(server.writableHighWaterMark) } })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.ok(server.isPaused() && server.writableNeedDrain, 'paused until drained')
+  t.ok(server.writableLength < server.writableHighWaterMark + 500, `only the first answer written (${server.writableLength} bytes)`)
+  // The rest of 'c' read while paused, still in the socket's stream: Node, given the connection
+  // at 'c', gets it. ('d' asks to close: Node's server ends the connection once it has answered.)
+  client.write(c.slice(20) + s.ask('d', [['Connection', 'close']]))
+  await waitFor(() => server.readableLength > 0, { label: "the last request in the server's stream" })
+  server.uncork()
+  await closed
+  t.same(
+    responsesIn(Buffer.concat(chunks).toString()).map((r) => [r.status, r.headers['x-request-id'], r.headers['x-token-uid']]),
+    [
+      [200, 'a', 'uid-1'],
+      [200, 'b', 'uid-2'],
+      [200, 'c', 'uid-3'],
+      [200, 'd', 'uid-4'],
+    ],
+  )
+  t.equal(s.nodeSaw.count, 2, "from the incomplete request on, Node's server reads")
+})
+
+t.test('an answer waited for, to a request that asks to close: written, then the connection closes, what came after unanswered', async (t) => {
+  let release: (d: Decision) => void = () => {}
+  const s = await standalone(t, () => new Promise<Decision>((resolve) => (release = resolve)))
+  const accepted = new Promise<Socket>((resolve) => s.server.once('connection', resolve))
+  const client = connect(s.port, '127.0.0.1')
+  const chunks: Buffer[] = []
+  client.on('data', (c: Buffer) => chunks.push(c))
+  const closed = new Promise<void>((resolve) => client.on('close', () => resolve()))
+  const server = await accepted
+  const read = () => new Promise<void>((resolve) => server.once('data', () => resolve()))
+  let reading = read()
+  client.write(s.ask('a', [['Connection', 'close']]))
+  await reading
+  reading = read()
+  client.write(s.ask('b'))
+  await reading
+  release(allow('uid-a'))
+  await closed
+  const got = responsesIn(Buffer.concat(chunks).toString())
+  t.same(
+    got.map((r) => [r.status, r.headers['x-request-id'], r.headers.connection]),
+    [[200, 'a', 'close']],
+  )
+  t.equal(s.nodeSaw.count, 0)
+})
+
+t.test('a client that pipelines 30 MB and never reads: the serving process grows by less than 40 MB', async (t) => {
+  const MB = 1024 * 1024
+  const f = await floodWithoutReading(30 * MB)
+  const growth = Math.max(f.stopped.rss, f.end.rss) - f.baseline
+  t.ok(f.end.paused, 'the server side stopped reading')
+  t.ok(f.end.bytesRead < f.sent / 4, `${(f.end.bytesRead / MB).toFixed(1)} MB read of ${(f.sent / MB).toFixed(1)} MB sent`)
+  t.ok(growth < 40 * MB, `resident set grown by ${(growth / MB).toFixed(1)} MB`)
 })
