@@ -3,12 +3,17 @@
 # Build stage: compile TypeScript with the dev dependencies, then drop them.
 FROM node:24-slim AS build
 WORKDIR /app
-# Toolchain for better-sqlite3, in case no prebuilt binary matches this platform.
+# Toolchain to build better-sqlite3 from source (below).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci
+# better-sqlite3 12 is built from source against Node 24.18.1's headers. Built against 24.19 or
+# later, whose node::ObjectWrap registers a cleanup hook, the process aborts ("Assertion failed:
+# (env) != nullptr") when a statement is garbage-collected outside JavaScript; a prebuilt binary
+# may be built either way. Every Node 24 has the same ABI, so the addon loads on all of them.
+# .ci/run builds it the same way for the Node 24 test run.
+RUN npm_config_build_from_source=true npm_config_target=24.18.1 npm ci
 # The whole context: .dockerignore, not a list here, decides what the build sees, so a new source
 # folder cannot be left out of the image.
 COPY . .
