@@ -2,7 +2,8 @@
  * Keeps one of Node's `process.nextTick` queue entries alive for the life of the process.
  *
  * `nextTick` builds each entry as `{ [async_id_symbol]: id, [trigger_async_id_symbol]: id,
- * callback, args }`, its computed keys added one at a time. In some processes the service's
+ * callback, args }` (from Node 24 with its async context frame too), its computed keys added one
+ * at a time. In some processes the service's
  * start-up left those property stores megamorphic for good (`%DebugPrint(process.nextTick)`
  * under `--allow-natives-syntax`: the slots after the first MEGAMORPHIC), so every `nextTick`
  * went through the runtime. A forward-auth answer makes about six (Node's streams ending the
