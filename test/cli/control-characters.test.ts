@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
+import { plainEnv } from '../support/plain-env.js'
 import { API_KEY, cli, knownHistory } from './fixtures/history.js'
 
 /** What a terminal would act on: C0 controls but the line feed ending each line, DEL, C1, bidi controls. */
@@ -16,7 +17,7 @@ const EVIL_UID = 'blt00000000000000ee'
 const spawnCli = (dir: string, ...args: string[]) =>
   new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/cli-child.ts', ...args], {
-      env: { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'silent' },
+      env: { ...plainEnv(), DATA_DIR: dir, LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const out: Buffer[] = []

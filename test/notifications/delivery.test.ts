@@ -12,6 +12,7 @@ import { mintAuthtoken } from '../../src/http/auth.js'
 import { ADMIN, FaultyStore, JWT_SECRET, OWNER, START, startApp, tempDir, type TestApp } from '../support/app.js'
 import { ManualScheduler, settle, TestSmtp } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
+import { plainEnv } from '../support/plain-env.js'
 
 const DAY = 86_400_000
 const inDays = (days: number, from = START) => new Date(from.getTime() + days * DAY).toISOString()
@@ -74,7 +75,7 @@ t.test('killed (SIGKILL) after recording, before the mail server accepted: after
   const dataDir = tempDir(t)
   const deadPort = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/serve-child.ts'], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', AUTH_JWT_SECRET: JWT_SECRET, SMTP_URL: `smtp://127.0.0.1:${deadPort}`, LOG_LEVEL: 'silent' },
+    env: { ...plainEnv(), DATA_DIR: dataDir, PORT: '0', AUTH_JWT_SECRET: JWT_SECRET, SMTP_URL: `smtp://127.0.0.1:${deadPort}`, LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''

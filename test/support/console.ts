@@ -17,6 +17,7 @@ import { mintAuthtoken, resolveJwtKey } from '../../src/http/auth.js'
 import { openEventStore } from '../../src/eventstore/open.js'
 import { openService, type Service } from '../../src/service.js'
 import { fakeClock, tempDir, type FakeClock } from './app.js'
+import { plainEnv } from './plain-env.js'
 import { waitFor } from './wait-for.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -35,13 +36,7 @@ const newestMtime = (path: string): number => {
   return Math.max(s.mtimeMs, ...readdirSync(path).map((n) => (n === 'dist' || n === 'node_modules' ? 0 : newestMtime(join(path, n)))))
 }
 
-/** The environment without the test runner's hooks, for tools that are not under test (no coverage of them). */
-export const plainEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env }
-  delete env.NODE_OPTIONS
-  delete env.NODE_V8_COVERAGE
-  return env
-}
+export { plainEnv } from './plain-env.js'
 
 /**
  * Builds the console when console/dist is missing or older than its sources. Test files run in

@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { connect } from 'node:net'
 import type { ChildMessage, Stats } from './raw-server-child.js'
 import { exchange, requestText } from './raw-http.js'
+import { plainEnv } from './plain-env.js'
 
 export interface Flood {
   readonly sent: number
@@ -39,6 +40,7 @@ const next = <K extends string>(child: ChildProcess, key: K): Promise<Keyed<K>> 
 export const floodWithoutReading = async (bytes: number, root?: string): Promise<Flood> => {
   const child = fork(new URL('./raw-server-child.ts', import.meta.url).pathname, root === undefined ? [] : [root], {
     execArgv: ['--import', 'tsx'],
+    env: plainEnv(),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   try {
