@@ -440,7 +440,7 @@ const main = async () => {
     const preflight = async (url: string) => {
       const probe = await fetch(`${url}/v3/authorize`, { headers: requestsFor('forward-auth')[0]?.headers as Record<string, string> })
       if (probe.status !== 200) throw new Error(`forward-auth pre-flight: ${probe.status}`)
-      // The whole answer SPEC 6.4 and 6.6 ask for, as measured.
+      // The whole answer forward-auth owes (identity and rate-limit headers), as measured.
       const missing = ['x-token-uid', 'x-stack-api-key', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'ratelimit-policy', 'ratelimit', 'x-request-id'].filter((h) => !probe.headers.get(h))
       if (missing.length > 0) throw new Error(`forward-auth pre-flight: no ${missing.join(', ')}`)
     }

@@ -3,7 +3,7 @@ import type { EventType, Recorded } from '../src/domain/events.js'
 import { buffered, unqualified, type Projection, type TableName } from '../src/read/projection.js'
 import { RowBuffer } from '../src/read/row-buffer.js'
 
-/** SPEC 5.4: which audit `module` and `event_type` each event is listed under. */
+/** Which audit-log `module` and `event_type` each event is listed under. */
 export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token'; event_type: string }> = {
   StackCreated: { module: 'stack', event_type: 'create' },
   MemberShared: { module: 'stack', event_type: 'share' },

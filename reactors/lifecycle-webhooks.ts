@@ -33,7 +33,7 @@ export interface WebhookBody {
   readonly data: Record<string, unknown>
 }
 
-/** Event data without secrets' hashes (`secret_hash`, `previous_secret_hash`): SPEC 13. */
+/** Event data without secrets' hashes (`secret_hash`, `previous_secret_hash`): no webhook carries a secret or its hash. */
 const publicData = (data: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(data).filter(([k]) => !k.endsWith('_hash') && k !== 'secret' && k !== 'token'))
 

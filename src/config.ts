@@ -158,7 +158,8 @@ const secretString = (name: string, min: number) =>
   )
 
 /**
- * Whose X-Forwarded-For is believed (SPEC 6.7), in the forms fastify's `trustProxy` takes:
+ * Whose X-Forwarded-For is believed (only a trusted client address feeds the failed-authentication
+ * limiter and the audit log's `remote_addr`), in the forms fastify's `trustProxy` takes:
  * `false` (none: the socket address is the client), `true` (every hop), or a list of addresses,
  * CIDR ranges and the names `loopback`, `linklocal`, `uniquelocal`. A hop count is refused:
  * it cannot check who the immediate peer is, so fastify 5 trusts nothing for one, and a setting
@@ -239,7 +240,7 @@ const Env = t.partial({
   AUTH_JWT_ISSUER: t.string,
   AUTH_JWT_AUDIENCE: t.string,
   TRUST_PROXY: trustProxy,
-  /** Which proxy's headers describe the original request on /v3/authorize (SPEC 6.7). */
+  /** Which proxy's headers describe the original request on /v3/authorize (`any`: every set present must agree). */
   FORWARD_AUTH_PROXY: t.keyof({ any: null, traefik: null, nginx: null, envoy: null }),
   /** `production` refuses development sign-in and requires a way to verify authtokens. */
   NODE_ENV: t.string,
@@ -314,7 +315,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * Validates the environment (SPEC 9); a bad value is a ConfigError naming the variable. Secret
+ * Validates the environment at start; a bad value is a ConfigError naming the variable. Secret
  * settings may come from `NAME_FILE` (src/config-secrets.ts); their values never reach a message.
  */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {

@@ -18,7 +18,7 @@ export const VERSION = ((): string => {
   return 'unknown'
 })()
 
-/** Never logged: secrets and identity headers (SPEC 10). */
+/** Never logged: secrets and identity headers. */
 export const REDACT = [
   'req.headers.authorization',
   'req.headers.authtoken',

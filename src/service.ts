@@ -36,7 +36,7 @@ export interface ServiceDeps {
 }
 
 export interface Service extends ServiceDeps {
-  /** The expiry reactor and the outbox of mails and webhooks (SPEC 13). */
+  /** The expiry reactor and the outbox of mails and webhooks. */
   readonly notifications: Notifications
   close(): Promise<void>
 }

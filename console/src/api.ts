@@ -1,6 +1,7 @@
 /**
- * The console's only way to the service: relative URLs (same origin), the authtoken from memory
- * in the `authtoken` header, errors as values shaped like SPEC 5.5.
+ * The console's only way to the service: relative URLs (same origin), the authtoken from memory in
+ * the `authtoken` header, errors as values shaped like the service's error body (`error_message`,
+ * `error_code`, `errors`).
  */
 export interface ApiErrorBody {
   readonly error_message?: string
@@ -18,7 +19,7 @@ export class ApiError extends Error {
   ) {
     super(message)
   }
-  /** The sign-in is no longer accepted (SPEC 5.5: 401 naming `authtoken`). */
+  /** The sign-in is no longer accepted (a 401 whose `errors` name `authtoken`). */
   get expired(): boolean {
     return this.status === 401 && 'authtoken' in this.fields
   }

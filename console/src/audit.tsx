@@ -20,7 +20,7 @@ const NONE: Filters = { module: '', event_type: '', actor: '', from: '', to: '' 
 /** `datetime-local` text read as UTC (the console shows every time in UTC). */
 export const utcInstant = (local: string): string | undefined => (local ? new Date(`${local}:00Z`).toISOString() : undefined)
 
-/** Token and membership changes, newest first, with filters and pages (SPEC 5.4). */
+/** Token and membership changes, newest first, with filters and pages. */
 export const AuditPage = ({ stack }: { stack: Stack }) => {
   const { request, session } = useApp()
   const [draft, setDraft] = useState<Filters>(NONE)

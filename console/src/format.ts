@@ -27,7 +27,7 @@ export const scopeSummary = (scope: readonly ScopeEntry[]): string => {
   return parts.filter(Boolean).join(' · ') || 'No access'
 }
 
-/** Branches and aliases a token may act on (SPEC 5.3: `main` when no entry names branches). */
+/** Branches and aliases a token may act on (only `main` when no entry names branches). */
 export const branchSummary = (scope: readonly ScopeEntry[]): string => {
   const branches = scope.flatMap((s) => ((s.module === 'branch' || s.module === '$all') && s.branches ? s.branches : []))
   const aliases = scope.flatMap((s) => ((s.module === 'branch_alias' || s.module === '$all') && s.branch_aliases ? s.branch_aliases : []))

@@ -6,7 +6,7 @@ import { useLoad } from './use-load'
 
 type Pending = { kind: 'unshare'; email: string } | { kind: 'transfer'; email: string }
 
-/** Members with roles; share, unshare and transfer for the roles that may (SPEC 5.1). */
+/** Members with roles; share, unshare and transfer for the roles that may. */
 export const MembersPage = ({ stack, onChanged }: { stack: Stack; onChanged: () => void }) => {
   const { request } = useApp()
   const apiKey = stack.api_key

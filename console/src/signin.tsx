@@ -17,7 +17,7 @@ interface UserSession {
   readonly user: { readonly uid: string; readonly email: string; readonly authtoken: string }
 }
 
-/** Development email form, OpenID Connect button, or a pasted authtoken (SPEC 12, contract). */
+/** Development email form, OpenID Connect button, or a pasted authtoken (docs/console-api.md). */
 export const SignIn = ({ mode, request, onSignedIn, expired, onResume }: Props) => {
   const [email, setEmail] = useState('')
   const [pasted, setPasted] = useState('')

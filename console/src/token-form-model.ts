@@ -73,8 +73,9 @@ export interface TokenBody {
 const POSITIVE = /^[1-9]\d*$/
 
 /**
- * Checks the form as the service would (SPEC 2) and builds the request body. Errors are keyed
- * by the form's own field keys: `name`, `perm:entry`, `branches`, `date`, `read`, ...
+ * Checks the form by the service's own rules (name, scope, expiry, rate limits) and builds the
+ * request body. Errors are keyed by the form's own field keys: `name`, `perm:entry`, `branches`,
+ * `date`, `read`, ...
  */
 export const validate = (
   f: FormState,

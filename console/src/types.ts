@@ -1,4 +1,4 @@
-/** The shapes of the /v3 answers the console reads (SPEC 5 and the console contract). */
+/** The shapes of the /v3 answers the console reads (docs/console-api.md). */
 export type Role = 'owner' | 'admin' | 'developer' | 'content_manager'
 
 export interface Stack {
@@ -72,7 +72,7 @@ export interface AsOfToken {
   readonly last_changed_at: string
 }
 
-/** SPEC 5.3, in the order the form lists them. */
+/** Scope modules, in the order the form lists them. */
 export const MODULES: ReadonlyArray<{ readonly id: string; readonly label: string; readonly readOnly?: boolean }> = [
   { id: '$all', label: 'All modules ($all)' },
   { id: 'content_type', label: 'Content types' },

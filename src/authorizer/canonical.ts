@@ -1,5 +1,5 @@
 /**
- * SPEC 6.7: the one form of the original request that every surface decides on and acts on.
+ * The canonical request: the one form of the original request that every surface decides on and acts on.
  *
  * A proxy, a gateway and an upstream router each parse a request target in their own way: one
  * decodes `%77orkflows` and another does not, Express matches `/V3/Stacks/Share` case-blind,
@@ -13,7 +13,7 @@
  * `_method` parameter, which some frameworks read as the method, is refused.
  */
 
-/** What a management token may send (SPEC 2.3); anything else is refused. */
+/** What a management token may send: GET and HEAD (read), POST, PUT, PATCH and DELETE (write); anything else is refused. */
 export const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
 
 export interface CanonicalTarget {

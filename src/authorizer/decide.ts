@@ -45,7 +45,8 @@ export interface AuthorizerOptions {
 }
 
 /**
- * SPEC 6.1, as the surface received it: `method` and `path` (the URI, query included) are made
+ * What the authorizer decides on (method, path, `api_key`, `authorization`, `branch`, client
+ * address), as the surface received it: `method` and `path` (the URI, query included) are made
  * canonical here (canonical.ts), so every surface judges the same form. `module` skips the path
  * table, for a plugin route that declares its module; `refusal` is a surface's own finding that
  * the request is not described well enough to judge (origin.ts).
@@ -69,13 +70,13 @@ export interface Allow {
   /** The request that was judged, in canonical form: what a gateway forwards. */
   readonly method: string
   readonly url: string
-  /** Rate-limit headers for the response (SPEC 6.6). */
+  /** Rate-limit headers for the response (X-RateLimit-*, RateLimit-Policy, RateLimit). */
   readonly headers: Record<string, string>
 }
 export interface Deny {
   readonly allowed: false
   readonly outcome: Exclude<Outcome, 'allow'>
-  /** The SPEC 5.5 error; a 429 carries the rate-limit headers and Retry-After. */
+  /** The error (`error_message`, `error_code`, `errors`); a 429 carries the rate-limit headers and Retry-After. */
   readonly error: HttpError
 }
 export type Decision = Allow | Deny
@@ -123,7 +124,7 @@ interface TokenRow {
   readonly valid_until: number | null
 }
 
-/** SPEC 2.8: `cs` and 32 to 128 lower-case hex digits, at [start, end) of `s`. */
+/** A secret's form: `cs` and 32 to 128 lower-case hex digits, at [start, end) of `s`. */
 const isSecretAt = (s: string, start: number, end: number): boolean => {
   const length = end - start
   if (length < 34 || length > 130 || s.charCodeAt(start) !== 99 /* c */ || s.charCodeAt(start + 1) !== 115 /* s */) return false
@@ -230,7 +231,7 @@ const BAD_API_KEY = denial(noStack('The api_key is not valid: no such stack.'))
 
 /** Input quoted in a message, bounded: the message is also a header (denial.ts). */
 const short = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}...` : text)
-/** SPEC 6.7: a request that cannot be judged as one CMA route is a 403 that says why. */
+/** A request that cannot be judged as one CMA route is a 403 that says why. */
 const refused = (r: Refusal): Deny => deny('forbidden', denial(forbidden(r.refused, { [r.field]: [r.problem] })))
 
 /**
@@ -244,8 +245,9 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
     : deny('rate_limited', denial(tooMany(`Rate limit exceeded: the ${c.exceeded}'s ${cls} budget of ${c.exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, limitHeaders(limits, c))))
 
 /**
- * The request authorizer (SPEC 6.2). It reads only the read models. Token rows are cached by
- * secret hash, and the cache is dropped whenever the read models may have changed:
+ * The request authorizer, deciding in a fixed order (below), so the same input always gets the same
+ * answer. It reads only the read models. Token rows are cached by secret hash, and the cache is
+ * dropped whenever the read models may have changed:
  * - with an in-process projector, every request compares its `generation`, which it bumps after
  *   each committed batch and before `projector.waitFor` resolves, so the next decision sees the
  *   change; at most once a millisecond, `total_changes()` of the read-model connection (other
@@ -257,9 +259,10 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  * several times that under HTTP load (WAL read locks), the cache hit well under 1 us.
  * Unknown secrets are never cached, so guessing cannot fill memory.
  *
- * Order: 403 headers that cannot be read one way (SPEC 6.7) -> 412 stack -> 401 token (missing,
- * unknown, revoked, another stack, rotated out) -> 401/106 expired -> 403 method or path not
- * canonical, unknown path, forbidden module, scope -> 422/901 branch -> 429 -> allow.
+ * Order: 403 origin headers that cannot be read one way (conflicting, repeated, missing) -> 412
+ * stack -> 401 token (missing, unknown, revoked, another stack, rotated out) -> 401/106 expired ->
+ * 403 method or path not canonical, unknown path, forbidden module, scope -> 422/901 branch ->
+ * 429 -> allow.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
  */
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {

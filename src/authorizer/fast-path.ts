@@ -46,7 +46,7 @@ export interface FastResponse {
 /** Answers a request and returns true, or returns false to leave it to fastify. */
 export type FastHandler = (req: FastRequest, res: FastResponse) => boolean
 
-/** buildApp's error handler as a value (SPEC 5.5), so that a failure is answered alike here. */
+/** buildApp's error handler as a value (the `{error_message, error_code, errors}` body), so that a failure is answered alike here. */
 export interface ErrorAnswer {
   readonly statusCode: number
   readonly headers: Record<string, string>

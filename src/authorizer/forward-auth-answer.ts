@@ -20,14 +20,14 @@ const flat = (record: Record<string, string>): string[] => {
 }
 
 /**
- * SPEC 6.4: 200 with the rate-limit headers, `x-token-uid` and `x-stack-api-key`, or the deny
- * status with the SPEC 5.5 body and the denial headers (denial.ts). With `rateLimitAs403` (nginx:
- * `auth_request` passes 401 and 403 and turns any other status into a 500) a denial of another
- * status (412, 422, 429) is answered 403; every denial then also carries its real status in
- * `x-mt-status` and its body in `x-mt-error-body`, so that nginx can give the client the status,
- * headers and body the service meant (docs/gateways/nginx.conf). The one place both the fastify
- * routes and the fast path (fast-path.ts) build their answer, content-type and content-length
- * included.
+ * Forward-auth's answer: 200 with the rate-limit headers, `x-token-uid` and `x-stack-api-key`, or
+ * the deny status with the JSON error body and the denial headers (denial.ts). With
+ * `rateLimitAs403` (nginx: `auth_request` passes 401 and 403 and turns any other status into a 500)
+ * a denial of another status (412, 422, 429) is answered 403; every denial then also carries its
+ * real status in `x-mt-status` and its body in `x-mt-error-body`, so that nginx can give the client
+ * the status, headers and body the service meant (docs/gateways/nginx.conf). The one place both the
+ * fastify routes and the fast path (fast-path.ts) build their answer, content-type and
+ * content-length included.
  */
 export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
   if (!d.allowed) {

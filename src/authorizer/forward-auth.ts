@@ -20,15 +20,15 @@ export interface ForwardAuthOptions {
   readonly fastPath?: FastPathHost | undefined
 }
 
-const schema = { tags: ['authorizer'], summary: 'Forward-auth: decide on the original request (SPEC 6.4)' }
+const schema = { tags: ['authorizer'], summary: 'Forward-auth (Traefik ForwardAuth, nginx auth_request, Envoy ext_authz): decide on the original request' }
 
 /**
- * SPEC 6.4 forward-auth. The original request is described by Traefik ForwardAuth
+ * The forward-auth endpoint. The original request is described by Traefik ForwardAuth
  * (`X-Forwarded-Method`, `X-Forwarded-Uri`), by nginx `auth_request` (`X-Original-Method`,
  * `X-Original-URI`, set with proxy_set_header), or, for Envoy, by the check request's own
- * method and path under ENVOY_PREFIX; origin.ts says which of them count (SPEC 6.7). 200 with
- * `x-token-uid` and `x-stack-api-key`, or the deny status with the SPEC 5.5 body. Bodies are
- * never read.
+ * method and path under ENVOY_PREFIX; origin.ts says which of them count (a pinned proxy's own
+ * set, or every set present agreeing). 200 with `x-token-uid` and `x-stack-api-key`, or the deny
+ * status with the JSON error body (`error_message`, `error_code`, `errors`). Bodies are never read.
  */
 export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, { authorizer, rateLimitAs403, proxy, trust, fastPath }) => {
   app.removeAllContentTypeParsers()

@@ -26,10 +26,10 @@ const UPSTREAM_FOR_TOKENS = ['/v3/roles']
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /**
- * SPEC 6.4 gateway mode (UPSTREAM_URL): every `/v3/*` request the service does not serve itself
+ * Gateway mode (UPSTREAM_URL): every `/v3/*` request the service does not serve itself
  * is authorized, then forwarded with @fastify/reply-from, the secret stripped and the token's
  * identity added as `x-token-uid` / `x-stack-api-key`. What is forwarded is the canonical URL the
- * authorizer judged (SPEC 6.7, `Allow.url`), never the client's own string, so the upstream
+ * authorizer judged (`Allow.url`), never the client's own string, so the upstream
  * routes exactly the request that was allowed. Bodies are streamed through unread.
  *
  * The routes are wildcards (`/v3/*`), which the router tries after every static and parametric

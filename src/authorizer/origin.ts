@@ -1,5 +1,5 @@
 /**
- * SPEC 6.7: which headers describe the request a proxy asks about, and which it may not.
+ * Which headers describe the request a proxy asks about, and which it may not.
  *
  * A proxy copies the client's own headers into its auth request (nginx `auth_request` passes
  * them all; Traefik ForwardAuth too, unless `authRequestHeaders` narrows them), and sets only

@@ -5,13 +5,13 @@ import { type CanonicalTarget, canonicalTarget, isRefusal, type Refusal } from '
 export type PathTarget = { readonly module: Module } | { readonly never: string }
 
 /**
- * SPEC 6.3 and 5.3, the one table from CMA path to module. A pattern is a list of segments:
+ * The one table from CMA path to module, with the paths no scope ever opens. A pattern is a list of segments:
  * `:name` matches one segment, a final `**` matches the path itself and anything below it.
  * The first matching row wins, so specific rows come before the general ones they refine.
  * A path that no row matches is denied: the authorizer fails closed.
  */
 export const PATH_MODULES: ReadonlyArray<readonly [pattern: string, target: PathTarget]> = [
-  // Never, whatever the scope (SPEC 5.3).
+  // Never, whatever the scope: a management token cannot manage the account, the stack or tokens.
   ['/v3/organizations/**', { never: 'organizations' }],
   ['/v3/user/**', { never: 'user accounts and sessions' }],
   ['/v3/user-session/**', { never: 'user sessions' }],

@@ -43,10 +43,10 @@ export interface ManagementTokensOptions {
 }
 
 /**
- * The library surface (SPEC 6.4): `app.register(managementTokens, {readModelPath})` makes every
+ * The library surface, a fastify plugin: `app.register(managementTokens, {readModelPath})` makes every
  * route of `app` registered after it require a management token whose scope covers the route's
  * path (the CMA path table) or the module named in the route's `config.managementToken`.
- * Denials are answered here with the SPEC 5.5 body, whatever the host's error handler does.
+ * Denials are answered here with the JSON error body, whatever the host's error handler does.
  */
 const managementTokensPlugin: FastifyPluginAsync<ManagementTokensOptions> = async (app, opts) => {
   let owned: Database.Database | undefined

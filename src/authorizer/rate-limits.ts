@@ -205,13 +205,13 @@ export const tokenLimits = (tokenUid: string, apiKey: string, tokenMax: Record<A
 const retryAfterOf = (c: LimitCheck): number | undefined =>
   c.exceeded === undefined ? undefined : Math.max(1, seconds(c.exceeded === 'token' ? c.tokenTtl : c.stackTtl))
 
-/** SPEC 6.6: the platform's X-RateLimit-* for the token's own budget, and the IETF draft-10 fields. */
+/** Rate-limit headers: the platform's X-RateLimit-* for the token's own budget, and the IETF draft-10 fields. */
 const rateLimit = (l: ClassLimits, c: LimitCheck, tokenLeft: number) =>
   `"token";r=${tokenLeft};t=${seconds(c.tokenTtl)}, "stack";r=${Math.max(0, l.stackMax - c.stackCurrent)};t=${seconds(c.stackTtl)}`
 
 /**
- * SPEC 6.6 headers as a flat `[name, value, ...]` list, what forward-auth writes; Retry-After
- * only when a budget is exceeded.
+ * The rate-limit headers (X-RateLimit-*, RateLimit-Policy, RateLimit) as a flat
+ * `[name, value, ...]` list, what forward-auth writes; Retry-After only when a budget is exceeded.
  */
 export const flatLimitHeaders = (l: ClassLimits, c: LimitCheck): string[] => {
   const tokenLeft = Math.max(0, l.tokenMax - c.tokenCurrent)

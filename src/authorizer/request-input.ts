@@ -16,9 +16,9 @@ const proxyAddr = fastifyRequire('@fastify/proxy-addr') as ((req: IncomingMessag
 }
 
 /**
- * TRUST_PROXY as one function (SPEC 6.7), given to fastify as its `trustProxy` and used by the
- * fast path, so `req.ip` and the fast path's client address can never differ. With none
- * trusted, X-Forwarded-For is ignored and the socket's address is the client.
+ * TRUST_PROXY (whose X-Forwarded-For is believed) as one function, given to fastify as its
+ * `trustProxy` and used by the fast path, so `req.ip` and the fast path's client address can never
+ * differ. With none trusted, X-Forwarded-For is ignored and the socket's address is the client.
  */
 export const trustFunction = (trust: TrustProxy): Trust => {
   if (trust === false) return () => false
@@ -27,7 +27,8 @@ export const trustFunction = (trust: TrustProxy): Trust => {
 }
 
 /**
- * SPEC 6.1 from a request's scanned headers (origin.ts). The client address is only needed when
+ * The authorizer's input (method, path, `api_key`, `authorization`, `branch`, client address)
+ * from a request's scanned headers (origin.ts). The client address is only needed when
  * authentication fails (the failed-authentication limiter), so it is resolved on first use
  * rather than for every request.
  */
@@ -93,6 +94,6 @@ class RawInput extends HeaderInput {
   }
 }
 
-/** SPEC 6.1 from a plain Node request (the forward-auth fast path). */
+/** The authorizer's input from a plain Node request (the forward-auth fast path). */
 export const rawInputOf = (req: FastRequest, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
   new RawInput(req, headers, described, trust)

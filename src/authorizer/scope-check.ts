@@ -3,7 +3,7 @@ import { READ_ONLY_MODULES, type Module, type Scope } from '../domain/scope.js'
 export type AccessClass = 'read' | 'write'
 
 /**
- * SPEC 2.3: read is GET and HEAD; write is POST, PUT, PATCH and DELETE; nothing else passes.
+ * A method's access class: read is GET and HEAD; write is POST, PUT, PATCH and DELETE; nothing else passes.
  * Takes the canonical (upper-case) method of canonical.ts.
  */
 export const classOfMethod = (method: string): AccessClass | undefined => {
@@ -25,7 +25,7 @@ export const classOfMethod = (method: string): AccessClass | undefined => {
 export interface CompiledScope {
   readonly read: ReadonlySet<string>
   readonly write: ReadonlySet<string>
-  /** Branch uids the token may act on; `main` only when no entry names branches (SPEC 5.3). */
+  /** Branch uids the token may act on; `main` only when no entry names branches. */
   readonly branches: ReadonlySet<string>
   readonly aliases: ReadonlySet<string>
 }

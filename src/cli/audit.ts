@@ -27,7 +27,7 @@ export interface AuditOptions {
 
 const AUDIT_TYPES = [...new Set(Object.values(AUDIT_KIND).map((k) => k.event_type))]
 
-/** `--type`: audit event types of SPEC 5.4 (create, update, ...) or event names (TokenRevoked), comma-separated. */
+/** `--type`: audit-log event types (create, update, ...) or event names (TokenRevoked), comma-separated. */
 export const parseTypes = (value: string): ReadonlySet<EventType> => {
   const out = new Set<EventType>()
   for (const v of value.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -52,7 +52,7 @@ const matches = (o: AuditOptions, r: Recorded): boolean => {
   return (o.since === undefined || at >= o.since) && (o.until === undefined || at <= o.until)
 }
 
-/** Event data for output: never a secret, nor a secret's hash (SPEC 2.8). */
+/** Event data for output: never a secret, nor a secret's hash. */
 export const publicData = (data: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(data).filter(([k]) => !k.endsWith('_hash') && k !== 'secret' && k !== 'token'))
 

@@ -31,7 +31,7 @@ export const processIo = (): Io => {
   }
 }
 
-/** What a subcommand gets: the io, and how it reports its exit code (SPEC 11). */
+/** What a subcommand gets: the io, and how it reports its exit code (0, 1 or 2: see main.ts). */
 export interface CliContext {
   readonly io: Io
   exit(code: number): void

@@ -16,7 +16,7 @@ export type { Io }
 /** A development user's uid, derived from the email: the same person each time it is minted. */
 export const developmentUid = (email: string): string => `blt${createHash('sha256').update(`dev-user:${email}`).digest('hex').slice(0, 16)}`
 
-/** Exit codes (SPEC 11): 0 success, 1 a failure it explains, 2 bad usage. */
+/** Exit codes: 0 success, 1 a failure it explains, 2 bad usage. */
 export const run = async (argv: readonly string[], io: Io = processIo()): Promise<number> => {
   let code = 0
   const ctx: CliContext = { io, exit: (c) => (code = c) }

@@ -8,7 +8,7 @@ export interface Progress {
 
 const none: Progress = { update: () => {}, stop: () => {} }
 
-/** A progress bar with events/s and ETA on stderr, only when stderr is a terminal (SPEC 11). */
+/** A progress bar with events/s and ETA on stderr, only when stderr is a terminal. */
 export const progressBar = (io: Io, label: string, total: number, unit = 'events'): Progress => {
   const stream = io.progressStream
   if (!stream) return none

@@ -57,7 +57,7 @@ const ROLE_MIX = ['admin', 'admin', 'developer', 'developer', 'content_manager']
 
 /**
  * A synthetic but valid history: every event comes from `decide` on the stack's folded state
- * with a synthetic clock, so it obeys every rule of SPEC 2. Deterministic for a given plan.
+ * with a synthetic clock, so it obeys every domain rule. Deterministic for a given plan.
  * Yields one append (one command's events on one stream) at a time, in global order.
  */
 export function* seedHistory(plan: SeedPlan, counts: SeedCounts): Generator<SeedAppend> {

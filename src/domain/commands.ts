@@ -69,7 +69,7 @@ export type Command =
   | RevokeToken
   | RecordExpiryNotice
 
-/** Limits from configuration (SPEC 2.5, 2.6, and the size limits of docs/limits.md). */
+/** Limits from configuration (plan rate limits, live tokens per stack, and the size limits of docs/limits.md). */
 export interface Policy {
   readonly maxTokensPerStack: number
   readonly planReadLimit: number

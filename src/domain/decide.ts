@@ -32,7 +32,7 @@ const isOwner = (s: Active, actor: Actor) => s.owner_email === actor.email
 const isManager = (s: Active, actor: Actor) =>
   isOwner(s, actor) || (s.members.get(actor.email) ?? []).includes('admin')
 
-/** SPEC 2.2: only the owner or an admin, checked against the same stream revision that is appended to. */
+/** Only the owner or an admin may manage, checked against the same stream revision that is appended to. */
 const asManager = (state: StackState, actor: Actor, what: string) =>
   pipe(
     activeStack(state),

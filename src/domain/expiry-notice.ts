@@ -4,7 +4,7 @@ import { domainError, type DomainError } from './errors.js'
 import type { DomainEvent } from './events.js'
 import type { StackState } from './state.js'
 
-/** Who acts for the service itself (SPEC 4: actor `system`). */
+/** Who acts for the service itself: its events carry actor `system`. */
 export const SYSTEM_ACTOR = { uid: 'system', email: 'system' } as const
 
 const notDue = (why: string) => domainError('notice-not-due', `No expiry notice is due: ${why}.`)
@@ -14,7 +14,7 @@ export const noticeRecipients = (s: Extract<StackState, { status: 'active' }>): 
   [...new Set([s.owner_email, ...[...s.members].filter(([, roles]) => roles.includes('admin')).map(([email]) => email)])].sort()
 
 /**
- * SPEC 13: one notice per token per expiry value, `notify_before_ms` before it expires, only for a
+ * One expiry notice per token per expiry value, `notify_before_ms` before it expires, only for a
  * live token that asked for it and has not expired yet. Decided on the stack's stream like any
  * command, so two instances racing to record it cannot both succeed.
  */

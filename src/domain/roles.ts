@@ -1,4 +1,4 @@
-/** Built-in stack roles (SPEC 5.1). The owner is not a role: it is a property of the stack. */
+/** Built-in stack roles. The owner is not a role: it is a property of the stack. */
 export const ROLES = [
   { uid: 'admin', name: 'Admin' },
   { uid: 'developer', name: 'Developer' },

@@ -56,8 +56,8 @@ export const validateScope = (scope: Scope): Result<Scope> => {
       add(`${at}.branches`, 'module "branch" needs a non-empty branches list')
     if (entry.module === 'branch_alias' && !(entry.branch_aliases && entry.branch_aliases.length > 0))
       add(`${at}.branch_aliases`, 'module "branch_alias" needs a non-empty branch_aliases list')
-    // The authorizer enforces branch lists only where they name the token's branches (SPEC 6.7:
-    // a scope field is enforced or refused, never accepted and ignored).
+    // The authorizer enforces branch lists only where they name the token's branches (a scope
+    // field is enforced on every surface or refused, never accepted and ignored).
     if (entry.branches !== undefined && entry.module !== 'branch' && entry.module !== '$all')
       add(`${at}.branches`, `is only allowed on module "branch" or "$all", not "${entry.module}"`)
     if (entry.branch_aliases !== undefined && entry.module !== 'branch_alias' && entry.module !== '$all')

@@ -1,6 +1,6 @@
 import * as t from 'io-ts'
 
-/** Modules a management token may be scoped to (SPEC 5.3). */
+/** Modules a management token may be scoped to; any other is refused (422 naming it). */
 export const MODULES = [
   '$all', 'content_type', 'entry', 'asset', 'environment', 'locale', 'extension', 'webhook',
   'workflow', 'publish_rule', 'label', 'global_field', 'release', 'role', 'taxonomy',

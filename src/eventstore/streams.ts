@@ -1,6 +1,6 @@
 /**
  * Stream naming, in one place. One stream per stack: the stack is the consistency boundary of
- * every invariant of SPEC 2 (live-token count, unique names, who may act, final revocation).
+ * every domain invariant (live-token count, unique names, who may act, final revocation).
  */
 export const STACK_STREAM_PREFIX = 'stack-'
 export const stackStream = (apiKey: string): string => `${STACK_STREAM_PREFIX}${apiKey}`

@@ -79,7 +79,7 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     genReqId: requestIdOf,
     // Health probes' access lines at debug (routes with `config.accessLog`).
     logController: new AccessLog(),
-    // TRUST_PROXY (SPEC 6.7): by default no proxy is trusted and the socket's address is the client.
+    // TRUST_PROXY: by default no proxy is trusted and the socket's address is the client.
     trustProxy: trustFunction(deps.config.trustProxy),
     bodyLimit: 256 * 1024,
     // A client that sends its request slowly, or never finishes it, or keeps an idle connection,
@@ -137,7 +137,7 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
       },
     },
   })
-  // Management bodies are JSON only (SPEC 5.5: a wrong content type is a 400).
+  // Management bodies are JSON only (a wrong content type is a 400).
   app.removeContentTypeParser('text/plain')
   const signIn = signInOf(deps.config, deps.clock, options.jwksCooldownMs)
   await app.register(authtoken, { key: resolveJwtKey(deps.config), jwks: signIn.jwks })

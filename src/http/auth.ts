@@ -19,7 +19,7 @@ export type JwtKey = { readonly secret: string } | { readonly publicKey: string 
 export const DEV_SECRET_FILE = 'authtoken-dev-secret'
 
 /**
- * SPEC 3: configured secret or public key; with neither (development), a random secret kept in
+ * The authtoken key: the configured secret or public key; with neither (development), a random secret kept in
  * the data folder, so that `management-tokens authtoken` and the server agree. With an identity
  * provider's key set (OIDC or AUTH_JWKS_URL) and neither, there is no local key at all: no
  * development authtoken is accepted.

@@ -2,7 +2,7 @@ import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
 
 /**
  * Route schemas here document the API in `/docs`; they do not validate. Requests are decoded with
- * io-ts in the handlers, so a bad field is a SPEC 5.5 422 naming it, not Ajv's 400 (and Ajv's type
+ * io-ts in the handlers, so a bad field is a 422 whose `errors` name it, not Ajv's 400 (and Ajv's type
  * coercion never changes what the handler sees).
  */
 export const documentOnly: FastifySchemaCompiler<unknown> = () => () => true
@@ -14,7 +14,7 @@ const str = { type: 'string' } as const
 const nullableStr = { type: ['string', 'null'] } as const
 const int = { type: 'integer' } as const
 
-/** SPEC 5.5 error body, for documentation. */
+/** The error body, for documentation: `error_message`, `error_code` and the field errors. */
 export const errorBody = {
   type: 'object',
   properties: {
@@ -63,7 +63,7 @@ export const scopeSchema = {
   },
 } as const
 
-/** A token as the listing and fetch return it (SPEC 5.2, plus `last_rotated_at`). */
+/** A token as the listing and fetch return it (the CMA token object without its secret, plus `last_rotated_at`). */
 export const tokenSchema = {
   type: 'object',
   properties: {

@@ -1,6 +1,6 @@
 import type { DomainError, DomainErrorCode, FieldErrors } from '../domain/errors.js'
 
-/** An error with its HTTP form (SPEC 5.5): `{error_message, error_code, errors}`. */
+/** An error with its HTTP form: `{error_message, error_code, errors}`. */
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,

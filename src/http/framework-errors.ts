@@ -8,7 +8,8 @@ export const MAX_PARAM_LENGTH = 100
 
 /**
  * Errors fastify raises before a route runs (`frameworkErrors`) or while reading a body, in the
- * SPEC 5.5 shape. Anything not listed here is left to the caller (a 500 with a request id).
+ * `{error_message, error_code, errors}` shape. Anything not listed here is left to the caller (a
+ * 500 with a request id).
  */
 export const frameworkHttpError = (err: Pick<FastifyError, 'code' | 'message' | 'statusCode'>): HttpError | undefined => {
   switch (err.code) {
@@ -41,8 +42,9 @@ const CLIENT_ERRORS: Record<string, readonly [status: number, field: string, mes
 
 /**
  * fastify's `clientErrorHandler`: the request never reached fastify (headers too large,
- * unparseable, too slow), so there is no request id from the client to reuse; the body is
- * the SPEC 5.5 shape all the same, and the connection is closed as Node does.
+ * unparseable, too slow), so there is no request id from the client to reuse; the body is the
+ * `{error_message, error_code, errors}` shape all the same, and the connection is closed as Node
+ * does.
  */
 export const clientErrorHandler = (err: NodeJS.ErrnoException, socket: Socket): void => {
   if (err.code === 'ECONNRESET' || socket.destroyed) return

@@ -12,7 +12,7 @@ const sha256 = (...parts: readonly string[]) => createHash('sha256').update(part
 
 /**
  * The `Idempotency-Key` of a request, bound to everything that makes the request what it is:
- * the key names a slot per stack and caller (SPEC 5.2); the request digest covers the method,
+ * the key names a slot per stack and caller; the request digest covers the method,
  * the route, its parameters and the body, so the same key on another route, another token or
  * with another body is refused (422) instead of replaying an unrelated answer.
  */

@@ -6,7 +6,7 @@ export interface ReactorMetrics {
   delivery(channel: string, outcome: 'delivered' | 'failed' | 'dead'): void
 }
 
-/** SPEC 10 + issue 13: notices sent, deliveries by outcome, outbox depth and oldest undelivered age. */
+/** Notification metrics: notices sent, deliveries by outcome, outbox depth and oldest undelivered age. */
 export const reactorMetrics = (registry: Registry, outbox: Outbox, clock: () => Date): ReactorMetrics => {
   const notices = new Counter({
     name: 'expiry_notices_total',

@@ -22,7 +22,7 @@ export const typesOf = (f: Pick<AuditFilter, 'module' | 'event_type'>): EventTyp
   TYPES.filter((t) => (f.module === undefined || AUDIT_KIND[t].module === f.module) && (f.event_type === undefined || AUDIT_KIND[t].event_type === f.event_type))
 
 /**
- * The audit log read from the embedded event store's own rows (SPEC 5.4), on the store's
+ * The audit log read from the embedded event store's own rows, on the store's
  * connection: a stack's entries are its stream's events, which UNIQUE(stream, revision) already
  * indexes, newest first (a stream's revisions follow its positions). Nothing is copied per event,
  * so there is no audit table to rebuild and a change is listed as soon as it is appended. Each

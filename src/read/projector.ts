@@ -121,7 +121,7 @@ export class Projector {
     await s?.close()
   }
 
-  /** Resolves once every read model includes the event at `position` (SPEC 6.5). */
+  /** Resolves once every read model includes the event at `position`: a command is answered only then. */
   waitFor(position: number): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure)
     if (this.position >= position) return Promise.resolve()

@@ -43,7 +43,7 @@ export interface CommandHandlerDeps {
   readonly store: EventStore
   readonly clock: () => Date
   readonly policy: Policy
-  /** Resolves once this instance's read models include `position` (SPEC 6.5). */
+  /** Resolves once this instance's read models include `position`: a command is answered only then. */
   readonly waitForProjection: (position: number) => Promise<void>
   /** How many stacks the user (uid) has created, from the read models: the per-user quota. */
   readonly stacksCreatedBy: (uid: string) => number

@@ -1,6 +1,6 @@
 import type { EventMetadata } from '../domain/events.js'
 
-/** How long an `Idempotency-Key` is remembered (SPEC 5.2). */
+/** How long an `Idempotency-Key` is remembered: 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 
 /**

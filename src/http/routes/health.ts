@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Api } from '../context.js'
 
-/** SPEC 10: live, and ready once the read models have caught up with the store. Probed every few seconds: access lines at debug. */
+/** Health: live, and ready once the read models have caught up with the store. Probed every few seconds: access lines at debug. */
 export const healthRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { projector } = api.deps
   app.get('/healthz', { config: { accessLog: 'debug' }, schema: { tags: ['operations'], summary: 'Liveness' } }, async () => ({ status: 'ok' }))

@@ -56,7 +56,7 @@ const checkAddressesAsTyped = (body: t.TypeOf<typeof ShareBody>): void => {
   if (first !== undefined) throw invalid(`${first}: ${errors[first]?.[0]}`, errors)
 }
 
-/** SPEC 5.1: stacks, sharing, ownership and roles. */
+/** Stacks, sharing, ownership and roles. */
 export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { queries, deps } = api
 

@@ -39,7 +39,7 @@ const tokenFields = {
 /**
  * What the SDK's `fetch()` then `update()` may send back besides the fields it can change (and
  * `token`, the secret, when `update()` is called on the object a create returned):
- * accepted and ignored on PUT (SPEC 5.2), refused on create like any other unknown field.
+ * accepted and ignored on PUT, refused on create like any other unknown field.
  */
 export const READ_ONLY_TOKEN_FIELDS = ['token', 'uid', 'last_rotated_at', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
 export const CreateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields)) }))
@@ -56,7 +56,7 @@ const normaliseScope = (scope: t.TypeOf<typeof ScopeIn>): Scope =>
   }))
 
 export const SECRET_PREFIX = 'cs'
-/** SPEC 2.8: `cs` + 32 hex characters from 128 CSPRNG bits; only the SHA-256 is ever kept. */
+/** A secret is `cs` + 32 hex characters from 128 CSPRNG bits; only the SHA-256 is ever kept. */
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
 
 const tags = ['management tokens']
@@ -82,7 +82,7 @@ const nameFilter = (req: FastifyRequest): string | undefined => {
   return typeof flat === 'string' ? flat : undefined
 }
 
-/** SPEC 5.2: management tokens of the stack named by `api_key`. */
+/** Management tokens of the stack named by `api_key`. */
 export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { queries, deps } = api
   const newSecret = () => {
