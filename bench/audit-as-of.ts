@@ -12,12 +12,12 @@
 import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import Database from 'better-sqlite3'
 import { mintAuthtoken } from '../src/http/auth.js'
+import { defaultPolicy, freePort, median } from './support.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const SECRET = 'bench-audit-as-of'
@@ -35,7 +35,7 @@ const seeded = async (): Promise<string> => {
   const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
   const { emptyCounts, seedHistory } = await import('../src/cli/seed-history.js')
   const store = new SqliteEventStore(file)
-  const policy = { maxTokensPerStack: 30, planReadLimit: 10, planWriteLimit: 10, maxMembersPerStack: 1000, maxEmailsPerShare: 100, maxStacksPerUser: 100 }
+  const policy = await defaultPolicy()
   const counts = emptyCounts()
   let batch = []
   for (const a of seedHistory({ ...PLAN, seed: 7, start: new Date('2025-01-01T00:00:00.000Z'), policy }, counts)) {
@@ -50,15 +50,6 @@ const seeded = async (): Promise<string> => {
   return file
 }
 
-const freePort = async (): Promise<number> => {
-  const s = createServer().listen(0, '127.0.0.1')
-  await once(s, 'listening')
-  const { port } = s.address() as { port: number }
-  s.close()
-  return port
-}
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 const ms = (from: number) => Math.round(performance.now() - from)
 
 const measure = async (checkout: string) => {

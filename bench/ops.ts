@@ -7,12 +7,12 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { compileService } from './compile.js'
+import { freePort, median as mid } from './support.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -68,9 +68,6 @@ const rebuildTask = async (which: 'embedded' | 'esdb', how: 'parallel' | 'sequen
   await store.close()
   return { seconds, events: r.events, maxRssMb: maxRssMb(), swapMs: Math.round(r.swapMs), note: `${r.projections.join(', ')}; swap held a write lock ${Math.round(r.swapMs)} ms at most` }
 }
-
-/** Median of a list of numbers. */
-const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 /**
  * What reading the audit log from the event store's rows costs a query, against audit.db's table
@@ -245,14 +242,6 @@ const child = (task: string): Promise<Measure> =>
 const atOnce = async (names: readonly string[], note: (ms: readonly Measure[]) => string): Promise<Measure> => {
   const ms = await Promise.all(names.map((n) => child(n)))
   return { seconds: Math.max(...ms.map((m) => m.seconds)), events: ms[ms.length - 1]?.events ?? 0, maxRssMb: Math.max(...ms.map((m) => m.maxRssMb)), note: note(ms) }
-}
-
-const freePort = async (): Promise<number> => {
-  const s = createServer().listen(0, '127.0.0.1')
-  await once(s, 'listening')
-  const { port } = s.address() as { port: number }
-  s.close()
-  return port
 }
 
 /**

@@ -147,11 +147,6 @@ export class SqliteEventStore implements EventStore {
     return Promise.resolve(rowsOf(this.stmts.stream.all(stream, options.fromRevision ?? 0, options.maxCount ?? -1)).map(toStored))
   }
 
-  /** Up to `limit` events of `stream` from revision `from` on, synchronously: a long stream read a page at a time. */
-  readStreamPage(stream: string, from: number, limit: number): StoredEvent[] {
-    return rowsOf(this.stmts.stream.all(stream, from, limit)).map(toStored)
-  }
-
   /** Synchronous core of append, so that a caller on this thread can load-decide-append without a gap. */
   appendSync(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): E.Either<VersionConflict, AppendResult> {
     const result = this.db.transaction(() => this.appendRows(stream, events, expected)).immediate()

@@ -1,11 +1,10 @@
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import { assertNever, type Recorded } from '../domain/events.js'
 import type { RateLimit, Scope } from '../domain/scope.js'
-import type { EventStore, StoredEvent } from '../eventstore/port.js'
-import { SqliteEventStore } from '../eventstore/sqlite.js'
+import { forEachPage } from '../eventstore/pages.js'
+import type { EventStore } from '../eventstore/port.js'
 import { decodeOrThrow } from './decode.js'
 
-/** A token as it stood at an instant (SPEC 11, `audit --as-of`). */
+/** A token as it stood at an instant: what `audit --as-of` prints and `GET /v3/audit-logs/as-of` answers. */
 export interface TokenAsOf {
   readonly uid: string
   readonly stack: string
@@ -91,47 +90,31 @@ export class TokensAsOf {
   }
 }
 
-/** Events folded between two turns of the event loop: 10 to 30 ms of work (bench/audit-as-of.ts). */
+/** Events read and folded between two turns of the event loop: 10 to 30 ms of work (bench/audit-as-of.ts). */
 export const FOLD_PAGE = 1000
-
-/**
- * A stream a page at a time, with a turn of the event loop before each page after the first.
- * The embedded store reads each page when it is due (each is a prefix's continuation, and a
- * stream only grows at its end, so the pages make up the stream as it was at the last read);
- * another store's stream is read whole, asynchronously, and only its folding is paged.
- */
-async function* pagesOf(store: EventStore, stream: string, size: number): AsyncGenerator<readonly StoredEvent[]> {
-  if (store instanceof SqliteEventStore) {
-    let page: readonly StoredEvent[]
-    let from = 0
-    do {
-      if (from > 0) await nextTurn()
-      page = store.readStreamPage(stream, from, size)
-      if (page.length > 0) yield page
-      from += size
-    } while (page.length === size)
-    return
-  }
-  const all = await store.readStream(stream)
-  for (let i = 0; i < all.length; i += size) {
-    if (i > 0) await nextTurn()
-    yield all.slice(i, i + size)
-  }
-}
 
 /**
  * Every token of `stream` as it stood at `asOf` (ms): the stream's events that occurred by then,
  * folded. The read models keep only the present, and an event does not say what it replaced, so
  * the past cannot be had by undoing the events since: it is folded from the start. A stack of
- * 100,000 events takes the better part of a second, so the fold yields between pages and other
- * requests are answered meanwhile.
+ * 100,000 events takes the better part of a second, so the stream is read and folded a page at a
+ * time with a turn of the event loop between pages, and other requests are answered meanwhile. A
+ * stream only grows at its end and each page continues the one before, so the pages make up the
+ * stream as it stood at the last read.
  */
 export const tokensAsOf = async (store: EventStore, stream: string, asOf: number, pageSize = FOLD_PAGE): Promise<TokenAsOf[]> => {
   const folded = new TokensAsOf()
-  for await (const page of pagesOf(store, stream, pageSize))
-    for (const stored of page) {
-      const recorded = decodeOrThrow(stored)
-      if (Date.parse(recorded.metadata.occurred_at) <= asOf) folded.apply(recorded)
-    }
+  await forEachPage(
+    store,
+    stream,
+    0,
+    (page) => {
+      for (const stored of page) {
+        const recorded = decodeOrThrow(stored)
+        if (Date.parse(recorded.metadata.occurred_at) <= asOf) folded.apply(recorded)
+      }
+    },
+    { pageSize },
+  )
   return folded.at(asOf)
 }

@@ -2,12 +2,12 @@ import t from 'tap'
 import { tokensAsOf, TokensAsOf } from '../../src/read/as-of.js'
 import { decodeOrThrow } from '../../src/read/decode.js'
 import { projectedHistory } from '../cli/fixtures/history.js'
-import { FaultyStore } from '../support/app.js'
+import { Watched } from '../support/watched-store.js'
 
 t.test('tokensAsOf: paged, from the embedded store or another, it is the whole stream folded at once', async (t) => {
   const { store } = await projectedHistory(t)
-  // Another store's stream is read whole and only its folding paged.
-  const other = new FaultyStore(store)
+  // Another store (any EventStore but the embedded one's class) is read a page at a time through the port too.
+  const other = new Watched(store)
   const streams = store.connection.prepare<[], string>('SELECT DISTINCT stream FROM events ORDER BY 1').pluck().all()
   t.ok(streams.length >= 4, `${streams.length} stacks`)
   let compared = 0
@@ -23,6 +23,9 @@ t.test('tokensAsOf: paged, from the embedded store or another, it is the whole s
       for (const size of [1, 7, records.length, 1000]) {
         t.same(await tokensAsOf(store, stream, asOf, size), expected, `${stream} at ${asOf}, pages of ${size}`)
         t.same(await tokensAsOf(other, stream, asOf, size), expected, `${stream} at ${asOf}, another store, pages of ${size}`)
+        // Full pages, then the rest: an empty one after a stream of whole pages.
+        const pages = Array.from({ length: Math.floor(records.length / size) + 1 }, (_, i) => ({ from: i * size, got: Math.min(size, records.length - i * size) }))
+        t.same(other.takeReads(), pages, `${stream}: ${pages.length} reads of at most ${size}`)
         compared += 2
       }
     }

@@ -57,8 +57,9 @@ const asOfToken = {
 const tags = ['audit log']
 
 /**
- * SPEC 5.4: the audit log of token and membership changes, newest first. Callers are an
- * owner/admin authtoken, or a management token with `audit_log` read (checked by `authorizeToken`).
+ * The audit log of token and membership changes, newest first, and the stack's tokens as they
+ * stood at an instant; no secret appears in either. Callers are an owner/admin authtoken, or a
+ * management token with `audit_log` read (checked by `authorizeToken`).
  * A person's requests are limited per minute (AUDIT_RATE_LIMIT): an as-of folds the stack's history.
  */
 export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
