@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (`npm run build` first; `npm start` does it).
-import { run } from '../dist/src/cli/main.js'
+// Runs the compiled CLI (`npm run build` first; `npm start` does it). `#cli` (package.json
+// `imports`) is dist's; the tests run this same file on the sources (test/support/cli-on-sources.ts).
+import { run } from '#cli'
 
 run(process.argv.slice(2)).then(
   (code) => {

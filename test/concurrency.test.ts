@@ -8,9 +8,10 @@ import type { EventStore } from '../src/eventstore/port.js'
 import { ADMIN, FaultyStore, OWNER, READ_ENTRIES, startApp, type TestApp } from './support/app.js'
 
 /**
- * SPEC 2.11: the invariants hold when requests race, on one instance (its per-stack queue) and
- * across two instances sharing one SQLite event file (only the store's expected-revision check
- * stands between them there).
+ * The invariants hold when requests race (the live-token limit, unique names, no lost update,
+ * only an owner or admin generates), on one instance (its per-stack queue) and across two
+ * instances sharing one SQLite event file (only the store's expected-revision check stands
+ * between them there).
  */
 const TOKENS = '/v3/stacks/management_tokens'
 

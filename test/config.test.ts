@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../src/config.js'
 /** 32 bytes: the shortest AUTH_JWT_SECRET accepted. */
 const SECRET = '0123456789abcdef0123456789abcdef'
 
-t.test('defaults (SPEC 9)', async (t) => {
+t.test('defaults', async (t) => {
   t.match(loadConfig({}), {
     port: 3000,
     host: '127.0.0.1',
@@ -107,7 +107,7 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   t.throws(() => loadConfig({ PORT: 'x', HOST: 'h', AUTH_FAILURE_LIMIT: '-1' }), /PORT[\s\S]*AUTH_FAILURE_LIMIT/, 'all problems at once')
 })
 
-t.test('notifications and webhooks (SPEC 13): SMTP_URL, MAIL_FROM, NOTIFY_BEFORE, WEBHOOK_URL, WEBHOOK_SECRET', async (t) => {
+t.test('notifications and webhooks: SMTP_URL, MAIL_FROM, NOTIFY_BEFORE, WEBHOOK_URL, WEBHOOK_SECRET', async (t) => {
   t.match(loadConfig({}), { smtpUrl: undefined, mailFrom: 'management-tokens@localhost', notifyBeforeMs: 7 * 86_400_000, webhookUrl: undefined, webhookSecret: undefined })
   t.match(
     loadConfig({
@@ -142,7 +142,7 @@ t.test('notifications and webhooks (SPEC 13): SMTP_URL, MAIL_FROM, NOTIFY_BEFORE
   }
 })
 
-t.test('OpenID Connect and JWKS settings (issue 12)', async (t) => {
+t.test('OpenID Connect and JWKS settings', async (t) => {
   t.match(loadConfig({}), { oidcIssuerUrl: undefined, oidcClientId: undefined, publicUrl: undefined, jwksUrl: undefined })
   t.match(
     loadConfig({
@@ -188,7 +188,7 @@ t.test('OpenID Connect and JWKS settings (issue 12)', async (t) => {
   t.throws(() => loadConfig({ OIDC_ISSUER_URL: 'https://id.example.com' }), ConfigError)
 })
 
-t.test('TRUST_PROXY and FORWARD_AUTH_PROXY (SPEC 6.7)', async (t) => {
+t.test('TRUST_PROXY and FORWARD_AUTH_PROXY', async (t) => {
   t.match(loadConfig({}), { trustProxy: false, forwardAuthProxy: 'any' }, 'by default no proxy is trusted, and any proxy form is read with the safety rules')
   t.equal(loadConfig({ TRUST_PROXY: 'none' }).trustProxy, false)
   t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)

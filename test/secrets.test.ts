@@ -4,8 +4,8 @@ import t, { type Test } from 'tap'
 import { ADMIN, OWNER, READ_ENTRIES, startApp, type TestApp } from './support/app.js'
 
 /**
- * SPEC 2.8: a secret is returned once and only its SHA-256 is ever kept: not in events, read
- * models, logs or metrics. A full scenario, then every byte on disk and every log line is searched.
+ * A secret is returned once, in the create or rotate response, and only its SHA-256 is ever kept:
+ * not in events, read models, logs or metrics. A full scenario, then every byte on disk and every log line is searched.
  */
 const TOKENS = '/v3/stacks/management_tokens'
 

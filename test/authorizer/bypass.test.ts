@@ -1,5 +1,5 @@
 /**
- * The authorizer through the real components users put in front of it (SPEC 6.7): a real nginx
+ * The authorizer through the real components users put in front of it: a real nginx
  * with `auth_request`, gateway mode (UPSTREAM_URL) and a fastify app using the plugin, each in
  * front of a lenient CMA stand-in (test/support/cma-upstream.ts) that records which endpoint
  * ran. Attacks are generated with fast-check from every endpoint (encodings, case, fragments,
@@ -23,7 +23,11 @@ import { rawRequest } from '../support/raw-http.js'
 /** Total generated cases over the three surfaces (CI runs the default). */
 const RUNS = Number(process.env.BYPASS_RUNS ?? 10_200)
 
-/** The oracle, written from SPEC 2.3 and 5.3 alone (not from the authorizer's code). */
+/**
+ * The oracle, written from the scope rules alone (not from the authorizer's code): read allows GET
+ * and HEAD, write the other methods; `audit_log` is read-only; `$all` covers every module; without
+ * a `branch` entry only branch `main`.
+ */
 const permits = (scope: Scope, module: EndpointModule, method: string, branch: string): boolean => {
   if (typeof module !== 'string') return false
   const write = !['GET', 'HEAD'].includes(method)

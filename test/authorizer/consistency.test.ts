@@ -7,7 +7,7 @@ import { waitFor } from '../support/wait-for.js'
 
 const generous = { planReadLimit: 100_000, planWriteLimit: 100_000 }
 
-t.test('SPEC 6.5: a change whose events are projected is enforced by the next request', async (t) => {
+t.test('a change whose events are projected is enforced by the next request', async (t) => {
   const f = await authorizerFixture(t, generous)
   const app = await buildApp(f.deps, { logger: false })
   t.teardown(() => app.close())

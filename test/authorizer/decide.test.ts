@@ -16,7 +16,7 @@ const denied = (t: Test, d: Decision, status: number, code: number, outcome: str
   return d.error
 }
 
-t.test('decision order (SPEC 6.2)', async (t) => {
+t.test('decision order: 412 stack, 401 token, 401 expired, 403 scope, 422 branch, 429 rate limit, allow', async (t) => {
   fakeWallClock(t)
   const f = await authorizerFixture(t, { planReadLimit: 1000, planWriteLimit: 1000, authFailureLimit: 1000 })
   const apiKey = await f.createStack()
@@ -83,7 +83,7 @@ t.test('decision order (SPEC 6.2)', async (t) => {
   })
 })
 
-t.test('expiry to the millisecond, with the injected clock (SPEC 2.4)', async (t) => {
+t.test('expiry to the millisecond, with the injected clock', async (t) => {
   const f = await authorizerFixture(t)
   const apiKey = await f.createStack()
   const at = Date.parse('2030-06-01T00:00:00.000Z')

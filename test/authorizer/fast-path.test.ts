@@ -63,7 +63,7 @@ const same = (t: Test, fast: Res, slow: Res, generatedId: boolean) => {
   if (generatedId && slow.headers['x-request-id'] !== undefined) t.match(fast.headers['x-request-id'], UUID, 'a generated request id')
 }
 
-/** The status of each error_code a decision answers (SPEC 5.5). */
+/** The status of each error_code a decision answers. */
 const STATUS_OF_CODE: Record<number, number> = { 105: 401, 106: 401, 109: 412, 162: 403, 901: 422, 429: 429 }
 
 /** A denial names its error in headers, for gateways that replace the body; for nginx, the real status and the body too. */

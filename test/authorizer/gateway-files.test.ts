@@ -30,6 +30,16 @@ const valid = (t: Test, name: string, schema: object, data: unknown) => {
 const READ = [{ module: 'entry', acl: { read: true, write: false } }]
 const lower = (names: readonly string[]) => names.map((n) => n.toLowerCase())
 
+/** The service set up for one proxy (FORWARD_AUTH_PROXY), with a stack and a token that reads entries. */
+const serviceFor = async (t: Test, forwardAuthProxy: 'traefik' | 'envoy') => {
+  fakeWallClock(t)
+  const f = await authorizerFixture(t, { forwardAuthProxy })
+  const app = await buildApp(f.deps, { logger: false })
+  t.teardown(() => app.close())
+  const apiKey = await f.createStack()
+  return { app, apiKey, tok: await f.generateToken(apiKey, { scope: READ }) }
+}
+
 t.test('traefik.yml and dynamic.yml', async (t) => {
   const statics = load('traefik.yml')
   const dynamic = load('dynamic.yml')
@@ -50,12 +60,7 @@ t.test('traefik.yml and dynamic.yml', async (t) => {
   t.same(http.services[http.routers.cma.service].loadBalancer.servers, [{ url: 'http://127.0.0.1:8080' }], 'the CMA placeholder')
 
   // The service asked as Traefik asks: the listed headers, X-Forwarded-Method and -Uri, GET.
-  fakeWallClock(t)
-  const f = await authorizerFixture(t, { forwardAuthProxy: 'traefik' })
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
-  const apiKey = await f.createStack()
-  const tok = await f.generateToken(apiKey, { scope: READ })
+  const { app, apiKey, tok } = await serviceFor(t, 'traefik')
   const client: Record<string, string> = { api_key: apiKey, authorization: `Bearer ${tok.secret}`, branch: 'main', 'x-original-method': 'DELETE', 'x-original-uri': '/v3/stacks' }
   const passed = Object.fromEntries(Object.entries(client).filter(([name]) => lower(auth.authRequestHeaders).includes(name)))
   const res = await app.inject({ method: 'GET', url: new URL(auth.address).pathname, headers: { ...passed, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types/blog/entries' } })
@@ -94,12 +99,7 @@ t.test('envoy.yaml', async (t) => {
 
   // The service asked as Envoy asks: the original method, the prefix and path, the allowed headers
   // (Authorization is always among them).
-  fakeWallClock(t)
-  const f = await authorizerFixture(t, { forwardAuthProxy: 'envoy' })
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
-  const apiKey = await f.createStack()
-  const tok = await f.generateToken(apiKey, { scope: READ })
+  const { app, apiKey, tok } = await serviceFor(t, 'envoy')
   const client: Record<string, string> = { api_key: apiKey, authorization: tok.secret, branch: 'main', 'x-forwarded-method': 'DELETE' }
   const allowed = ['authorization', ...exact(authz.allowed_headers)]
   const passed = Object.fromEntries(Object.entries(client).filter(([name]) => allowed.includes(name)))

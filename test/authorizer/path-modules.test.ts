@@ -49,7 +49,7 @@ t.test('patterns start with /v3/<literal> (the table is indexed by that segment)
   for (const [pattern] of PATH_MODULES) t.match(pattern, /^\/v3\/[a-z_-]+(\/|$)/, pattern)
 })
 
-t.test('SPEC 6.3 examples', async (t) => {
+t.test('each CMA collection, item and nested path maps to its module', async (t) => {
   const cases: Array<[string, string]> = [
     ['/v3/content_types', 'content_type'],
     ['/v3/content_types/blog', 'content_type'],

@@ -489,6 +489,16 @@ t.test('a client that sends and never reads: the server stops reading while its 
   t.ok(most() < socket.writableHighWaterMark + answer, `at most ${most()} bytes written and not taken: under the highWaterMark (${socket.writableHighWaterMark}) and one answer (${answer})`)
 })
 
+/** A client connected to `s`, and the server's side of that connection once accepted. */
+const connected = async (s: { server: Server; port: number }) => {
+  const accepted = new Promise<Socket>((resolve) => s.server.once('connection', resolve))
+  const client = connect(s.port, '127.0.0.1')
+  const chunks: Buffer[] = []
+  client.on('data', (c: Buffer) => chunks.push(c))
+  const closed = new Promise<void>((resolve) => client.on('close', () => resolve()))
+  return { client, server: await accepted, closed, received: () => Buffer.concat(chunks).toString() }
+}
+
 t.test("an answer that waited for a promise and fills the socket: the requests after it wait for 'drain', then go on, to Node from one incomplete", async (t) => {
   let release: (d: Decision) => void = () => {}
   let asked: () => void = () => {}
@@ -499,12 +509,7 @@ t.test("an answer that waited for a promise and fills the socket: the requests a
     asked()
     return new Promise<Decision>((resolve) => (release = resolve))
   })
-  const accepted = new Promise<Socket>((resolve) => s.server.once('connection', resolve))
-  const client = connect(s.port, '127.0.0.1')
-  const chunks: Buffer[] = []
-  client.on('data', (c: Buffer) => chunks.push(c))
-  const closed = new Promise<void>((resolve) => client.on('close', () => resolve()))
-  const server = await accepted
+  const { client, server, closed, received } = await connected(s)
   // Corked, the socket keeps what is written, as a kernel whose buffers a client does not read.
   server.cork()
   const c = s.ask('c')
@@ -522,7 +527,7 @@ t.test("an answer that waited for a promise and fills the socket: the requests a
   server.uncork()
   await closed
   t.same(
-    responsesIn(Buffer.concat(chunks).toString()).map((r) => [r.status, r.headers['x-request-id'], r.headers['x-token-uid']]),
+    responsesIn(received()).map((r) => [r.status, r.headers['x-request-id'], r.headers['x-token-uid']]),
     [
       [200, 'a', 'uid-1'],
       [200, 'b', 'uid-2'],
@@ -536,12 +541,7 @@ t.test("an answer that waited for a promise and fills the socket: the requests a
 t.test('an answer waited for, to a request that asks to close: written, then the connection closes, what came after unanswered', async (t) => {
   let release: (d: Decision) => void = () => {}
   const s = await standalone(t, () => new Promise<Decision>((resolve) => (release = resolve)))
-  const accepted = new Promise<Socket>((resolve) => s.server.once('connection', resolve))
-  const client = connect(s.port, '127.0.0.1')
-  const chunks: Buffer[] = []
-  client.on('data', (c: Buffer) => chunks.push(c))
-  const closed = new Promise<void>((resolve) => client.on('close', () => resolve()))
-  const server = await accepted
+  const { client, server, closed, received } = await connected(s)
   const read = () => new Promise<void>((resolve) => server.once('data', () => resolve()))
   let reading = read()
   client.write(s.ask('a', [['Connection', 'close']]))
@@ -551,7 +551,7 @@ t.test('an answer waited for, to a request that asks to close: written, then the
   await reading
   release(allow('uid-a'))
   await closed
-  const got = responsesIn(Buffer.concat(chunks).toString())
+  const got = responsesIn(received())
   t.same(
     got.map((r) => [r.status, r.headers['x-request-id'], r.headers.connection]),
     [[200, 'a', 'close']],

@@ -128,33 +128,43 @@ const bypassRows = (t: Test, s: Setup, name: string, kind: SurfaceKind, port: nu
     return { status: res.status, reached }
   })
 
+/**
+ * One shipped file in front of the service, then in front of nothing: `whenDown` checks what the
+ * gateway answers with the service unreachable, and nothing may be forwarded then.
+ */
+const throughShippedFile = async (
+  t: Test,
+  s: Setup,
+  file: { name: string; kind: SurfaceKind; service: number },
+  start: (t: Test, ports: { service: number; upstream: number }) => Promise<{ port: number }>,
+  whenDown: (down: Answer) => void,
+) => {
+  const gateway = await start(t, { service: file.service, upstream: s.up.port })
+  const orphan = await start(t, { service: await freePort(), upstream: s.up.port })
+  fakeWallClock(t)
+  await t.test('answers as the service does', (t) => answersAsTheService(t, s, gateway.port))
+  await t.test('bypass rows', (t) => bypassRows(t, s, file.name, file.kind, gateway.port))
+  const id = caseId()
+  const down = await ask(orphan.port, 'GET', ENTRIES, { api_key: s.rows.apiKey, authorization: s.rows.secret('readEntries'), 'x-case-id': id })
+  whenDown(down)
+  t.equal(s.up.reached.get(id), undefined, 'nothing reached the upstream')
+}
+
 t.test('the shipped gateway configurations', async (t) => {
   const s = await setup(t)
 
-  await t.test('nginx.conf', { skip: NGINX ? false : 'nginx is not installed (apt-get install -y nginx)' }, async (t) => {
-    const nginx = await startShippedNginx(t, { service: s.nginxService, upstream: s.up.port })
-    // The service down: nginx's own error in JSON, and nothing forwarded.
-    const orphan = await startShippedNginx(t, { service: await freePort(), upstream: s.up.port })
-    fakeWallClock(t)
-    await t.test('answers as the service does', (t) => answersAsTheService(t, s, nginx.port))
-    await t.test('bypass rows', (t) => bypassRows(t, s, 'nginx.conf', 'nginx', nginx.port))
-    const id = caseId()
-    const down = await ask(orphan.port, 'GET', ENTRIES, { api_key: s.rows.apiKey, authorization: s.rows.secret('readEntries'), 'x-case-id': id })
-    t.equal(down.status, 503, 'the service unreachable: 503')
-    t.match(down.headers['content-type'], /^application\/json/)
-    t.same(JSON.parse(down.body), { error_message: 'The authorizer is unavailable; try again shortly.', error_code: 503, errors: {} })
-    t.equal(s.up.reached.get(id), undefined, 'nothing reached the upstream')
-  })
+  await t.test('nginx.conf', { skip: NGINX ? false : 'nginx is not installed (apt-get install -y nginx)' }, (t) =>
+    throughShippedFile(t, s, { name: 'nginx.conf', kind: 'nginx', service: s.nginxService }, startShippedNginx, (down) => {
+      // nginx's own error in JSON.
+      t.equal(down.status, 503, 'the service unreachable: 503')
+      t.match(down.headers['content-type'], /^application\/json/)
+      t.same(JSON.parse(down.body), { error_message: 'The authorizer is unavailable; try again shortly.', error_code: 503, errors: {} })
+    }),
+  )
 
-  await t.test('Caddyfile', { skip: CADDY ? false : 'caddy is not installed (apt-get install -y caddy)' }, async (t) => {
-    const caddy = await startShippedCaddy(t, { service: s.caddyService, upstream: s.up.port })
-    const orphan = await startShippedCaddy(t, { service: await freePort(), upstream: s.up.port })
-    fakeWallClock(t)
-    await t.test('answers as the service does', (t) => answersAsTheService(t, s, caddy.port))
-    await t.test('bypass rows', (t) => bypassRows(t, s, 'Caddyfile', 'caddy', caddy.port))
-    const id = caseId()
-    const down = await ask(orphan.port, 'GET', ENTRIES, { api_key: s.rows.apiKey, authorization: s.rows.secret('readEntries'), 'x-case-id': id })
-    t.equal(down.status, 502, "the service unreachable: Caddy's 502")
-    t.equal(s.up.reached.get(id), undefined, 'nothing reached the upstream')
-  })
+  await t.test('Caddyfile', { skip: CADDY ? false : 'caddy is not installed (apt-get install -y caddy)' }, (t) =>
+    throughShippedFile(t, s, { name: 'Caddyfile', kind: 'caddy', service: s.caddyService }, startShippedCaddy, (down) => {
+      t.equal(down.status, 502, "the service unreachable: Caddy's 502")
+    }),
+  )
 })

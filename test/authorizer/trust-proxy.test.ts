@@ -5,8 +5,9 @@ import { authorizerFixture, fakeWallClock, newSecret } from '../support/authoriz
 import { OWNER, startApp } from '../support/app.js'
 
 /**
- * TRUST_PROXY (SPEC 6.7): a client's own X-Forwarded-For moves neither the failed-authentication
- * limiter nor the audit log's remote_addr, unless the proxy it came through is trusted.
+ * TRUST_PROXY says whose X-Forwarded-For is believed: a client's own X-Forwarded-For moves neither
+ * the failed-authentication limiter nor the audit log's remote_addr, unless the proxy it came
+ * through is trusted.
  * `inject` comes from 127.0.0.1, so `loopback` stands for "the proxy in front is trusted".
  */
 

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
+import { CLI_ON_SOURCES } from '../support/cli-on-sources.js'
 import { plainEnv } from '../support/plain-env.js'
 import { API_KEY, cli, knownHistory } from './fixtures/history.js'
 
@@ -16,7 +17,7 @@ const EVIL_UID = 'blt00000000000000ee'
 /** The CLI as a separate process (tsx, as test/notifications/delivery.test.ts does: tap's loader compiles slowly): stdout as bytes. */
 const spawnCli = (dir: string, ...args: string[]) =>
   new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/cli-child.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...CLI_ON_SOURCES, ...args], {
       env: { ...plainEnv(), DATA_DIR: dir, LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

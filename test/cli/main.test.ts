@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createVerifier } from 'fast-jwt'
 import t, { type Test } from 'tap'
 import { run, type Io } from '../../src/cli/main.js'
+import { CLI_ON_SOURCES } from '../support/cli-on-sources.js'
 import { waitFor } from '../support/wait-for.js'
 
 const capture = (env: Record<string, string | undefined>) => {
@@ -183,7 +184,7 @@ t.test('start-up refusals exit 2 with a message naming the variable, listen nowh
 t.test("the image's environment without a secret: the real process exits 2 naming AUTH_JWT_SECRET and never serves", async (t) => {
   const dir = dataDir(t)
   const port = await freePort()
-  const child = spawn(process.execPath, [...process.execArgv, 'test/support/cli-child.ts', 'serve'], {
+  const child = spawn(process.execPath, [...process.execArgv, ...CLI_ON_SOURCES, 'serve'], {
     env: { ...process.env, ...IMAGE, PORT: String(port), DATA_DIR: dir, LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

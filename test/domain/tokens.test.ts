@@ -27,7 +27,7 @@ t.test('GenerateToken', async (t) => {
   t.test('by an admin > allowed', async (t) => {
     given(t, stackWithTeam).when(generate(admin, 'blt1')).then([tokenGenerated('blt1')])
   })
-  t.test('by a developer > forbidden (rule 2.2)', async (t) => {
+  t.test('by a developer > forbidden: only the owner or an admin manage tokens', async (t) => {
     given(t, stackWithTeam).when(generate(developer, 'blt1')).thenError('forbidden')
   })
   t.test('by a non-member > forbidden', async (t) => {
@@ -41,7 +41,7 @@ t.test('GenerateToken', async (t) => {
       .when(generate(admin, 'blt1'))
       .thenError('forbidden')
   })
-  t.test('the 31st live token > token-limit-reached (rule 2.6)', async (t) => {
+  t.test('the 31st live token > token-limit-reached', async (t) => {
     const thirty = Array.from({ length: 30 }, (_, i) => tokenGenerated(`blt${i}`))
     given(t, [...stackWithTeam, ...thirty]).when(generate(owner, 'bltnew')).thenError('token-limit-reached')
   })
@@ -54,7 +54,7 @@ t.test('GenerateToken', async (t) => {
       .when(generate(owner, 'b'))
       .thenError('token-limit-reached')
   })
-  t.test('a name taken by a live token > validation on name (rule 2.7)', async (t) => {
+  t.test('a name taken by a live token > validation on name', async (t) => {
     given(t, withToken).when(generate(owner, 'blt2', { name: 'ci' })).thenError('validation', 'name')
   })
   t.test('a name of a revoked token > allowed', async (t) => {
@@ -75,7 +75,7 @@ t.test('GenerateToken', async (t) => {
   t.test('a reused uid > validation on uid', async (t) => {
     given(t, withToken).when(generate(owner, 'blt1', { name: 'other' })).thenError('validation', 'uid')
   })
-  t.test('scope rules (rule 2.3, SPEC 5.3)', async (t) => {
+  t.test('scope rules: write needs read, known modules, audit_log read-only, branch lists only where enforced', async (t) => {
     const scope = (s: unknown) => generate(owner, 'blt1', { scope: s as typeof READ_ENTRY })
     given(t, stackWithTeam).when(scope([{ module: 'entry', acl: { read: false, write: true } }])).thenError('validation', 'scope[0].acl')
     given(t, stackWithTeam).when(scope([{ module: 'entry', acl: { read: false, write: false } }])).thenError('validation', 'scope[0].acl')
@@ -86,7 +86,8 @@ t.test('GenerateToken', async (t) => {
       .when(scope([{ module: 'branch_alias', acl: { read: true, write: false }, branch_aliases: [] }]))
       .thenError('validation', 'scope[0].branch_aliases')
     given(t, stackWithTeam).when(scope([])).thenError('validation', 'scope')
-    // SPEC 6.7: branch lists are enforced only as the token's branches, so elsewhere they are refused.
+    // A scope field is enforced on every surface or refused: branch lists are enforced only as the
+    // token's branches, so elsewhere they are refused.
     given(t, stackWithTeam)
       .when(scope([{ module: 'entry', acl: { read: true, write: false }, branches: ['dev'] }]))
       .thenError('validation', 'scope[0].branches')
@@ -109,7 +110,7 @@ t.test('GenerateToken', async (t) => {
     const r = given(t, stackWithTeam).when(generate(owner, 'b', { scope: [{ module: 'stacks', acl: { read: true, write: false } }] })).result
     t.match(r, { _tag: 'Left', left: { message: /stacks/ } })
   })
-  t.test('expiry rules (rule 2.4)', async (t) => {
+  t.test('expiry rules: a date or instant in the future, or null for never', async (t) => {
     const exp = (e: string | null) => generate(owner, 'blt1', { expires_on: e })
     given(t, stackWithTeam).when(exp('2026-03-01')).thenError('validation', 'expires_on') // today: not in the future
     given(t, stackWithTeam).when(exp('2026-02-28')).thenError('validation', 'expires_on')
@@ -124,7 +125,7 @@ t.test('GenerateToken', async (t) => {
       .then([tokenGenerated('blt1', 'blt1', { expires_on: '2026-03-01T12:00:00.001Z' })])
     given(t, stackWithTeam).when(exp(null)).then([tokenGenerated('blt1')])
   })
-  t.test('rate-limit rules (rule 2.5)', async (t) => {
+  t.test('rate-limit rules: whole numbers from 1 up to the plan limit', async (t) => {
     const rl = (read: number, write: number) => generate(owner, 'blt1', { rate_limit: { read, write } })
     given(t, stackWithTeam).when(rl(11, 1)).thenError('validation', 'rate_limit.read')
     given(t, stackWithTeam).when(rl(1, 11)).thenError('validation', 'rate_limit.write')
@@ -179,7 +180,7 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
   t.test('an unknown token > token-not-found', async (t) => {
     given(t, withToken).when({ ...base, token_uid: 'nope', changes: { name: 'x' } }).thenError('token-not-found')
   })
-  t.test('when revoked > rejects every change with token-revoked (rule 2.9)', async (t) => {
+  t.test('when revoked > rejects every change with token-revoked: revocation is final', async (t) => {
     const gone = [...withToken, revoked('blt1')]
     given(t, gone).when({ type: 'ChangeLimits', actor: owner, token_uid: 'blt1', rate_limit: { read: 1, write: 1 } }).thenError('token-revoked')
     given(t, gone).when({ type: 'ChangeScope', actor: owner, token_uid: 'blt1', scope: READ_ENTRY }).thenError('token-revoked')
@@ -208,14 +209,14 @@ t.test('RevokeToken', async (t) => {
   t.test('by a developer > forbidden', async (t) => {
     given(t, withToken).when({ type: 'RevokeToken', actor: developer, token_uid: 'blt1' }).thenError('forbidden')
   })
-  t.test('a token keeps working when its creator leaves (rule 2.1): revocation needs a manager', async (t) => {
+  t.test('a token keeps working when its creator leaves: revocation needs a manager', async (t) => {
     const creatorLeft = [...stackWithTeam, tokenGenerated('blt1'), { type: 'MemberUnshared', data: { api_key: API_KEY, email: admin.email } } as DomainEvent]
     given(t, creatorLeft).when({ type: 'RevokeToken', actor: admin, token_uid: 'blt1' }).thenError('forbidden')
     given(t, creatorLeft).when({ type: 'RevokeToken', actor: owner, token_uid: 'blt1' }).then([revoked('blt1')])
   })
 })
 
-t.test('RotateToken (rule 2.10)', async (t) => {
+t.test('RotateToken: a new secret for the same token, the old one kept for a grace period', async (t) => {
   const rotate = (grace: number) => ({ type: 'RotateToken' as const, actor: owner, token_uid: 'blt1', secret_hash: 'hash-new', previous_expires_in_seconds: grace })
   t.test('with a grace period > the old secret works until now + grace', async (t) => {
     given(t, withToken)

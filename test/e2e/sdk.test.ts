@@ -27,7 +27,7 @@ const rejection = async (p: Promise<unknown>): Promise<SdkError> => {
   throw new Error('expected the SDK call to fail')
 }
 
-t.test('the official @contentstack/management SDK drives the service unchanged (SPEC 5)', async (t) => {
+t.test('the official @contentstack/management SDK drives the service unchanged', async (t) => {
   const a = await startApp(t)
   await a.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = a.app.server.address() as AddressInfo

@@ -1,5 +1,5 @@
 /**
- * Issue 4: the SDK end-to-end scenario and the authorizer suites run once more with the service
+ * The SDK end-to-end scenario and the authorizer suites run once more with the service
  * on EventStoreDB, through the real client and the in-process gRPC test double
  * (TEST_EVENT_STORE=esdb-double, read by test/support/store-under-test.ts).
  */

@@ -4,7 +4,7 @@ import { ADMIN, DEVELOPER, OWNER, READ_ENTRIES, START, STRANGER, startApp } from
 const TOKENS = '/v3/stacks/management_tokens'
 const at = (seconds: number) => new Date(START.getTime() + seconds * 1000).toISOString()
 
-t.test('GET /v3/audit-logs and /v3/audit-logs/:uid (SPEC 5.4)', async (t) => {
+t.test('GET /v3/audit-logs and /v3/audit-logs/:uid', async (t) => {
   const a = await startApp(t, { clock: true })
   const apiKey = await a.createStack(OWNER, 'Audited') // t=0
   a.clock?.advance(1000)

@@ -9,7 +9,7 @@ import { DEV_SECRET_FILE, mintAuthtoken, resolveJwtKey } from '../../src/http/au
 import { openService } from '../../src/service.js'
 import { OWNER, tempDir } from '../support/app.js'
 
-t.test('SPEC 3: without a configured key, a random development secret is kept in the data folder', async (t) => {
+t.test('without a configured key, a random development secret is kept in the data folder', async (t) => {
   const dataDir = join(tempDir(t), 'nested', 'data')
   const first = resolveJwtKey(testConfig({ dataDir }))
   if (!first) throw new Error('a development key is expected')
@@ -20,7 +20,7 @@ t.test('SPEC 3: without a configured key, a random development secret is kept in
   t.same(resolveJwtKey(testConfig({ dataDir, jwtSecret: 's' })), { secret: 's', development: false })
 })
 
-t.test('SPEC 3: with AUTH_JWT_PUBLIC_KEY, RS256 authtokens are verified; HS256 ones are refused', async (t) => {
+t.test('with AUTH_JWT_PUBLIC_KEY, RS256 authtokens are verified; HS256 ones are refused', async (t) => {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
   const dataDir = tempDir(t)

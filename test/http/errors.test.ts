@@ -4,7 +4,7 @@ import t from 'tap'
 import { FaultyStore, JWT_SECRET, OWNER, READ_ENTRIES, startApp } from '../support/app.js'
 
 const TOKENS = '/v3/stacks/management_tokens'
-const isSpecBody = (body: Record<string, unknown>) =>
+const isErrorBody = (body: Record<string, unknown>) =>
   typeof body.error_message === 'string' && typeof body.error_code === 'number' && typeof body.errors === 'object'
 
 t.test('400: malformed JSON, wrong content type, empty JSON body', async (t) => {
@@ -30,7 +30,7 @@ t.test('400: malformed JSON, wrong content type, empty JSON body', async (t) => 
   }
   const proto = await send('{"token":{"name":"x","scope":[],"__proto__":{"admin":true}}}', 'application/json')
   t.equal(proto.statusCode, 400, 'prototype poisoning is refused')
-  t.ok(isSpecBody(proto.json()))
+  t.ok(isErrorBody(proto.json()))
   const length = await a.app.inject({
     method: 'POST',
     url: '/v3/stacks',
@@ -38,11 +38,11 @@ t.test('400: malformed JSON, wrong content type, empty JSON body', async (t) => 
     payload: '{"stack":{"name":"x"}}',
   })
   t.equal(length.statusCode, 400, 'a Content-Length that does not match the body')
-  t.ok(isSpecBody(length.json()))
+  t.ok(isErrorBody(length.json()))
   const badUrl = await a.call({ method: 'GET', url: `${TOKENS}/%E0%A4%A`, as: OWNER, apiKey })
   t.equal(badUrl.statusCode, 400, 'a URL that does not decode')
   t.equal(badUrl.json().error_code, 100, badUrl.body)
-  t.ok(isSpecBody(badUrl.json()))
+  t.ok(isErrorBody(badUrl.json()))
 })
 
 t.test('413 for a body over the limit', async (t) => {
@@ -52,7 +52,7 @@ t.test('413 for a body over the limit', async (t) => {
   t.ok(res.json().errors.body)
 })
 
-t.test('404 for a route that does not exist, in the SPEC 5.5 shape', async (t) => {
+t.test('404 for a route that does not exist, as an error body', async (t) => {
   const a = await startApp(t)
   const res = await a.call({ method: 'GET', url: '/v3/nothing-here?x=1', as: OWNER })
   t.equal(res.statusCode, 404)
@@ -200,7 +200,7 @@ t.test('invalid input never causes a 500 (property)', async (t) => {
     fc.asyncProperty(requests, async (r) => {
       const res = await a.call({ ...r, as: OWNER, apiKey, ...('body' in r ? { body: JSON.stringify(r.body), headers: { 'content-type': 'application/json' } } : {}) })
       if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${JSON.stringify(r)}: ${res.body}`)
-      if (res.statusCode >= 400 && !isSpecBody(res.json())) throw new Error(`not a SPEC 5.5 body: ${res.body}`)
+      if (res.statusCode >= 400 && !isErrorBody(res.json())) throw new Error(`not an error body {error_message, error_code, errors}: ${res.body}`)
     }),
     { numRuns: 300, seed: 20260301 },
   )
@@ -238,7 +238,7 @@ const raw = async (port: number, bytes: string): Promise<string> => {
   })
 }
 
-t.test('framework errors on a real socket: headers too large (431) and garbage (400) in the SPEC 5.5 shape', async (t) => {
+t.test('framework errors on a real socket: headers too large (431) and garbage (400) as error bodies', async (t) => {
   const a = await startApp(t)
   await a.app.listen({ port: 0, host: '127.0.0.1' })
   const port = (a.app.server.address() as { port: number }).port
@@ -253,7 +253,7 @@ t.test('framework errors on a real socket: headers too large (431) and garbage (
   const garbage = await raw(port, 'NOT HTTP AT ALL\r\n\r\n')
   t.match(garbage, /^HTTP\/1\.1 400 /)
   const body = JSON.parse(garbage.split('\r\n\r\n')[1] as string)
-  t.ok(isSpecBody(body), garbage)
+  t.ok(isErrorBody(body), garbage)
   t.same(body.errors, { request: ['is not valid HTTP'] })
 })
 
@@ -292,7 +292,7 @@ t.test('invalid URLs and headers never cause a 500 (property)', async (t) => {
         ...(r.body === undefined || r.method === 'GET' || r.method === 'HEAD' ? {} : { payload: r.body }),
       })
       if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${JSON.stringify(r).slice(0, 500)}: ${res.body}`)
-      if (res.statusCode >= 400 && r.method !== 'HEAD' && !isSpecBody(res.json())) throw new Error(`not a SPEC 5.5 body: ${res.body}`)
+      if (res.statusCode >= 400 && r.method !== 'HEAD' && !isErrorBody(res.json())) throw new Error(`not an error body {error_message, error_code, errors}: ${res.body}`)
     }),
     { numRuns: 400, seed: 20261201 },
   )

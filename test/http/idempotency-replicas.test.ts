@@ -1,5 +1,5 @@
 /**
- * SPEC 5.2 across a deployment: a client retrying through a load balancer reaches another
+ * Idempotency-Key across a deployment: a client retrying through a load balancer reaches another
  * instance. Two service instances share one event store (the embedded SQLite file, and
  * EventStoreDB through the gRPC double); each has its own read models.
  */

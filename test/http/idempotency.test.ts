@@ -5,7 +5,7 @@ import { ADMIN, FaultyStore, OWNER, READ_ENTRIES, startApp } from '../support/ap
 
 const TOKENS = '/v3/stacks/management_tokens'
 
-t.test('Idempotency-Key on POST (SPEC 5.2)', async (t) => {
+t.test('Idempotency-Key on POST', async (t) => {
   let store: FaultyStore | undefined
   const a = await startApp(t, { clock: true, wrapStore: (s) => (store = new FaultyStore(s)) })
   const apiKey = await a.createStack()

@@ -41,7 +41,7 @@ t.test('GET /readyz: 503 until the read models have caught up', async (t) => {
   t.same(res.json(), { ready: false, position: 0 })
 })
 
-t.test('GET /docs lists every registered route (SPEC 10, issue 2 item 6)', async (t) => {
+t.test('GET /docs lists every registered route', async (t) => {
   // Record every route the app registers, through a fastify factory that adds an onRoute hook first.
   const routes: RouteOptions[] = []
   const recording = (opts: FastifyServerOptions) => {

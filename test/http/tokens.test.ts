@@ -385,7 +385,7 @@ t.test('DELETE /v3/stacks/management_tokens/:uid', async (t) => {
   t.same(
     a.service.readDb.prepare('SELECT * FROM token_secrets WHERE token_uid = ?').all(tok.uid),
     [],
-    'SPEC 6.5: when the 200 is sent, no secret of the token is in the read model',
+    'when the 200 is sent, no secret of the token is left in the read model',
   )
   const row = a.service.readDb.prepare('SELECT revoked_at, revoked_by FROM tokens WHERE uid = ?').get(tok.uid)
   t.same(row, { revoked_at: START.toISOString(), revoked_by: 'u-admin' })

@@ -42,7 +42,7 @@ export interface AuthorizerFixture extends Instance {
   readonly clock: { ms: number }
   /** Appends one event to the stack's stream; resolves with its position (not yet projected). */
   append(apiKey: string, type: string, data: Record<string, unknown>): Promise<number>
-  /** Appends and waits until this instance's read models include the event (SPEC 6.5). */
+  /** Appends and waits until this instance's read models include the event, as a command does before it answers. */
   given(apiKey: string, type: string, data: Record<string, unknown>): Promise<number>
   createStack(): Promise<string>
   generateToken(apiKey: string, options?: TokenOptions): Promise<{ uid: string; secret: string }>

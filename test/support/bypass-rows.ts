@@ -1,8 +1,10 @@
 /**
- * The bypass classes of SPEC 6.7, one row each, for every surface a test puts in front of the
- * CMA stand-in (test/support/cma-upstream.ts): gateway mode, the plugin, and proxies asking
- * forward-auth (test/authorizer/bypass.test.ts's nginx, docs/gateways/' nginx and Caddy). A row
- * is denied (no handler runs, the status is the row's) or, for `passes`, reaches its handler.
+ * Requests that could be read two ways (forged or repeated headers, encodings, case, dot
+ * segments, matrix parameters, method overrides), one row each, for every surface a test puts
+ * in front of the CMA stand-in (test/support/cma-upstream.ts): gateway mode, the plugin, and
+ * proxies asking forward-auth (test/authorizer/bypass.test.ts's nginx, docs/gateways/' nginx and
+ * Caddy). A row is denied (no handler runs, the status is the row's) or, for `passes`, reaches
+ * its handler.
  */
 import type { Test } from 'tap'
 import type { Scope } from '../../src/domain/scope.js'
