@@ -61,6 +61,13 @@ module.exports = {
       from: { path: '^projections/' },
       to: { path: '^src/(http|authorizer|cli|react|write)/|^src/service\\.ts$' },
     },
+    {
+      name: 'reactors-pure',
+      severity: 'error',
+      comment: 'reactors/ hold what is due and what to say: pure functions of events, importing only the domain.',
+      from: { path: '^reactors/' },
+      to: { pathNot: '^(reactors|src/domain)/', dependencyTypesNot: ['core'] },
+    },
   ],
   options: {
     tsPreCompilationDeps: true,
