@@ -58,7 +58,7 @@ export const openReadModels = (dataDir: string, projections: readonly Projection
  * the expiry reactor, and the one authorizer, whose failed-authentication limiter every surface
  * shares: built here so that nothing below can build a second.
  */
-export const share = (deps: ServiceDeps, logger: Logger): Shared => {
+export const buildShared = (deps: ServiceDeps, logger: Logger): Shared => {
   const { config, store, readDb, projector, clock, metrics } = deps
   const queries = createQueries(readDb, deps.audit)
   const handle = createCommandHandler({
@@ -72,18 +72,7 @@ export const share = (deps: ServiceDeps, logger: Logger): Shared => {
     { config, readDb, clock, metrics, projector, store },
     { onLimiterError: (e) => logger.warn({ err: e }, 'rate-limit counters unavailable; request not rate-limited') },
   )
-  return {
-    config,
-    clock,
-    randomBytes: deps.randomBytes,
-    metrics,
-    store,
-    queries,
-    handle,
-    authorizer,
-    readiness: projector,
-    close: () => authorizer.close(),
-  }
+  return { config, clock, randomBytes: deps.randomBytes, metrics, store, queries, handle, authorizer, readiness: projector, close: () => authorizer.close() }
 }
 
 export interface ServiceOverrides {
@@ -120,7 +109,7 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   collectDefaultMetrics({ register: metrics })
   const audit = auditSourceFor(store)
   const deps: ServiceDeps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, ...(audit ? { audit } : {}) }
-  const shared = share(deps, logger)
+  const shared = buildShared(deps, logger)
   const notifications = openNotifications({
     config,
     store,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from '../../src/config.js'
 import { type AppOptions, buildApp } from '../../src/http/app.js'
 import { serviceLogger } from '../../src/logger.js'
-import { share, type ServiceDeps } from '../../src/service.js'
+import { buildShared, type ServiceDeps } from '../../src/service.js'
 
 /** The subset of a tap Test used here. */
 interface Teardown {
@@ -22,7 +22,7 @@ export interface AppOverOptions {
  * the authorizer, are closed at teardown.
  */
 export const appOver = async (t: Teardown, deps: ServiceDeps, o: AppOverOptions = {}): Promise<FastifyInstance> => {
-  const shared = share(o.config ? { ...deps, config: { ...deps.config, ...o.config } } : deps, serviceLogger('silent'))
+  const shared = buildShared(o.config ? { ...deps, config: { ...deps.config, ...o.config } } : deps, serviceLogger('silent'))
   t.teardown(() => shared.close())
   const app = await buildApp(shared, { logger: o.logger ?? false })
   t.teardown(() => app.close())
