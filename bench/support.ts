@@ -21,6 +21,6 @@ export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => 
  */
 export const defaultPolicy = async (): Promise<Policy> => {
   const { loadConfig } = await import('../src/config.js')
-  const { policyOf } = await import('../src/http/context.js')
-  return policyOf({ config: loadConfig({}) })
+  const { policyOf } = await import('../src/write/policy.js')
+  return policyOf(loadConfig({}))
 }

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import type Database from 'better-sqlite3'
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { PROJECTIONS, projectionsFor } from '../projections/index.js'
+import { createAuthorizer } from './authorizer/decide.js'
 import type { Config } from './config.js'
 import { openEventStore } from './eventstore/open.js'
 import type { EventStore } from './eventstore/port.js'
-import { commandHandlerFor } from './http/context.js'
+import { type AppOptions, buildApp } from './http/app.js'
+import type { AppDeps } from './http/deps.js'
 import { serviceLogger } from './logger.js'
 import { openNotifications, type Notifications } from './react/index.js'
 import type { Scheduler } from './react/scheduler.js'
@@ -15,9 +18,13 @@ import { auditSourceFor } from './read/events-audit.js'
 import { Projector } from './read/projector.js'
 import { createQueries, type AuditSource } from './read/queries.js'
 import type { Projection } from './read/projection.js'
-import type { CommandHandler } from './write/handle-command.js'
+import { createCommandHandler } from './write/handle-command.js'
+import { policyOf } from './write/policy.js'
 
-/** Everything a running instance is made of; passed to buildApp, never held in module state. */
+// The composition root: it picks the adapters and builds, once per instance, what the layers
+// below take as arguments. Only the CLI and the package entry point import it.
+
+/** What an instance opens (store, read models, projector) and reads time, randomness and metrics from. */
 export interface ServiceDeps {
   readonly config: Config
   readonly store: EventStore
@@ -28,17 +35,16 @@ export interface ServiceDeps {
   readonly metrics: Registry
   /** Where the audit log is read (auditSourceFor); without one, the audit-log projection's table. */
   readonly audit?: AuditSource
-  /**
-   * The instance's one write path, shared by the API and the expiry reactor: one queue per stack
-   * and one cache of folded stacks. Without it, buildApp makes its own.
-   */
-  readonly handle?: CommandHandler
 }
 
-export interface Service extends ServiceDeps {
+/** What the instance's surfaces share, built once over its adapters; `close` closes the authorizer. */
+export interface Shared extends AppDeps {
+  close(): Promise<void>
+}
+
+export interface Service extends ServiceDeps, Shared {
   /** The expiry reactor and the outbox of mails and webhooks. */
   readonly notifications: Notifications
-  close(): Promise<void>
 }
 
 /**
@@ -47,6 +53,28 @@ export interface Service extends ServiceDeps {
  */
 export const openReadModels = (dataDir: string, projections: readonly Projection[] = PROJECTIONS): Database.Database => openFiles(dataDir, projections)
 
+/**
+ * The one command handler (one queue per stack, one cache of folded stacks), shared by the API and
+ * the expiry reactor, and the one authorizer, whose failed-authentication limiter every surface
+ * shares: built here so that nothing below can build a second.
+ */
+export const buildShared = (deps: ServiceDeps, logger: Logger): Shared => {
+  const { config, store, readDb, projector, clock, metrics } = deps
+  const queries = createQueries(readDb, deps.audit)
+  const handle = createCommandHandler({
+    store,
+    clock,
+    policy: policyOf(config),
+    waitForProjection: (p) => projector.waitFor(p),
+    stacksCreatedBy: (uid) => queries.stacksCreatedBy(uid),
+  })
+  const authorizer = createAuthorizer(
+    { config, readDb, clock, metrics, projector, store },
+    { onLimiterError: (e) => logger.warn({ err: e }, 'rate-limit counters unavailable; request not rate-limited') },
+  )
+  return { config, clock, randomBytes: deps.randomBytes, metrics, store, queries, handle, authorizer, readiness: projector, close: () => authorizer.close() }
+}
+
 export interface ServiceOverrides {
   readonly store?: EventStore
   readonly clock?: () => Date
@@ -54,11 +82,11 @@ export interface ServiceOverrides {
   readonly onProjectionFailure?: (e: unknown) => void
   /** When the expiry reactor runs again; tests drive it by hand. */
   readonly scheduler?: Scheduler
-  /** For what runs outside requests (the reactor and its deliveries). */
+  /** For what runs outside requests (the reactor and its deliveries, the authorizer's limiter). */
   readonly logger?: Logger
 }
 
-/** Opens the event store and read models and starts projecting. */
+/** Opens the event store and read models, starts projecting and the reactors. */
 export const openService = async (config: Config, o: ServiceOverrides = {}): Promise<Service> => {
   const logger = o.logger ?? serviceLogger(config.logLevel)
   const store = o.store ?? (await openEventStore(config.eventStoreUrl, config.dataDir))
@@ -80,12 +108,12 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   // Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC, handles) on this instance's registry.
   collectDefaultMetrics({ register: metrics })
   const audit = auditSourceFor(store)
-  const handle = commandHandlerFor({ config, store, clock, projector }, createQueries(readDb))
-  const deps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, handle, ...(audit ? { audit } : {}) }
+  const deps: ServiceDeps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, ...(audit ? { audit } : {}) }
+  const shared = buildShared(deps, logger)
   const notifications = openNotifications({
     config,
     store,
-    handle,
+    handle: shared.handle,
     clock,
     registry: metrics,
     logger,
@@ -94,13 +122,43 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   notifications.reactor.start()
   return {
     ...deps,
+    ...shared,
     notifications,
     async close() {
       closed = true
       await notifications.close()
+      await shared.close()
       await projector.stop()
       await store.close()
       readDb.close()
+    },
+  }
+}
+
+export interface Running {
+  readonly service: Service
+  readonly app: FastifyInstance
+  /** Closes the app, then the service. */
+  close(): Promise<void>
+}
+
+/** A service and its HTTP app (one logger for both unless `options.logger` says otherwise). */
+export const openApp = async (config: Config, o: ServiceOverrides = {}, options: AppOptions = {}): Promise<Running> => {
+  const logger = o.logger ?? serviceLogger(config.logLevel)
+  const service = await openService(config, { ...o, logger })
+  let app: FastifyInstance
+  try {
+    app = await buildApp(service, { logger, ...options })
+  } catch (e) {
+    await service.close()
+    throw e
+  }
+  return {
+    service,
+    app,
+    async close() {
+      await app.close()
+      await service.close()
     },
   }
 }

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { Registry } from 'prom-client'
+import type { Config } from '../config.js'
 import type { Api } from '../http/context.js'
-import type { ServiceDeps } from '../service.js'
-import { createAuthorizer } from './decide.js'
+import type { Authorizer } from './decide.js'
 import type { FastPathHost } from './fast-path.js'
 import { forwardAuth } from './forward-auth.js'
 import { gateway } from './gateway.js'
@@ -10,17 +11,24 @@ import { inputOf, trustFunction } from './request-input.js'
 export { createAuthorizer } from './decide.js'
 export type { Authorizer, AuthorizeInput, Decision } from './decide.js'
 
+export interface AuthorizerSurfaceOptions {
+  /** The instance's one authorizer, built and closed by the composition root: every surface shares its limiter. */
+  readonly authorizer: Authorizer
+  readonly config: Pick<Config, 'forwardAuth429As403' | 'forwardAuthProxy' | 'trustProxy' | 'upstreamUrl'>
+  /** Served at `/metrics` unless the app has that route already. */
+  readonly metrics: Registry
+  /** The management routes' Api: given `authorizeToken` here. */
+  readonly api?: Api | undefined
+  /** buildApp's server: forward-auth's common requests then skip fastify. */
+  readonly fastPath?: FastPathHost | undefined
+}
+
 /**
  * The authorizer's HTTP surfaces on the service: forward-auth, gateway mode (with UPSTREAM_URL),
  * `/metrics`, and `api.authorizeToken` for management routes that admit a management token
- * (the audit log). The failed-authentication limiter lives in the authorizer, so every surface
- * shares it. With `fastPath` (buildApp's server), forward-auth's common requests skip fastify.
+ * (the audit log).
  */
-export const authorizerSurface: FastifyPluginAsync<{ deps: ServiceDeps; api?: Api; fastPath?: FastPathHost }> = async (app, { deps, api, fastPath }) => {
-  const authorizer = createAuthorizer(deps, {
-    onLimiterError: (e) => app.log.warn({ err: e }, 'rate-limit counters unavailable; request not rate-limited'),
-  })
-  app.addHook('onClose', () => authorizer.close())
+export const authorizerSurface: FastifyPluginAsync<AuthorizerSurfaceOptions> = async (app, { authorizer, config, metrics, api, fastPath }) => {
   if (api)
     api.authorizeToken = async (req) => {
       const d = await authorizer.authorize(inputOf(req))
@@ -28,14 +36,14 @@ export const authorizerSurface: FastifyPluginAsync<{ deps: ServiceDeps; api?: Ap
     }
   await app.register(forwardAuth, {
     authorizer,
-    rateLimitAs403: deps.config.forwardAuth429As403,
-    proxy: deps.config.forwardAuthProxy,
-    trust: trustFunction(deps.config.trustProxy),
+    rateLimitAs403: config.forwardAuth429As403,
+    proxy: config.forwardAuthProxy,
+    trust: trustFunction(config.trustProxy),
     fastPath,
   })
-  if (deps.config.upstreamUrl) await app.register(gateway, { authorizer, upstream: deps.config.upstreamUrl })
+  if (config.upstreamUrl) await app.register(gateway, { authorizer, upstream: config.upstreamUrl })
   if (!app.hasRoute({ method: 'GET', url: '/metrics' }))
     app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
-      reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
+      reply.type(metrics.contentType).send(await metrics.metrics()),
     )
 }

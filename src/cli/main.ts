@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto'
 import { Command, CommanderError, Option } from 'commander'
 import { ConfigError, loadConfig } from '../config.js'
 import { developmentDefaults } from '../config-secrets.js'
 import { canonicalEmail, emailProblem } from '../domain/email.js'
-import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
+import { developmentUid, mintAuthtoken, resolveJwtKey } from '../http/auth.js'
 import { registerAudit } from './audit.js'
 import { registerDeliveries } from './deliveries.js'
 import { processIo, type CliContext, type Io } from './io.js'
@@ -12,9 +11,6 @@ import { registerSeed } from './seed.js'
 import { serve } from './serve.js'
 
 export type { Io }
-
-/** A development user's uid, derived from the email: the same person each time it is minted. */
-export const developmentUid = (email: string): string => `blt${createHash('sha256').update(`dev-user:${email}`).digest('hex').slice(0, 16)}`
 
 /** Exit codes: 0 success, 1 a failure it explains, 2 bad usage. */
 export const run = async (argv: readonly string[], io: Io = processIo()): Promise<number> => {

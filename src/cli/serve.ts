@@ -4,11 +4,10 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import { buildApp } from '../http/app.js'
 import { resolveJwtKey } from '../http/auth.js'
 import { consoleUrl, signInMode } from '../http/sign-in.js'
 import { serviceLogger } from '../logger.js'
-import { openService } from '../service.js'
+import { openApp } from '../service.js'
 
 export interface Server {
   readonly app: FastifyInstance
@@ -20,19 +19,20 @@ export interface Server {
 
 /** Opens the store and read models, builds the app and listens; `close` undoes all of it. */
 export const startServer = async (config: Config, logger: Logger = serviceLogger(config.logLevel)): Promise<Server> => {
-  const service = await openService(config, { logger })
-  const app = await buildApp(service, { logger })
-  const address = await app.listen({ port: config.port, host: config.host })
+  const running = await openApp(config, { logger })
+  let address: string
+  try {
+    address = await running.app.listen({ port: config.port, host: config.host })
+  } catch (e) {
+    await running.close()
+    throw e
+  }
   let closing: Promise<void> | undefined
   return {
-    app,
+    app: running.app,
     address,
-    notifications: service.notifications.summary,
-    close: () =>
-      (closing ??= (async () => {
-        await app.close()
-        await service.close()
-      })()),
+    notifications: running.service.notifications.summary,
+    close: () => (closing ??= running.close()),
   }
 }
 

@@ -6,11 +6,11 @@ import { type ErrorAnswer, fastPathServer } from '../authorizer/fast-path.js'
 import { authorizerSurface } from '../authorizer/index.js'
 import { trustFunction } from '../authorizer/request-input.js'
 import { EventStoreUnavailable } from '../eventstore/port.js'
-import { REDACT, serviceLogger, VERSION } from '../logger.js'
-import type { ServiceDeps } from '../service.js'
+import { serviceLogger, VERSION } from '../logger.js'
 import { AccessLog } from './access-log.js'
 import { authtoken, resolveJwtKey } from './auth.js'
 import { createApi } from './context.js'
+import type { AppDeps } from './deps.js'
 import { HttpError, notFound, unavailable } from './errors.js'
 import { describeOperation } from './operations.js'
 import { jsonSchemaOf } from './json-schema.js'
@@ -25,8 +25,6 @@ import { stackRoutes } from './routes/stacks.js'
 import { tokenRoutes } from './routes/tokens.js'
 import { userSessionRoute } from './routes/user-session.js'
 import { signInOf } from './sign-in.js'
-
-export { REDACT }
 
 export interface AppOptions {
   /** A pino logger config or instance (tests pass a stream to capture logs). */
@@ -66,8 +64,11 @@ export const errorAnswer = (err: unknown, requestId: string): ErrorAnswer => {
   }
 }
 
-/** Registers plugins and routes; never listens (the CLI's `serve` does). */
-export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Promise<FastifyInstance> => {
+/**
+ * Registers plugins and routes over what the composition root built (src/service.ts); never
+ * listens (the CLI's `serve` does) and closes nothing it was given.
+ */
+export const buildApp = async (deps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> => {
   const logger = options.logger ?? serviceLogger(deps.config.logLevel)
   // Fastify's own HTTP server, with a slot in front for forward-auth's fast path.
   const server = fastPathServer()
@@ -158,6 +159,12 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
     await counted.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   })
-  await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdFrom, errorAnswer } })
+  await app.register(authorizerSurface, {
+    authorizer: deps.authorizer,
+    config: deps.config,
+    metrics: deps.metrics,
+    api,
+    fastPath: { install: server.install, requestIdFrom, errorAnswer },
+  })
   return app
 }

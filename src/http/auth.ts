@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fastifyJwt from '@fastify/jwt'
@@ -106,3 +106,10 @@ export const authtoken = fp<{ key: JwtKey | undefined; jwks?: JwksVerifier | und
 /** Mints a development authtoken (HS256, with the local or configured shared secret). */
 export const mintAuthtoken = (secret: string, claims: { email: string; sub: string }, expiresInMs = 12 * 3600_000): string =>
   createSigner({ key: secret, algorithm: 'HS256', expiresIn: expiresInMs })({ sub: claims.sub, email: claims.email })
+
+/**
+ * A development user's uid, derived from the (canonical) email, so the CLI's `authtoken` and the
+ * console's development sign-in name one person alike each time (the CMA's uids are `blt` + hex).
+ */
+export const developmentUid = (email: string): string =>
+  `blt${createHash('sha256').update(`development-user:${email}`).digest('hex').slice(0, 16)}`

@@ -1,16 +1,16 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { FastifyRequest } from 'fastify'
-import type { Command, Policy } from '../domain/commands.js'
+import type { Command } from '../domain/commands.js'
 import type { DomainError } from '../domain/errors.js'
-import { createQueries, type Queries, type StackView } from '../read/queries.js'
-import type { ServiceDeps } from '../service.js'
-import { createCommandHandler, type CommandHandler, type Handled } from '../write/handle-command.js'
+import type { Queries, StackView } from '../read/queries.js'
+import type { Handled } from '../write/handle-command.js'
 import type { IdempotencyMark } from '../write/idempotency.js'
+import type { AppDeps } from './deps.js'
 import { conflict, forbidden, fromDomain, noStack } from './errors.js'
 
-/** What every management route shares: one command handler (and its per-stack queue), queries. */
+/** What every management route shares: the instance's command handler (and its per-stack queue), queries. */
 export interface Api {
-  readonly deps: ServiceDeps
+  readonly deps: AppDeps
   readonly queries: Queries
   /**
    * Runs a command for the stack; a domain error or a spent retry budget is thrown as HttpError.
@@ -24,25 +24,6 @@ export interface Api {
   /** Set by the authorizer surface: admits a management token for the request, or throws. */
   authorizeToken?: (req: FastifyRequest) => Promise<void>
 }
-
-export const policyOf = (deps: Pick<ServiceDeps, 'config'>): Policy => ({
-  maxTokensPerStack: deps.config.maxTokensPerStack,
-  planReadLimit: deps.config.planReadLimit,
-  planWriteLimit: deps.config.planWriteLimit,
-  maxMembersPerStack: deps.config.maxMembersPerStack,
-  maxEmailsPerShare: deps.config.maxEmailsPerShare,
-  maxStacksPerUser: deps.config.maxStacksPerUser,
-})
-
-/** The instance's write path over its store and read models (one per instance: see ServiceDeps.handle). */
-export const commandHandlerFor = (deps: Pick<ServiceDeps, 'config' | 'store' | 'clock' | 'projector'>, queries: Pick<Queries, 'stacksCreatedBy'>): CommandHandler =>
-  createCommandHandler({
-    store: deps.store,
-    clock: deps.clock,
-    policy: policyOf(deps),
-    waitForProjection: (p) => deps.projector.waitFor(p),
-    stacksCreatedBy: (uid) => queries.stacksCreatedBy(uid),
-  })
 
 /** Where a command's fields sit in its request body: domain errors name them by that path. */
 const BODY_ROOT: Partial<Record<Command['type'], { readonly root: string; readonly fields: ReadonlySet<string> }>> = {
@@ -62,9 +43,8 @@ export const inBody = (type: Command['type'], e: DomainError): DomainError => {
   return { ...e, message, errors }
 }
 
-export const createApi = (deps: ServiceDeps): Api => {
-  const queries = createQueries(deps.readDb, deps.audit)
-  const handle = deps.handle ?? commandHandlerFor(deps, queries)
+export const createApi = (deps: AppDeps): Api => {
+  const { queries, handle } = deps
   return {
     deps,
     queries,

@@ -12,8 +12,8 @@ import Fastify from 'fastify'
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import { managementTokens } from '../../src/authorizer/plugin.js'
-import { buildApp } from '../../src/http/app.js'
 import type { Scope } from '../../src/domain/scope.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock } from '../support/authorizer-fixtures.js'
 import { checkRows, SCOPES, type SurfaceKind, type TokenName } from '../support/bypass-rows.js'
 import { CMA_ENDPOINTS, cmaRoutes, cmaUpstream, type EndpointModule, LENIENT_ROUTER, type Reached } from '../support/cma-upstream.js'
@@ -168,8 +168,7 @@ const setup = async (t: Test) => {
   for (const [name, scope] of Object.entries(SCOPES)) tokens[name] = { secret: (await f.generateToken(apiKey, { scope })).secret, scope }
   const stranger = (await f.generateToken(otherKey, { scope: SCOPES.allReadWrite })).secret
 
-  const service = await buildApp(f.deps, { logger: false })
-  t.teardown(() => service.close())
+  const service = await appOver(t, f.deps)
   const servicePort = Number(new URL(await service.listen({ port: 0, host: '127.0.0.1' })).port)
   // Forward-auth requests Node's server read; the others were answered from the socket (raw-connection.ts).
   const nodeReadAuth = { count: 0 }
@@ -234,8 +233,7 @@ const setup = async (t: Test) => {
     ${authRequest('proxy_set_header X-Original-URI $request_uri;')}
   }`)
 
-  const gateway = await buildApp({ ...f.deps, config: { ...f.deps.config, upstreamUrl: up.url } }, { logger: false })
-  t.teardown(() => gateway.close())
+  const gateway = await appOver(t, f.deps, { config: { upstreamUrl: up.url } })
   const gatewayPort = Number(new URL(await gateway.listen({ port: 0, host: '127.0.0.1' })).port)
 
   const plugged = Fastify({ routerOptions: LENIENT_ROUTER })

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, input } from '../support/authorizer-fixtures.js'
 import { waitFor } from '../support/wait-for.js'
 
@@ -9,8 +9,7 @@ const generous = { planReadLimit: 100_000, planWriteLimit: 100_000 }
 
 t.test('a change whose events are projected is enforced by the next request', async (t) => {
   const f = await authorizerFixture(t, generous)
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
+  const app = await appOver(t, f.deps)
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: [{ module: 'entry', acl: { read: true, write: true } }] })
   const ask = async (secret: string, uri = '/v3/content_types/a/entries') => {

@@ -7,7 +7,8 @@ import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
 import { fastPathServer } from '../../src/authorizer/fast-path.js'
 import { clientAddressOf, trustFunction } from '../../src/authorizer/request-input.js'
 import type { TrustProxy } from '../../src/config.js'
-import { buildApp, REDACT } from '../../src/http/app.js'
+import { REDACT } from '../../src/logger.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 import { allow, standInFastPath } from '../support/stand-in-fast-path.js'
 
@@ -88,8 +89,7 @@ const listening = async (t: Test, config: Parameters<typeof authorizerFixture>[1
   const expired = await f.generateToken(apiKey, { scope: READ_ENTRIES, expires_on: '2029-06-01T00:00:00.000Z' })
   const otherStack = await f.createStack()
   const stranger = await f.generateToken(otherStack, { scope: READ_ENTRIES })
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
+  const app = await appOver(t, f.deps)
   const seen = { count: 0 }
   app.addHook('onRequest', (_req, _reply, done) => {
     seen.count += 1
@@ -233,8 +233,7 @@ t.test('Redis counters (a promise per decision): the fast path answers as fastif
   const keys = [`mt-rl:t:read:${tok.uid}`, `mt-rl:s:read:${apiKey}`, `mt-rl:f:${client}`]
   const reset = () => redis.del(...keys)
   t.teardown(reset)
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
+  const app = await appOver(t, f.deps)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   for (const secret of [tok.secret, newSecret()]) {
@@ -260,8 +259,7 @@ t.test('a decision that throws is a 500 with the request id, logged without secr
   const lines: string[] = []
   const logger = pino({ level: 'info', redact: REDACT }, { write: (line: string) => void lines.push(line) })
   // The clock is read only for a token that can expire.
-  const app = await buildApp({ ...f.deps, clock: () => { throw new Error('the clock stopped') } }, { logger })
-  t.teardown(() => app.close())
+  const app = await appOver(t, { ...f.deps, clock: () => { throw new Error('the clock stopped') } }, { logger })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   const req: Req = { method: 'GET', url: '/v3/authorize/envoy/v3/content_types/a/entries', headers: { api_key: apiKey, authorization: tok.secret, 'x-request-id': 'boom-1' } }

@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 
 const setup = async (t: Test, config: Parameters<typeof authorizerFixture>[1] = {}) => {
   const f = await authorizerFixture(t, { planReadLimit: 2, planWriteLimit: 2, ...config })
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
+  const app = await appOver(t, f.deps)
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: [{ module: 'entry', acl: { read: true, write: false } }] })
   return { f, app, apiKey, tok }

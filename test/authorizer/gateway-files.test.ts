@@ -9,7 +9,7 @@ import { Ajv } from 'ajv'
 import t, { type Test } from 'tap'
 import { parseDocument } from 'yaml'
 import { ENVOY_PREFIX } from '../../src/authorizer/forward-auth-answer.js'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock } from '../support/authorizer-fixtures.js'
 import { ENVOY_BOOTSTRAP, TRAEFIK_DYNAMIC, TRAEFIK_STATIC } from '../support/gateway-schemas.js'
 import { shipped } from '../support/gateways.js'
@@ -34,8 +34,7 @@ const lower = (names: readonly string[]) => names.map((n) => n.toLowerCase())
 const serviceFor = async (t: Test, forwardAuthProxy: 'traefik' | 'envoy') => {
   fakeWallClock(t)
   const f = await authorizerFixture(t, { forwardAuthProxy })
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
+  const app = await appOver(t, f.deps)
   const apiKey = await f.createStack()
   return { app, apiKey, tok: await f.generateToken(apiKey, { scope: READ }) }
 }

@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import t, { type Test } from 'tap'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 
 interface Seen {
@@ -28,8 +28,7 @@ const setup = async (t: Test) => {
   fakeWallClock(t)
   const up = await upstream(t)
   const f = await authorizerFixture(t, { upstreamUrl: up.url, planReadLimit: 100, planWriteLimit: 100 })
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
+  const app = await appOver(t, f.deps)
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, {
     scope: [

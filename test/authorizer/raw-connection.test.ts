@@ -3,7 +3,7 @@ import { type AddressInfo, connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
 import { fastPathServer } from '../../src/authorizer/fast-path.js'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 import { exchange, requestText, responsesIn, type WireResponse } from '../support/raw-http.js'
 import { allow, standInFastPath } from '../support/stand-in-fast-path.js'
@@ -26,8 +26,7 @@ const service = async (t: Test, config: Parameters<typeof authorizerFixture>[1] 
   const f = await authorizerFixture(t, { planReadLimit: 100, planWriteLimit: 100, authFailureLimit: 100, ...config })
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: READ_ENTRIES })
-  const app = await buildApp(f.deps, { logger: false })
-  t.teardown(() => app.close())
+  const app = await appOver(t, f.deps)
   const nodeSaw = { count: 0 }
   app.server.on('request', () => {
     nodeSaw.count += 1

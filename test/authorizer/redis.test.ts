@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, input, newSecret } from '../support/authorizer-fixtures.js'
 import { ensureRedis, REDIS_URL } from '../support/redis.js'
 
@@ -60,10 +60,8 @@ t.test('two app instances with REDIS_URL share the stack budget through forward-
     for (const tok of tokens) await redis.del(`mt-rl:t:read:${tok.uid}`)
   })
   const b = await f.secondInstance()
-  const appA = await buildApp(f.deps, { logger: false })
-  const appB = await buildApp(b.deps, { logger: false })
-  t.teardown(() => appA.close())
-  t.teardown(() => appB.close())
+  const appA = await appOver(t, f.deps)
+  const appB = await appOver(t, b.deps)
   const ask = (app: typeof appA, secret: string) =>
     app.inject({
       method: 'GET',

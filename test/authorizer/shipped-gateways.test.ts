@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../src/config.js'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock } from '../support/authorizer-fixtures.js'
 import { checkRows, SCOPES, type RowContext, type SurfaceKind, type TokenName } from '../support/bypass-rows.js'
 import { cmaUpstream } from '../support/cma-upstream.js'
@@ -26,16 +26,14 @@ const setup = async (t: Test) => {
   const up = await cmaUpstream(t)
   const f = await authorizerFixture(t, { planReadLimit: 1_000_000, planWriteLimit: 1_000_000, authFailureLimit: 1_000_000 })
   const listening = async (config: Partial<Config>) => {
-    const app = await buildApp({ ...f.deps, config: { ...f.deps.config, ...config } }, { logger: false })
-    t.teardown(() => app.close())
+    const app = await appOver(t, f.deps, { config })
     return Number(new URL(await app.listen({ port: 0, host: '127.0.0.1' })).port)
   }
   // As each file's header says to run the service.
   const nginxService = await listening({ forwardAuthProxy: 'nginx', forwardAuth429As403: true, trustProxy: ['loopback'] })
   const caddyService = await listening({ forwardAuthProxy: 'traefik', trustProxy: ['loopback'] })
   // Asked the same requests directly, with counters of its own.
-  const reference = await buildApp(f.deps, { logger: false })
-  t.teardown(() => reference.close())
+  const reference = await appOver(t, f.deps)
 
   const apiKey = await f.createStack()
   const otherKey = await f.createStack()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { TrustProxy } from '../../src/config.js'
-import { buildApp } from '../../src/http/app.js'
+import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 import { OWNER, startApp } from '../support/app.js'
 
@@ -16,8 +16,7 @@ t.test('failed-authentication limiter: X-Forwarded-For counts only from a truste
   const attempt = async (trustProxy: TrustProxy, forwardedFor: readonly string[]) => {
     const f = await authorizerFixture(t, { authFailureLimit: 2, trustProxy })
     const apiKey = await f.createStack()
-    const app = await buildApp(f.deps, { logger: false })
-    t.teardown(() => app.close())
+    const app = await appOver(t, f.deps)
     const statuses: number[] = []
     for (const xff of forwardedFor) {
       const res = await app.inject({

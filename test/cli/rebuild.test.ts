@@ -4,11 +4,10 @@ import t from 'tap'
 import { READ_MODEL_PROJECTIONS, tokensByStack } from '../../projections/index.js'
 import { testConfig } from '../../src/config.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
-import { buildApp } from '../../src/http/app.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import { Projector } from '../../src/read/projector.js'
 import { rebuildFiles } from '../../src/read/rebuild-files.js'
-import { openReadModels, openService } from '../../src/service.js'
+import { openApp, openReadModels } from '../../src/service.js'
 import { allEvents, API_KEY, admin, cli, knownHistory, owner, projectedHistory, TOKEN_B } from './fixtures/history.js'
 
 const TABLES = READ_MODEL_PROJECTIONS.flatMap((p) => p.tables)
@@ -132,12 +131,8 @@ t.test('a rebuild while the server answers requests causes no failed request', a
   db.close()
   // One user sends thousands of requests here: their per-minute limit is not what is tested.
   const config = testConfig({ dataDir: dir, jwtSecret: 'test-secret', logLevel: 'silent', managementRateLimit: 1_000_000 })
-  const service = await openService(config)
-  const app = await buildApp(service)
-  t.teardown(async () => {
-    await app.close()
-    await service.close()
-  })
+  const { service, app, close } = await openApp(config)
+  t.teardown(close)
   const store = service.store as SqliteEventStore
   const head = (await allEvents(store)).length
   await service.projector.waitFor(head)

@@ -4,9 +4,8 @@ import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import t from 'tap'
 import { testConfig } from '../../src/config.js'
-import { buildApp } from '../../src/http/app.js'
 import { DEV_SECRET_FILE, mintAuthtoken, resolveJwtKey } from '../../src/http/auth.js'
-import { openService } from '../../src/service.js'
+import { openApp } from '../../src/service.js'
 import { OWNER, tempDir } from '../support/app.js'
 
 t.test('without a configured key, a random development secret is kept in the data folder', async (t) => {
@@ -27,10 +26,8 @@ t.test('with AUTH_JWT_PUBLIC_KEY, RS256 authtokens are verified; HS256 ones are 
   // As an environment variable would carry it: newlines escaped.
   const config = testConfig({ dataDir, jwtPublicKey: pem.replace(/\n/g, '\\n'), logLevel: 'silent' })
   t.match(resolveJwtKey(config), { publicKey: pem, development: false })
-  const service = await openService(config)
-  t.teardown(() => service.close())
-  const app = await buildApp(service) // default logger, from the configuration
-  t.teardown(() => app.close())
+  const { app, close } = await openApp(config) // default logger, from the configuration
+  t.teardown(close)
   const sign = createSigner({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'RS256', expiresIn: 60_000 })
   const create = (authtoken: string) =>
     app.inject({ method: 'POST', url: '/v3/stacks', headers: { authtoken }, payload: { stack: { name: 'rsa' } } })

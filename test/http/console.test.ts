@@ -5,7 +5,7 @@ import { createSigner } from 'fast-jwt'
 import t, { type Test } from 'tap'
 import type { Config } from '../../src/config.js'
 import { CONSOLE_CSP } from '../../src/http/routes/console.js'
-import { developmentUid } from '../../src/http/routes/user-session.js'
+import { developmentUid } from '../../src/http/auth.js'
 import { OWNER, startApp, tempDir } from '../support/app.js'
 
 const PUBLIC_PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()

@@ -9,11 +9,11 @@ import { testConfig, type Config } from '../../src/config.js'
 import { openEventStore } from '../../src/eventstore/open.js'
 import { EventStoreUnavailable, type EventStore } from '../../src/eventstore/port.js'
 import { stackStream } from '../../src/eventstore/streams.js'
-import { type AppOptions as BuildAppOptions, buildApp } from '../../src/http/app.js'
+import type { AppOptions as BuildAppOptions } from '../../src/http/app.js'
 import { serviceLogger } from '../../src/logger.js'
 import { mintAuthtoken } from '../../src/http/auth.js'
 import type { Scheduler } from '../../src/react/scheduler.js'
-import { openService, type Service } from '../../src/service.js'
+import { openApp, type Service } from '../../src/service.js'
 import { onDouble, storeTarget } from './store-under-test.js'
 
 export const JWT_SECRET = 'test-secret-of-at-least-32-bytes-0123456789'
@@ -165,16 +165,13 @@ export const startApp = async (t: Test, options: AppOptions = {}): Promise<TestA
   const logLines: string[] = []
   // The service's own logger (its base fields and redaction), writing into `logLines`.
   const logger = serviceLogger(options.logLevel ?? 'info', { write: (line: string) => void logLines.push(line) })
-  const service = await openService(config, {
-    store,
-    logger,
-    ...(clock ? { clock: clock.now } : {}),
-    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
-  })
-  const app = await buildApp(service, { ...options.appOptions, logger })
-  // Teardowns run in reverse order of registration: app, then service, then the folder.
-  t.teardown(() => service.close())
-  t.teardown(() => app.close())
+  const { service, app, close } = await openApp(
+    config,
+    { store, logger, ...(clock ? { clock: clock.now } : {}), ...(options.scheduler ? { scheduler: options.scheduler } : {}) },
+    options.appOptions,
+  )
+  // Teardowns run in reverse order of registration: app and service, then the folder.
+  t.teardown(close)
   await app.ready()
 
   const authtoken = (email: string, sub = uidOf(email)) => mintAuthtoken(JWT_SECRET, { email, sub })

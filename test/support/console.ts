@@ -12,10 +12,9 @@ import type { FastifyInstance } from 'fastify'
 import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core'
 import type { Test } from 'tap'
 import { testConfig, type Config } from '../../src/config.js'
-import { buildApp } from '../../src/http/app.js'
 import { mintAuthtoken, resolveJwtKey } from '../../src/http/auth.js'
 import { openEventStore } from '../../src/eventstore/open.js'
-import { openService, type Service } from '../../src/service.js'
+import { openApp, type Service } from '../../src/service.js'
 import { fakeClock, tempDir, type FakeClock } from './app.js'
 import { plainEnv } from './plain-env.js'
 import { waitFor } from './wait-for.js'
@@ -93,10 +92,8 @@ export const startConsoleServer = async (t: Test, options: ServerOptions = {}): 
   const config = testConfig({ dataDir, jwtSecret: undefined, devSignIn: true, ...options.config })
   const clock = options.clock ? fakeClock(options.clock) : undefined
   const store = await openEventStore(config.eventStoreUrl, dataDir)
-  const service = await openService(config, { store, ...(clock ? { clock: clock.now } : {}) })
-  const app = await buildApp(service, { logger: false })
-  t.teardown(() => service.close())
-  t.teardown(() => app.close())
+  const { service, app, close } = await openApp(config, { store, ...(clock ? { clock: clock.now } : {}) }, { logger: false })
+  t.teardown(close)
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   const key = resolveJwtKey(config)
   const authtoken = (email: string) => {

@@ -1,9 +1,9 @@
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import * as E from 'fp-ts/lib/Either.js'
-import type { ServiceDeps } from '../../service.js'
 import { claimsOf } from '../claims.js'
 import { ExpiringStore } from '../console-sessions.js'
+import type { AppDeps } from '../deps.js'
 import { documented, errorBody, schemaTypes } from '../docs.js'
 import { unauthorized, unavailable } from '../errors.js'
 import type { JwksVerifier } from '../jwks.js'
@@ -12,7 +12,7 @@ import { PENDING_TTL_S, pendingSignIns } from '../pending-sign-in.js'
 import type { SignInMode } from '../sign-in.js'
 
 export interface ConsoleAuthOptions {
-  readonly deps: ServiceDeps
+  readonly deps: Pick<AppDeps, 'config' | 'clock' | 'randomBytes'>
   readonly mode: SignInMode
   /** With mode `oidc`: the relying party and the verifier its id_tokens must pass as authtokens. */
   readonly oidc?: { readonly rp: RelyingParty; readonly jwks: JwksVerifier } | undefined

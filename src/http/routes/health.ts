@@ -3,10 +3,10 @@ import type { Api } from '../context.js'
 
 /** Health: live, and ready once the read models have caught up with the store. Probed every few seconds: access lines at debug. */
 export const healthRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
-  const { projector } = api.deps
+  const { readiness } = api.deps
   app.get('/healthz', { config: { accessLog: 'debug' }, schema: { tags: ['operations'], summary: 'Liveness' } }, async () => ({ status: 'ok' }))
   app.get('/readyz', { config: { accessLog: 'debug' }, schema: { tags: ['operations'], summary: 'Readiness: read models caught up' } }, async (_req, reply) => {
-    const body = { ready: projector.ready, position: projector.position }
-    return reply.code(projector.ready ? 200 : 503).send(body)
+    const body = { ready: readiness.ready, position: readiness.position }
+    return reply.code(body.ready ? 200 : 503).send(body)
   })
 }

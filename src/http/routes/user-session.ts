@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
 import { canonicalEmail, emailProblem } from '../../domain/email.js'
-import { mintAuthtoken } from '../auth.js'
+import { developmentUid, mintAuthtoken } from '../auth.js'
 import { decodeOr422 } from '../decode.js'
 import { documented, errorBody, schemaTypes } from '../docs.js'
 
@@ -21,10 +20,6 @@ const Email = new t.Type<string, string, unknown>(
   String,
 )
 const LoginBody = t.type({ user: t.type({ email: Email }) })
-
-/** The same person gets the same uid every time they sign in (the CMA's uids are `blt` + hex). */
-export const developmentUid = (email: string): string =>
-  `blt${createHash('sha256').update(`development-user:${email}`).digest('hex').slice(0, 16)}`
 
 /**
  * Development sign-in (DEV_SIGNIN=true, no JWT settings at all): the CMA's login call, minus the
