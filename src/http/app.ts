@@ -158,6 +158,8 @@ export const buildApp = async (deps: ServiceDeps, options: AppOptions = {}): Pro
     // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
     await counted.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   })
-  await app.register(authorizerSurface, { deps, api, fastPath: { install: server.install, requestIdFrom, errorAnswer } })
+  // RAW_HTTP=false: no fast handler is installed, so every request is read by Node's parser and routed by fastify.
+  const fastPath = deps.config.rawHttp ? { install: server.install, requestIdFrom, errorAnswer } : undefined
+  await app.register(authorizerSurface, { deps, api, fastPath })
   return app
 }
