@@ -131,7 +131,7 @@ export class RawConnection {
       }
       this.flush()
     } catch {
-      /* c8 ignore next 2: the handler answers its own failures; this is the last resort */
+      // A handler answers its own failures; one that throws leaves nothing that can be said here.
       this.socket.destroy()
     } finally {
       this.running = false

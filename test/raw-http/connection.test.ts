@@ -352,6 +352,32 @@ t.test('a handler that throws: the connection is closed, nothing answered', asyn
   t.equal(await exchange(port, [requestText('GET', '/')]), '')
 })
 
+t.test('a handler that destroys its answer closes the connection', async (t) => {
+  const server = createServer(() => {})
+  readRaw(server, () => (_req, res) => {
+    res.destroy()
+    return true
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const { port } = server.address() as AddressInfo
+  t.equal(await exchange(port, [requestText('GET', '/') + requestText('GET', '/')]), '', 'closed, nothing written')
+})
+
+t.test('a connection reset by the client while an answer waits is closed on the server side', async (t) => {
+  const w = firstWaits()
+  const s = await standInServer(t, w.decide)
+  const { client, server } = await connected(s)
+  const serverClosed = new Promise<void>((resolve) => server.on('close', () => resolve()))
+  client.on('error', () => {})
+  client.write(s.ask('r'))
+  await w.isAsked
+  client.resetAndDestroy()
+  await serverClosed
+  w.release(said('uid-r'))
+  t.ok(server.destroyed, 'the server side is gone; the late answer is dropped')
+})
+
 /**
  * The server side of the next connection to `s`, watched: the most it held written and not taken
  * by the kernel, 'data' taken while its answers were not drained, and `stopped`: it is paused
