@@ -2,8 +2,7 @@
  * Forward-auth without fastify's per-request work. A proxy asks `/v3/authorize` before every
  * request it forwards, so this endpoint's cost is the gateway's: the decision takes a few
  * microseconds, while fastify's routing, request and reply objects, hooks and header handling
- * cost several times that (bench/authorizer.ts once measured 33 us of server CPU per request
- * against 17 for a bare fastify route, client and server then sharing a core). So the HTTP
+ * cost several times that (bench/authorizer.ts, docs/benchmarks.md). So the HTTP
  * server that buildApp gives fastify (`serverFactory`) first offers each request to a plain
  * handler, which answers the common case: a bodiless GET/HEAD on `/v3/authorize` or a
  * bodiless request on the Envoy prefix. It is offered the requests the socket reader
@@ -46,10 +45,10 @@ export interface FastPathHost {
 /**
  * The HTTP/1 server fastify would create for itself (lib/server.js: same options and timeouts),
  * with a slot for a fast handler. Fastify then handles close and idle connections as usual.
- * Each new connection is read by the socket reader first (`readRaw`), which answers what the fast
- * handler takes and hands the connection to Node's server at the first request it does not. A server
- * that counts requests per socket (`maxRequestsPerSocket`) leaves every connection to Node,
- * which does the counting.
+ * Each new connection is read by the socket reader first (`readRaw`), which answers what the
+ * fast handler takes and hands the connection to Node's server at the first request it does not.
+ * A server that counts requests per socket (`maxRequestsPerSocket`) leaves every connection to
+ * Node, which does the counting.
  */
 export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory; install: FastPathHost['install'] } => {
   let fast: RawHandler | undefined
