@@ -20,7 +20,7 @@
  *      - forward-auth: the real service (`buildApp` on the 100k-token read models, default log
  *        level), GET /v3/authorize for an allowed read, limits far above the load; buildApp's
  *        server answers these from the socket, before Node's HTTP server and fastify
- *        (src/authorizer/raw-connection.ts, fast-path.ts). It runs tsc's output
+ *        (src/raw-http/, src/authorizer/fast-path.ts). It runs tsc's output
  *        in dist/, as `npm start` does (compiled before the servers start); `forward-auth-tsx`
  *        (BENCH_KINDS only) runs the same code through tsx;
  *      - bare: a fastify route answering 200 with a small JSON body (logger off);

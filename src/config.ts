@@ -214,6 +214,12 @@ const Env = t.partial({
    * 403 carrying the real status and body in x-mt-status and x-mt-error-body, for nginx to restore.
    */
   FORWARD_AUTH_429_AS_403: boolString,
+  /**
+   * Forward-auth's common requests read from the connection's bytes and answered before Node's
+   * HTTP parser and fastify (src/raw-http/, src/authorizer/fast-path.ts); `false`: every request
+   * is read by Node's parser and answered by fastify's routes.
+   */
+  RAW_HTTP: boolString,
   /** Failed authentications allowed per client address per minute before 429. */
   AUTH_FAILURE_LIMIT: intString('AUTH_FAILURE_LIMIT', 1, 1_000_000),
   /** Audit-log requests per user (authtoken) per minute before 429: an as-of folds a stack's whole history. */
@@ -284,6 +290,8 @@ export interface Config {
   readonly upstreamUrl: string | undefined
   readonly logLevel: string
   readonly forwardAuth429As403: boolean
+  /** RAW_HTTP: forward-auth's raw path (the socket reader and the fast handler) is on. */
+  readonly rawHttp: boolean
   readonly authFailureLimit: number
   /** Audit-log requests per user per minute. */
   readonly auditRateLimit: number
@@ -354,6 +362,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         upstreamUrl: e.UPSTREAM_URL,
         logLevel: e.LOG_LEVEL ?? 'info',
         forwardAuth429As403: e.FORWARD_AUTH_429_AS_403 ?? false,
+        rawHttp: e.RAW_HTTP ?? true,
         authFailureLimit: e.AUTH_FAILURE_LIMIT ?? 30,
         auditRateLimit: e.AUDIT_RATE_LIMIT ?? 60,
         managementRateLimit: e.MANAGEMENT_RATE_LIMIT ?? 600,

@@ -21,6 +21,7 @@ t.test('defaults', async (t) => {
     maxStacksPerUser: 100,
     logLevel: 'info',
     forwardAuth429As403: false,
+    rawHttp: true,
     authFailureLimit: 30,
     auditRateLimit: 60,
     managementRateLimit: 600,
@@ -48,6 +49,7 @@ t.test('every variable is decoded', async (t) => {
       UPSTREAM_URL: 'https://api.contentstack.io',
       LOG_LEVEL: 'debug',
       FORWARD_AUTH_429_AS_403: 'true',
+      RAW_HTTP: 'false',
       AUTH_FAILURE_LIMIT: '7',
       AUDIT_RATE_LIMIT: '12',
       MANAGEMENT_RATE_LIMIT: '120',
@@ -70,6 +72,7 @@ t.test('every variable is decoded', async (t) => {
       upstreamUrl: 'https://api.contentstack.io',
       logLevel: 'debug',
       forwardAuth429As403: true,
+      rawHttp: false,
       authFailureLimit: 7,
       auditRateLimit: 12,
       managementRateLimit: 120,
@@ -77,6 +80,8 @@ t.test('every variable is decoded', async (t) => {
     },
   )
   t.equal(loadConfig({ FORWARD_AUTH_429_AS_403: '0' }).forwardAuth429As403, false)
+  t.equal(loadConfig({ RAW_HTTP: '0' }).rawHttp, false, 'RAW_HTTP=0 switches the raw path off')
+  t.equal(loadConfig({ RAW_HTTP: 'true' }).rawHttp, true)
   t.equal(loadConfig({ EVENT_STORE_URL: 'sqlite:/tmp/x.db' }).eventStoreUrl, 'sqlite:/tmp/x.db')
 })
 
@@ -104,6 +109,7 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }))
   bad({ DATA_DIR: file }, new RegExp(`DATA_DIR: ${file} is a file, not a folder`))
   bad({ FORWARD_AUTH_429_AS_403: 'yes' }, /FORWARD_AUTH_429_AS_403: must be true or false/)
+  bad({ RAW_HTTP: 'off' }, /RAW_HTTP: must be true or false/)
   t.throws(() => loadConfig({ PORT: 'x', HOST: 'h', AUTH_FAILURE_LIMIT: '-1' }), /PORT[\s\S]*AUTH_FAILURE_LIMIT/, 'all problems at once')
 })
 

@@ -2,49 +2,28 @@
  * Forward-auth without fastify's per-request work. A proxy asks `/v3/authorize` before every
  * request it forwards, so this endpoint's cost is the gateway's: the decision takes a few
  * microseconds, while fastify's routing, request and reply objects, hooks and header handling
- * cost several times that (bench/authorizer.ts once measured 33 us of server CPU per request
- * against 17 for a bare fastify route, client and server then sharing a core). So the HTTP
+ * cost several times that (bench/authorizer.ts, docs/benchmarks.md). So the HTTP
  * server that buildApp gives fastify (`serverFactory`) first offers each request to a plain
  * handler, which answers the common case: a bodiless GET/HEAD on `/v3/authorize` or a
- * bodiless request on the Envoy prefix. It is offered the requests raw-connection.ts reads
- * from the socket's bytes, and those Node's server reads (a connection handed over). Everything else, and
- * anything unusual (a body, the app closing), goes to fastify as before. Both judge the same
- * canonical form (canonical.ts), so a percent-encoded Envoy path gets the same answer here.
+ * bodiless request on the Envoy prefix. It is offered the requests the socket reader
+ * (src/raw-http/) reads from the connection's bytes, and those Node's server reads (a connection
+ * handed over): this file is the glue that makes forward-auth a handler of the reader's
+ * contract (`RawHandler`). Everything else, and anything unusual (a body, the app closing), goes
+ * to fastify as before. Both judge the same canonical form (canonical.ts), so a percent-encoded
+ * Envoy path gets the same answer here.
  * Both paths build their answer with `answerOf` and the request id with buildApp's function, so
  * they cannot drift; test/authorizer/fast-path.test.ts compares them header for header.
  */
-import { createServer, type IncomingHttpHeaders, type ServerOptions } from 'node:http'
-import type { Socket } from 'node:net'
+import { createServer, type ServerOptions } from 'node:http'
 import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify'
+import { type RawHandler, type RawRequest, type RawResponse, readRaw } from '../raw-http/index.js'
 import type { Authorizer, Decision } from './decide.js'
 import type { Refusal } from './canonical.js'
 import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer } from './forward-auth-answer.js'
 import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, scanHeaders } from './origin.js'
-import { RawConnection, type RawHost } from './raw-connection.js'
 import { rawInputOf } from './request-input.js'
 // Before any start-up work: keeps nextTick's entries monomorphic (see tick-shape.ts).
 import './tick-shape.js'
-
-/** What the fast handler reads of a request: Node's `IncomingMessage`, or one read by raw-connection.ts. */
-export interface FastRequest {
-  readonly method?: string | undefined
-  readonly url?: string | undefined
-  readonly rawHeaders: string[]
-  readonly socket: { readonly remoteAddress?: string | undefined }
-  /** Read only by proxy-addr (`x-forwarded-for`), when a client address is needed. */
-  readonly headers: IncomingHttpHeaders
-}
-
-/** What the fast handler writes: Node's `ServerResponse`, or raw-connection.ts's answer. */
-export interface FastResponse {
-  readonly headersSent: boolean
-  writeHead(status: number, headers: string[]): unknown
-  end(body?: string): unknown
-  destroy(): unknown
-}
-
-/** Answers a request and returns true, or returns false to leave it to fastify. */
-export type FastHandler = (req: FastRequest, res: FastResponse) => boolean
 
 /** buildApp's error handler as a value (the `{error_message, error_code, errors}` body), so that a failure is answered alike here. */
 export interface ErrorAnswer {
@@ -57,7 +36,7 @@ export interface ErrorAnswer {
 /** What buildApp lends the forward-auth surface. */
 export interface FastPathHost {
   /** Puts a handler in front of fastify's; `undefined` removes it. */
-  install(handler: FastHandler | undefined): void
+  install(handler: RawHandler | undefined): void
   /** What buildApp's `genReqId` makes of a request's `x-request-id` (sent once, else undefined). */
   readonly requestIdFrom: (given: string | undefined) => string
   readonly errorAnswer: (err: unknown, requestId: string) => ErrorAnswer
@@ -66,13 +45,13 @@ export interface FastPathHost {
 /**
  * The HTTP/1 server fastify would create for itself (lib/server.js: same options and timeouts),
  * with a slot for a fast handler. Fastify then handles close and idle connections as usual.
- * Each new connection is read by raw-connection.ts first, which answers what the fast handler
- * takes and hands the connection to Node's server at the first request it does not. A server
- * that counts requests per socket (`maxRequestsPerSocket`) leaves every connection to Node,
- * which does the counting.
+ * Each new connection is read by the socket reader first (`readRaw`), which answers what the
+ * fast handler takes and hands the connection to Node's server at the first request it does not.
+ * A server that counts requests per socket (`maxRequestsPerSocket`) leaves every connection to
+ * Node, which does the counting.
  */
 export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory; install: FastPathHost['install'] } => {
-  let fast: FastHandler | undefined
+  let fast: RawHandler | undefined
   const serverFactory: FastifyServerFactory = (handler, opts) => {
     // Fastify's options after its defaults (fastify.js): the timeouts are always numbers.
     const options = opts as { http?: ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number }
@@ -99,35 +78,6 @@ export const fastPathServer = (): { readonly serverFactory: FastifyServerFactory
   }
 }
 
-/** Puts raw-connection.ts in front of Node's `connection` listener, and closes its connections with Node's. */
-const readRaw = (server: ReturnType<typeof createServer>, current: () => FastHandler | undefined): void => {
-  const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>
-  const host: RawHost = {
-    server,
-    fast: current,
-    toNode: (socket) => {
-      for (const listener of nodeListeners) listener.call(server, socket)
-    },
-    live: new Set<RawConnection>(),
-  }
-  server.removeAllListeners('connection')
-  server.on('connection', (socket: Socket) => {
-    if (current() === undefined) host.toNode(socket)
-    else new RawConnection(socket, host)
-  })
-  // `close()` calls closeIdleConnections; fastify calls either when it closes.
-  const closeIdle = server.closeIdleConnections.bind(server)
-  const closeAll = server.closeAllConnections.bind(server)
-  server.closeIdleConnections = () => {
-    closeIdle()
-    for (const c of host.live) c.closeIdle()
-  }
-  server.closeAllConnections = () => {
-    closeAll()
-    for (const c of host.live) c.socket.destroy()
-  }
-}
-
 const AUTHORIZE = '/v3/authorize'
 const AUTHORIZE_QUERY = `${AUTHORIZE}?`
 const ENVOY = `${ENVOY_PREFIX}/`
@@ -146,15 +96,15 @@ export interface ForwardAuthFastPathOptions {
 }
 
 /** The fast handler for the routes of forward-auth.ts. */
-export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, host, log }: ForwardAuthFastPathOptions): FastHandler => {
-  const send = (req: FastRequest, res: FastResponse, id: string, a: Answer) => {
+export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, host, log }: ForwardAuthFastPathOptions): RawHandler => {
+  const send = (req: RawRequest, res: RawResponse, id: string, a: Answer) => {
     a.headers.push('x-request-id', id)
     res.writeHead(a.status, a.headers)
     res.end(req.method === 'HEAD' ? undefined : a.body)
   }
   // As fastify's error handler would answer a handler that threw or rejected. Never throws: a
   // failure here closes the socket rather than leave the client waiting.
-  const fail = (req: FastRequest, res: FastResponse, id: string, err: unknown) => {
+  const fail = (req: RawRequest, res: RawResponse, id: string, err: unknown) => {
     try {
       const e = host.errorAnswer(err, id)
       if (e.log) log[e.log.level]({ err, reqId: id }, e.log.message)
@@ -169,7 +119,7 @@ export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, 
     res.destroy()
   }
   /* c8 ignore stop */
-  const answer = (req: FastRequest, res: FastResponse, id: string, d: Decision) => {
+  const answer = (req: RawRequest, res: RawResponse, id: string, d: Decision) => {
     try {
       send(req, res, id, answerOf(d, rateLimitAs403))
     } catch (err) {

@@ -3,8 +3,8 @@ import { createRequire } from 'node:module'
 import type { FastifyRequest } from 'fastify'
 import type { TrustProxy } from '../config.js'
 import type { Module } from '../domain/scope.js'
+import type { RawRequest } from '../raw-http/index.js'
 import type { Refusal } from './canonical.js'
-import type { FastRequest } from './fast-path.js'
 import type { AuthorizeInput } from './decide.js'
 import { type Described, type ScannedHeaders, scanHeaders } from './origin.js'
 
@@ -83,10 +83,10 @@ export const describedInputOf = (req: FastifyRequest, headers: ScannedHeaders, d
   new RequestInput(req, headers, described, undefined)
 
 /** What `req.ip` is, for a request fastify has not seen, with the same trust function. */
-export const clientAddressOf = (req: FastRequest, trust: Trust): string | undefined => proxyAddr(req as IncomingMessage, trust)
+export const clientAddressOf = (req: RawRequest, trust: Trust): string | undefined => proxyAddr(req as IncomingMessage, trust)
 
 class RawInput extends HeaderInput {
-  constructor(private readonly req: FastRequest, headers: ScannedHeaders, described: Described | Refusal, private readonly trust: Trust) {
+  constructor(private readonly req: RawRequest, headers: ScannedHeaders, described: Described | Refusal, private readonly trust: Trust) {
     super(headers, described, undefined)
   }
   get clientAddress(): string | undefined {
@@ -95,5 +95,5 @@ class RawInput extends HeaderInput {
 }
 
 /** The authorizer's input from a plain Node request (the forward-auth fast path). */
-export const rawInputOf = (req: FastRequest, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
+export const rawInputOf = (req: RawRequest, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
   new RawInput(req, headers, described, trust)

@@ -159,12 +159,8 @@ export const buildApp = async (deps: AppDeps, options: AppOptions = {}): Promise
     // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
     await counted.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   })
-  await app.register(authorizerSurface, {
-    authorizer: deps.authorizer,
-    config: deps.config,
-    metrics: deps.metrics,
-    api,
-    fastPath: { install: server.install, requestIdFrom, errorAnswer },
-  })
+  // RAW_HTTP=false: no fast handler is installed, so every request is read by Node's parser and routed by fastify.
+  const fastPath = deps.config.rawHttp ? { install: server.install, requestIdFrom, errorAnswer } : undefined
+  await app.register(authorizerSurface, { authorizer: deps.authorizer, config: deps.config, metrics: deps.metrics, api, fastPath })
   return app
 }

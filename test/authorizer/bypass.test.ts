@@ -170,7 +170,7 @@ const setup = async (t: Test) => {
 
   const service = await appOver(t, f.deps)
   const servicePort = Number(new URL(await service.listen({ port: 0, host: '127.0.0.1' })).port)
-  // Forward-auth requests Node's server read; the others were answered from the socket (raw-connection.ts).
+  // Forward-auth requests Node's server read; the others were answered from the socket (src/raw-http/).
   const nodeReadAuth = { count: 0 }
   service.server.on('request', (req: { url?: string }) => {
     if (req.url?.startsWith('/v3/authorize')) nodeReadAuth.count++
@@ -361,7 +361,7 @@ const generated = async (t: Test, s: Setup) => {
       t.fail(`fast-check on ${surface}: ${(e as Error).message.split('\n').slice(0, 6).join(' | ')}`)
     })
     if (surface.startsWith('nginx')) {
-      // Most auth requests are in the form raw-connection.ts reads: the bypass cases went through it.
+      // Most auth requests are in the form the socket reader (src/raw-http/) reads: the bypass cases went through it.
       const asked = (await s.decisions()) - decisionsBefore
       const byNode = s.nodeReadAuth.count - nodeBefore
       t.ok(asked > numRuns / 2 && byNode < asked / 4, `${surface}: ${asked - byNode} of ${asked} auth requests answered from the socket`)

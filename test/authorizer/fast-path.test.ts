@@ -95,7 +95,7 @@ const listening = async (t: Test, config: Parameters<typeof authorizerFixture>[1
     seen.count += 1
     done()
   })
-  // Node's server emits `request` for each request it reads: none for those answered from the socket (raw-connection.ts).
+  // Node's server emits `request` for each request it reads: none for those answered from the socket (src/raw-http/).
   const nodeSaw = { count: 0 }
   app.server.on('request', () => {
     nodeSaw.count += 1

@@ -1,19 +1,21 @@
 /**
- * A request head read straight from the socket's bytes, for forward-auth's raw path
- * (raw-connection.ts). It reads only a strict subset of HTTP/1.1 (RFC 9112), the form proxies
+ * A request head read straight from the socket's bytes, for the connection reader
+ * (connection.ts). It reads only a strict subset of HTTP/1.1 (RFC 9112), the form proxies
  * send their auth requests in, and gives up on everything else: then Node's own parser (llhttp)
  * reads the same bytes, so every request it reads is read as Node would have read it, or not at
  * all. Giving up is always safe; reading a request differently from Node is not (a proxy and this
  * service must agree on where a request ends and what it says), so each rule below is narrower
- * than llhttp's, and test/authorizer/raw-http.test.ts checks the two against each other.
+ * than llhttp's, and test/raw-http/parse-head.test.ts checks the two against each other.
  *
- * Read: `GET`, `HEAD` and the Envoy route's methods; an origin-form target of RFC 3986 characters
- * (no `#`, no space, nothing above 0x7E); `HTTP/1.1`, or `HTTP/1.0` asking to close; header lines
- * `name: value` with a token name, spaces only before the value, a value of visible ASCII with
- * single inner spaces (no tab, no trailing space, not empty); exactly one `Host`; no body (no
- * `Transfer-Encoding`, no `Content-Length` but a single `0`); no `Expect`, no `Upgrade`, no `Proxy-Connection` (llhttp reads it as `Connection`); at most
- * one `Connection`, `keep-alive` or `close`; at most 100 header lines, the head within 8 KiB and
- * whole in the bytes given. CRLF everywhere: a bare CR or LF, a folded line, anything else gives up.
+ * Read: `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` and `OPTIONS` (all bodiless, below); an
+ * origin-form target of RFC 3986 characters (no `#`, no space, nothing above 0x7E); `HTTP/1.1`,
+ * or `HTTP/1.0` asking to close; header lines `name: value` with a token name, spaces only
+ * before the value, a value of visible ASCII with single inner spaces (no tab, no trailing space,
+ * not empty); exactly one `Host`; no body (no `Transfer-Encoding`, no `Content-Length` but a
+ * single `0`); no `Expect`, no `Upgrade`, no `Proxy-Connection` (llhttp reads it as
+ * `Connection`); at most one `Connection`, `keep-alive` or `close`; at most 100 header lines, the
+ * head within 8 KiB and whole in the bytes given. CRLF everywhere: a bare CR or LF, a folded
+ * line, anything else gives up.
  */
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')

@@ -3,11 +3,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AddressInfo, connect, type Socket } from 'node:net'
 import fc from 'fast-check'
 import t from 'tap'
-import { MAX_HEAD_BYTES, parseHead, type RawHead } from '../../src/authorizer/raw-http.js'
+import { MAX_HEAD_BYTES, parseHead, type RawHead } from '../../src/raw-http/parse-head.js'
 
 /**
- * parseHead (src/authorizer/raw-http.ts) reads request heads off the socket for forward-auth's
- * raw path and gives every head it does not read to Node's own parser. The security property: a
+ * parseHead (src/raw-http/parse-head.ts) reads request heads off the socket for the socket
+ * reader and gives every head it does not read to Node's own parser. The security property: a
  * head it reads, Node reads as exactly the same request (method, target, raw headers, whether the
  * connection closes) ending at exactly the same byte; a head Node refuses, it does not read.
  * First the rules one by one, each refusal next to the accepted head it differs from; then the
