@@ -26,7 +26,7 @@ export const asciiJson = (value: object): string =>
  * A reason whose answer never changes has one, made once; the others are made per denial, with
  * no Error (and no stack trace) unless a surface throws one (`httpError`).
  */
-export class Denial {
+export class DenialAnswer {
   /** Flat `[name, value, ...]`; shared, so a surface copies it before adding to it. */
   readonly headers: readonly string[]
   /** The body, serialized, and its length in bytes. */
@@ -69,23 +69,23 @@ export class Denial {
 /** The table's row for a denial: the one place that lets a reason's row read that reason's facts. */
 const rowOf = (d: Deny) => DENIAL_STATUS[d.reason] as unknown as ReasonAnswer<DenialReason>
 
-const make = (d: Deny): Denial => {
+const make = (d: Deny): DenialAnswer => {
   const [status, errorCode, words, headers] = rowOf(d)
   const [message, errors]: Words = typeof words === 'function' ? words(d) : words
-  return new Denial(status, errorCode, message, errors, headers === undefined ? [] : headers(d))
+  return new DenialAnswer(status, errorCode, message, errors, headers === undefined ? [] : headers(d))
 }
 
 /** The answers of reasons whose row has fixed words and no headers of its own. */
-const FIXED = new Map<DenialReason, Denial>()
+const FIXED = new Map<DenialReason, DenialAnswer>()
 for (const reason of DENIAL_REASONS) {
   const [status, errorCode, words, headers] = DENIAL_STATUS[reason]
-  if (typeof words !== 'function' && headers === undefined) FIXED.set(reason, new Denial(status, errorCode, words[0], words[1], []))
+  if (typeof words !== 'function' && headers === undefined) FIXED.set(reason, new DenialAnswer(status, errorCode, words[0], words[1], []))
 }
 
-export const denialOf = (d: Deny): Denial => FIXED.get(d.reason) ?? make(d)
+export const denialAnswer = (d: Deny): DenialAnswer => FIXED.get(d.reason) ?? make(d)
 
 /** The fastify surfaces' answer (gateway, plugin): what forward-auth answers, through the reply. */
 export const replyDenied = (reply: FastifyReply, d: Deny): FastifyReply => {
-  const a = denialOf(d)
+  const a = denialAnswer(d)
   return reply.code(a.status).headers(a.headerRecord()).send(a.body())
 }

@@ -1,5 +1,5 @@
 import { Allowed, type Decision } from './decision.js'
-import { denialOf } from './denial.js'
+import { denialAnswer } from './denial.js'
 
 export { asciiJson } from './denial.js'
 
@@ -34,7 +34,7 @@ const flat = (record: Record<string, string>): string[] => {
  */
 export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
   if (!d.allowed) {
-    const a = denialOf(d)
+    const a = denialAnswer(d)
     const headers = rateLimitAs403 ? a.nginxHeaders().slice() : a.headers.slice()
     headers.push('content-type', JSON_TYPE, 'content-length', a.contentLength)
     return { status: rateLimitAs403 && a.status !== 401 ? 403 : a.status, headers, body: a.text }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Api } from '../http/context.js'
 import type { ServiceDeps } from '../service.js'
 import { createAuthorizer } from './decide.js'
-import { denialOf } from './denial.js'
+import { denialAnswer } from './denial.js'
 import type { FastPathHost } from './fast-path.js'
 import { forwardAuth } from './forward-auth.js'
 import { gateway } from './gateway.js'
@@ -25,7 +25,7 @@ export const authorizerSurface: FastifyPluginAsync<{ deps: ServiceDeps; api?: Ap
   if (api)
     api.authorizeToken = async (req) => {
       const d = await authorizer.authorize(inputOf(req))
-      if (!d.allowed) throw denialOf(d).httpError()
+      if (!d.allowed) throw denialAnswer(d).httpError()
     }
   await app.register(forwardAuth, {
     authorizer,

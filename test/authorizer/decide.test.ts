@@ -1,18 +1,18 @@
 import t, { type Test } from 'tap'
 import { createAuthorizer, type Decision, type DenialReason } from '../../src/authorizer/decide.js'
-import { type Denial, denialOf } from '../../src/authorizer/denial.js'
+import { type DenialAnswer, denialAnswer } from '../../src/authorizer/denial.js'
 import { cachedRoute } from '../../src/authorizer/path-modules.js'
 import { authorizerFixture, fakeWallClock, input, newApiKey, newSecret } from '../support/authorizer-fixtures.js'
 
 /** A denial for `reason`, answered with `status` and `code`: its answer (denial.ts), for the words. */
-const denied = (t: Test, d: Decision, status: number, code: number, outcome: string, reason: DenialReason): Denial | undefined => {
+const denied = (t: Test, d: Decision, status: number, code: number, outcome: string, reason: DenialReason): DenialAnswer | undefined => {
   if (d.allowed) {
     t.fail(`expected ${reason}, got allowed`)
     return undefined
   }
   t.equal(d.reason, reason, `reason ${reason}`)
   t.equal(d.outcome, outcome, `outcome ${outcome}`)
-  const a = denialOf(d)
+  const a = denialAnswer(d)
   t.equal(a.status, status, `status ${status}`)
   t.equal(a.errorCode, code, `error_code ${code}`)
   t.ok(a.message.length > 10, 'says what was wrong')

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { DENIAL_REASONS, type DenialReason, type DenyOf, OUTCOME_OF } from '../../src/authorizer/decision.js'
-import { denialOf } from '../../src/authorizer/denial.js'
+import { denialAnswer } from '../../src/authorizer/denial.js'
 import { OUTCOMES } from '../../src/authorizer/metrics.js'
 import { DENIAL_STATUS } from '../../src/http/errors.js'
 
@@ -45,7 +45,7 @@ t.test('every reason of the closed list has one row in the table, and an answer'
     t.ok(outcome !== 'allow' && (OUTCOMES as readonly string[]).includes(outcome), `${reason}: a denial outcome of the metrics (${outcome})`)
     t.equal(d.outcome, outcome)
     const [status, code] = DENIAL_STATUS[reason]
-    const a = denialOf(d)
+    const a = denialAnswer(d)
     t.equal(a.status, status, `${reason}: ${status}`)
     t.equal(a.errorCode, code, `${reason}: error_code ${code}`)
     t.ok(a.message.length > 10, `${reason}: says why`)
@@ -60,25 +60,25 @@ t.test('every reason of the closed list has one row in the table, and an answer'
 })
 
 t.test('the table answers with the facts of the denial', async (t) => {
-  t.same(denialOf(SAMPLES['token-expired']).body(), {
+  t.same(denialAnswer(SAMPLES['token-expired']).body(), {
     error_message: 'The management token expired at 2030-06-01T00:00:00.000Z.',
     error_code: 106,
     errors: { authorization: ['token expired'] },
   })
-  t.same(denialOf(SAMPLES['uri-not-canonical']).body().errors, { path: ['could be read two ways'] })
-  t.equal(denialOf(SAMPLES['module-not-in-scope']).message, "The token's scope does not allow write on asset.")
-  t.equal(denialOf(SAMPLES['rate-limited']).message, "Rate limit exceeded: the stack's read budget of 10 per second is spent.")
-  t.same(denialOf(SAMPLES['rate-limited']).headers.slice(0, 6), SAMPLES['rate-limited'].headers, 'the rate-limit headers first')
-  t.equal(denialOf(SAMPLES['auth-rate-limited']).headerRecord()['retry-after'], '42')
-  const long = denialOf({ ...SAMPLES['branch-not-in-scope'], branch: 'b'.repeat(500) })
+  t.same(denialAnswer(SAMPLES['uri-not-canonical']).body().errors, { path: ['could be read two ways'] })
+  t.equal(denialAnswer(SAMPLES['module-not-in-scope']).message, "The token's scope does not allow write on asset.")
+  t.equal(denialAnswer(SAMPLES['rate-limited']).message, "Rate limit exceeded: the stack's read budget of 10 per second is spent.")
+  t.same(denialAnswer(SAMPLES['rate-limited']).headers.slice(0, 6), SAMPLES['rate-limited'].headers, 'the rate-limit headers first')
+  t.equal(denialAnswer(SAMPLES['auth-rate-limited']).headerRecord()['retry-after'], '42')
+  const long = denialAnswer({ ...SAMPLES['branch-not-in-scope'], branch: 'b'.repeat(500) })
   t.ok(long.message.length < 250, 'quoted input is cut')
 })
 
 t.test('a reason whose answer never changes is answered by one shared object', async (t) => {
-  t.equal(denialOf(SAMPLES['unknown-token']), denialOf({ ...SAMPLES['unknown-token'] }), 'unknown-token')
-  t.equal(denialOf(SAMPLES['missing-api-key']), denialOf(SAMPLES['missing-api-key']), 'missing-api-key')
-  t.not(denialOf(SAMPLES['auth-rate-limited']), denialOf(SAMPLES['auth-rate-limited']), 'its own headers: one each')
-  t.same(denialOf(SAMPLES['malformed-token']).body(), denialOf(SAMPLES['unknown-token']).body(), 'a malformed token is told what an unknown one is')
+  t.equal(denialAnswer(SAMPLES['unknown-token']), denialAnswer({ ...SAMPLES['unknown-token'] }), 'unknown-token')
+  t.equal(denialAnswer(SAMPLES['missing-api-key']), denialAnswer(SAMPLES['missing-api-key']), 'missing-api-key')
+  t.not(denialAnswer(SAMPLES['auth-rate-limited']), denialAnswer(SAMPLES['auth-rate-limited']), 'its own headers: one each')
+  t.same(denialAnswer(SAMPLES['malformed-token']).body(), denialAnswer(SAMPLES['unknown-token']).body(), 'a malformed token is told what an unknown one is')
 })
 
 t.test('docs/authorizer.md lists every reason with its status and error_code', async (t) => {

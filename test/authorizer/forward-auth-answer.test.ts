@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Allowed, type Deny } from '../../src/authorizer/decide.js'
-import { denialOf, headerText, MAX_HEADER_MESSAGE } from '../../src/authorizer/denial.js'
+import { denialAnswer, headerText, MAX_HEADER_MESSAGE } from '../../src/authorizer/denial.js'
 import { answerOf, asciiJson } from '../../src/authorizer/forward-auth-answer.js'
 import { tokenLimits } from '../../src/authorizer/rate-limits.js'
 
@@ -29,7 +29,7 @@ t.test('counters unreachable: the policy only, in the decision and in the answer
 
 t.test('a denial names its error in header-safe headers; for nginx, also its real status and body', async (t) => {
   const d: Deny = { allowed: false, outcome: 'branch', reason: 'branch-not-in-scope', branch: 'd\u00e9v"\r\nSet-Cookie: x=1' }
-  const e = denialOf(d)
+  const e = denialAnswer(d)
   t.same(e.headerRecord(), { 'x-mt-error-code': '901', 'x-mt-error-message': 'The token is not allowed on branch "d?v"??Set-Cookie: x=1".' }, 'CR, LF and non-ASCII become ?')
   t.equal(e.message, 'The token is not allowed on branch "d\u00e9v"\r\nSet-Cookie: x=1".', 'the body keeps the message')
   const long = headerText('x'.repeat(1000))
