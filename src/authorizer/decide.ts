@@ -1,15 +1,14 @@
 import * as crypto from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import type Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
-import type { Module } from '../domain/scope.js'
-import { branchDenied, expired, forbidden, type HttpError, noStack, tooMany, unauthorized } from '../http/errors.js'
+import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
-import type { ServiceDeps } from '../service.js'
-import { authorizerMetrics, type Outcome } from './metrics.js'
+import { authorizerMetrics } from './metrics.js'
 import { canonicalMethod, type Refusal } from './canonical.js'
+import { Allowed, type AuthFailure, type AuthorizeInput, type Authorizer, type Decision, type Deny, type DenyOf } from './decision.js'
 import { cachedRoute } from './path-modules.js'
-import { denial } from './denial.js'
 import {
   checkLimits,
   checkLocal,
@@ -17,11 +16,8 @@ import {
   countFailure,
   flatLimitHeaders,
   type LimitCheck,
-  limitHeaders,
   LocalCounters,
   type MaybePromise,
-  flatPolicyHeaders,
-  recordOf,
   redisStore,
   then,
   type TokenLimits,
@@ -29,9 +25,30 @@ import {
 } from './rate-limits.js'
 import { type AccessClass, allows, allowsBranch, classOfMethod, type CompiledScope, scopeCache } from './scope-check.js'
 
+export { Allowed, DENIAL_REASONS } from './decision.js'
+export type { Allow, AuthorizeInput, Authorizer, Decision, DenialReason, Deny, DenyOf } from './decision.js'
+
+/** The settings a decision reads (the service's Config has them, with the same meaning). */
+export interface AuthorizerConfig {
+  /** Shared counters; in memory when unset. */
+  readonly redisUrl: string | undefined
+  readonly planReadLimit: number
+  readonly planWriteLimit: number
+  readonly authFailureLimit: number
+}
+
 /** What a decision reads: the read models, the limits, the clock; metrics and lag when given. */
-export type AuthorizerDeps = Pick<ServiceDeps, 'config' | 'readDb' | 'clock'> &
-  Partial<Pick<ServiceDeps, 'metrics' | 'projector' | 'store'>>
+export interface AuthorizerDeps {
+  readonly config: AuthorizerConfig
+  /** The read models (`token_secrets`, `stacks`). */
+  readonly readDb: Database.Database
+  readonly clock: () => Date
+  readonly metrics?: Registry | undefined
+  /** The in-process projector: its batch counter keeps the token cache fresh, its position measures lag. */
+  readonly projector?: Pick<Projector, 'generation' | 'position'> | undefined
+  /** With `projector`, for the lag metrics. */
+  readonly store?: Pick<EventStore, 'readAll'> | undefined
+}
 
 export interface AuthorizerOptions {
   /** A Redis client for shared counters; default: one opened from `config.redisUrl`, if set. */
@@ -42,76 +59,6 @@ export interface AuthorizerOptions {
   readonly onLimiterError?: (error: unknown) => void
   /** Most token rows kept in memory (default 200k); the cache is emptied when full. */
   readonly cacheSize?: number
-}
-
-/**
- * What the authorizer decides on (method, path, `api_key`, `authorization`, `branch`, client
- * address), as the surface received it: `method` and `path` (the URI, query included) are made
- * canonical here (canonical.ts), so every surface judges the same form. `module` skips the path
- * table, for a plugin route that declares its module; `refusal` is a surface's own finding that
- * the request is not described well enough to judge (origin.ts).
- */
-export interface AuthorizeInput {
-  readonly method: string | undefined
-  readonly path: string
-  readonly apiKey: string | undefined
-  readonly authorization: string | undefined
-  readonly branch: string | undefined
-  readonly clientAddress?: string | undefined
-  readonly module?: Module | undefined
-  readonly refusal?: Refusal | undefined
-}
-
-export interface Allow {
-  readonly allowed: true
-  readonly outcome: 'allow'
-  readonly tokenUid: string
-  readonly apiKey: string
-  /** The request that was judged, in canonical form: what a gateway forwards. */
-  readonly method: string
-  readonly url: string
-  /** Rate-limit headers for the response (X-RateLimit-*, RateLimit-Policy, RateLimit). */
-  readonly headers: Record<string, string>
-}
-export interface Deny {
-  readonly allowed: false
-  readonly outcome: Exclude<Outcome, 'allow'>
-  /** The error (`error_message`, `error_code`, `errors`); a 429 carries the rate-limit headers and Retry-After. */
-  readonly error: HttpError
-}
-export type Decision = Allow | Deny
-
-/**
- * The authorizer's own Allow: its headers are built when read, from the counts taken at decision
- * time, and forward-auth takes them as a flat list without an intermediate record (`flatHeaders`).
- */
-export class Allowed implements Allow {
-  readonly allowed = true
-  readonly outcome = 'allow'
-  constructor(
-    readonly tokenUid: string,
-    readonly apiKey: string,
-    readonly method: string,
-    readonly url: string,
-    private readonly limits: ClassLimits,
-    /** Undefined when the counters could not be reached: the policy only. */
-    private readonly check: LimitCheck | undefined,
-  ) {}
-
-  get headers(): Record<string, string> {
-    return recordOf(this.flatHeaders())
-  }
-
-  /** The headers as the start of a flat `[name, value, ...]` list. */
-  flatHeaders(): string[] {
-    return this.check === undefined ? flatPolicyHeaders(this.limits) : flatLimitHeaders(this.limits, this.check)
-  }
-}
-
-export interface Authorizer {
-  /** Synchronous with in-memory counters; a promise with Redis. `await` works for both. */
-  authorize(input: AuthorizeInput): MaybePromise<Decision>
-  close(): Promise<void>
 }
 
 interface TokenRow {
@@ -220,19 +167,18 @@ const tokenCache = (readDb: AuthorizerDeps['readDb'], max: number, projector: Pi
   }
 }
 
-const deny = (outcome: Deny['outcome'], error: HttpError): Deny => ({ allowed: false, outcome, error })
+/** The denials that carry no facts: one object each, shared by every decision. */
+const MISSING_API_KEY: Deny = { allowed: false, outcome: 'no_stack', reason: 'missing-api-key' }
+const UNKNOWN_STACK: Deny = { allowed: false, outcome: 'no_stack', reason: 'unknown-stack' }
+const MISSING_TOKEN: AuthFailure = { allowed: false, outcome: 'unauthorized', reason: 'missing-token' }
+const MALFORMED_TOKEN: AuthFailure = { allowed: false, outcome: 'unauthorized', reason: 'malformed-token' }
+const UNKNOWN_TOKEN: AuthFailure = { allowed: false, outcome: 'unauthorized', reason: 'unknown-token' }
+const OTHER_STACK: AuthFailure = { allowed: false, outcome: 'unauthorized', reason: 'token-of-other-stack' }
+const ROTATED_OUT: AuthFailure = { allowed: false, outcome: 'unauthorized', reason: 'token-rotated-out' }
 
-const MISSING = denial(unauthorized('The management token is missing: send it in the authorization header.', { authorization: ['is required'] }))
-const UNKNOWN = denial(unauthorized('The management token is not valid: it is unknown, revoked or rotated out.', { authorization: ['is not a valid management token'] }))
-const OTHER_STACK = denial(unauthorized('The management token does not belong to the stack named by api_key.', { authorization: ['belongs to another stack'] }))
-const ROTATED = denial(unauthorized('The management token secret was rotated out and its grace period is over.', { authorization: ['was rotated out'] }))
-const NO_API_KEY = denial(noStack('The api_key header is missing.'))
-const BAD_API_KEY = denial(noStack('The api_key is not valid: no such stack.'))
-
-/** Input quoted in a message, bounded: the message is also a header (denial.ts). */
-const short = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}...` : text)
-/** A request that cannot be judged as one CMA route is a 403 that says why. */
-const refused = (r: Refusal): Deny => deny('forbidden', denial(forbidden(r.refused, { [r.field]: [r.problem] })))
+type RefusalReason = 'not-judgeable' | 'method-not-allowed' | 'uri-not-canonical'
+/** A request that cannot be judged as one CMA route: denied with the surface's or canonical.ts's words. */
+const refused = (reason: RefusalReason, refusal: Refusal): DenyOf<RefusalReason> => ({ allowed: false, outcome: 'forbidden', reason, refusal })
 
 /**
  * The decision once the counters have counted. A function of its arguments rather than a closure
@@ -242,7 +188,15 @@ const refused = (r: Refusal): Deny => deny('forbidden', denial(forbidden(r.refus
 const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string, url: string, cls: AccessClass, limits: ClassLimits): Decision =>
   c.exceeded === undefined
     ? new Allowed(tokenUid, apiKey, method, url, limits, c)
-    : deny('rate_limited', denial(tooMany(`Rate limit exceeded: the ${c.exceeded}'s ${cls} budget of ${c.exceeded === 'token' ? limits.tokenMax : limits.stackMax} per second is spent.`, limitHeaders(limits, c))))
+    : {
+        allowed: false,
+        outcome: 'rate_limited',
+        reason: 'rate-limited',
+        budget: c.exceeded,
+        access: cls,
+        limit: c.exceeded === 'token' ? limits.tokenMax : limits.stackMax,
+        headers: flatLimitHeaders(limits, c),
+      }
 
 /**
  * The request authorizer, deciding in a fixed order (below), so the same input always gets the same
@@ -259,10 +213,11 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  * several times that under HTTP load (WAL read locks), the cache hit well under 1 us.
  * Unknown secrets are never cached, so guessing cannot fill memory.
  *
- * Order: 403 origin headers that cannot be read one way (conflicting, repeated, missing) -> 412
- * stack -> 401 token (missing, unknown, revoked, another stack, rotated out) -> 401/106 expired ->
- * 403 method or path not canonical, unknown path, forbidden module, scope -> 422/901 branch ->
- * 429 -> allow.
+ * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
+ * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
+ * token-rotated-out -> token-expired -> method-not-allowed, uri-not-canonical, unknown-path,
+ * never-allowed, module-not-in-scope -> branch-not-in-scope -> rate-limited -> allow; an
+ * authentication failure may instead be auth-rate-limited.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
  */
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {
@@ -289,17 +244,15 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   const limitsOf = (r: TokenRow): TokenLimits =>
     tokenLimits(r.token_uid, r.api_key, { read: r.rate_read ?? plan.read, write: r.rate_write ?? plan.write }, plan)
 
-  const authFailure = (input: AuthorizeInput, error: HttpError): MaybePromise<Decision> => {
-    if (!input.clientAddress) return deny('unauthorized', error)
-    const counted = then(countFailure(store, input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }) =>
-      throttled
-        ? deny('auth_throttled', denial(tooMany('Too many failed authentications from this address; try again later.', { 'retry-after': String(retryAfter) })))
-        : deny('unauthorized', error),
+  const authFailure = (input: AuthorizeInput, failure: AuthFailure): MaybePromise<Decision> => {
+    if (!input.clientAddress) return failure
+    const counted = then(countFailure(store, input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }): Decision =>
+      throttled ? { allowed: false, outcome: 'auth_throttled', reason: 'auth-rate-limited', retryAfter } : failure,
     )
     return counted instanceof Promise
       ? counted.catch((e: unknown) => {
           onLimiterError(e)
-          return deny('unauthorized', error)
+          return failure
         })
       : counted
   }
@@ -307,9 +260,9 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   const decide = (input: AuthorizeInput, started: number): MaybePromise<Decision> => {
     // A request whose headers cannot be read one way (repeated, overridden, conflicting) is not
     // judged at all: no lookup, no failure counted against a guessed token.
-    if (input.refusal) return refused(input.refusal)
+    if (input.refusal) return refused('not-judgeable', input.refusal)
     const { apiKey } = input
-    if (!apiKey) return deny('no_stack', NO_API_KEY)
+    if (!apiKey) return MISSING_API_KEY
     const secret = input.authorization ? secretOf(input.authorization) : undefined
     let row: CachedToken | undefined
     if (secret !== undefined) {
@@ -321,33 +274,28 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       }
     }
     if (row === undefined || row.api_key !== apiKey) {
-      if (stackExists.get(apiKey) === undefined) return deny('no_stack', BAD_API_KEY)
-      return authFailure(input, row !== undefined ? OTHER_STACK : input.authorization ? UNKNOWN : MISSING)
+      if (stackExists.get(apiKey) === undefined) return UNKNOWN_STACK
+      return authFailure(input, row !== undefined ? OTHER_STACK : !input.authorization ? MISSING_TOKEN : secret === undefined ? MALFORMED_TOKEN : UNKNOWN_TOKEN)
     }
     // The clock is read only for a token that can run out (most never do).
     if (row.valid_until !== null || row.expires_at !== null) {
       const now = clock().getTime()
-      if (row.valid_until !== null && now >= row.valid_until) return authFailure(input, ROTATED)
-      if (row.expires_at !== null && now >= row.expires_at)
-        return deny('expired', denial(expired(`The management token expired at ${new Date(row.expires_at).toISOString()}.`)))
+      if (row.valid_until !== null && now >= row.valid_until) return authFailure(input, ROTATED_OUT)
+      if (row.expires_at !== null && now >= row.expires_at) return { allowed: false, outcome: 'expired', reason: 'token-expired', expiresAt: row.expires_at }
     }
 
     const method = canonicalMethod(input.method)
-    if (typeof method !== 'string') return refused(method)
+    if (typeof method !== 'string') return refused('method-not-allowed', method)
     const routed = route(input.path)
-    if ('refused' in routed) return refused(routed)
+    if ('refused' in routed) return refused('uri-not-canonical', routed)
     const cls = classOfMethod(method) as AccessClass
     const target = input.module !== undefined ? { module: input.module } : routed.target
-    if (target === undefined)
-      return deny('forbidden', denial(forbidden(`No scope module covers ${method} ${short(routed.path)}; it is denied.`, { path: ['is not a known CMA path'] })))
-    if ('never' in target)
-      return deny('forbidden', denial(forbidden(`Management tokens are never allowed on ${target.never}.`, { path: [`is ${target.never}`] })))
+    if (target === undefined) return { allowed: false, outcome: 'forbidden', reason: 'unknown-path', method, path: routed.path }
+    if ('never' in target) return { allowed: false, outcome: 'forbidden', reason: 'never-allowed', never: target.never }
     const { scope } = row
-    if (!allows(scope, target.module, cls))
-      return deny('forbidden', denial(forbidden(`The token's scope does not allow ${cls} on ${target.module}.`, { scope: [`lacks ${target.module} ${cls}`] })))
+    if (!allows(scope, target.module, cls)) return { allowed: false, outcome: 'forbidden', reason: 'module-not-in-scope', module: target.module, access: cls }
     const branch = input.branch || 'main'
-    if (!allowsBranch(scope, branch))
-      return deny('branch', denial(branchDenied(`The token is not allowed on branch "${short(branch)}".`, { branch: ['is not in the token scope'] })))
+    if (!allowsBranch(scope, branch)) return { allowed: false, outcome: 'branch', reason: 'branch-not-in-scope', branch }
 
     const limits = row.limits[cls]
     const tokenUid = row.token_uid

@@ -1,4 +1,7 @@
-import { Allowed, type Decision } from './decide.js'
+import { Allowed, type Decision } from './decision.js'
+import { denialAnswer } from './denial.js'
+
+export { asciiJson } from './denial.js'
 
 /** Envoy ext_authz HTTP: set `http_service.path_prefix` to this; the original path follows it. */
 export const ENVOY_PREFIX = '/v3/authorize/envoy'
@@ -21,7 +24,7 @@ const flat = (record: Record<string, string>): string[] => {
 
 /**
  * Forward-auth's answer: 200 with the rate-limit headers, `x-token-uid` and `x-stack-api-key`, or
- * the deny status with the JSON error body and the denial headers (denial.ts). With
+ * the denial's answer from the reasons' table (denial.ts): its status, JSON error body and headers. With
  * `rateLimitAs403` (nginx: `auth_request` passes 401 and 403 and turns any other status into a 500)
  * a denial of another status (412, 422, 429) is answered 403; every denial then also carries its
  * real status in `x-mt-status` and its body in `x-mt-error-body`, so that nginx can give the client
@@ -31,20 +34,15 @@ const flat = (record: Record<string, string>): string[] => {
  */
 export const answerOf = (d: Decision, rateLimitAs403: boolean): Answer => {
   if (!d.allowed) {
-    const e = d.error
-    if (!rateLimitAs403) return jsonAnswer(e.statusCode, e.headers, e.body())
-    const body = e.body()
-    const status = e.statusCode === 401 ? 401 : 403
-    return jsonAnswer(status, { ...e.headers, 'x-mt-status': String(e.statusCode), 'x-mt-error-body': asciiJson(body) }, body)
+    const a = denialAnswer(d)
+    const headers = rateLimitAs403 ? a.nginxHeaders().slice() : a.headers.slice()
+    headers.push('content-type', JSON_TYPE, 'content-length', a.contentLength)
+    return { status: rateLimitAs403 && a.status !== 401 ? 403 : a.status, headers, body: a.text }
   }
   const headers = d instanceof Allowed ? d.flatHeaders() : flat(d.headers)
   headers.push('x-token-uid', d.tokenUid, 'x-stack-api-key', d.apiKey, 'content-length', '0')
   return { status: 200, headers, body: undefined }
 }
-
-/** JSON in printable ASCII (anything else as a `\uXXXX` escape): a header value that parses to `value`. */
-export const asciiJson = (value: object): string =>
-  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 /** A JSON body with the content-type and content-length fastify gives a serialized object. */
 export const jsonAnswer = (status: number, extra: Record<string, string>, body: object): Answer => {

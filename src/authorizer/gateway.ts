@@ -2,6 +2,7 @@ import replyFrom from '@fastify/reply-from'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, RawServerBase } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Authorizer } from './decide.js'
+import { replyDenied } from './denial.js'
 import { inputOf } from './request-input.js'
 import './plugin.js' // the `managementToken` request decorator's type
 
@@ -65,7 +66,7 @@ export const gateway: FastifyPluginAsync<GatewayOptions> = async (app, { authori
   }
   const forward = async (req: FastifyRequest, reply: FastifyReply) => {
     const d = await authorizer.authorize(inputOf(req))
-    if (!d.allowed) return reply.code(d.error.statusCode).headers(d.error.headers).send(d.error.body())
+    if (!d.allowed) return replyDenied(reply, d)
     reply.headers(d.headers)
     req.managementToken = { tokenUid: d.tokenUid, apiKey: d.apiKey }
     return reply.from(d.url, { rewriteRequestHeaders })

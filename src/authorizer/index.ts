@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client'
 import type { Config } from '../config.js'
 import type { Api } from '../http/context.js'
 import type { Authorizer } from './decide.js'
+import { denialAnswer } from './denial.js'
 import type { FastPathHost } from './fast-path.js'
 import { forwardAuth } from './forward-auth.js'
 import { gateway } from './gateway.js'
@@ -32,7 +33,7 @@ export const authorizerSurface: FastifyPluginAsync<AuthorizerSurfaceOptions> = a
   if (api)
     api.authorizeToken = async (req) => {
       const d = await authorizer.authorize(inputOf(req))
-      if (!d.allowed) throw d.error
+      if (!d.allowed) throw denialAnswer(d).httpError()
     }
   await app.register(forwardAuth, {
     authorizer,

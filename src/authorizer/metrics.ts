@@ -92,7 +92,7 @@ class DecisionStats {
   }
 }
 
-export const authorizerMetrics = (registry: Registry, projector?: Projector, store?: EventStore): AuthorizerMetrics => {
+export const authorizerMetrics = (registry: Registry, projector?: Pick<Projector, 'position'>, store?: Pick<EventStore, 'readAll'>): AuthorizerMetrics => {
   const stats = once(registry, LATENCY, () => {
     const created = new DecisionStats()
     registry.registerMetric(created as unknown as Metric)

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client'
 import { type Config, loadConfig } from '../config.js'
 import type { Module } from '../domain/scope.js'
 import { type Authorizer, type AuthorizerDeps, createAuthorizer } from './decide.js'
+import { replyDenied } from './denial.js'
 import { inputOf } from './request-input.js'
 
 export interface ManagementTokenIdentity {
@@ -71,7 +72,7 @@ const managementTokensPlugin: FastifyPluginAsync<ManagementTokensOptions> = asyn
     const rule = req.routeOptions.config.managementToken
     if (rule === false) return undefined
     const d = await authorizer.authorize(inputOf(req, rule?.module))
-    if (!d.allowed) return reply.code(d.error.statusCode).headers(d.error.headers).send(d.error.body())
+    if (!d.allowed) return replyDenied(reply, d)
     reply.headers(d.headers)
     req.managementToken = { tokenUid: d.tokenUid, apiKey: d.apiKey }
     return undefined

@@ -1,3 +1,4 @@
+import type { DenialReason, DenyOf } from '../authorizer/decision.js'
 import type { DomainError, DomainErrorCode, FieldErrors } from '../domain/errors.js'
 
 /** An error with its HTTP form: `{error_message, error_code, errors}`. */
@@ -41,15 +42,51 @@ export const fromDomain = (e: DomainError): HttpError => {
   return new HttpError(status, code, e.message, e.errors ?? {})
 }
 
+/** What an answer says: `error_message` and `errors`. */
+export type Words = readonly [message: string, errors: FieldErrors]
+/**
+ * A denial reason's answer: status, error_code, its words (the same every time, or made from the
+ * denial's facts) and, for some, headers of its own as a flat `[name, value, ...]` list.
+ */
+export type ReasonAnswer<R extends DenialReason> = readonly [
+  status: number,
+  errorCode: number,
+  words: Words | ((d: DenyOf<R>) => Words),
+  headers?: (d: DenyOf<R>) => readonly string[],
+]
+
+/** Input quoted in a message, bounded: the message is also a header (src/authorizer/denial.ts). */
+const short = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}...` : text)
+const refusal = (d: DenyOf<'not-judgeable' | 'method-not-allowed' | 'uri-not-canonical'>): Words => [d.refusal.refused, { [d.refusal.field]: [d.refusal.problem] }]
+const NOT_VALID: Words = ['The management token is not valid: it is unknown, revoked or rotated out.', { authorization: ['is not a valid management token'] }]
+const noStackWords = (message: string): Words => [message, { api_key: [message] }]
+
+/** The one table from the authorizer's denial reason (src/authorizer/decision.ts) to its answer. */
+export const DENIAL_STATUS: { readonly [R in DenialReason]: ReasonAnswer<R> } = {
+  'not-judgeable': [403, 162, refusal],
+  'missing-api-key': [412, 109, noStackWords('The api_key header is missing.')],
+  'unknown-stack': [412, 109, noStackWords('The api_key is not valid: no such stack.')],
+  'missing-token': [401, 105, ['The management token is missing: send it in the authorization header.', { authorization: ['is required'] }]],
+  'malformed-token': [401, 105, NOT_VALID],
+  'unknown-token': [401, 105, NOT_VALID],
+  'token-of-other-stack': [401, 105, ['The management token does not belong to the stack named by api_key.', { authorization: ['belongs to another stack'] }]],
+  'token-rotated-out': [401, 105, ['The management token secret was rotated out and its grace period is over.', { authorization: ['was rotated out'] }]],
+  'token-expired': [401, 106, (d) => [`The management token expired at ${new Date(d.expiresAt).toISOString()}.`, { authorization: ['token expired'] }]],
+  'method-not-allowed': [403, 162, refusal],
+  'uri-not-canonical': [403, 162, refusal],
+  'unknown-path': [403, 162, (d) => [`No scope module covers ${d.method} ${short(d.path)}; it is denied.`, { path: ['is not a known CMA path'] }]],
+  'never-allowed': [403, 162, (d) => [`Management tokens are never allowed on ${d.never}.`, { path: [`is ${d.never}`] }]],
+  'module-not-in-scope': [403, 162, (d) => [`The token's scope does not allow ${d.access} on ${d.module}.`, { scope: [`lacks ${d.module} ${d.access}`] }]],
+  'branch-not-in-scope': [422, 901, (d) => [`The token is not allowed on branch "${short(d.branch)}".`, { branch: ['is not in the token scope'] }]],
+  'rate-limited': [429, 429, (d) => [`Rate limit exceeded: the ${d.budget}'s ${d.access} budget of ${d.limit} per second is spent.`, {}], (d) => d.headers],
+  'auth-rate-limited': [429, 429, ['Too many failed authentications from this address; try again later.', {}], (d) => ['retry-after', String(d.retryAfter)]],
+}
+
 export const badRequest = (message: string, errors: FieldErrors = {}) => new HttpError(400, 100, message, errors)
 export const unauthorized = (message: string, errors: FieldErrors = {}) => new HttpError(401, 105, message, errors)
-export const expired = (message: string) => new HttpError(401, 106, message, { authorization: ['token expired'] })
 export const forbidden = (message: string, errors: FieldErrors = {}) => new HttpError(403, 162, message, errors)
 export const notFound = (message: string, errors: FieldErrors = {}) => new HttpError(404, 141, message, errors)
 export const conflict = (message: string) => new HttpError(409, 150, message, {})
 export const noStack = (message: string) => new HttpError(412, 109, message, { api_key: [message] })
 export const invalid = (message: string, errors: FieldErrors) => new HttpError(422, 119, message, errors)
-export const branchDenied = (message: string, errors: FieldErrors = {}) => new HttpError(422, 901, message, errors)
-export const tooMany = (message: string, headers: Record<string, string> = {}) =>
-  new HttpError(429, 429, message, {}, headers)
 export const unavailable = (message: string) => new HttpError(503, 503, message, {})

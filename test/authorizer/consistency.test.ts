@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
+import { denialAnswer } from '../../src/authorizer/denial.js'
 import { appOver } from '../support/app-over.js'
 import { authorizerFixture, input } from '../support/authorizer-fixtures.js'
 import { waitFor } from '../support/wait-for.js'
@@ -63,7 +64,7 @@ t.test('a second instance on the same event store applies changes within a bound
   await measure('scope change', () => f.changeScope(apiKey, tok.uid, [{ module: 'entry', acl: { read: true, write: false } }]), () => !decideOnB(tok.secret).allowed)
   await measure('limit change', () => f.changeLimits(apiKey, tok.uid, { read: 3, write: 1 }), () => {
     const d = decideOnB(tok.secret, '/v3/content_types/a/entries')
-    return (d.allowed ? d.headers : d.error.headers)['x-ratelimit-limit'] === '3'
+    return (d.allowed ? d.headers : denialAnswer(d).headerRecord())['x-ratelimit-limit'] === '3'
   })
   let rotated = ''
   await measure('rotation', async () => {

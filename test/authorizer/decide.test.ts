@@ -1,20 +1,24 @@
 import t, { type Test } from 'tap'
-import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
+import { createAuthorizer, type Decision, type DenialReason } from '../../src/authorizer/decide.js'
+import { type DenialAnswer, denialAnswer } from '../../src/authorizer/denial.js'
 import { cachedRoute } from '../../src/authorizer/path-modules.js'
-import type { HttpError } from '../../src/http/errors.js'
 import { authorizerFixture, fakeWallClock, input, newApiKey, newSecret } from '../support/authorizer-fixtures.js'
 
-const denied = (t: Test, d: Decision, status: number, code: number, outcome: string): HttpError | undefined => {
+/** A denial for `reason`, answered with `status` and `code`: its answer (denial.ts), for the words. */
+const denied = (t: Test, d: Decision, status: number, code: number, outcome: string, reason: DenialReason): DenialAnswer | undefined => {
   if (d.allowed) {
-    t.fail(`expected ${status}, got allowed`)
+    t.fail(`expected ${reason}, got allowed`)
     return undefined
   }
-  t.equal(d.error.statusCode, status, `status ${status}`)
-  t.equal(d.error.errorCode, code, `error_code ${code}`)
+  t.equal(d.reason, reason, `reason ${reason}`)
   t.equal(d.outcome, outcome, `outcome ${outcome}`)
-  t.ok(d.error.message.length > 10, 'says what was wrong')
-  return d.error
+  const a = denialAnswer(d)
+  t.equal(a.status, status, `status ${status}`)
+  t.equal(a.errorCode, code, `error_code ${code}`)
+  t.ok(a.message.length > 10, 'says what was wrong')
+  return a
 }
+const reasonOf = (d: Decision) => (d.allowed ? 'allowed' : d.reason)
 
 t.test('decision order: 412 stack, 401 token, 401 expired, 403 scope, 422 branch, 429 rate limit, allow', async (t) => {
   fakeWallClock(t)
@@ -26,20 +30,20 @@ t.test('decision order: 412 stack, 401 token, 401 expired, 403 scope, 422 branch
   const auth = (over: Parameters<typeof input>[0]) => a.authorize(input({ apiKey, authorization: reader.secret, ...over })) as Decision
 
   t.test('412: api_key missing, then unknown, before anything about the token', async (t) => {
-    const e1 = denied(t, auth({ apiKey: undefined, authorization: undefined }), 412, 109, 'no_stack')
+    const e1 = denied(t, auth({ apiKey: undefined, authorization: undefined }), 412, 109, 'no_stack', 'missing-api-key')
     t.match(e1?.message ?? '', /missing/)
     t.same(e1?.errors, { api_key: ['The api_key header is missing.'] })
-    const e2 = denied(t, auth({ apiKey: newApiKey() }), 412, 109, 'no_stack')
+    const e2 = denied(t, auth({ apiKey: newApiKey() }), 412, 109, 'no_stack', 'unknown-stack')
     t.match(e2?.message ?? '', /not valid/)
-    denied(t, auth({ apiKey: newApiKey(), authorization: newSecret() }), 412, 109, 'no_stack')
+    denied(t, auth({ apiKey: newApiKey(), authorization: newSecret() }), 412, 109, 'no_stack', 'unknown-stack')
   })
 
   t.test('401 (105): missing, malformed, unknown, another stack', async (t) => {
-    t.same(denied(t, auth({ authorization: undefined }), 401, 105, 'unauthorized')?.errors, { authorization: ['is required'] })
-    denied(t, auth({ authorization: 'not-a-secret' }), 401, 105, 'unauthorized')
-    denied(t, auth({ authorization: `cs${'A'.repeat(32)}` }), 401, 105, 'unauthorized')
-    t.same(denied(t, auth({ authorization: newSecret() }), 401, 105, 'unauthorized')?.errors, { authorization: ['is not a valid management token'] })
-    const e = denied(t, auth({ apiKey: other }), 401, 105, 'unauthorized')
+    t.same(denied(t, auth({ authorization: undefined }), 401, 105, 'unauthorized', 'missing-token')?.errors, { authorization: ['is required'] })
+    denied(t, auth({ authorization: 'not-a-secret' }), 401, 105, 'unauthorized', 'malformed-token')
+    denied(t, auth({ authorization: `cs${'A'.repeat(32)}` }), 401, 105, 'unauthorized', 'malformed-token')
+    t.same(denied(t, auth({ authorization: newSecret() }), 401, 105, 'unauthorized', 'unknown-token')?.errors, { authorization: ['is not a valid management token'] })
+    const e = denied(t, auth({ apiKey: other }), 401, 105, 'unauthorized', 'token-of-other-stack')
     t.same(e?.errors, { authorization: ['belongs to another stack'] })
   })
 
@@ -51,23 +55,32 @@ t.test('decision order: 412 stack, 401 token, 401 expired, 403 scope, 422 branch
   })
 
   t.test('401 (105) comes before 403: a forbidden path with an unknown token is 401', async (t) => {
-    denied(t, auth({ authorization: newSecret(), path: '/v3/stacks/settings' }), 401, 105, 'unauthorized')
+    denied(t, auth({ authorization: newSecret(), path: '/v3/stacks/settings' }), 401, 105, 'unauthorized', 'unknown-token')
   })
 
   t.test('403 (162): method, unknown path, forbidden module, missing scope', async (t) => {
-    t.same(denied(t, auth({ method: 'OPTIONS' }), 403, 162, 'forbidden')?.errors, { method: ['is not allowed'] })
-    t.same(denied(t, auth({ path: '/v3/nowhere' }), 403, 162, 'forbidden')?.errors, { path: ['is not a known CMA path'] })
-    const long = denied(t, auth({ path: `/v3/${'x'.repeat(300)}?q=1` }), 403, 162, 'forbidden')
+    t.same(denied(t, auth({ method: 'OPTIONS' }), 403, 162, 'forbidden', 'method-not-allowed')?.errors, { method: ['is not allowed'] })
+    t.same(denied(t, auth({ path: '/v3/nowhere' }), 403, 162, 'forbidden', 'unknown-path')?.errors, { path: ['is not a known CMA path'] })
+    const long = denied(t, auth({ path: `/v3/${'x'.repeat(300)}?q=1` }), 403, 162, 'forbidden', 'unknown-path')
     t.ok((long?.message.length ?? 999) < 300, 'a long path is cut in the message')
-    t.match(denied(t, auth({ path: '/v3/stacks/management_tokens' }), 403, 162, 'forbidden')?.message ?? '', /never allowed on management tokens/)
-    t.same(denied(t, auth({ method: 'POST' }), 403, 162, 'forbidden')?.errors, { scope: ['lacks content_type write'] })
-    t.same(denied(t, auth({ path: '/v3/assets' }), 403, 162, 'forbidden')?.errors, { scope: ['lacks asset read'] })
+    t.match(denied(t, auth({ path: '/v3/stacks/management_tokens' }), 403, 162, 'forbidden', 'never-allowed')?.message ?? '', /never allowed on management tokens/)
+    t.same(denied(t, auth({ method: 'POST' }), 403, 162, 'forbidden', 'module-not-in-scope')?.errors, { scope: ['lacks content_type write'] })
+    t.same(denied(t, auth({ path: '/v3/assets' }), 403, 162, 'forbidden', 'module-not-in-scope')?.errors, { scope: ['lacks asset read'] })
     t.equal(auth({ method: 'HEAD' }).allowed, true, 'HEAD is a read')
   })
 
+  t.test('403 (162): what cannot be judged as one request, in the words of the refusal', async (t) => {
+    t.same(denied(t, auth({ path: '/v3/assets%2fx' }), 403, 162, 'forbidden', 'uri-not-canonical')?.errors, { path: ['could be read two ways'] })
+    const refusal = { refused: 'The branch header is repeated; send it once.', field: 'branch', problem: 'is repeated' }
+    const d = a.authorize({ ...input({ apiKey, authorization: reader.secret }), refusal }) as Decision
+    t.match(d, { reason: 'not-judgeable', refusal }, 'the surface refusal, before anything else')
+    t.same(denied(t, d, 403, 162, 'forbidden', 'not-judgeable')?.errors, { branch: ['is repeated'] })
+    t.equal(reasonOf(a.authorize({ ...input({}), refusal }) as Decision), 'not-judgeable', 'even before the api_key')
+  })
+
   t.test('422 (901): branch comes after scope', async (t) => {
-    denied(t, auth({ branch: 'development', path: '/v3/assets' }), 403, 162, 'forbidden')
-    t.same(denied(t, auth({ branch: 'development' }), 422, 901, 'branch')?.errors, { branch: ['is not in the token scope'] })
+    denied(t, auth({ branch: 'development', path: '/v3/assets' }), 403, 162, 'forbidden', 'module-not-in-scope')
+    t.same(denied(t, auth({ branch: 'development' }), 422, 901, 'branch', 'branch-not-in-scope')?.errors, { branch: ['is not in the token scope'] })
     t.equal(auth({ branch: 'main' }).allowed, true, 'main without a branch entry')
     t.equal(auth({ branch: '' }).allowed, true, 'an empty branch header means main')
   })
@@ -77,9 +90,11 @@ t.test('decision order: 412 stack, 401 token, 401 expired, 403 scope, 422 branch
     const write = () => a.authorize(input({ apiKey, authorization: w.secret, method: 'PUT', path: '/v3/content_types/blog/entries/blt1' })) as Decision
     t.equal(write().allowed, true)
     t.equal(write().allowed, true)
-    const e = denied(t, write(), 429, 429, 'rate_limited')
-    t.equal(e?.headers['retry-after'], '1')
-    denied(t, a.authorize(input({ apiKey, authorization: w.secret, method: 'PUT', path: '/v3/assets' })) as Decision, 403, 162, 'forbidden')
+    const over = write()
+    const e = denied(t, over, 429, 429, 'rate_limited', 'rate-limited')
+    t.match(over, { budget: 'token', access: 'write', limit: 2 }, 'the facts of the message')
+    t.equal(e?.headerRecord()['retry-after'], '1')
+    denied(t, a.authorize(input({ apiKey, authorization: w.secret, method: 'PUT', path: '/v3/assets' })) as Decision, 403, 162, 'forbidden', 'module-not-in-scope')
   })
 })
 
@@ -95,15 +110,11 @@ t.test('expiry to the millisecond, with the injected clock', async (t) => {
   f.clock.ms = at
   const d = auth()
   t.equal(d.allowed, false, 'at the instant')
-  if (!d.allowed) {
-    t.equal(d.error.statusCode, 401)
-    t.equal(d.error.errorCode, 106)
-    t.equal(d.outcome, 'expired')
-    t.match(d.error.message, /2030-06-01T00:00:00.000Z/)
-  }
+  t.match(d, { reason: 'token-expired', expiresAt: at }, 'the instant it expired')
+  t.match(denied(t, d, 401, 106, 'expired', 'token-expired')?.message, /2030-06-01T00:00:00.000Z/)
   t.test('expired comes before 403', async (t) => {
     const d = a.authorize(input({ apiKey, authorization: tok.secret, path: '/v3/stacks' })) as Decision
-    t.equal(d.allowed ? 0 : d.error.errorCode, 106)
+    t.equal(reasonOf(d), 'token-expired')
   })
 })
 
@@ -148,16 +159,16 @@ t.test('scope semantics', async (t) => {
     t.equal((await check(scope, { path, branch: 'deploy' })).allowed, true, 'listed alias')
     t.equal((await check(scope, { path })).allowed, true, 'main by default')
     const d = await check(scope, { path, branch: 'staging' })
-    t.equal(d.allowed ? 0 : d.error.errorCode, 901, 'unlisted branch')
+    t.match(d, { reason: 'branch-not-in-scope', branch: 'staging' }, 'unlisted branch')
     const noMain = { scope: [{ module: '$all', acl: { read: true, write: true }, branches: ['development'] }] }
     const d2 = await check(noMain, { path })
-    t.equal(d2.allowed ? 0 : d2.error.errorCode, 901, 'a branch list without main excludes main')
+    t.match(d2, { reason: 'branch-not-in-scope', branch: 'main' }, 'a branch list without main excludes main')
     t.equal((await check(noMain, { path, branch: 'development' })).allowed, true)
     const aliasOnAll = { scope: [{ module: '$all', acl: { read: true, write: true }, branch_aliases: ['live'] }] }
     t.equal((await check(aliasOnAll, { path, branch: 'live' })).allowed, true, 'aliases on $all count')
     const ignored = { scope: [{ module: 'entry', acl: { read: true, write: true }, branches: ['x'], branch_aliases: ['y'] }] }
     const d3 = await check(ignored, { path, branch: 'x' })
-    t.equal(d3.allowed ? 0 : d3.error.errorCode, 901, 'branches on another module grant nothing')
+    t.equal(reasonOf(d3), 'branch-not-in-scope', 'branches on another module grant nothing')
   })
 })
 
@@ -174,13 +185,13 @@ t.test('rotation grace and revocation', async (t) => {
   t.equal(auth(tok.secret).allowed, true, '1 ms before the grace ends')
   f.clock.ms += 1
   const d = auth(tok.secret)
-  t.same(d.allowed ? undefined : d.error.errors, { authorization: ['was rotated out'] }, 'rotated out at the instant')
+  t.same(denied(t, d, 401, 105, 'unauthorized', 'token-rotated-out')?.errors, { authorization: ['was rotated out'] }, 'rotated out at the instant')
   const again = await f.rotate(apiKey, tok.uid, secret, 0)
   t.equal(auth(secret).allowed, false, 'no grace: the old secret stops at once')
   t.equal(auth(again.secret).allowed, true)
   await f.revoke(apiKey, tok.uid)
   const r = auth(again.secret)
-  t.equal(r.allowed ? 0 : r.error.errorCode, 105, 'revoked')
+  t.equal(reasonOf(r), 'unknown-token', 'revoked')
 })
 
 t.test('the failed-authentication limiter throttles an address, never a valid token', async (t) => {
@@ -192,9 +203,8 @@ t.test('the failed-authentication limiter throttles an address, never a valid to
   const guess = (clientAddress: string) => a.authorize(input({ apiKey, authorization: newSecret(), clientAddress })) as Decision
   for (let i = 0; i < 3; i++) t.equal((guess('10.0.0.1') as { outcome: string }).outcome, 'unauthorized', `guess ${i + 1}`)
   const d = guess('10.0.0.1')
-  t.equal(d.outcome, 'auth_throttled')
-  t.equal(d.allowed ? 0 : d.error.statusCode, 429)
-  t.equal(d.allowed ? '' : d.error.headers['retry-after'], '60')
+  t.match(d, { reason: 'auth-rate-limited', retryAfter: 60 })
+  t.equal(denied(t, d, 429, 429, 'auth_throttled', 'auth-rate-limited')?.headerRecord()['retry-after'], '60')
   t.equal((a.authorize(input({ apiKey, authorization: tok.secret, clientAddress: '10.0.0.1' })) as Decision).allowed, true, 'a valid token from the same address passes')
   t.equal(guess('10.0.0.2').outcome, 'unauthorized', 'another address is not throttled')
   t.equal((a.authorize(input({ apiKey, authorization: newSecret() })) as Decision).outcome, 'unauthorized', 'no address: not counted')

@@ -1,9 +1,8 @@
 import t from 'tap'
-import { Allowed } from '../../src/authorizer/decide.js'
-import { denial, headerText, MAX_HEADER_MESSAGE } from '../../src/authorizer/denial.js'
+import { Allowed, type Deny } from '../../src/authorizer/decide.js'
+import { denialAnswer, headerText, MAX_HEADER_MESSAGE } from '../../src/authorizer/denial.js'
 import { answerOf, asciiJson } from '../../src/authorizer/forward-auth-answer.js'
 import { tokenLimits } from '../../src/authorizer/rate-limits.js'
-import { branchDenied, tooMany, unauthorized } from '../../src/http/errors.js'
 
 const limits = tokenLimits('blt1', 'bltstack', { read: 5, write: 2 }, { read: 10, write: 4 }).read
 const pairs = (flat: readonly string[]) => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]])
@@ -29,15 +28,15 @@ t.test('counters unreachable: the policy only, in the decision and in the answer
 })
 
 t.test('a denial names its error in header-safe headers; for nginx, also its real status and body', async (t) => {
-  const e = denial(branchDenied('On "d\u00e9v"\r\nSet-Cookie: x=1', { branch: ['is not in the token scope'] }))
-  t.same(e.headers, { 'x-mt-error-code': '901', 'x-mt-error-message': 'On "d?v"??Set-Cookie: x=1' }, 'CR, LF and non-ASCII become ?')
-  t.equal(e.message, 'On "d\u00e9v"\r\nSet-Cookie: x=1', 'the body keeps the message')
+  const d: Deny = { allowed: false, outcome: 'branch', reason: 'branch-not-in-scope', branch: 'd\u00e9v"\r\nSet-Cookie: x=1' }
+  const e = denialAnswer(d)
+  t.same(e.headerRecord(), { 'x-mt-error-code': '901', 'x-mt-error-message': 'The token is not allowed on branch "d?v"??Set-Cookie: x=1".' }, 'CR, LF and non-ASCII become ?')
+  t.equal(e.message, 'The token is not allowed on branch "d\u00e9v"\r\nSet-Cookie: x=1".', 'the body keeps the message')
   const long = headerText('x'.repeat(1000))
   t.equal(long.length, MAX_HEADER_MESSAGE)
   t.ok(long.endsWith('...'), 'a long message is cut, and says so')
   t.equal(headerText('plain'), 'plain')
 
-  const d = { allowed: false as const, outcome: 'branch' as const, error: e }
   const direct = answerOf(d, false)
   t.equal(direct.status, 422)
   t.notOk(pairs(direct.headers).some(([name]) => name === 'x-mt-status' || name === 'x-mt-error-body'), 'only nginx needs the status and body in headers')
@@ -49,14 +48,17 @@ t.test('a denial names its error in header-safe headers; for nginx, also its rea
   t.same(JSON.parse(h['x-mt-error-body'] as string), JSON.parse(nginx.body as string), 'and parses to the body')
   t.equal(asciiJson({ s: '\u007f\u00e9\u{1f600}' }), '{"s":"\\u007f\\u00e9\\ud83d\\ude00"}')
 
-  const unauthorizedAnswer = answerOf({ allowed: false, outcome: 'unauthorized', error: denial(unauthorized('No.')) }, true)
+  const unauthorizedAnswer = answerOf({ allowed: false, outcome: 'unauthorized', reason: 'missing-token' }, true)
   t.equal(unauthorizedAnswer.status, 401, 'a 401 stays a 401 for nginx')
-  const limited = answerOf({ allowed: false, outcome: 'rate_limited', error: denial(tooMany('Slow down.', { 'retry-after': '1' })) }, true)
-  t.same(pairs(limited.headers).slice(0, 5), [
+  const limited = answerOf({ allowed: false, outcome: 'auth_throttled', reason: 'auth-rate-limited', retryAfter: 1 }, true)
+  const slowDown = 'Too many failed authentications from this address; try again later.'
+  t.same(pairs(limited.headers), [
     ['retry-after', '1'],
     ['x-mt-error-code', '429'],
-    ['x-mt-error-message', 'Slow down.'],
+    ['x-mt-error-message', slowDown],
     ['x-mt-status', '429'],
-    ['x-mt-error-body', '{"error_message":"Slow down.","error_code":429,"errors":{}}'],
+    ['x-mt-error-body', `{"error_message":"${slowDown}","error_code":429,"errors":{}}`],
+    ['content-type', 'application/json; charset=utf-8'],
+    ['content-length', String(limited.body?.length)],
   ])
 })

@@ -1,9 +1,10 @@
 import t from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
+import { denialAnswer } from '../../src/authorizer/denial.js'
 import { LocalCounters } from '../../src/authorizer/rate-limits.js'
 import { authorizerFixture, fakeWallClock, input } from '../support/authorizer-fixtures.js'
 
-const headersOf = (d: Decision) => (d.allowed ? d.headers : d.error.headers)
+const headersOf = (d: Decision) => (d.allowed ? d.headers : denialAnswer(d).headerRecord())
 
 t.test('per-token budgets per class and one-second windows (fake wall clock)', async (t) => {
   const wall = fakeWallClock(t)
@@ -35,7 +36,7 @@ t.test('per-token budgets per class and one-second windows (fake wall clock)', a
     'x-mt-error-code': '429',
     'x-mt-error-message': "Rate limit exceeded: the token's read budget of 3 per second is spent.",
   }, 'the stack window is reported without being spent')
-  t.equal(over.allowed ? 0 : over.error.statusCode, 429)
+  t.equal(over.allowed ? 0 : denialAnswer(over).status, 429)
 
   t.equal(write().allowed, true, 'writes have their own budget')
   t.same(headersOf(write())['x-ratelimit-limit'], '2')
@@ -61,7 +62,7 @@ t.test('the stack-wide budget is shared by all its tokens, per class', async (t)
   const outcomes = [0, 1, 2, 0, 1].map((i) => read((tokens[i] as { secret: string }).secret))
   t.same(outcomes.map((d) => d.allowed), [true, true, true, true, false], 'the 5th read of the stack is refused')
   const d = outcomes[4] as Decision
-  t.match(d.allowed ? '' : d.error.message, /stack's read budget of 4/)
+  t.match(d.allowed ? '' : denialAnswer(d).message, /stack's read budget of 4/)
   t.same(headersOf(d), {
     'x-ratelimit-limit': '4',
     'x-ratelimit-remaining': '2',

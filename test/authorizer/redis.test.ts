@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { createAuthorizer, type Decision } from '../../src/authorizer/decide.js'
+import { denialAnswer } from '../../src/authorizer/denial.js'
 import { appOver } from '../support/app-over.js'
 import { authorizerFixture, input, newSecret } from '../support/authorizer-fixtures.js'
 import { ensureRedis, REDIS_URL } from '../support/redis.js'
@@ -41,7 +42,7 @@ t.test('two authorizers on two instances share one budget in Redis', async (t) =
   }
   t.ok(performance.now() - started < 1000, 'the burst fits in one window')
   t.same(results.map((d) => d.allowed), [true, true, true, true, false], 'the 5th read across both instances is refused')
-  t.same(results.map((d) => (d.allowed ? d.headers : d.error.headers)['x-ratelimit-remaining']), ['3', '2', '1', '0', '0'])
+  t.same(results.map((d) => (d.allowed ? d.headers : denialAnswer(d).headerRecord())['x-ratelimit-remaining']), ['3', '2', '1', '0', '0'])
   t.equal(await redis.get(`${prefix}t:read:${tok.uid}`), '5', 'the token counter lives in Redis under the prefix')
   t.equal(await redis.get(`${prefix}s:read:${apiKey}`), '4', 'the refused read did not spend the stack budget')
   const pttl = await redis.pttl(`${prefix}t:read:${tok.uid}`)
