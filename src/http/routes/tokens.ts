@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
 import type { TokenChanges } from '../../domain/commands.js'
 import { PlainText } from '../../domain/plain-text.js'
 import type { Scope } from '../../domain/scope.js'
+import { newSecret } from '../../domain/secret.js'
 import type { Queries, TokenView } from '../../read/queries.js'
 import type { Handled } from '../../write/handle-command.js'
 import type { Api } from '../context.js'
@@ -55,10 +55,6 @@ const normaliseScope = (scope: t.TypeOf<typeof ScopeIn>): Scope =>
     ...(s.branch_aliases ? { branch_aliases: s.branch_aliases } : {}),
   }))
 
-export const SECRET_PREFIX = 'cs'
-/** A secret is `cs` + 32 hex characters from 128 CSPRNG bits; only the SHA-256 is ever kept. */
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
-
 const tags = ['management tokens']
 const byUid = '/v3/stacks/management_tokens/:uid'
 const Params = t.type({ uid: t.string })
@@ -85,10 +81,6 @@ const nameFilter = (req: FastifyRequest): string | undefined => {
 /** Management tokens of the stack named by `api_key`. */
 export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { queries, deps } = api
-  const newSecret = () => {
-    const secret = `${SECRET_PREFIX}${deps.randomBytes(16).toString('hex')}`
-    return { secret, hash: hashSecret(secret) }
-  }
   const managedStack = (req: FastifyRequest) => {
     const stack = api.stackOf(req)
     api.requireRole(stack, req, true)
@@ -107,7 +99,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { token } = decodeOr422(CreateTokenBody, req.body)
     if (token.name === undefined) throw invalid('token.name: is required', { 'token.name': ['is required'] })
     if (token.scope === undefined) throw invalid('token.scope: is required', { 'token.scope': ['is required'] })
-    const { secret, hash } = newSecret()
+    const { secret, hash } = newSecret(deps.randomBytes)
     const done = await api.run(
       stack.api_key,
       {
@@ -178,7 +170,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { uid } = decodeOr422(Params, req.params)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(RotateBody, req.body)
-    const { secret, hash } = newSecret()
+    const { secret, hash } = newSecret(deps.randomBytes)
     const done = await api.run(
       stack.api_key,
       { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, previous_expires_in_seconds: body?.previous_expires_in_seconds ?? 0 },
