@@ -3,7 +3,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
 import { decideExpiryNotice } from './expiry-notice.js'
-import { isRole } from './roles.js'
+import { isRole, managesStack, notManager, rolesOn } from './roles.js'
 import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
 import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
 import {
@@ -22,21 +22,16 @@ import {
 type Decision = E.Either<DomainError, DomainEvent[]>
 type Active = Extract<StackState, { status: 'active' }>
 
-const forbidden = (what: string) =>
-  domainError('forbidden', `Only the stack owner or an admin may ${what}.`, { authtoken: ['lacks the owner or admin role'] })
-
 const activeStack = (state: StackState): E.Either<DomainError, Active> =>
   state.status === 'active' ? E.right(state) : E.left(domainError('stack-not-found', 'Stack not found.'))
 
 const isOwner = (s: Active, actor: Actor) => s.owner_email === actor.email
-const isManager = (s: Active, actor: Actor) =>
-  isOwner(s, actor) || (s.members.get(actor.email) ?? []).includes('admin')
 
 /** Only the owner or an admin may manage, checked against the same stream revision that is appended to. */
 const asManager = (state: StackState, actor: Actor, what: string) =>
   pipe(
     activeStack(state),
-    E.filterOrElse((s) => isManager(s, actor), () => forbidden(what)),
+    E.filterOrElse((s) => managesStack(rolesOn(s, actor.email)), () => notManager(what)),
   )
 
 const liveToken = (s: Active, uid: string): E.Either<DomainError, TokenState> => {

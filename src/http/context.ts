@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { FastifyRequest } from 'fastify'
 import type { Command } from '../domain/commands.js'
 import type { DomainError } from '../domain/errors.js'
+import { managesStack, notManager } from '../domain/roles.js'
 import type { Queries, StackView } from '../read/queries.js'
 import type { Handled } from '../write/handle-command.js'
 import type { IdempotencyMark } from '../write/idempotency.js'
@@ -63,8 +64,7 @@ export const createApi = (deps: AppDeps): Api => {
     requireRole(stack, req, managers, action = 'manage tokens') {
       const roles = queries.roles(stack.api_key, req.actor().email)
       if (!roles) throw forbidden('You are not a member of this stack.', { authtoken: ['is not a member of this stack'] })
-      if (managers && !roles.some((r) => r === 'owner' || r === 'admin'))
-        throw forbidden(`Only the stack owner or an admin may ${action}.`, { authtoken: ['lacks the owner or admin role'] })
+      if (managers && !managesStack(roles)) throw fromDomain(notManager(action))
       return roles
     },
   }

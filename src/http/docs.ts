@@ -1,4 +1,5 @@
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
+import { OWNER, ROLES } from '../domain/roles.js'
 
 /**
  * Route schemas here document the API in `/docs`; they do not validate. Requests are decoded with
@@ -44,7 +45,7 @@ export const stackSchema = {
     updated_by: str,
     created_at: str,
     updated_at: str,
-    role: { type: 'string', enum: ['owner', 'admin', 'developer', 'content_manager'], description: "the caller's role" },
+    role: { type: 'string', enum: [OWNER, ...ROLES.map((r) => r.uid)], description: "the caller's role" },
   },
   additionalProperties: true,
 } as const
