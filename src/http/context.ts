@@ -56,9 +56,9 @@ export const createApi = (deps: AppDeps): Api => {
     },
     stackOf(req) {
       const apiKey = req.headers.api_key
-      if (typeof apiKey !== 'string' || apiKey.length === 0) throw noStack('The api_key header is missing.')
+      if (typeof apiKey !== 'string' || apiKey.length === 0) throw noStack.missingApiKey()
       const stack = queries.stack(apiKey)
-      if (!stack) throw noStack('The api_key is not valid.')
+      if (!stack) throw noStack.unknownStack()
       return stack
     },
     requireRole(stack, req, managers, action = 'manage tokens') {
