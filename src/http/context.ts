@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { FastifyRequest } from 'fastify'
-import type { Command } from '../domain/commands.js'
+import { type Command, TOKEN_FIELDS } from '../domain/commands.js'
 import type { DomainError } from '../domain/errors.js'
 import { managesStack, notManager } from '../domain/roles.js'
 import type { Queries, StackView } from '../read/queries.js'
@@ -28,8 +28,8 @@ export interface Api {
 
 /** Where a command's fields sit in its request body: domain errors name them by that path. */
 const BODY_ROOT: Partial<Record<Command['type'], { readonly root: string; readonly fields: ReadonlySet<string> }>> = {
-  GenerateToken: { root: 'token', fields: new Set(['name', 'description', 'scope', 'expires_on', 'rate_limit', 'is_email_notification_enabled']) },
-  UpdateToken: { root: 'token', fields: new Set(['name', 'description', 'scope', 'expires_on', 'rate_limit', 'is_email_notification_enabled']) },
+  GenerateToken: { root: 'token', fields: new Set(TOKEN_FIELDS) },
+  UpdateToken: { root: 'token', fields: new Set(TOKEN_FIELDS) },
   CreateStack: { root: 'stack', fields: new Set(['name', 'description']) },
 }
 

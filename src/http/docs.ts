@@ -1,4 +1,5 @@
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
+import type { TokenField } from '../domain/commands.js'
 import { OWNER, ROLES } from '../domain/roles.js'
 
 /**
@@ -80,7 +81,7 @@ export const tokenSchema = {
     created_at: str,
     updated_at: str,
     last_rotated_at: { type: ['string', 'null'], description: 'when the secret was last rotated, or null' },
-  },
+  } satisfies { readonly [K in TokenField]: object } & Record<string, object>,
   additionalProperties: true,
 } as const
 
