@@ -34,6 +34,10 @@ const asManager = (state: StackState, actor: Actor, what: string) =>
     E.filterOrElse((s) => managesStack(rolesOn(s, actor.email)), () => notManager(what)),
   )
 
+/** A person the stack has (its owner among them), or member-not-found. */
+const member = (s: Active, email: string): E.Either<DomainError, string> =>
+  s.members.has(email) ? E.right(email) : E.left(domainError('member-not-found', `${email} is not a member of this stack.`))
+
 const liveToken = (s: Active, uid: string): E.Either<DomainError, TokenState> => {
   const t = s.tokens.get(uid)
   // A revoked token is gone for its callers: answered like an unknown one, on every route alike.
@@ -260,11 +264,9 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         E.chain((s) =>
           pipe(
             validateEmail('email', cmd.email),
-            E.chain((email): Decision => {
-              if (email === s.owner_email) return E.left(validation('email', 'the owner cannot be removed'))
-              if (!s.members.has(email)) return E.left(domainError('member-not-found', `${email} is not a member of this stack.`))
-              return E.right([{ type: 'MemberUnshared', data: { api_key: s.api_key, email } }])
-            }),
+            E.filterOrElse((email) => email !== s.owner_email, () => validation('email', 'the owner cannot be removed')),
+            E.chain((email) => member(s, email)),
+            E.map((email): DomainEvent[] => [{ type: 'MemberUnshared', data: { api_key: s.api_key, email } }]),
           ),
         ),
       )
@@ -278,13 +280,9 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         E.chain((s) =>
           pipe(
             validateEmail('transfer_to', cmd.to_email),
-            E.chain((to): Decision => {
-              if (to === s.owner_email) return E.left(validation('transfer_to', 'is already the owner'))
-              if (!s.members.has(to)) return E.left(domainError('member-not-found', `${to} is not a member of this stack.`))
-              return E.right([
-                { type: 'OwnershipTransferred', data: { api_key: s.api_key, from_email: s.owner_email, to_email: to } },
-              ])
-            }),
+            E.filterOrElse((to) => to !== s.owner_email, () => validation('transfer_to', 'is already the owner')),
+            E.chain((to) => member(s, to)),
+            E.map((to): DomainEvent[] => [{ type: 'OwnershipTransferred', data: { api_key: s.api_key, from_email: s.owner_email, to_email: to } }]),
           ),
         ),
       )
