@@ -50,6 +50,7 @@ import { projectionsFor, READ_MODEL_PROJECTIONS } from '../projections/index.js'
 import { compileService } from './compile.js'
 import { createAuthorizer } from '../src/authorizer/decide.js'
 import { type Config, testConfig } from '../src/config.js'
+import { hashSecret, SECRET_PREFIX } from '../src/domain/secret.js'
 import { SqliteEventStore } from '../src/eventstore/sqlite.js'
 import { stackStream } from '../src/eventstore/streams.js'
 import { buildApp } from '../src/http/app.js'
@@ -71,9 +72,8 @@ const SMALL_JSON = { ok: true }
 
 const self = fileURLToPath(import.meta.url)
 
-const secretOf = (i: number) => `cs${createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)}`
+const secretOf = (i: number) => `${SECRET_PREFIX}${createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)}`
 const apiKeyOf = (s: number) => `blt${s.toString(16).padStart(16, '0')}`
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const benchConfig = (dataDir: string): Config =>
   testConfig({ dataDir, eventStoreUrl: `sqlite:${join(dataDir, '..', 'events.db')}`, planReadLimit: GENEROUS, planWriteLimit: GENEROUS, authFailureLimit: GENEROUS })
 
@@ -204,7 +204,7 @@ const load = async (dir: string) => {
           expires_on: null,
           rate_limit: null,
           is_email_notification_enabled: false,
-          secret_hash: sha256(secretOf(i)),
+          secret_hash: hashSecret(secretOf(i)),
         } as never,
         metadata: meta(),
       })

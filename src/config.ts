@@ -18,47 +18,11 @@ const intString = (name: string, min: number, max: number) =>
     String,
   )
 
-const urlWith = (name: string, schemes: readonly string[]) =>
-  new t.Type<string, string, unknown>(
-    name,
-    (u): u is string => typeof u === 'string',
-    (u, c) => {
-      if (typeof u !== 'string') return t.failure(u, c, 'must be a URL')
-      try {
-        const url = new URL(u)
-        return schemes.includes(url.protocol) ? t.success(u) : t.failure(u, c, `must use ${schemes.join(' or ')}`)
-      } catch {
-        return t.failure(u, c, 'must be a URL')
-      }
-    },
-    String,
-  )
-
 /**
- * Where lifecycle webhooks go: http(s), without a user or password. fetch refuses a URL with
- * them, so such a setting would never deliver; a credential in the path or query is fine (logs
- * show the origin only).
+ * A URL setting: a string that parses as a URL, then `check`ed, which returns the value to keep or
+ * the problem (and, when the value holds a secret, what to show instead of it).
  */
-const webhookUrl = new t.Type<string, string, unknown>(
-  'WEBHOOK_URL',
-  (u): u is string => typeof u === 'string',
-  (u, c) =>
-    pipe(
-      urlWith('WEBHOOK_URL', ['http:', 'https:']).validate(u, c),
-      E.chain((s) => {
-        const url = new URL(s)
-        // '[hidden]': the value holds the password, and is never echoed.
-        return url.username || url.password
-          ? t.failure('[hidden]', c, 'must not carry a user or password (receivers check the signature made with WEBHOOK_SECRET)')
-          : t.success(s)
-      }),
-    ),
-  String,
-)
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
-/** An https URL, or http on a loopback host (a test or local identity provider). */
-const secureUrl = (name: string) =>
+const urlSetting = (name: string, check: (url: URL, raw: string) => string | { readonly problem: string; readonly shown?: string }) =>
   new t.Type<string, string, unknown>(
     name,
     (u): u is string => typeof u === 'string',
@@ -70,28 +34,41 @@ const secureUrl = (name: string) =>
       } catch {
         return t.failure(u, c, 'must be a URL')
       }
-      if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return t.success(u)
-      return t.failure(u, c, 'must be an https URL (http only on localhost)')
+      const kept = check(url, u)
+      return typeof kept === 'string' ? t.success(kept) : t.failure(kept.shown ?? u, c, kept.problem)
     },
     String,
   )
 
+const HTTP = ['http:', 'https:']
+const schemeProblem = (url: URL, schemes: readonly string[]) => (schemes.includes(url.protocol) ? undefined : { problem: `must use ${schemes.join(' or ')}` })
+
+const urlWith = (name: string, schemes: readonly string[]) => urlSetting(name, (url, raw) => schemeProblem(url, schemes) ?? raw)
+
+/**
+ * Where lifecycle webhooks go: http(s), without a user or password. fetch refuses a URL with
+ * them, so such a setting would never deliver; a credential in the path or query is fine (logs
+ * show the origin only).
+ */
+const webhookUrl = urlSetting('WEBHOOK_URL', (url, raw) =>
+  schemeProblem(url, HTTP) ??
+  (url.username || url.password
+    ? // '[hidden]': the value holds the password, and is never echoed.
+      { problem: 'must not carry a user or password (receivers check the signature made with WEBHOOK_SECRET)', shown: '[hidden]' }
+    : raw),
+)
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+/** An https URL, or http on a loopback host (a test or local identity provider). */
+const secureUrl = (name: string) =>
+  urlSetting(name, (url, raw) =>
+    url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) ? raw : { problem: 'must be an https URL (http only on localhost)' },
+  )
+
 /** Where the service is reached from outside: an http(s) origin and optional path, without a trailing slash. */
-const publicUrl = new t.Type<string, string, unknown>(
-  'PUBLIC_URL',
-  (u): u is string => typeof u === 'string',
-  (u, c) => {
-    if (typeof u !== 'string') return t.failure(u, c, 'must be a URL')
-    try {
-      const url = new URL(u)
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') return t.failure(u, c, 'must use http: or https:')
-      if (url.search || url.hash || url.username || url.password) return t.failure(u, c, 'must have no query, fragment or credentials')
-      return t.success(url.href.replace(/\/+$/, ''))
-    } catch {
-      return t.failure(u, c, 'must be a URL')
-    }
-  },
-  String,
+const publicUrl = urlSetting('PUBLIC_URL', (url) =>
+  schemeProblem(url, HTTP) ??
+  (url.search || url.hash || url.username || url.password ? { problem: 'must have no query, fragment or credentials' } : url.href.replace(/\/+$/, '')),
 )
 
 const boolString = new t.Type<boolean, string, unknown>(
@@ -207,7 +184,7 @@ const Env = t.partial({
   MAX_MEMBERS_PER_STACK: intString('MAX_MEMBERS_PER_STACK', 1, 1_000_000),
   MAX_EMAILS_PER_SHARE: intString('MAX_EMAILS_PER_SHARE', 1, 10_000),
   MAX_STACKS_PER_USER: intString('MAX_STACKS_PER_USER', 1, 1_000_000),
-  UPSTREAM_URL: urlWith('UPSTREAM_URL', ['http:', 'https:']),
+  UPSTREAM_URL: urlWith('UPSTREAM_URL', HTTP),
   LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /**
    * nginx auth_request passes only 2xx, 401 and 403: answer every other denial (412, 422, 429) as

@@ -6,7 +6,8 @@ import { ErrorBanner } from './ui'
 import { useLoad } from './use-load'
 
 const PAGE = 25
-const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership']
+/** The service's audit event types (src/domain/audit.ts); test/console/audit.test.ts holds this copy to that list. */
+const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice']
 
 interface Filters {
   readonly module: string

@@ -14,7 +14,13 @@
  */
 
 /** What a management token may send: GET and HEAD (read), POST, PUT, PATCH and DELETE (write); anything else is refused. */
-export const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
+export const TOKEN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+export const METHODS: ReadonlySet<string> = new Set(TOKEN_METHODS)
+/**
+ * The methods the authorizer's own routes take for a decision (forward-auth's Envoy check, the
+ * gateway's proxy): a token's, and OPTIONS, which is then refused with its reason, not a 404.
+ */
+export const DECIDED_METHODS = [...TOKEN_METHODS, 'OPTIONS'] as const
 
 export interface CanonicalTarget {
   /** Decoded, lower case, no trailing slash (but `/` itself), no dot or empty segments. */

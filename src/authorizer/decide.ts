@@ -1,8 +1,8 @@
-import * as crypto from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
+import { hashSecret, secretOf } from '../domain/secret.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
 import { authorizerMetrics } from './metrics.js'
@@ -70,31 +70,6 @@ interface TokenRow {
   readonly rate_write: number | null
   readonly valid_until: number | null
 }
-
-/** A secret's form: `cs` and 32 to 128 lower-case hex digits, at [start, end) of `s`. */
-const isSecretAt = (s: string, start: number, end: number): boolean => {
-  const length = end - start
-  if (length < 34 || length > 130 || s.charCodeAt(start) !== 99 /* c */ || s.charCodeAt(start + 1) !== 115 /* s */) return false
-  for (let i = start + 2; i < end; i++) {
-    const c = s.charCodeAt(i)
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false
-  }
-  return true
-}
-const BEARER = 'bearer '
-/** The secret of an `authorization` value (`Bearer <secret>` or the secret alone, spaces around it ignored); anything else is not looked up at all. */
-const secretOf = (authorization: string): string | undefined => {
-  const start = authorization.length > 7 && (authorization.startsWith('Bearer ') || authorization.slice(0, 7).toLowerCase() === BEARER) ? 7 : 0
-  // Checked in place, without a copy, when nothing is to be trimmed (a secret starts with c and ends with a digit).
-  if (isSecretAt(authorization, start, authorization.length)) return start === 0 ? authorization : authorization.slice(start)
-  const secret = authorization.slice(start).trim()
-  return isSecretAt(secret, 0, secret.length) ? secret : undefined
-}
-/** One-shot `crypto.hash` (Node >= 20.12) creates no Hash object: about half the cost. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
-export const hashOf: (secret: string) => string = oneShot
-  ? (secret) => oneShot('sha256', secret, 'hex')
-  : /* c8 ignore next */ (secret) => crypto.createHash('sha256').update(secret).digest('hex')
 
 /**
  * A cached token row. A class, so that every cached token has one hidden class: rows spread into
@@ -266,7 +241,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     const secret = input.authorization ? secretOf(input.authorization) : undefined
     let row: CachedToken | undefined
     if (secret !== undefined) {
-      const hash = hashOf(secret)
+      const hash = hashSecret(secret)
       row = tokens.get(hash, started)
       if (row === undefined) {
         const r = tokenByHash.get(hash)

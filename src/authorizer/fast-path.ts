@@ -18,7 +18,7 @@ import { createServer, type ServerOptions } from 'node:http'
 import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify'
 import { type RawHandler, type RawRequest, type RawResponse, readRaw } from '../raw-http/index.js'
 import type { Authorizer, Decision } from './decide.js'
-import type { Refusal } from './canonical.js'
+import { DECIDED_METHODS, type Refusal } from './canonical.js'
 import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer } from './forward-auth-answer.js'
 import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, scanHeaders } from './origin.js'
 import { rawInputOf } from './request-input.js'
@@ -82,8 +82,7 @@ const AUTHORIZE = '/v3/authorize'
 const AUTHORIZE_QUERY = `${AUTHORIZE}?`
 const ENVOY = `${ENVOY_PREFIX}/`
 /** The methods of the fastify Envoy route (forward-auth.ts). */
-export const ENVOY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
-const envoyMethods = new Set(ENVOY_METHODS)
+const envoyMethods: ReadonlySet<string> = new Set(DECIDED_METHODS)
 
 export interface ForwardAuthFastPathOptions {
   readonly authorizer: Authorizer

@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Authorizer, Decision } from './decide.js'
-import { type FastPathHost, ENVOY_METHODS, forwardAuthFastPath } from './fast-path.js'
+import { type FastPathHost, forwardAuthFastPath } from './fast-path.js'
 import { answerOf, ENVOY_PREFIX } from './forward-auth-answer.js'
 import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, type ScannedHeaders, scanHeaders } from './origin.js'
-import type { Refusal } from './canonical.js'
+import { DECIDED_METHODS, type Refusal } from './canonical.js'
 import { describedInputOf } from './request-input.js'
 
 export { ENVOY_PREFIX } from './forward-auth-answer.js'
@@ -61,7 +61,7 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
   }
   app.route({ method: ['GET', 'POST'], url: '/v3/authorize', childLoggerFactory, schema, handler: original })
   app.route({
-    method: ENVOY_METHODS,
+    method: [...DECIDED_METHODS],
     url: `${ENVOY_PREFIX}/*`,
     childLoggerFactory,
     schema: { ...schema, summary: 'Forward-auth for Envoy ext_authz: the original method and path' },

@@ -1,6 +1,7 @@
 import replyFrom from '@fastify/reply-from'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, RawServerBase } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RawServerBase } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
+import { DECIDED_METHODS } from './canonical.js'
 import type { Authorizer } from './decide.js'
 import { replyDenied } from './denial.js'
 import { inputOf } from './request-input.js'
@@ -23,8 +24,6 @@ export const MANAGEMENT_TOKEN = 'management-token'
  * token may be scoped to: with a management token (and no authtoken) they go upstream.
  */
 const UPSTREAM_FOR_TOKENS = ['/v3/roles']
-
-const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /**
  * Gateway mode (UPSTREAM_URL): every `/v3/*` request the service does not serve itself
@@ -71,7 +70,7 @@ export const gateway: FastifyPluginAsync<GatewayOptions> = async (app, { authori
     req.managementToken = { tokenUid: d.tokenUid, apiKey: d.apiKey }
     return reply.from(d.url, { rewriteRequestHeaders })
   }
-  app.route({ method: METHODS, url: '/v3/*', handler: forward })
+  app.route({ method: [...DECIDED_METHODS], url: '/v3/*', handler: forward })
   for (const path of UPSTREAM_FOR_TOKENS)
     app.route({ method: ['GET', 'HEAD'], url: path, constraints: { [CREDENTIAL_CONSTRAINT]: MANAGEMENT_TOKEN }, handler: forward })
 }

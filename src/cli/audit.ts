@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
-import { AUDIT_KIND } from '../../projections/audit-log.js'
 import { loadConfig } from '../config.js'
+import { AUDIT_KIND } from '../domain/audit.js'
 import { EVENT_TYPES, type EventType, type Recorded } from '../domain/events.js'
 import type { Scope } from '../domain/scope.js'
 import { openEventStore } from '../eventstore/open.js'

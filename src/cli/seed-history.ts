@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Actor, Command, Policy } from '../domain/commands.js'
 import { decide } from '../domain/decide.js'
 import { SCHEMA_VERSION, type EventType } from '../domain/events.js'
+import { managersOf } from '../domain/roles.js'
 import { MODULES, type RateLimit, type Scope } from '../domain/scope.js'
 import { evolveOwned, initialState, liveTokens, type OwnedState, type StackState, type TokenState } from '../domain/state.js'
 import type { ExpectedRevision, NewEvent } from '../eventstore/port.js'
@@ -91,11 +92,7 @@ export function* seedHistory(plan: SeedPlan, counts: SeedCounts): Generator<Seed
     }
   }
 
-  const managers = (s: Active): Actor[] => {
-    const out = [byEmail.get(s.owner_email) as Actor]
-    for (const [email, roles] of s.members) if (email !== s.owner_email && roles.includes('admin')) out.push(byEmail.get(email) as Actor)
-    return out
-  }
+  const managers = (s: Active): Actor[] => managersOf(s).map((email) => byEmail.get(email) as Actor)
   const someExpiry = (): string => {
     const at = new Date(now + r.int(30, 720) * 86_400_000)
     return r.chance(0.5) ? at.toISOString().slice(0, 10) : at.toISOString()

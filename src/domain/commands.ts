@@ -6,6 +6,7 @@ export interface Actor {
   readonly email: string
 }
 
+/** The fields a client sets on a token (create and PUT): this type is their one list. */
 export interface TokenChanges {
   readonly name?: string
   readonly description?: string
@@ -15,6 +16,18 @@ export interface TokenChanges {
   readonly rate_limit?: RateLimit | null
   readonly is_email_notification_enabled?: boolean
 }
+export type TokenField = keyof TokenChanges
+/** Every key of TokenChanges, no other: the compiler checks this object against the type. */
+const FIELDS: { readonly [K in TokenField]-?: null } = {
+  name: null,
+  description: null,
+  scope: null,
+  expires_on: null,
+  rate_limit: null,
+  is_email_notification_enabled: null,
+}
+/** TokenChanges' keys at run time, in the order the API documents them. */
+export const TOKEN_FIELDS = Object.keys(FIELDS) as readonly TokenField[]
 
 type C<T extends string, P> = { readonly type: T; readonly actor: Actor } & P
 

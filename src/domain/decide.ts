@@ -3,7 +3,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
 import { decideExpiryNotice } from './expiry-notice.js'
-import { isRole } from './roles.js'
+import { isRole, managesStack, notManager, rolesOn } from './roles.js'
 import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
 import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
 import {
@@ -22,22 +22,21 @@ import {
 type Decision = E.Either<DomainError, DomainEvent[]>
 type Active = Extract<StackState, { status: 'active' }>
 
-const forbidden = (what: string) =>
-  domainError('forbidden', `Only the stack owner or an admin may ${what}.`, { authtoken: ['lacks the owner or admin role'] })
-
 const activeStack = (state: StackState): E.Either<DomainError, Active> =>
   state.status === 'active' ? E.right(state) : E.left(domainError('stack-not-found', 'Stack not found.'))
 
 const isOwner = (s: Active, actor: Actor) => s.owner_email === actor.email
-const isManager = (s: Active, actor: Actor) =>
-  isOwner(s, actor) || (s.members.get(actor.email) ?? []).includes('admin')
 
 /** Only the owner or an admin may manage, checked against the same stream revision that is appended to. */
 const asManager = (state: StackState, actor: Actor, what: string) =>
   pipe(
     activeStack(state),
-    E.filterOrElse((s) => isManager(s, actor), () => forbidden(what)),
+    E.filterOrElse((s) => managesStack(rolesOn(s, actor.email)), () => notManager(what)),
   )
+
+/** A person the stack has (its owner among them), or member-not-found. */
+const member = (s: Active, email: string): E.Either<DomainError, string> =>
+  s.members.has(email) ? E.right(email) : E.left(domainError('member-not-found', `${email} is not a member of this stack.`))
 
 const liveToken = (s: Active, uid: string): E.Either<DomainError, TokenState> => {
   const t = s.tokens.get(uid)
@@ -265,11 +264,9 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         E.chain((s) =>
           pipe(
             validateEmail('email', cmd.email),
-            E.chain((email): Decision => {
-              if (email === s.owner_email) return E.left(validation('email', 'the owner cannot be removed'))
-              if (!s.members.has(email)) return E.left(domainError('member-not-found', `${email} is not a member of this stack.`))
-              return E.right([{ type: 'MemberUnshared', data: { api_key: s.api_key, email } }])
-            }),
+            E.filterOrElse((email) => email !== s.owner_email, () => validation('email', 'the owner cannot be removed')),
+            E.chain((email) => member(s, email)),
+            E.map((email): DomainEvent[] => [{ type: 'MemberUnshared', data: { api_key: s.api_key, email } }]),
           ),
         ),
       )
@@ -283,13 +280,9 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         E.chain((s) =>
           pipe(
             validateEmail('transfer_to', cmd.to_email),
-            E.chain((to): Decision => {
-              if (to === s.owner_email) return E.left(validation('transfer_to', 'is already the owner'))
-              if (!s.members.has(to)) return E.left(domainError('member-not-found', `${to} is not a member of this stack.`))
-              return E.right([
-                { type: 'OwnershipTransferred', data: { api_key: s.api_key, from_email: s.owner_email, to_email: to } },
-              ])
-            }),
+            E.filterOrElse((to) => to !== s.owner_email, () => validation('transfer_to', 'is already the owner')),
+            E.chain((to) => member(s, to)),
+            E.map((to): DomainEvent[] => [{ type: 'OwnershipTransferred', data: { api_key: s.api_key, from_email: s.owner_email, to_email: to } }]),
           ),
         ),
       )

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { DecideContext, RecordExpiryNotice } from './commands.js'
 import { domainError, type DomainError } from './errors.js'
 import type { DomainEvent } from './events.js'
+import { managersOf } from './roles.js'
 import type { StackState } from './state.js'
 
 /** Who acts for the service itself: its events carry actor `system`. */
@@ -10,8 +11,7 @@ export const SYSTEM_ACTOR = { uid: 'system', email: 'system' } as const
 const notDue = (why: string) => domainError('notice-not-due', `No expiry notice is due: ${why}.`)
 
 /** The stack's owner and admins: tokens are stack-level, so their creator may have left. */
-export const noticeRecipients = (s: Extract<StackState, { status: 'active' }>): string[] =>
-  [...new Set([s.owner_email, ...[...s.members].filter(([, roles]) => roles.includes('admin')).map(([email]) => email)])].sort()
+export const noticeRecipients = (s: Extract<StackState, { status: 'active' }>): string[] => managersOf(s).sort()
 
 /**
  * One expiry notice per token per expiry value, `notify_before_ms` before it expires, only for a

@@ -1,7 +1,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { FastifyRequest } from 'fastify'
-import type { Command } from '../domain/commands.js'
+import { type Command, TOKEN_FIELDS } from '../domain/commands.js'
 import type { DomainError } from '../domain/errors.js'
+import { managesStack, notManager } from '../domain/roles.js'
 import type { Queries, StackView } from '../read/queries.js'
 import type { Handled } from '../write/handle-command.js'
 import type { IdempotencyMark } from '../write/idempotency.js'
@@ -27,8 +28,8 @@ export interface Api {
 
 /** Where a command's fields sit in its request body: domain errors name them by that path. */
 const BODY_ROOT: Partial<Record<Command['type'], { readonly root: string; readonly fields: ReadonlySet<string> }>> = {
-  GenerateToken: { root: 'token', fields: new Set(['name', 'description', 'scope', 'expires_on', 'rate_limit', 'is_email_notification_enabled']) },
-  UpdateToken: { root: 'token', fields: new Set(['name', 'description', 'scope', 'expires_on', 'rate_limit', 'is_email_notification_enabled']) },
+  GenerateToken: { root: 'token', fields: new Set(TOKEN_FIELDS) },
+  UpdateToken: { root: 'token', fields: new Set(TOKEN_FIELDS) },
   CreateStack: { root: 'stack', fields: new Set(['name', 'description']) },
 }
 
@@ -55,16 +56,15 @@ export const createApi = (deps: AppDeps): Api => {
     },
     stackOf(req) {
       const apiKey = req.headers.api_key
-      if (typeof apiKey !== 'string' || apiKey.length === 0) throw noStack('The api_key header is missing.')
+      if (typeof apiKey !== 'string' || apiKey.length === 0) throw noStack.missingApiKey()
       const stack = queries.stack(apiKey)
-      if (!stack) throw noStack('The api_key is not valid.')
+      if (!stack) throw noStack.unknownStack()
       return stack
     },
     requireRole(stack, req, managers, action = 'manage tokens') {
       const roles = queries.roles(stack.api_key, req.actor().email)
       if (!roles) throw forbidden('You are not a member of this stack.', { authtoken: ['is not a member of this stack'] })
-      if (managers && !roles.some((r) => r === 'owner' || r === 'admin'))
-        throw forbidden(`Only the stack owner or an admin may ${action}.`, { authtoken: ['lacks the owner or admin role'] })
+      if (managers && !managesStack(roles)) throw fromDomain(notManager(action))
       return roles
     },
   }

@@ -1,4 +1,6 @@
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
+import type { TokenField } from '../domain/commands.js'
+import { OWNER, ROLES } from '../domain/roles.js'
 
 /**
  * Route schemas here document the API in `/docs`; they do not validate. Requests are decoded with
@@ -44,7 +46,7 @@ export const stackSchema = {
     updated_by: str,
     created_at: str,
     updated_at: str,
-    role: { type: 'string', enum: ['owner', 'admin', 'developer', 'content_manager'], description: "the caller's role" },
+    role: { type: 'string', enum: [OWNER, ...ROLES.map((r) => r.uid)], description: "the caller's role" },
   },
   additionalProperties: true,
 } as const
@@ -79,7 +81,7 @@ export const tokenSchema = {
     created_at: str,
     updated_at: str,
     last_rotated_at: { type: ['string', 'null'], description: 'when the secret was last rotated, or null' },
-  },
+  } satisfies { readonly [K in TokenField]: object } & Record<string, object>,
   additionalProperties: true,
 } as const
 

@@ -60,12 +60,15 @@ const short = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}...` 
 const refusal = (d: DenyOf<'not-judgeable' | 'method-not-allowed' | 'uri-not-canonical'>): Words => [d.refusal.refused, { [d.refusal.field]: [d.refusal.problem] }]
 const NOT_VALID: Words = ['The management token is not valid: it is unknown, revoked or rotated out.', { authorization: ['is not a valid management token'] }]
 const noStackWords = (message: string): Words => [message, { api_key: [message] }]
+/** A request naming no stack, as every surface answers it: the management routes and the authorizer alike. */
+const MISSING_API_KEY = [412, 109, noStackWords('The api_key header is missing.')] as const
+const UNKNOWN_STACK = [412, 109, noStackWords('The api_key is not valid: no such stack.')] as const
 
 /** The one table from the authorizer's denial reason (src/authorizer/decision.ts) to its answer. */
 export const DENIAL_STATUS: { readonly [R in DenialReason]: ReasonAnswer<R> } = {
   'not-judgeable': [403, 162, refusal],
-  'missing-api-key': [412, 109, noStackWords('The api_key header is missing.')],
-  'unknown-stack': [412, 109, noStackWords('The api_key is not valid: no such stack.')],
+  'missing-api-key': MISSING_API_KEY,
+  'unknown-stack': UNKNOWN_STACK,
   'missing-token': [401, 105, ['The management token is missing: send it in the authorization header.', { authorization: ['is required'] }]],
   'malformed-token': [401, 105, NOT_VALID],
   'unknown-token': [401, 105, NOT_VALID],
@@ -87,6 +90,8 @@ export const unauthorized = (message: string, errors: FieldErrors = {}) => new H
 export const forbidden = (message: string, errors: FieldErrors = {}) => new HttpError(403, 162, message, errors)
 export const notFound = (message: string, errors: FieldErrors = {}) => new HttpError(404, 141, message, errors)
 export const conflict = (message: string) => new HttpError(409, 150, message, {})
-export const noStack = (message: string) => new HttpError(412, 109, message, { api_key: [message] })
+const fixed = ([status, errorCode, [message, errors]]: readonly [number, number, Words]) => new HttpError(status, errorCode, message, errors)
+/** The management routes' 412: the authorizer's words for the same situation (DENIAL_STATUS). */
+export const noStack = { missingApiKey: () => fixed(MISSING_API_KEY), unknownStack: () => fixed(UNKNOWN_STACK) }
 export const invalid = (message: string, errors: FieldErrors) => new HttpError(422, 119, message, errors)
 export const unavailable = (message: string) => new HttpError(503, 503, message, {})

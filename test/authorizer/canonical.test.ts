@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { canonicalMethod, canonicalTarget } from '../../src/authorizer/canonical.js'
+import { canonicalMethod, canonicalTarget, DECIDED_METHODS, TOKEN_METHODS } from '../../src/authorizer/canonical.js'
 import { describedByEnvoy, describedByHeaders, type ForwardAuthProxy, type ScannedHeaders, scanHeaders } from '../../src/authorizer/origin.js'
+import { parseHead } from '../../src/raw-http/parse-head.js'
 
 /** A request's headers as Node's raw list gives them, scanned as every surface scans them. */
 const req = (...pairs: Array<[string, string]>): ScannedHeaders => scanHeaders(pairs.flat())
@@ -75,6 +77,19 @@ t.test('canonical method: upper-cased, from the known set, never assumed', async
   t.match(canonicalMethod('OPTIONS'), { refused: /cannot send OPTIONS/, problem: 'is not allowed' })
   t.match(canonicalMethod('GET, DELETE'), { problem: 'is not allowed' }, 'a joined repeated header is no method')
   t.match(canonicalMethod('X'.repeat(100)), { refused: /XXXXXXXXXXXXXXXXXXXX\.\.\. requests/ })
+})
+
+t.test('one method set: what a token may send, what the authorizer routes take, what the socket reader reads, what the docs say', async (t) => {
+  for (const m of TOKEN_METHODS) t.equal(canonicalMethod(m), m, `${m}: a token's`)
+  t.same(DECIDED_METHODS.filter((m) => !(TOKEN_METHODS as readonly string[]).includes(m)), ['OPTIONS'], 'the routes take OPTIONS besides, to refuse it with its reason')
+  for (const m of DECIDED_METHODS) {
+    const head = parseHead(Buffer.from(`${m} /v3/authorize/envoy/v3/assets HTTP/1.1\r\nHost: a\r\n\r\n`, 'latin1'), 0)
+    t.equal(head?.method, m, `${m}: the socket reader reads it, so the fast path can answer it`)
+  }
+  const doc = readFileSync(new URL('../../docs/authorizer.md', import.meta.url), 'utf8')
+  const listed = `${TOKEN_METHODS.slice(0, -1).join(', ')} or ${TOKEN_METHODS.at(-1)}`
+  t.match(doc, `the method is missing or not ${listed} |`, 'the reasons table')
+  t.match(doc, `**Method**: upper-cased, one of ${TOKEN_METHODS.join(', ')}.`, 'the canonical request')
 })
 
 t.test('origin headers: each proxy set alone describes the request', async (t) => {

@@ -5,7 +5,7 @@ import type { Authorizer } from '../../src/authorizer/decide.js'
 import { fastPathServer } from '../../src/authorizer/fast-path.js'
 import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
-import { exchange, requestText, responsesIn, type WireResponse } from '../support/raw-http.js'
+import { exchange, requestText, responsesIn, untilClosed, type WireResponse } from '../support/raw-http.js'
 import { allow, standInFastPath } from '../support/stand-in-fast-path.js'
 import { floodWithoutReading } from '../support/unread-flood.js'
 
@@ -93,17 +93,14 @@ t.test('a request split across writes is answered', async (t) => {
   const s = await service(t)
   const ok = requestText('GET', '/v3/authorize', s.auth(s.tok.secret))
   const cut = Math.floor(ok.length / 2)
-  const socket = connect(s.port, '127.0.0.1')
-  const chunks: Buffer[] = []
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
-  socket.on('data', (c: Buffer) => {
+  const got = await untilClosed(
+    s.port,
+    (socket) => socket.write(ok + ok.slice(0, cut)),
     // The rest of the second request once the first is answered: it was read incomplete.
-    if (chunks.push(c) === 1) socket.end(ok.slice(cut))
-  })
-  socket.write(ok + ok.slice(0, cut))
-  await closed
+    (socket, received) => received === 1 && socket.end(ok.slice(cut)),
+  )
   t.same(
-    responsesIn(Buffer.concat(chunks).toString()).map((r) => r.status),
+    responsesIn(got).map((r) => r.status),
     [200, 200],
   )
   t.equal(s.nodeSaw.count, 1, 'the first from the socket, the second by Node, incomplete when read')
@@ -140,15 +137,8 @@ t.test('HTTP/1.0 and Connection: close are answered from the socket, then the co
     ['Connection: close', requestText('GET', '/v3/authorize', [...s.auth(s.tok.secret), ['Connection', 'close']])],
   ] as const) {
     s.clock.advance(61_000)
-    const socket = connect(s.port, '127.0.0.1')
-    const chunks: Buffer[] = []
-    socket.on('data', (c: Buffer) => chunks.push(c))
     // The client never ends its side: the server closes.
-    await new Promise<void>((resolve) => {
-      socket.on('close', () => resolve())
-      socket.write(bytes)
-    })
-    const [raw] = responsesIn(Buffer.concat(chunks).toString())
+    const [raw] = responsesIn(await untilClosed(s.port, (socket) => socket.write(bytes)))
     t.equal(raw?.status, 200, name)
     t.equal(raw?.headers.connection, 'close', `${name}: Connection: close`)
     t.equal(s.nodeSaw.count, 0, `${name}: Node's server never read it`)

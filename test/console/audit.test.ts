@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import t from 'tap'
+import { AUDIT_EVENT_TYPES, AUDIT_MODULES } from '../../src/domain/audit.js'
 import { START } from '../support/app.js'
 import { axeScan, inConsole, launchBrowser, screenshot, signIn, startConsoleServer } from '../support/console.js'
 
@@ -66,6 +67,10 @@ t.test('audit log and as-of view through the browser', async (t) => {
       t.ok(await page.getByRole('button', { name: 'Next page' }).isDisabled(), 'no page after the last')
       await page.getByRole('button', { name: 'Previous page' }).click()
       await page.getByText('page 2 of 3').waitFor()
+
+      const optionsOf = async (label: string) => (await page.getByLabel(label).locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).filter(Boolean)
+      t.same(await optionsOf('Event type'), AUDIT_EVENT_TYPES, "the console offers the service's event types, no other")
+      t.same(await optionsOf('Module'), AUDIT_MODULES, "and the service's modules")
 
       const apply = async () => {
         await page.getByRole('button', { name: 'Apply filters' }).click()

@@ -88,6 +88,22 @@ t.test('401: missing, malformed, foreign, expired authtoken, or one without emai
   t.same(await a.eventTypes(apiKey), ['StackCreated'])
 })
 
+t.test('412: a missing or unknown api_key is answered alike by the management routes, the audit log and the authorizer', async (t) => {
+  const a = await startApp(t)
+  await a.createStack()
+  const described = { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types' }
+  for (const apiKey of [undefined, 'blt0000000000000000']) {
+    const routes = [
+      await a.call({ method: 'GET', url: TOKENS, as: OWNER, apiKey }),
+      await a.call({ method: 'GET', url: '/v3/audit-logs', as: OWNER, apiKey }),
+      await a.call({ method: 'GET', url: '/v3/authorize', apiKey, headers: { ...described, authorization: `cs${'0'.repeat(32)}` } }),
+    ]
+    const [first, ...others] = routes.map((res) => ({ status: res.statusCode, body: res.json() as unknown }))
+    t.match(first, { status: 412, body: { error_code: 109, errors: { api_key: [String] } } }, `api_key ${apiKey ?? 'missing'}`)
+    for (const other of others) t.same(other, first, 'the same answer on every surface')
+  }
+})
+
 t.test('409 when every attempt conflicts: the retry budget is spent, nothing appended', async (t) => {
   let store: FaultyStore | undefined
   const a = await startApp(t, { wrapStore: (s) => (store = new FaultyStore(s)) })

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import { type AddressInfo, connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { type RawHandler, type RawRequest, readRaw } from '../../src/raw-http/index.js'
-import { exchange, requestText, responsesIn, type WireResponse } from '../support/raw-http.js'
+import { exchange, requestText, responsesIn, untilClosed, type WireResponse } from '../support/raw-http.js'
 import { type Decide, headerOf, ours, type Said, standInServer } from '../support/raw-stand-in.js'
 import { waitFor } from '../support/wait-for.js'
 
@@ -123,16 +123,13 @@ t.test('a request split across writes: the first answered, the incomplete one gi
   const s = await standInServer(t)
   const ok = s.ask('x')
   const cut = Math.floor(ok.length / 2)
-  const socket = connect(s.port, '127.0.0.1')
-  const chunks: Buffer[] = []
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
-  socket.on('data', (c: Buffer) => {
-    if (chunks.push(c) === 1) socket.end(ok.slice(cut))
-  })
-  socket.write(ok + ok.slice(0, cut))
-  await closed
+  const got = await untilClosed(
+    s.port,
+    (socket) => socket.write(ok + ok.slice(0, cut)),
+    (socket, received) => received === 1 && socket.end(ok.slice(cut)),
+  )
   t.same(
-    responsesIn(Buffer.concat(chunks).toString()).map((r) => r.status),
+    responsesIn(got).map((r) => r.status),
     [200, 200],
   )
   t.equal(s.nodeSaw.count, 1, 'the first from the socket, the second by Node, incomplete when read')
@@ -144,15 +141,8 @@ t.test('HTTP/1.0 and Connection: close are answered with Connection: close, then
     ['HTTP/1.0', requestText('GET', '/ours', [], '', '1.0')],
     ['Connection: close', requestText('GET', '/ours', [['Connection', 'close']])],
   ] as const) {
-    const socket = connect(s.port, '127.0.0.1')
-    const chunks: Buffer[] = []
-    socket.on('data', (c: Buffer) => chunks.push(c))
     // The client never ends its side: the server closes.
-    await new Promise<void>((resolve) => {
-      socket.on('close', () => resolve())
-      socket.write(bytes)
-    })
-    const [raw] = responsesIn(Buffer.concat(chunks).toString())
+    const [raw] = responsesIn(await untilClosed(s.port, (socket) => socket.write(bytes)))
     t.equal(raw?.status, 200, name)
     t.equal(raw?.headers.connection, 'close', `${name}: Connection: close`)
     t.equal(s.nodeSaw.count, 0, `${name}: Node's server never read it`)

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +7,7 @@ import { Registry } from 'prom-client'
 import { PROJECTIONS } from '../../projections/index.js'
 import { type Config, testConfig } from '../../src/config.js'
 import type { RateLimit, Scope } from '../../src/domain/scope.js'
+import { hashSecret, newSecret as issueSecret } from '../../src/domain/secret.js'
 import type { EventStore } from '../../src/eventstore/port.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { Projector } from '../../src/read/projector.js'
@@ -20,8 +21,8 @@ interface Teardown {
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex')
 export const newApiKey = () => `blt${hex(8)}`
-export const newSecret = () => `cs${hex(16)}`
-export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+/** A secret as the service issues it (src/domain/secret.ts). */
+export const newSecret = () => issueSecret(randomBytes).secret
 
 export const ALL_SCOPE: Scope = [{ module: '$all', acl: { read: true, write: true } }]
 
@@ -130,7 +131,7 @@ export const authorizerFixture = async (t: Teardown, config: Partial<Config> = {
         expires_on: options.expires_on ?? null,
         rate_limit: options.rate_limit ?? null,
         is_email_notification_enabled: false,
-        secret_hash: sha256(secret),
+        secret_hash: hashSecret(secret),
       })
       return { uid, secret }
     },
@@ -142,8 +143,8 @@ export const authorizerFixture = async (t: Teardown, config: Partial<Config> = {
       const secret = newSecret()
       const position = await given(apiKey, 'TokenRotated', {
         token_uid: uid,
-        secret_hash: sha256(secret),
-        previous_secret_hash: sha256(oldSecret),
+        secret_hash: hashSecret(secret),
+        previous_secret_hash: hashSecret(oldSecret),
         previous_expires_at: new Date(clock.ms + graceMs).toISOString(),
       })
       return { secret, position }

@@ -2,7 +2,7 @@
  * An HTTP/1.1 client that sends exactly the bytes it is given: request targets that Node's own
  * client would refuse (spaces, `#`, raw non-ASCII, backslashes) and repeated headers.
  */
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 
 export interface RawResponse {
   readonly status: number
@@ -104,6 +104,24 @@ export const exchange = (port: number, chunks: ReadonlyArray<string | Buffer>): 
       }
       socket.end()
     })
+  })
+
+/**
+ * Opens one connection and lets `start` write on it; `onData` sees the socket and how many chunks
+ * the server has sent so far. Resolves with all the server sent once the connection closed (the
+ * server closed it, or the client's side was ended and the server then closed).
+ */
+export const untilClosed = (port: number, start: (socket: Socket) => void, onData?: (socket: Socket, received: number) => void): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    const got: Buffer[] = []
+    socket.on('data', (c: Buffer) => {
+      const received = got.push(c)
+      onData?.(socket, received)
+    })
+    socket.on('error', reject)
+    socket.on('close', () => resolve(Buffer.concat(got).toString('utf8')))
+    start(socket)
   })
 
 /** A request head (and body) as bytes, with `Host` first. */

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
+import { AUDIT_EVENT_TYPES, AUDIT_MODULES } from '../../domain/audit.js'
 import { stackStream } from '../../eventstore/streams.js'
 import { tokensAsOf } from '../../read/as-of.js'
 import type { Api } from '../context.js'
@@ -27,17 +28,33 @@ const instant = new t.Type<string, string, unknown>(
       : t.failure(u, c, 'must be an ISO-8601 date or instant'),
   String,
 )
+const oneOf = <K extends string>(keys: readonly K[]) => t.keyof(Object.fromEntries(keys.map((k) => [k, null])) as Record<K, null>)
 const AuditQuery = t.partial({
   limit: numberString(1, 100),
   skip: numberString(0, Number.MAX_SAFE_INTEGER),
-  module: t.keyof({ management_token: null, stack: null }),
-  event_type: t.keyof({ create: null, update: null, delete: null, rotate: null, share: null, unshare: null, transfer_ownership: null, expiry_notice: null }),
+  module: oneOf(AUDIT_MODULES),
+  event_type: oneOf(AUDIT_EVENT_TYPES),
   actor: t.string,
   from: instant,
   to: instant,
 })
 
 const AsOfQuery = t.type({ at: instant })
+
+const instantSchema = { type: 'string', description: 'ISO-8601 date or instant' } as const
+const auditQuerySchema = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 100, description: 'entries per page (25 when omitted)' },
+    skip: { type: 'integer', minimum: 0 },
+    module: { type: 'string', enum: [...AUDIT_MODULES] },
+    event_type: { type: 'string', enum: [...AUDIT_EVENT_TYPES] },
+    actor: { type: 'string', description: 'a user uid or email, in any case' },
+    from: instantSchema,
+    to: instantSchema,
+  } satisfies { readonly [K in keyof typeof AuditQuery.props]: object },
+  additionalProperties: false,
+} as const
 
 const asOfToken = {
   type: 'object',
@@ -74,7 +91,7 @@ export const auditRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return stack
   }
 
-  app.get('/v3/audit-logs', { schema: { tags, summary: 'Token and membership changes, newest first' } }, async (req) => {
+  app.get('/v3/audit-logs', documented({ tags, summary: 'Token and membership changes, newest first', querystring: auditQuerySchema }), async (req) => {
     const stack = await allowed(req)
     const unknown = Object.keys(req.query as object).filter((k) => !(k in AuditQuery.props))
     if (unknown.length > 0)

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
-import type { TokenChanges } from '../../domain/commands.js'
+import { type TokenChanges, TOKEN_FIELDS, type TokenField } from '../../domain/commands.js'
 import { PlainText } from '../../domain/plain-text.js'
 import type { Scope } from '../../domain/scope.js'
+import { newSecret } from '../../domain/secret.js'
 import type { Queries, TokenView } from '../../read/queries.js'
 import type { Handled } from '../../write/handle-command.js'
 import type { Api } from '../context.js'
@@ -28,6 +28,7 @@ const ScopeIn = t.array(
   ),
 )
 const RateLimitIn = nullable(exact(t.type({ read: t.number, write: t.number })))
+/** What a client may set on a token: a codec for each of the domain's TOKEN_FIELDS, no other. */
 const tokenFields = {
   name: PlainText,
   description: PlainText,
@@ -35,7 +36,7 @@ const tokenFields = {
   expires_on: t.union([t.string, t.null]),
   is_email_notification_enabled: t.boolean,
   rate_limit: RateLimitIn,
-}
+} satisfies { readonly [K in TokenField]: t.Mixed }
 /**
  * What the SDK's `fetch()` then `update()` may send back besides the fields it can change (and
  * `token`, the secret, when `update()` is called on the object a create returned):
@@ -55,9 +56,9 @@ const normaliseScope = (scope: t.TypeOf<typeof ScopeIn>): Scope =>
     ...(s.branch_aliases ? { branch_aliases: s.branch_aliases } : {}),
   }))
 
-export const SECRET_PREFIX = 'cs'
-/** A secret is `cs` + 32 hex characters from 128 CSPRNG bits; only the SHA-256 is ever kept. */
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
+/** The `keys` of `o` that are set. */
+const pick = <T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> =>
+  Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Pick<T, K>
 
 const tags = ['management tokens']
 const byUid = '/v3/stacks/management_tokens/:uid'
@@ -85,10 +86,6 @@ const nameFilter = (req: FastifyRequest): string | undefined => {
 /** Management tokens of the stack named by `api_key`. */
 export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { queries, deps } = api
-  const newSecret = () => {
-    const secret = `${SECRET_PREFIX}${deps.randomBytes(16).toString('hex')}`
-    return { secret, hash: hashSecret(secret) }
-  }
   const managedStack = (req: FastifyRequest) => {
     const stack = api.stackOf(req)
     api.requireRole(stack, req, true)
@@ -107,7 +104,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { token } = decodeOr422(CreateTokenBody, req.body)
     if (token.name === undefined) throw invalid('token.name: is required', { 'token.name': ['is required'] })
     if (token.scope === undefined) throw invalid('token.scope: is required', { 'token.scope': ['is required'] })
-    const { secret, hash } = newSecret()
+    const { secret, hash } = newSecret(deps.randomBytes)
     const done = await api.run(
       stack.api_key,
       {
@@ -151,14 +148,9 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { uid } = decodeOr422(Params, req.params)
     const mark = idempotencyMark(req, stack.api_key)
     const { token } = decodeOr422(UpdateTokenBody, req.body)
-    const changes: TokenChanges = {
-      ...(token.name === undefined ? {} : { name: token.name }),
-      ...(token.description === undefined ? {} : { description: token.description }),
-      ...(token.scope === undefined ? {} : { scope: normaliseScope(token.scope) }),
-      ...(token.expires_on === undefined ? {} : { expires_on: token.expires_on }),
-      ...(token.rate_limit === undefined ? {} : { rate_limit: token.rate_limit }),
-      ...(token.is_email_notification_enabled === undefined ? {} : { is_email_notification_enabled: token.is_email_notification_enabled }),
-    }
+    // Only the fields sent: the read-only ones a PUT may echo back are no changes.
+    const { scope, ...sent } = pick(token, TOKEN_FIELDS)
+    const changes: TokenChanges = { ...sent, ...(scope === undefined ? {} : { scope: normaliseScope(scope) }) }
     const done = await api.run(stack.api_key, { type: 'UpdateToken', actor, token_uid: uid, changes }, req, mark)
     return answer(reply, queries, done, 200, (q) => ({ notice: 'Management Token updated successfully.', token: view(stack.api_key, uid, q) }))
   })
@@ -178,7 +170,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { uid } = decodeOr422(Params, req.params)
     const mark = idempotencyMark(req, stack.api_key)
     const body = decodeOr422(RotateBody, req.body)
-    const { secret, hash } = newSecret()
+    const { secret, hash } = newSecret(deps.randomBytes)
     const done = await api.run(
       stack.api_key,
       { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, previous_expires_in_seconds: body?.previous_expires_in_seconds ?? 0 },
