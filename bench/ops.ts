@@ -57,12 +57,12 @@ const rebuildTask = async (which: 'embedded' | 'esdb', how: 'parallel' | 'sequen
   const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
   const { openReadModels } = await import('../src/service.js')
   const { rebuildEachFile, rebuildFiles } = await import('../src/read/rebuild-files.js')
-  const { PROJECTIONS, projectionsFor } = await import('../projections/index.js')
+  const { PROJECTIONS, PROJECTIONS_MODULE, projectionsFor } = await import('../projections/index.js')
   const store = new SqliteEventStore(join(dataDir, 'events.db'))
   const projections = which === 'embedded' ? projectionsFor(store) : PROJECTIONS
   const db = openReadModels(dataDir, projections)
   const started = performance.now()
-  const r = await (how === 'parallel' ? rebuildFiles : rebuildEachFile)(db, store, projections)
+  const r = await (how === 'parallel' ? rebuildFiles : rebuildEachFile)(db, store, projections, { catalog: PROJECTIONS_MODULE })
   const seconds = (performance.now() - started) / 1000
   db.close()
   await store.close()
@@ -79,8 +79,8 @@ const auditQueries = async (): Promise<Measure> => {
   const { SqliteEventStore } = await import('../src/eventstore/sqlite.js')
   const { openReadModels } = await import('../src/service.js')
   const { PROJECTIONS } = await import('../projections/index.js')
-  const { eventsAudit } = await import('../src/read/events-audit.js')
-  const { tableAudit } = await import('../src/read/queries.js')
+  const { eventsAudit } = await import('../projections/audit-log/events-audit.js')
+  const { tableAudit } = await import('../projections/queries.js')
   const store = new SqliteEventStore(join(dataDir, 'events.db'))
   const db = openReadModels(dataDir, PROJECTIONS)
   const sources = { events: eventsAudit(store.connection), table: tableAudit(db) }
@@ -129,20 +129,20 @@ const scratchFile = async (folder: string, file: 'read-models' | 'audit'): Promi
 
 const writeFloor = async (file: 'read-models' | 'audit'): Promise<Measure> => {
   const { PROJECTIONS } = await import('../projections/index.js')
-  const { identity } = await import('../src/read/projection.js')
+  const { createTables, identity, indexTables } = await import('../src/read/schema.js')
   const { PAGE_SIZE } = await import('../src/read/log.js')
   const { BatchedInsert } = await import('../src/read/batched-insert.js')
   const { READ_MODEL_FILES } = await import('../src/read/files.js')
   const projections = PROJECTIONS.filter((p) => p.file === file)
   const live = new Database(join(dataDir, READ_MODEL_FILES[file]), { readonly: true })
-  const rows = new Map(projections.flatMap((p) => p.tables.map((t) => [t, live.prepare(`SELECT * FROM ${t}`).raw().all() as unknown[][]] as const)))
+  const rows = new Map(projections.flatMap((p) => p.tables.map(({ name: t }) => [t, live.prepare(`SELECT * FROM ${t}`).raw().all() as unknown[][]] as const)))
   live.close()
   const { dir, db } = await scratchFile('write-floor', file)
   const started = performance.now()
   let written = 0
   for (const p of projections) {
-    p.create(db, identity)
-    for (const t of p.tables) {
+    createTables(db, p, identity)
+    for (const { name: t } of p.tables) {
       const all = rows.get(t) ?? []
       if (all.length === 0) continue
       // 16 rows to a statement (BatchedInsert), the rest one by one.
@@ -154,7 +154,7 @@ const writeFloor = async (file: 'read-models' | 'audit'): Promise<Measure> => {
       for (let i = 0; i < all.length; i += PAGE_SIZE) page(i)
       written += all.length
     }
-    db.transaction(() => p.index(db, identity))()
+    db.transaction(() => indexTables(db, p, identity))()
   }
   const seconds = (performance.now() - started) / 1000
   db.close()

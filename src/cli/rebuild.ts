@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
-import { PROJECTIONS, projectionsFor } from '../../projections/index.js'
+import { PROJECTIONS, PROJECTIONS_MODULE, projectionsFor } from '../../projections/index.js'
 import { loadConfig } from '../config.js'
 import { openEventStore } from '../eventstore/open.js'
-import { EventDecodeError } from '../read/decode.js'
+import { EventDecodeError } from '../domain/decode.js'
 import type { Projection } from '../read/projection.js'
 import { liveHeadOfFiles, rebuildFiles, verifyFiles } from '../read/rebuild-files.js'
 import type { Difference } from '../read/verify.js'
@@ -94,7 +94,7 @@ const failed = (io: Io, what: string, e: unknown): number => {
 const runRebuild: Runner = async (db, store, projections, io) => {
   const started = performance.now()
   try {
-    const r = await withProgress(io, 'rebuild', await liveHeadOfFiles(db, projections), (onProgress) => rebuildFiles(db, store, projections, { onProgress }))
+    const r = await withProgress(io, 'rebuild', await liveHeadOfFiles(db, projections), (onProgress) => rebuildFiles(db, store, projections, { onProgress, catalog: PROJECTIONS_MODULE }))
     const seconds = (performance.now() - started) / 1000
     io.out(
       `rebuilt ${r.projections.join(', ')} from ${count(r.events)} events up to position ${r.position} in ${seconds.toFixed(1)} s ` +

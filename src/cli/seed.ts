@@ -3,7 +3,6 @@ import * as E from 'fp-ts/lib/Either.js'
 import { loadConfig } from '../config.js'
 import { openEventStore } from '../eventstore/open.js'
 import type { EventStore, VersionConflict } from '../eventstore/port.js'
-import { SqliteEventStore } from '../eventstore/sqlite.js'
 import type { CliContext } from './io.js'
 import { parseInstant, parseInteger } from './options.js'
 import { count, row } from './output.js'
@@ -24,8 +23,8 @@ const BATCH_EVENTS = 20_000
 
 /** Appends in large batches: one transaction per batch on SQLite, one append per command elsewhere. */
 const appender = (store: EventStore) => {
-  if (store instanceof SqliteEventStore)
-    return async (batch: readonly SeedAppend[]) => store.appendBatchSync(batch)
+  const embedded = store.embedded
+  if (embedded) return async (batch: readonly SeedAppend[]) => embedded.appendBatchSync(batch)
   return async (batch: readonly SeedAppend[]): Promise<E.Either<VersionConflict, unknown>> => {
     for (const a of batch) {
       const r = await store.append(a.stream, a.events, a.expected)

@@ -1,7 +1,7 @@
 import { setImmediate as nextTick } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
-import { STREAM_BUCKETS, type SqliteEventStore } from '../eventstore/sqlite.js'
+import { STREAM_BUCKETS, type EmbeddedLog, type EventStore } from '../eventstore/port.js'
 import { PAGE_SIZE } from './log.js'
 import type { Projection } from './projection.js'
 import { abandonFresh, finishFresh, flushAll, KEEP_ROWS, startFresh, type BuildOptions, type RebuildResult } from './rebuild.js'
@@ -22,6 +22,8 @@ export interface WorkerInput {
   readonly from: number
   readonly upTo: number
   readonly window: number
+  /** The module it finds the projections in (ParallelOptions.catalog). */
+  readonly catalog: string
   /** The read-models.db projections it projects for its share (into memory, sent back at the end). */
   readonly projections: readonly string[]
 }
@@ -29,7 +31,16 @@ export interface WorkerInput {
 export interface ParallelOptions extends BuildOptions {
   /** The main thread's share of the streams (0 to 1). */
   readonly share?: number
+  /**
+   * The URL of a module whose export `PROJECTIONS` lists the projections to rebuild: a worker
+   * thread imports it to find them by name (functions do not cross threads). Without it, or for
+   * projections it does not list, the rebuild runs on one thread.
+   */
+  readonly catalog?: string
 }
+
+/** An event store whose rows another thread can read from its file. */
+export type SharedLog = EventStore & { readonly embedded: EmbeddedLog & { readonly file: string } }
 
 /**
  * The main thread's share. The worker projects its share into memory and sends the rows back,
@@ -69,15 +80,17 @@ const startWorker = (input: WorkerInput): Worker => {
  */
 export const rebuildInParallel = async (
   db: Database.Database,
-  store: SqliteEventStore,
+  store: SharedLog,
   projections: readonly Projection[],
+  catalog: string,
   options: ParallelOptions = {},
 ): Promise<RebuildResult> => {
-  const upTo = store.headPosition()
+  const log = store.embedded
+  const upTo = log.headPosition()
   const window = options.pageSize ?? PAGE_SIZE
   const split = Math.round(STREAM_BUCKETS * (options.share ?? MAIN_SHARE))
   const inbox = new Inbox<FromWorker>()
-  const worker = startWorker({ eventsFile: store.file, from: split, upTo, window, projections: projections.map((p) => p.name) })
+  const worker = startWorker({ eventsFile: log.file, from: split, upTo, window, catalog, projections: projections.map((p) => p.name) })
   worker.on('message', (m: FromWorker) => (m.kind === 'failed' ? inbox.fail(errorOf(m.failure)) : inbox.put(m)))
   worker.on('error', (e) => inbox.fail(e))
   const exited = new Promise<void>((resolve) =>
@@ -92,7 +105,7 @@ export const rebuildInParallel = async (
     let events = 0
     for (let lo = 0; lo < upTo; lo += window) {
       const hi = Math.min(lo + window, upTo)
-      const rows = store.readRawShare(lo, hi, 0, split - 1)
+      const rows = log.readRawShare(lo, hi, 0, split - 1)
       project(rows)
       events += rows.length
       options.onProgress?.(events, hi)

@@ -5,11 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import { PROJECTIONS } from '../../projections/index.js'
-import { SqliteEventStore, STREAM_BUCKETS } from '../eventstore/sqlite.js'
+import { STREAM_BUCKETS } from '../eventstore/port.js'
+import { SqliteEventStore } from '../eventstore/sqlite.js'
 import type { FromWorker, ToWorker, WorkerInput } from './parallel-rebuild.js'
-import { identity } from './projection.js'
+import type { Projection } from './projection.js'
 import { appliers, flushAll, KEEP_ROWS } from './rebuild.js'
+import { createTables, identity } from './schema.js'
 import { failureOf, projectShare } from './share.js'
 
 const port = parentPort as NonNullable<typeof parentPort>
@@ -24,8 +25,9 @@ const store = new SqliteEventStore(input.eventsFile)
 const scratch = new Database(':memory:')
 
 const run = async (): Promise<void> => {
+  const { PROJECTIONS } = (await import(input.catalog)) as { PROJECTIONS: readonly Projection[] }
   const local = PROJECTIONS.filter((p) => input.projections.includes(p.name))
-  for (const p of local) p.create(scratch, identity)
+  for (const p of local) createTables(scratch, p, identity)
   const a = appliers(scratch, local, identity)
   const project = projectShare(scratch, a, KEEP_ROWS)
   let events = 0
@@ -40,7 +42,7 @@ const run = async (): Promise<void> => {
   post({
     kind: 'tokens',
     events,
-    tables: local.flatMap((p) => p.tables.map((table) => ({ table, rows: scratch.prepare(`SELECT * FROM ${table}`).raw().all() as unknown[][] }))),
+    tables: local.flatMap((p) => p.tables.map(({ name: table }) => ({ table, rows: scratch.prepare(`SELECT * FROM ${table}`).raw().all() as unknown[][] }))),
   })
 }
 

@@ -4,11 +4,11 @@ import { setImmediate as nextTick } from 'node:timers/promises'
 import type Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
 import type { EventType, Recorded } from '../domain/events.js'
-import type { EventStore } from '../eventstore/port.js'
-import { SqliteEventStore, type RawEventRow } from '../eventstore/sqlite.js'
+import type { EventStore, RawEventRow } from '../eventstore/port.js'
+import { applierOf, type Applier } from './applier.js'
 import { PAGE_SIZE, readLog, readRawPage, decodeRaw, type LogItem } from './log.js'
-import type { Applier, Projection, TableName } from './projection.js'
-import { CHECKPOINTS_TABLE, dropTables, ensureCheckpointTable, tableExists } from './projector.js'
+import type { Projection } from './projection.js'
+import { CHECKPOINTS_TABLE, createTables as create, dropTables, ensureCheckpointTable, indexTables, tableExists, type TableName } from './schema.js'
 
 /**
  * Physical names of a rebuild's fresh tables: tagged per rebuild, because a fresh table keeps its
@@ -54,7 +54,7 @@ export const appliers = (db: Database.Database, projections: readonly Projection
   const byType = new Map<EventType, Apply[]>()
   const all: Applier[] = []
   for (const p of projections) {
-    const applier = p.prepare(db, table)
+    const applier = applierOf(db, p, table)
     all.push(applier)
     for (const type of p.handles) byType.set(type, [...(byType.get(type) ?? []), applier.apply])
   }
@@ -114,7 +114,7 @@ export const createTables = (db: Database.Database, projections: readonly Projec
   db.transaction(() => {
     for (const p of projections) {
       dropTables(db, p, table)
-      p.create(db, table)
+      create(db, p, table)
     }
   })()
 }
@@ -141,10 +141,10 @@ export const buildTables = async (
   const pageSize = options.pageSize ?? PAGE_SIZE
   let events = 0
   let position = from.after
-  if (store instanceof SqliteEventStore) {
+  if (store.embedded) {
     const apply = applyRaw(db, a, options.keep)
     for (;;) {
-      const rows = readRawPage(store, position, pageSize, from.upTo)
+      const rows = readRawPage(store.embedded, position, pageSize, from.upTo)
       if (rows.length === 0) break
       apply(rows)
       events += rows.length
@@ -186,7 +186,7 @@ const dropLeftovers = (db: Database.Database, projections: readonly Projection[]
   ).pluck()
   db.transaction(() => {
     for (const p of projections)
-      for (const t of p.tables) for (const name of leftovers.all(`${t}__rb*`, `${t}__old*`)) db.exec(`DROP TABLE IF EXISTS "${name}"`)
+      for (const { name: t } of p.tables) for (const name of leftovers.all(`${t}__rb*`, `${t}__old*`)) db.exec(`DROP TABLE IF EXISTS "${name}"`)
   })()
 }
 
@@ -241,7 +241,7 @@ export const finishFresh = async (
   let events = 0
   flushAll(db, fresh.appliers)
   db.transaction(() => {
-    for (const p of projections) p.index(db, table)
+    for (const p of projections) indexTables(db, p, table)
   })()
   db.pragma(`synchronous = ${fresh.saved.synchronous}`) // the catch-up and the swap commit as usual
   // The bulk load wrote with synchronous=OFF, so its pages are still in the OS cache. The first
@@ -249,7 +249,7 @@ export const finishFresh = async (
   // to disk while holding the write lock: hundreds of ms at a million events. Write them now.
   flushFiles(db)
   const apply = applyRaw(db, fresh.appliers)
-  const sqlite = store instanceof SqliteEventStore ? store : undefined
+  const sqlite = store.embedded
   for (let attempt = 1; ; attempt += 1) {
     const caught = await buildTables(db, store, fresh.appliers, { after: position }, { ...options, keep: 0 })
     events += caught.events
@@ -331,7 +331,7 @@ const flushFiles = (db: Database.Database): void => {
 const swapIn = (db: Database.Database, projections: readonly Projection[], fresh: TableName, old: TableName, position: number): void => {
   const save = db.prepare(`INSERT OR REPLACE INTO ${CHECKPOINTS_TABLE} (name, version, position) VALUES (?, ?, ?)`)
   for (const p of projections) {
-    for (const t of p.tables) {
+    for (const { name: t } of p.tables) {
       if (tableExists(db, t)) db.exec(`ALTER TABLE ${t} RENAME TO ${old(t)}`)
       db.exec(`ALTER TABLE ${fresh(t)} RENAME TO ${t}`)
     }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
-import type { RawShareRow } from '../eventstore/sqlite.js'
-import { EventDecodeError } from './decode.js'
+import { EventDecodeError } from '../domain/decode.js'
+import type { RawShareRow } from '../eventstore/port.js'
 import { decodeShareRow } from './log.js'
 import { orThrow, type Appliers } from './rebuild.js'
 

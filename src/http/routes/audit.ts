@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import * as t from 'io-ts'
 import { stackStream } from '../../eventstore/streams.js'
-import { tokensAsOf } from '../../read/as-of.js'
+import { tokensAsOf } from '../../../projections/tokens-by-stack/as-of.js'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
 import { documented, errorBody, rateLimitSchema, schemaTypes, scopeSchema } from '../docs.js'

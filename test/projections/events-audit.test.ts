@@ -1,8 +1,8 @@
 import t from 'tap'
-import { AUDIT_KIND } from '../../projections/audit-log.js'
+import { AUDIT_KIND } from '../../projections/audit-log/kinds.js'
 import { PROJECTIONS } from '../../projections/index.js'
-import { eventsAudit, typesOf } from '../../src/read/events-audit.js'
-import { tableAudit, type AuditEntry, type AuditFilter } from '../../src/read/queries.js'
+import { eventsAudit, typesOf } from '../../projections/audit-log/events-audit.js'
+import { tableAudit, type AuditEntry, type AuditFilter } from '../../projections/queries.js'
 import { projectedHistory } from '../cli/fixtures/history.js'
 
 t.test('the audit log read from the event store is, filter for filter, the audit-log projection', async (t) => {

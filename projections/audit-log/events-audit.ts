@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3'
-import { AUDIT_KIND, auditRow, type Title } from '../../projections/audit-log.js'
-import type { EventType } from '../domain/events.js'
-import type { EventStore } from '../eventstore/port.js'
-import { SqliteEventStore, type RawShareRow } from '../eventstore/sqlite.js'
-import { stackStream } from '../eventstore/streams.js'
-import { decodeShareRow } from './log.js'
+import * as E from 'fp-ts/lib/Either.js'
+import type { EventType } from '../../src/domain/events.js'
+import type { EventStore, RawShareRow } from '../../src/eventstore/port.js'
+import { stackStream } from '../../src/eventstore/streams.js'
+import { decodeShareRow } from '../../src/read/log.js'
+import { auditRow, titleRead, type Title } from './index.js'
+import { AUDIT_KIND } from './kinds.js'
 import { auditWhere, entryOfRow, type AuditColumns, type AuditEntry, type AuditFilter, type AuditSource } from './queries.js'
-import { orThrow } from './rebuild.js'
 
 const COLUMNS = 'position, id, stream, revision, type, data, metadata'
 /** The events that name a token (TokenGenerated, TokenRenamed), as SQL. */
@@ -51,12 +51,12 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
 
   /** The audit entry of one of `stream`'s rows: the token's title before it from its latest naming event. */
   const entry = (stream: string, raw: RawShareRow): AuditEntry => {
-    const rec = orThrow(decodeShareRow(raw))
-    const titles = new Map<string, Title>()
-    const token = 'token_uid' in rec.event.data ? rec.event.data.token_uid : undefined
-    const title = token === undefined ? undefined : titleBefore.get(stream, token, raw[0])
-    if (token !== undefined && title) titles.set(token, title)
-    return entryOfRow(auditRow(rec, titles))
+    const decoded = decodeShareRow(raw)
+    if (E.isLeft(decoded)) throw decoded.left
+    const rec = decoded.right
+    const token = titleRead(rec.event)
+    const title = token === undefined ? undefined : titleBefore.get(stream, token, rec.position)
+    return entryOfRow(auditRow(rec, title).row)
   }
 
   return {
@@ -80,5 +80,4 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
 }
 
 /** Where a service on `store` reads its audit log: the store's rows, or (undefined) the audit-log projection's table. */
-export const auditSourceFor = (store: EventStore): AuditSource | undefined =>
-  store instanceof SqliteEventStore ? eventsAudit(store.connection) : undefined
+export const auditSourceFor = (store: EventStore): AuditSource | undefined => (store.embedded ? eventsAudit(store.embedded.connection) : undefined)

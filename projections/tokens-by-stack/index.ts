@@ -1,0 +1,121 @@
+import type { Recorded } from '../../src/domain/events.js'
+import { NONE, one, put, type Change, type Current, type Projection, type Table } from '../../src/read/projection.js'
+
+/** A row of `tokens`: a token's details (never a secret, not even its hash). */
+export type TokenRow = {
+  readonly uid: string
+  readonly api_key: string
+  readonly name: string
+  readonly description: string
+  /** The scope as JSON. */
+  readonly scope: string
+  readonly expires_on: string | null
+  /** `{read, write}` as JSON, or null for the plan's. */
+  readonly rate_limit: string | null
+  readonly is_email_notification_enabled: number
+  readonly created_by: string
+  readonly updated_by: string
+  readonly created_at: string
+  readonly updated_at: string
+  readonly rotated_at: string | null
+  readonly revoked_at: string | null
+  readonly revoked_by: string | null
+}
+
+export const tokens: Table<TokenRow> = {
+  name: 'tokens',
+  columns: {
+    uid: 'TEXT PRIMARY KEY',
+    api_key: 'TEXT NOT NULL',
+    name: 'TEXT NOT NULL',
+    description: 'TEXT NOT NULL',
+    scope: 'TEXT NOT NULL',
+    expires_on: 'TEXT',
+    rate_limit: 'TEXT',
+    is_email_notification_enabled: 'INTEGER NOT NULL',
+    created_by: 'TEXT NOT NULL',
+    updated_by: 'TEXT NOT NULL',
+    created_at: 'TEXT NOT NULL',
+    updated_at: 'TEXT NOT NULL',
+    rotated_at: 'TEXT',
+    revoked_at: 'TEXT',
+    revoked_by: 'TEXT',
+  },
+  key: ['uid'],
+  indexes: [{ name: 'by_stack', on: 'api_key, created_at' }],
+}
+
+/** What a token event changes in its row, besides who changed it and when. */
+const changes = ({ event, metadata }: Recorded): Partial<TokenRow> | undefined => {
+  switch (event.type) {
+    case 'TokenRenamed':
+      return { name: event.data.name, description: event.data.description }
+    case 'TokenScopeChanged':
+      return { scope: JSON.stringify(event.data.scope) }
+    case 'TokenExpiryChanged':
+      return { expires_on: event.data.expires_on }
+    case 'TokenLimitsChanged':
+      return { rate_limit: event.data.rate_limit === null ? null : JSON.stringify(event.data.rate_limit) }
+    case 'TokenNotificationChanged':
+      return { is_email_notification_enabled: event.data.is_email_notification_enabled ? 1 : 0 }
+    case 'TokenRotated':
+      return { rotated_at: metadata.occurred_at }
+    case 'TokenRevoked':
+      return { revoked_at: metadata.occurred_at, revoked_by: metadata.actor }
+    default:
+      return undefined
+  }
+}
+
+const evolve = (current: Current, rec: Recorded): readonly Change[] => {
+  const { event, metadata } = rec
+  const actor = metadata.actor
+  const at = metadata.occurred_at
+  if (event.type === 'TokenGenerated') {
+    const d = event.data
+    return [
+      put(tokens, {
+        uid: d.token_uid,
+        api_key: d.api_key,
+        name: d.name,
+        description: d.description,
+        scope: JSON.stringify(d.scope),
+        expires_on: d.expires_on,
+        rate_limit: d.rate_limit === null ? null : JSON.stringify(d.rate_limit),
+        is_email_notification_enabled: d.is_email_notification_enabled ? 1 : 0,
+        created_by: actor,
+        updated_by: actor,
+        created_at: at,
+        updated_at: at,
+        rotated_at: null,
+        revoked_at: null,
+        revoked_by: null,
+      }),
+    ]
+  }
+  // Every other event updates the token's row, if there is one.
+  if (!('token_uid' in event.data)) return NONE
+  const row = one(current, tokens, event.data.token_uid)
+  const changed = row && changes(rec)
+  if (!row || !changed) return NONE
+  return [put(tokens, { ...row, ...changed, updated_by: actor, updated_at: at })]
+}
+
+/** Token details for listing, querying and fetching. */
+export const tokensByStack: Projection = {
+  name: 'tokens-by-stack',
+  version: 1,
+  file: 'read-models',
+  tables: [tokens as Table],
+  handles: new Set([
+    'TokenGenerated',
+    'TokenRenamed',
+    'TokenScopeChanged',
+    'TokenExpiryChanged',
+    'TokenLimitsChanged',
+    'TokenNotificationChanged',
+    'TokenRotated',
+    'TokenRevoked',
+  ]),
+  evolve,
+}

@@ -1,0 +1,119 @@
+import type Database from 'better-sqlite3'
+import type { Recorded } from '../domain/events.js'
+import type { Current, Key, Projection, Row, Table } from './projection.js'
+import type { TableName } from './schema.js'
+
+/**
+ * A projection at work on one connection: `apply` runs its evolve on an event inside the caller's
+ * transaction; the rows it read and wrote may stay in memory until `flush`, which the caller runs
+ * before it saves the checkpoint and commits; `discard` forgets them when the transaction fails.
+ * A rebuild's fresh tables have no checkpoint until the swap, so it keeps rows across its
+ * transactions (up to a bound, `held`) and flushes them before it indexes and swaps.
+ */
+export interface Applier {
+  readonly apply: (rec: Recorded) => void
+  readonly flush: () => void
+  readonly discard: () => void
+  /** How many groups of rows it holds in memory. */
+  readonly held: () => number
+}
+
+const NO_ROWS: readonly Row[] = Object.freeze([])
+
+/** A group's key in the buffer's map: its one value, or the values joined. */
+const mapKey = (key: Key): string | number => (typeof key === 'object' ? key.join('\u0000') : key)
+
+interface Group {
+  readonly key: Key
+  rows: readonly Row[]
+  dirty: boolean
+}
+
+/**
+ * The groups of one table that the events of a transaction read: each is read at most once and
+ * written at most once, when the transaction ends, however many events change it (a token changed
+ * ten times in a page costs one read and one write instead of ten). A group that no event read is
+ * written at once: nothing later in the transaction reads it from memory, and a read goes to SQLite,
+ * which has it. The statements are prepared once.
+ */
+class TableRows {
+  private readonly groups = new Map<string | number, Group>()
+  private readonly select: Database.Statement<unknown[], Row>
+  private readonly insert: Database.Statement
+  private readonly delete: Database.Statement
+  /** A group is at most one row, which INSERT OR REPLACE replaces. */
+  private readonly byPrimaryKey: boolean
+
+  constructor(db: Database.Database, t: Table, name: string) {
+    const columns = Object.keys(t.columns)
+    const where = t.key.map((c) => `${c} = ?`).join(' AND ')
+    this.select = db.prepare<unknown[], Row>(`SELECT ${columns.join(', ')} FROM ${name} WHERE ${where}`)
+    this.insert = db.prepare(`INSERT OR REPLACE INTO ${name} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`)
+    this.delete = db.prepare(`DELETE FROM ${name} WHERE ${where}`)
+    const primary = t.primaryKey ?? columns.filter((c) => /\bPRIMARY KEY\b/i.test(t.columns[c] as string))
+    this.byPrimaryKey = primary.length === t.key.length && primary.every((c) => t.key.includes(c))
+  }
+
+  rows(key: Key): readonly Row[] {
+    const k = mapKey(key)
+    let group = this.groups.get(k)
+    if (group === undefined) {
+      const rows = this.select.all(key)
+      group = { key, rows: rows.length === 0 ? NO_ROWS : rows, dirty: false }
+      this.groups.set(k, group)
+    }
+    return group.rows
+  }
+
+  write(key: Key, rows: readonly Row[]): void {
+    const group = this.groups.get(mapKey(key))
+    if (group === undefined) return this.store(key, rows)
+    group.rows = rows
+    group.dirty = true
+  }
+
+  private store(key: Key, rows: readonly Row[]): void {
+    if (rows.length === 0 || !this.byPrimaryKey) this.delete.run(key)
+    for (const row of rows) this.insert.run(row)
+  }
+
+  flush(): void {
+    for (const group of this.groups.values()) if (group.dirty) this.store(group.key, group.rows)
+    this.groups.clear()
+  }
+
+  clear(): void {
+    this.groups.clear()
+  }
+
+  get size(): number {
+    return this.groups.size
+  }
+}
+
+/** `p` on `db`, its tables named by `table`. */
+export const applierOf = (db: Database.Database, p: Projection, table: TableName): Applier => {
+  const tables = new Map(p.tables.map((t) => [t as Table, new TableRows(db, t, table(t.name))]))
+  const of = (t: Table): TableRows => {
+    const rows = tables.get(t)
+    if (rows === undefined) throw new Error(`projection ${p.name} used table ${t.name}, which it does not declare`)
+    return rows
+  }
+  const current: Current = { rows: <R extends Row>(t: Table<R>, key: Key) => of(t as unknown as Table).rows(key) as readonly R[] }
+  return {
+    apply: (rec) => {
+      for (const change of p.evolve(current, rec)) of(change.table).write(change.key, change.rows)
+    },
+    flush: () => {
+      for (const rows of tables.values()) rows.flush()
+    },
+    discard: () => {
+      for (const rows of tables.values()) rows.clear()
+    },
+    held: () => {
+      let n = 0
+      for (const rows of tables.values()) n += rows.size
+      return n
+    },
+  }
+}
