@@ -16,3 +16,6 @@ export const AUDIT_KIND: Record<EventType, { module: 'stack' | 'management_token
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
   TokenExpiryNotified: { module: 'management_token', event_type: 'expiry_notice' },
 }
+
+/** Every event type (AUDIT_KIND has each), in the order of the catalogue, without loading the codecs. */
+export const AUDIT_EVENT_TYPES = Object.keys(AUDIT_KIND) as EventType[]

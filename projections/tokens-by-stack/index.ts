@@ -45,23 +45,54 @@ export const tokens: Table<TokenRow> = {
   indexes: [{ name: 'by_stack', on: 'api_key, created_at' }],
 }
 
-/** What a token event changes in its row, besides who changed it and when. */
-const changes = ({ event, metadata }: Recorded): Partial<TokenRow> | undefined => {
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/**
+ * A copy of the row, changed by one of the token's events (who and when included). Listed column
+ * by column: a rebuild copies a row per event, and spreading one is many times slower.
+ */
+const changed = (r: TokenRow, { event }: Recorded, updated_by: string, updated_at: string): TokenRow | undefined => {
+  const row: Mutable<TokenRow> = {
+    uid: r.uid,
+    api_key: r.api_key,
+    name: r.name,
+    description: r.description,
+    scope: r.scope,
+    expires_on: r.expires_on,
+    rate_limit: r.rate_limit,
+    is_email_notification_enabled: r.is_email_notification_enabled,
+    created_by: r.created_by,
+    updated_by,
+    created_at: r.created_at,
+    updated_at,
+    rotated_at: r.rotated_at,
+    revoked_at: r.revoked_at,
+    revoked_by: r.revoked_by,
+  }
   switch (event.type) {
     case 'TokenRenamed':
-      return { name: event.data.name, description: event.data.description }
+      row.name = event.data.name
+      row.description = event.data.description
+      return row
     case 'TokenScopeChanged':
-      return { scope: JSON.stringify(event.data.scope) }
+      row.scope = JSON.stringify(event.data.scope)
+      return row
     case 'TokenExpiryChanged':
-      return { expires_on: event.data.expires_on }
+      row.expires_on = event.data.expires_on
+      return row
     case 'TokenLimitsChanged':
-      return { rate_limit: event.data.rate_limit === null ? null : JSON.stringify(event.data.rate_limit) }
+      row.rate_limit = event.data.rate_limit === null ? null : JSON.stringify(event.data.rate_limit)
+      return row
     case 'TokenNotificationChanged':
-      return { is_email_notification_enabled: event.data.is_email_notification_enabled ? 1 : 0 }
+      row.is_email_notification_enabled = event.data.is_email_notification_enabled ? 1 : 0
+      return row
     case 'TokenRotated':
-      return { rotated_at: metadata.occurred_at }
+      row.rotated_at = updated_at
+      return row
     case 'TokenRevoked':
-      return { revoked_at: metadata.occurred_at, revoked_by: metadata.actor }
+      row.revoked_at = updated_at
+      row.revoked_by = updated_by
+      return row
     default:
       return undefined
   }
@@ -96,9 +127,8 @@ const evolve = (current: Current, rec: Recorded): readonly Change[] => {
   // Every other event updates the token's row, if there is one.
   if (!('token_uid' in event.data)) return NONE
   const row = one(current, tokens, event.data.token_uid)
-  const changed = row && changes(rec)
-  if (!row || !changed) return NONE
-  return [put(tokens, { ...row, ...changed, updated_by: actor, updated_at: at })]
+  const next = row && changed(row, rec, actor, at)
+  return next ? [put(tokens, next)] : NONE
 }
 
 /** Token details for listing, querying and fetching. */

@@ -1,22 +1,21 @@
 import { createHash } from 'node:crypto'
 import { Command, CommanderError, Option } from 'commander'
-import { ConfigError, loadConfig } from '../config.js'
-import { developmentDefaults } from '../config-secrets.js'
-import { canonicalEmail, emailProblem } from '../domain/email.js'
-import { mintAuthtoken, resolveJwtKey } from '../http/auth.js'
 import { registerAudit } from './audit.js'
 import { registerDeliveries } from './deliveries.js'
 import { processIo, type CliContext, type Io } from './io.js'
 import { registerRebuild } from './rebuild.js'
 import { registerSeed } from './seed.js'
-import { serve } from './serve.js'
 
 export type { Io }
 
 /** A development user's uid, derived from the email: the same person each time it is minted. */
 export const developmentUid = (email: string): string => `blt${createHash('sha256').update(`dev-user:${email}`).digest('hex').slice(0, 16)}`
 
-/** Exit codes: 0 success, 1 a failure it explains, 2 bad usage. */
+/**
+ * Exit codes: 0 success, 1 a failure it explains, 2 bad usage. Every command and option is
+ * declared here and in the register* modules, which load little; what a command runs is imported
+ * when it runs, so `--help` and each command load only what they need.
+ */
 export const run = async (argv: readonly string[], io: Io = processIo()): Promise<number> => {
   let code = 0
   const ctx: CliContext = { io, exit: (c) => (code = c) }
@@ -30,6 +29,7 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .description('run the HTTP service (`npm start` runs `serve --development`)')
     .option('--development', 'development defaults: DEV_SIGNIN=true unless set, NODE_ENV=production, a non-loopback HOST or a JWT setting')
     .action(async (opts: { development?: boolean }) => {
+      const [{ loadConfig }, { developmentDefaults }, { serve }] = await Promise.all([import('../config.js'), import('../config-secrets.js'), import('./serve.js')])
       await serve(loadConfig(opts.development ? developmentDefaults(io.env) : io.env), io.err)
     })
 
@@ -39,7 +39,12 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .requiredOption('--email <email>', 'the user email')
     .option('--sub <uid>', 'the user uid (default: derived from the email, the same each time)')
     .addOption(new Option('--ttl <hours>', 'hours of validity').default('12'))
-    .action((opts: { email: string; sub?: string; ttl: string }) => {
+    .action(async (opts: { email: string; sub?: string; ttl: string }) => {
+      const [{ loadConfig }, { mintAuthtoken, resolveJwtKey }, { canonicalEmail, emailProblem }] = await Promise.all([
+        import('../config.js'),
+        import('../http/auth.js'),
+        import('../domain/email.js'),
+      ])
       const config = loadConfig(io.env)
       const key = resolveJwtKey(config)
       if (!key || !('secret' in key)) {
@@ -76,6 +81,8 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     await program.parseAsync(['node', 'management-tokens', ...argv])
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2
+    // A ConfigError comes from a command that has loaded the configuration: this import is free then.
+    const { ConfigError } = await import('../config.js')
     if (e instanceof ConfigError) {
       io.err(`${e.message}\n`)
       return 2

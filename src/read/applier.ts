@@ -23,6 +23,16 @@ const NO_ROWS: readonly Row[] = Object.freeze([])
 /** A group's key in the buffer's map: its one value, or the values joined. */
 const mapKey = (key: Key): string | number => (typeof key === 'object' ? key.join('\u0000') : key)
 
+/**
+ * `insert.run(row.c1, row.c2, ...)` for a table's columns, compiled once: binding positional
+ * arguments is much cheaper than named parameters or an array, and a rebuild writes a row for
+ * most events. Column names come from the projections' declarations, never from input.
+ */
+const binder = (columns: readonly string[]): ((statement: Database.Statement, row: Row) => void) => {
+  for (const c of columns) if (!/^[a-z_][a-z0-9_]*$/i.test(c)) throw new Error(`not a column name: ${c}`)
+  return new Function('statement', 'row', `statement.run(${columns.map((c) => `row.${c}`).join(', ')})`) as (statement: Database.Statement, row: Row) => void
+}
+
 interface Group {
   readonly key: Key
   rows: readonly Row[]
@@ -30,25 +40,29 @@ interface Group {
 }
 
 /**
- * The groups of one table that the events of a transaction read: each is read at most once and
- * written at most once, when the transaction ends, however many events change it (a token changed
- * ten times in a page costs one read and one write instead of ten). A group that no event read is
- * written at once: nothing later in the transaction reads it from memory, and a read goes to SQLite,
- * which has it. The statements are prepared once.
+ * The groups of one table that the events of a transaction read or write: each is read at most
+ * once and written at most once, when the transaction ends, however many events change it (a
+ * token changed ten times in a page costs one read and one write instead of ten). The rows of a
+ * table that evolve never reads (an audit entry, a membership) are written at once instead: no
+ * event comes back to them, and they would only fill memory. The statements are prepared once.
  */
 class TableRows {
   private readonly groups = new Map<string | number, Group>()
   private readonly select: Database.Statement<unknown[], Row>
   private readonly insert: Database.Statement
+  private readonly bind: (statement: Database.Statement, row: Row) => void
   private readonly delete: Database.Statement
   /** A group is at most one row, which INSERT OR REPLACE replaces. */
   private readonly byPrimaryKey: boolean
+  /** Whether evolve has read this table. */
+  private read = false
 
   constructor(db: Database.Database, t: Table, name: string) {
     const columns = Object.keys(t.columns)
     const where = t.key.map((c) => `${c} = ?`).join(' AND ')
     this.select = db.prepare<unknown[], Row>(`SELECT ${columns.join(', ')} FROM ${name} WHERE ${where}`)
-    this.insert = db.prepare(`INSERT OR REPLACE INTO ${name} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`)
+    this.insert = db.prepare(`INSERT OR REPLACE INTO ${name} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+    this.bind = binder(columns)
     this.delete = db.prepare(`DELETE FROM ${name} WHERE ${where}`)
     const primary = t.primaryKey ?? columns.filter((c) => /\bPRIMARY KEY\b/i.test(t.columns[c] as string))
     this.byPrimaryKey = primary.length === t.key.length && primary.every((c) => t.key.includes(c))
@@ -57,6 +71,7 @@ class TableRows {
   rows(key: Key): readonly Row[] {
     const k = mapKey(key)
     let group = this.groups.get(k)
+    this.read = true
     if (group === undefined) {
       const rows = this.select.all(key)
       group = { key, rows: rows.length === 0 ? NO_ROWS : rows, dirty: false }
@@ -66,15 +81,18 @@ class TableRows {
   }
 
   write(key: Key, rows: readonly Row[]): void {
-    const group = this.groups.get(mapKey(key))
-    if (group === undefined) return this.store(key, rows)
-    group.rows = rows
-    group.dirty = true
+    const k = mapKey(key)
+    const group = this.groups.get(k)
+    if (group !== undefined) {
+      group.rows = rows
+      group.dirty = true
+    } else if (this.read) this.groups.set(k, { key, rows, dirty: true })
+    else this.store(key, rows)
   }
 
   private store(key: Key, rows: readonly Row[]): void {
     if (rows.length === 0 || !this.byPrimaryKey) this.delete.run(key)
-    for (const row of rows) this.insert.run(row)
+    for (const row of rows) this.bind(this.insert, row)
   }
 
   flush(): void {
