@@ -32,13 +32,11 @@ export const typesOf = (f: Pick<AuditFilter, 'module' | 'event_type'>): EventTyp
  */
 export const eventsAudit = (events: Database.Database): AuditSource => {
   // The audit log's indexes in the event store. A token's naming events (auditRow reads only
-  // tokens' titles; a stack's events take theirs from the event itself): built once, in about
-  // 1.5 s at a million events; each append then adds an entry for a naming event only.
+  // tokens' titles; a stack's events take theirs from the event itself): built once (the cost is
+  // in docs/architecture.md); each append then adds an entry for a naming event only.
   events.exec(`CREATE INDEX IF NOT EXISTS ${TITLES_INDEX} ON events (stream, data ->> '$.token_uid', position) WHERE type IN (${NAMING})`)
   // And the `actor` filter's (see auditWhere): a stack's events by their actor's uid, and by
-  // their email, in either case.
-  // An entry per event in each: at 107,000 events, 1.3 s to build both once, and 11 MB (the
-  // store holds 65 MB).
+  // their email, in either case: an entry per event in each (their cost is in docs/audit.md).
   events.exec(`CREATE INDEX IF NOT EXISTS audit_by_actor ON events (stream, (${ACTOR}) COLLATE NOCASE);
     CREATE INDEX IF NOT EXISTS audit_by_actor_email ON events (stream, (${EMAIL}) COLLATE NOCASE)`)
   const titleBefore = events

@@ -1,13 +1,24 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { TokensAsOf, type TokenAsOf } from '../../projections/tokens-by-stack/as-of.js'
 import type { EventDecodeError } from '../domain/decode.js'
-import type { Recorded } from '../domain/events.js'
+import type { EventType, Recorded } from '../domain/events.js'
 import type { Scope } from '../domain/scope.js'
 import type { EventStore } from '../eventstore/port.js'
 import { LogReadError, readLog } from '../read/log.js'
-import type { AuditOptions } from './audit.js'
 import type { Io } from './io.js'
 import { jsonLine, line, LineWriter, row } from './output.js'
+
+export interface AuditOptions {
+  stack?: string
+  token?: string
+  actor?: string
+  type?: ReadonlySet<EventType>
+  from?: number
+  since?: number
+  until?: number
+  asOf?: number
+  json?: boolean
+}
 
 const tokenOf = (r: Recorded): string | null => ('token_uid' in r.event.data ? r.event.data.token_uid : null)
 

@@ -1,21 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander'
 import { AUDIT_EVENT_TYPES, AUDIT_KIND } from '../../projections/audit-log/kinds.js'
 import type { EventType } from '../domain/events.js'
+import type { AuditOptions } from './audit-replay.js'
 import type { CliContext } from './io.js'
 import { parseInstant, parseInteger } from './options.js'
 import { withConfiguredStore } from './with-store.js'
-
-export interface AuditOptions {
-  stack?: string
-  token?: string
-  actor?: string
-  type?: ReadonlySet<EventType>
-  from?: number
-  since?: number
-  until?: number
-  asOf?: number
-  json?: boolean
-}
 
 const AUDIT_TYPES = [...new Set(Object.values(AUDIT_KIND).map((k) => k.event_type))]
 

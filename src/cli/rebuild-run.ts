@@ -9,8 +9,10 @@ import type { Difference } from '../read/verify.js'
 import type { Io } from './io.js'
 import { count, line } from './output.js'
 import { progressBar } from './progress.js'
-import { NOT_KEPT } from './rebuild.js'
 import { withConfiguredStore } from './with-store.js'
+
+/** Why a projection is not rebuilt on the embedded store. */
+export const NOT_KEPT = "on the embedded store the audit log is read from the event store's own rows: there is nothing to rebuild"
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v))
 const key = (k: Record<string, unknown>): string =>

@@ -3,9 +3,6 @@ import { PROJECTIONS } from '../../projections/index.js'
 import type { Projection } from '../read/projection.js'
 import type { CliContext } from './io.js'
 
-/** Why a projection is not rebuilt on the embedded store. */
-export const NOT_KEPT = "on the embedded store the audit log is read from the event store's own rows: there is nothing to rebuild"
-
 /** The projections named (all of them when none is), or why a name is not one. */
 export const selectProjections = (names: readonly string[]): Projection[] | string => {
   if (names.length === 0) return [...PROJECTIONS]

@@ -1,11 +1,19 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { EventStore, VersionConflict } from '../eventstore/port.js'
 import type { CliContext } from './io.js'
-import type { SeedOptions } from './seed.js'
 import { count, row } from './output.js'
 import { progressBar } from './progress.js'
 import { emptyCounts, seedHistory, type SeedAppend, type SeedPlan } from './seed-history.js'
 
+
+export interface SeedOptions {
+  stacks: number
+  tokensPerStack: number
+  changes: number
+  seed: number
+  start: number
+  json?: boolean
+}
 
 /** Events per bulk transaction on the embedded store. */
 const BATCH_EVENTS = 20_000

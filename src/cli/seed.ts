@@ -1,16 +1,8 @@
 import type { Command } from 'commander'
 import type { CliContext } from './io.js'
 import { parseInstant, parseInteger } from './options.js'
+import type { SeedOptions } from './seed-run.js'
 import { withConfiguredStore } from './with-store.js'
-
-export interface SeedOptions {
-  stacks: number
-  tokensPerStack: number
-  changes: number
-  seed: number
-  start: number
-  json?: boolean
-}
 
 /** `seed`: its options here; the work (seed-run.ts) is loaded when it runs. */
 export const registerSeed = (program: Command, ctx: CliContext): void => {

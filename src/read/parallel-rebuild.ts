@@ -4,7 +4,9 @@ import type Database from 'better-sqlite3'
 import { STREAM_BUCKETS, type EmbeddedLog, type EventStore } from '../eventstore/port.js'
 import { PAGE_SIZE } from './log.js'
 import type { Projection } from './projection.js'
-import { abandonFresh, finishFresh, flushAll, KEEP_ROWS, startFresh, type BuildOptions, type RebuildResult } from './rebuild.js'
+import { abandonFresh, finishFresh, startFresh } from './fresh.js'
+import type { RebuildResult } from './rebuild.js'
+import { flushAll, KEEP_ROWS, type BuildOptions } from './replay.js'
 import { errorOf, Inbox, projectShare, type Failure } from './share.js'
 
 /** Main thread to worker. */
@@ -44,16 +46,15 @@ export type SharedLog = EventStore & { readonly embedded: EmbeddedLog & { readon
 
 /**
  * The main thread's share. The worker projects its share into memory and sends the rows back,
- * which the main thread then inserts: measured at 1M events (bench:ops' rebuild, twice each),
- * 0.5 took 4.4 to 4.6 s and 0.6 4.7 to 5.2 s.
+ * which the main thread then inserts; even so a larger share for the main thread was slower
+ * (docs/benchmarks.md).
  */
 export const MAIN_SHARE = 0.5
 
 /**
  * The worker's young generation, at most, in MB. It decodes a share of the log, nearly all of it
- * short-lived garbage: rebuilds of 1M events (bench:ops' rebuild, six each, alternated) took 4.01
- * to 4.39 s (median 4.11) with 192 MB and 4.15 to 4.78 s (median 4.33) with V8's default, for
- * about 70 MB more peak memory.
+ * short-lived garbage, which a larger young generation collects more cheaply, for a little more
+ * peak memory (docs/benchmarks.md).
  */
 const WORKER_YOUNG_MB = 192
 

@@ -3,7 +3,9 @@ import type { EventStore } from '../eventstore/port.js'
 import { attachedFile, byFile, openReadModelFile, schemaOf, type ReadModelFile } from './files.js'
 import { rebuildInParallel, type ParallelOptions, type SharedLog } from './parallel-rebuild.js'
 import type { Projection } from './projection.js'
-import { liveHead, rebuild, type BuildOptions, type RebuildResult } from './rebuild.js'
+import { liveHead } from './fresh.js'
+import { rebuild, type RebuildResult } from './rebuild.js'
+import type { BuildOptions } from './replay.js'
 import { verify, type VerifyResult } from './verify.js'
 
 /**

@@ -9,7 +9,7 @@ import { STREAM_BUCKETS } from '../eventstore/port.js'
 import { SqliteEventStore } from '../eventstore/sqlite.js'
 import type { FromWorker, ToWorker, WorkerInput } from './parallel-rebuild.js'
 import type { Projection } from './projection.js'
-import { appliers, flushAll, KEEP_ROWS } from './rebuild.js'
+import { appliers, flushAll, KEEP_ROWS } from './replay.js'
 import { createTables, identity } from './schema.js'
 import { failureOf, projectShare } from './share.js'
 

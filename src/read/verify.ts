@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projection } from './projection.js'
 import { CHECKPOINTS_TABLE, ensureCheckpointTable, identity, tableExists } from './schema.js'
-import { appliers, ASIDE, buildTables, createTables, dropAll, type BuildOptions } from './rebuild.js'
+import { ASIDE } from './fresh.js'
+import { appliers, buildTables, createTables, dropAll, type BuildOptions } from './replay.js'
 
 type Row = Record<string, unknown>
 

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { AUDIT_KIND } from '../../projections/audit-log/kinds.js'
+import { AUDIT_EVENT_TYPES, AUDIT_KIND } from '../../projections/audit-log/kinds.js'
+import { EVENT_TYPES } from '../../src/domain/events.js'
 import { PROJECTIONS } from '../../projections/index.js'
 import { eventsAudit, typesOf } from '../../projections/audit-log/events-audit.js'
 import { tableAudit, type AuditEntry, type AuditFilter } from '../../projections/queries.js'
@@ -89,4 +90,8 @@ t.test('the actor filter finds the stack rows of the uid and of the email by ind
       t.notMatch(plan, /SCAN|USING INDEX (sqlite_autoindex_events_2|audit_log_by_stack) /, `${name}: the stack's rows are not read one by one`)
     }
   }
+})
+
+t.test('the audit kinds list every event type, in the order of the catalogue (the CLI reads them without the codecs)', async (t) => {
+  t.same(AUDIT_EVENT_TYPES, EVENT_TYPES)
 })

@@ -7,7 +7,7 @@ import { EventDecodeError } from '../../src/domain/decode.js'
 import { Projector } from '../../src/read/projector.js'
 import { createQueries } from '../../projections/queries.js'
 import { rebuildFiles } from '../../src/read/rebuild-files.js'
-import { NOT_KEPT } from '../../src/cli/rebuild.js'
+import { NOT_KEPT } from '../../src/cli/rebuild-run.js'
 import { openReadModels } from '../../src/service.js'
 import { allEvents, API_KEY, cli, knownHistory, projectedHistory } from '../cli/fixtures/history.js'
 
