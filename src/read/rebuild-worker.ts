@@ -3,10 +3,11 @@
  * to the event store, projects its share of the log into an in-memory database and sends the
  * rows to the main thread, which writes read-models.db.
  */
+import { dirname } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import { STREAM_BUCKETS } from '../eventstore/port.js'
-import { SqliteEventStore } from '../eventstore/sqlite.js'
+import { openEventStore } from '../eventstore/open.js'
+import { STREAM_BUCKETS, type EmbeddedLog } from '../eventstore/port.js'
 import type { FromWorker, ToWorker, WorkerInput } from './parallel-rebuild.js'
 import type { Projection } from './projection.js'
 import { appliers, flushAll, KEEP_ROWS } from './replay.js'
@@ -21,7 +22,8 @@ port.on('message', (m: ToWorker) => {
   if (m.kind === 'abort') aborted = true
 })
 
-const store = new SqliteEventStore(input.eventsFile)
+const store = await openEventStore(`sqlite:${input.eventsFile}`, dirname(input.eventsFile))
+const log = store.embedded as EmbeddedLog
 const scratch = new Database(':memory:')
 
 const run = async (): Promise<void> => {
@@ -32,7 +34,7 @@ const run = async (): Promise<void> => {
   const project = projectShare(scratch, a, KEEP_ROWS)
   let events = 0
   for (let lo = 0; lo < input.upTo && !aborted; lo += input.window) {
-    const rows = store.readRawShare(lo, Math.min(lo + input.window, input.upTo), input.from, STREAM_BUCKETS - 1)
+    const rows = log.readRawShare(lo, Math.min(lo + input.window, input.upTo), input.from, STREAM_BUCKETS - 1)
     project(rows)
     events += rows.length
     // A turn of the event loop between windows, so an abort is seen.
