@@ -11,11 +11,7 @@ export type { Io }
 /** A development user's uid, derived from the email: the same person each time it is minted. */
 export const developmentUid = (email: string): string => `blt${createHash('sha256').update(`dev-user:${email}`).digest('hex').slice(0, 16)}`
 
-/**
- * Exit codes: 0 success, 1 a failure it explains, 2 bad usage. Every command and option is
- * declared here and in the register* modules, which load little; what a command runs is imported
- * when it runs, so `--help` and each command load only what they need.
- */
+/** Exit codes: 0 success, 1 a failure it explains, 2 bad usage. */
 export const run = async (argv: readonly string[], io: Io = processIo()): Promise<number> => {
   let code = 0
   const ctx: CliContext = { io, exit: (c) => (code = c) }
@@ -23,6 +19,9 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .description('Management-token service: server, development authtokens, audit replay, rebuilds')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
+
+  // Every command and option is declared here and in the register* modules, which load little;
+  // what a command runs is imported when it runs, so `--help` and each command load only theirs.
 
   program
     .command('serve')
