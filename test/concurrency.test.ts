@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
-import { decodeOrThrow } from '../src/read/decode.js'
+import { decodeOrThrow } from '../src/domain/decode.js'
 import { stackStream } from '../src/eventstore/streams.js'
 import { fold } from '../src/domain/state.js'
 import type { EventStore } from '../src/eventstore/port.js'

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
+import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
 import { hashSecret, secretOf } from '../domain/secret.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
@@ -197,9 +198,7 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  */
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {
   const { config, readDb, clock } = deps
-  const tokenByHash = readDb.prepare<[string], TokenRow>(
-    'SELECT token_uid, api_key, scope, expires_at, rate_read, rate_write, valid_until FROM token_secrets WHERE secret_hash = ?',
-  )
+  const tokenByHash = readDb.prepare<[string], TokenRow>(SECRET_LOOKUP)
   const stackExists = readDb.prepare<[string], number>('SELECT 1 FROM stacks WHERE api_key = ?').pluck()
   const scopes = scopeCache()
   const route = cachedRoute()

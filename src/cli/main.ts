@@ -1,14 +1,9 @@
 import { Command, CommanderError, Option } from 'commander'
-import { ConfigError, loadConfig } from '../config.js'
-import { developmentDefaults } from '../config-secrets.js'
-import { canonicalEmail, emailProblem } from '../domain/email.js'
-import { developmentUid, mintAuthtoken, resolveJwtKey } from '../http/auth.js'
 import { registerAudit } from './audit.js'
 import { registerDeliveries } from './deliveries.js'
 import { processIo, type CliContext, type Io } from './io.js'
 import { registerRebuild } from './rebuild.js'
 import { registerSeed } from './seed.js'
-import { serve } from './serve.js'
 
 export type { Io }
 
@@ -21,11 +16,15 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
 
+  // Every command and option is declared here and in the register* modules, which load little;
+  // what a command runs is imported when it runs, so `--help` and each command load only theirs.
+
   program
     .command('serve')
     .description('run the HTTP service (`npm start` runs `serve --development`)')
     .option('--development', 'development defaults: DEV_SIGNIN=true unless set, NODE_ENV=production, a non-loopback HOST or a JWT setting')
     .action(async (opts: { development?: boolean }) => {
+      const [{ loadConfig }, { developmentDefaults }, { serve }] = await Promise.all([import('../config.js'), import('../config-secrets.js'), import('./serve.js')])
       await serve(loadConfig(opts.development ? developmentDefaults(io.env) : io.env), io.err)
     })
 
@@ -35,7 +34,12 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     .requiredOption('--email <email>', 'the user email')
     .option('--sub <uid>', 'the user uid (default: derived from the email, the same each time)')
     .addOption(new Option('--ttl <hours>', 'hours of validity').default('12'))
-    .action((opts: { email: string; sub?: string; ttl: string }) => {
+    .action(async (opts: { email: string; sub?: string; ttl: string }) => {
+      const [{ loadConfig }, { developmentUid, mintAuthtoken, resolveJwtKey }, { canonicalEmail, emailProblem }] = await Promise.all([
+        import('../config.js'),
+        import('../http/auth.js'),
+        import('../domain/email.js'),
+      ])
       const config = loadConfig(io.env)
       const key = resolveJwtKey(config)
       if (!key || !('secret' in key)) {
@@ -72,6 +76,8 @@ export const run = async (argv: readonly string[], io: Io = processIo()): Promis
     await program.parseAsync(['node', 'management-tokens', ...argv])
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2
+    // A ConfigError comes from a command that has loaded the configuration: this import is free then.
+    const { ConfigError } = await import('../config.js')
     if (e instanceof ConfigError) {
       io.err(`${e.message}\n`)
       return 2

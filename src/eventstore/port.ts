@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3'
 import type * as E from 'fp-ts/lib/Either.js'
 
 /**
@@ -100,5 +101,58 @@ export interface EventStore {
    * be reached (start-up reports it). An embedded store, always reachable, has none.
    */
   checkConnection?(): Promise<void>
+  /**
+   * What only a store in a local SQLite file can do, for the callers that can use it (rebuilds,
+   * the audit log, bulk loads); absent on a store behind a network, where they take the port's way.
+   */
+  readonly embedded?: EmbeddedLog
   close(): Promise<void>
+}
+
+/** A stored row before JSON parsing: replays and rebuilds read these to report bad JSON precisely. */
+export interface RawEventRow {
+  position: number
+  id: string
+  stream: string
+  revision: number
+  type: string
+  data: string
+  metadata: string
+  recorded_at: string
+}
+
+/**
+ * A row of a share (readRawShare) as an array, in this column order: no object per row, and no
+ * recorded_at, which no projection reads.
+ */
+export type RawShareRow = [position: number, id: string, stream: string, revision: number, type: string, data: string, metadata: string]
+
+/** Buckets of streams that readRawShare splits the log by (a stream's bucket comes from its name). */
+export const STREAM_BUCKETS = 64
+
+/** One append of a bulk load (EmbeddedLog.appendBatchSync). */
+export interface BatchAppend {
+  readonly stream: string
+  readonly events: readonly NewEvent[]
+  readonly expected: ExpectedRevision
+}
+
+/** The embedded store's own capabilities: its rows, read synchronously, and its file. */
+export interface EmbeddedLog {
+  /** The store's file, for another thread to open; undefined for an in-memory store. */
+  readonly file: string | undefined
+  /** Its SQLite connection, for queries that only read its rows (the audit log). */
+  readonly connection: Database.Database
+  /** The position of the last event (0 when empty). */
+  headPosition(): number
+  /** Up to `limit` rows after `after`, unparsed and synchronously: a catch-up inside a transaction. */
+  readRawPage(after: number, limit: number): RawEventRow[]
+  /**
+   * The rows in (after, upTo] of the streams whose bucket (0 to STREAM_BUCKETS - 1) is in
+   * [from, to]: a share of the log that two threads can rebuild apart, since every read-model row
+   * depends on the events of its own stream only.
+   */
+  readRawShare(after: number, upTo: number, from: number, to: number): RawShareRow[]
+  /** Many appends (to any streams) in one transaction, all or none: bulk loads such as `seed`. */
+  appendBatchSync(appends: readonly BatchAppend[]): E.Either<VersionConflict, AppendResult>
 }

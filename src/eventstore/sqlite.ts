@@ -4,39 +4,25 @@ import { dirname } from 'node:path'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
-import type {
-  AppendResult,
-  EventStore,
-  ExpectedRevision,
-  NewEvent,
-  ReadAllOptions,
-  ReadStreamOptions,
-  StoredEvent,
-  SubscribeOptions,
-  Subscription,
-  VersionConflict,
+import {
+  STREAM_BUCKETS,
+  type AppendResult,
+  type BatchAppend,
+  type EmbeddedLog,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoredEvent,
+  type SubscribeOptions,
+  type Subscription,
+  type VersionConflict,
+  type RawEventRow,
+  type RawShareRow,
 } from './port.js'
 
-/** A stored row before JSON parsing: what the replay and rebuild tools read to report bad JSON precisely. */
-export interface RawEventRow {
-  position: number
-  id: string
-  stream: string
-  revision: number
-  type: string
-  data: string
-  metadata: string
-  recorded_at: string
-}
-
 type Row = RawEventRow
-
-/**
- * A row of a share (readRawShare) as an array, in this column order: no object per row, and no
- * recorded_at, which no projection reads. At a million rows better-sqlite3's row objects took
- * 6.8 s to read against 3.6 s as arrays.
- */
-export type RawShareRow = [position: number, id: string, stream: string, revision: number, type: string, data: string, metadata: string]
 
 const SHARE_COLUMNS = 'position, id, stream, revision, type, data, metadata'
 const COLUMNS = `${SHARE_COLUMNS}, recorded_at`
@@ -51,8 +37,7 @@ const rowsOf = (arrays: readonly RowArray[]): Row[] => {
   return rows
 }
 
-/** Buckets of streams for readRawShare, and a stream's bucket in SQL: a cheap hash of its name's last two characters. */
-export const STREAM_BUCKETS = 64
+/** A stream's bucket (readRawShare) in SQL: a cheap hash of its name's last two characters. */
 const STREAM_BUCKET = `((unicode(substr(stream, -1)) * 31 + unicode(substr(stream, -2, 1))) % ${STREAM_BUCKETS})`
 
 const toStored = (r: Row): StoredEvent => ({
@@ -75,9 +60,11 @@ export interface SqliteEventStoreOptions {
 
 /**
  * The embedded event store: one SQLite file in WAL mode. Appends are IMMEDIATE transactions, and
- * UNIQUE(stream, revision) backs the expected-revision check even across processes.
+ * UNIQUE(stream, revision) backs the expected-revision check even across processes. It is its own
+ * EmbeddedLog (the port's optional capabilities).
  */
-export class SqliteEventStore implements EventStore {
+export class SqliteEventStore implements EventStore, EmbeddedLog {
+  readonly embedded: EmbeddedLog = this
   private readonly db: Database.Database
   private readonly appended = new EventEmitter()
   private readonly subscriptions = new Set<Subscription>()
@@ -133,12 +120,13 @@ export class SqliteEventStore implements EventStore {
     return this.stmts.last.get() as number
   }
 
-  /** The file this store is in (`:memory:` for an in-memory one), for another thread to open. */
-  get file(): string {
-    return this.db.name
+  /** The file this store is in, for another thread to open (undefined for an in-memory one). */
+  get file(): string | undefined {
+    const name = this.db.name
+    return name === '' || name === ':memory:' ? undefined : name
   }
 
-  /** The store's connection, for queries that only read its rows (the audit log: src/read/events-audit.ts). */
+  /** The store's connection, for queries that only read its rows (the audit log: projections/audit-log/events-audit.ts). */
   get connection(): Database.Database {
     return this.db
   }
@@ -155,9 +143,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** Many appends (to any streams) in one IMMEDIATE transaction, all or none: bulk loads such as `seed`. */
-  appendBatchSync(
-    appends: ReadonlyArray<{ readonly stream: string; readonly events: readonly NewEvent[]; readonly expected: ExpectedRevision }>,
-  ): E.Either<VersionConflict, AppendResult> {
+  appendBatchSync(appends: readonly BatchAppend[]): E.Either<VersionConflict, AppendResult> {
     let last: AppendResult = { revision: -1, position: 0 }
     let conflict: VersionConflict | undefined
     const tx = this.db.transaction(() => {
@@ -180,11 +166,6 @@ export class SqliteEventStore implements EventStore {
     return E.right(last)
   }
 
-  /**
-   * The rows in (after, upTo] of the streams whose bucket (0 to STREAM_BUCKETS - 1, from the
-   * stream's name) is in [from, to]: a share of the log that two threads can rebuild apart, since
-   * every read model row depends on the events of its own stream only.
-   */
   readRawShare(after: number, upTo: number, from: number, to: number): RawShareRow[] {
     return this.stmts.share.all(after, upTo, from, to)
   }

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client'
 import type { Authorizer } from '../authorizer/decide.js'
 import type { Config } from '../config.js'
 import type { EventStore } from '../eventstore/port.js'
-import type { Queries } from '../read/queries.js'
+import type { Queries } from '../../projections/queries.js'
 import type { CommandHandler } from '../write/handle-command.js'
 
 /** Whether this instance's read models have caught up (`/readyz`), and how far they are. */

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { CHECKPOINTS_TABLE, identity, type Projection, type TableName } from './projection.js'
+import type { Projection, ReadModelFile } from './projection.js'
+import { CHECKPOINTS_TABLE, identity, type TableName } from './schema.js'
 
 /**
  * The read models' SQLite files in DATA_DIR. Beside EventStoreDB the audit log (about one row per
@@ -9,8 +10,8 @@ import { CHECKPOINTS_TABLE, identity, type Projection, type TableName } from './
  * the store's own rows and audit.db is not opened. Each file holds the checkpoints of its own
  * projections, so a checkpoint still commits in the same transaction as its rows.
  */
-export const READ_MODEL_FILES = { 'read-models': 'read-models.db', audit: 'audit.db' } as const
-export type ReadModelFile = keyof typeof READ_MODEL_FILES
+export const READ_MODEL_FILES: Record<ReadModelFile, string> = { 'read-models': 'read-models.db', audit: 'audit.db' }
+export type { ReadModelFile }
 
 /** The schema name under which the service's connection attaches each file. */
 const SCHEMAS: Record<ReadModelFile, string> = { 'read-models': 'main', audit: 'audit' }
@@ -68,7 +69,7 @@ export const byFile = (projections: readonly Projection[]): Map<ReadModelFile, P
 const dropMoved = (db: Database.Database, projections: readonly Projection[]): void => {
   const moved = projections.filter((p) => SCHEMAS[p.file] !== 'main')
   const tables = db.prepare<[], string>(`SELECT name FROM main.sqlite_schema WHERE type = 'table'`).pluck().all()
-  const stale = tables.filter((name) => moved.some((p) => p.tables.some((t) => name === t || name.startsWith(`${t}__rb`) || name.startsWith(`${t}__old`))))
+  const stale = tables.filter((name) => moved.some((p) => p.tables.some(({ name: t }) => name === t || name.startsWith(`${t}__rb`) || name.startsWith(`${t}__old`))))
   if (stale.length === 0) return
   db.transaction(() => {
     for (const name of stale) db.exec(`DROP TABLE main."${name}"`)

@@ -1,8 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js'
+import { decodeParts, decodeStored, EventDecodeError } from '../domain/decode.js'
 import type { Recorded } from '../domain/events.js'
-import type { EventStore } from '../eventstore/port.js'
-import { SqliteEventStore, type RawEventRow, type RawShareRow } from '../eventstore/sqlite.js'
-import { decodeParts, decodeStored, EventDecodeError } from './decode.js'
+import type { EmbeddedLog, EventStore, RawEventRow, RawShareRow } from '../eventstore/port.js'
 
 /** One event of the log: decoded, or the reason it could not be, with its position. */
 export type LogItem = E.Either<EventDecodeError, Recorded>
@@ -53,9 +52,9 @@ export async function* readLog(store: EventStore, options: ReadLogOptions = {}):
   const pageSize = options.pageSize ?? PAGE_SIZE
   const upTo = options.upTo ?? Number.POSITIVE_INFINITY
   let after = options.after ?? 0
-  if (store instanceof SqliteEventStore) {
+  if (store.embedded) {
     for (;;) {
-      const rows = readRawPage(store, after, pageSize, upTo)
+      const rows = readRawPage(store.embedded, after, pageSize, upTo)
       if (rows.length === 0) return
       after = (rows[rows.length - 1] as RawEventRow).position
       yield rows.map(decodeRaw)
@@ -81,7 +80,7 @@ export async function* readLog(store: EventStore, options: ReadLogOptions = {}):
 }
 
 /** A synchronous page of raw rows (embedded store only), for catching up inside a transaction. */
-export const readRawPage = (store: SqliteEventStore, after: number, pageSize: number, upTo = Number.POSITIVE_INFINITY): RawEventRow[] => {
+export const readRawPage = (store: EmbeddedLog, after: number, pageSize: number, upTo = Number.POSITIVE_INFINITY): RawEventRow[] => {
   if (after >= upTo) return []
   const rows = store.readRawPage(after, pageSize)
   if (upTo === Number.POSITIVE_INFINITY) return rows

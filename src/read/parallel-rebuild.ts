@@ -1,10 +1,12 @@
 import { setImmediate as nextTick } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
-import { STREAM_BUCKETS, type SqliteEventStore } from '../eventstore/sqlite.js'
+import { STREAM_BUCKETS, type EmbeddedLog, type EventStore } from '../eventstore/port.js'
 import { PAGE_SIZE } from './log.js'
 import type { Projection } from './projection.js'
-import { abandonFresh, finishFresh, flushAll, KEEP_ROWS, startFresh, type BuildOptions, type RebuildResult } from './rebuild.js'
+import { abandonFresh, finishFresh, startFresh } from './fresh.js'
+import type { RebuildResult } from './rebuild.js'
+import { flushAll, KEEP_ROWS, type BuildOptions } from './replay.js'
 import { errorOf, Inbox, projectShare, type Failure } from './share.js'
 
 /** Main thread to worker. */
@@ -22,6 +24,8 @@ export interface WorkerInput {
   readonly from: number
   readonly upTo: number
   readonly window: number
+  /** The module it finds the projections in (ParallelOptions.catalog). */
+  readonly catalog: string
   /** The read-models.db projections it projects for its share (into memory, sent back at the end). */
   readonly projections: readonly string[]
 }
@@ -29,20 +33,28 @@ export interface WorkerInput {
 export interface ParallelOptions extends BuildOptions {
   /** The main thread's share of the streams (0 to 1). */
   readonly share?: number
+  /**
+   * The URL of a module whose export `PROJECTIONS` lists the projections to rebuild: a worker
+   * thread imports it to find them by name (functions do not cross threads). Without it, or for
+   * projections it does not list, the rebuild runs on one thread.
+   */
+  readonly catalog?: string
 }
+
+/** An event store whose rows another thread can read from its file. */
+export type SharedLog = EventStore & { readonly embedded: EmbeddedLog & { readonly file: string } }
 
 /**
  * The main thread's share. The worker projects its share into memory and sends the rows back,
- * which the main thread then inserts: measured at 1M events (bench:ops' rebuild, twice each),
- * 0.5 took 4.4 to 4.6 s and 0.6 4.7 to 5.2 s.
+ * which the main thread then inserts; even so a larger share for the main thread was slower
+ * (docs/benchmarks.md).
  */
 export const MAIN_SHARE = 0.5
 
 /**
  * The worker's young generation, at most, in MB. It decodes a share of the log, nearly all of it
- * short-lived garbage: rebuilds of 1M events (bench:ops' rebuild, six each, alternated) took 4.01
- * to 4.39 s (median 4.11) with 192 MB and 4.15 to 4.78 s (median 4.33) with V8's default, for
- * about 70 MB more peak memory.
+ * short-lived garbage, which a larger young generation collects more cheaply, for a little more
+ * peak memory (docs/benchmarks.md).
  */
 const WORKER_YOUNG_MB = 192
 
@@ -69,15 +81,17 @@ const startWorker = (input: WorkerInput): Worker => {
  */
 export const rebuildInParallel = async (
   db: Database.Database,
-  store: SqliteEventStore,
+  store: SharedLog,
   projections: readonly Projection[],
+  catalog: string,
   options: ParallelOptions = {},
 ): Promise<RebuildResult> => {
-  const upTo = store.headPosition()
+  const log = store.embedded
+  const upTo = log.headPosition()
   const window = options.pageSize ?? PAGE_SIZE
   const split = Math.round(STREAM_BUCKETS * (options.share ?? MAIN_SHARE))
   const inbox = new Inbox<FromWorker>()
-  const worker = startWorker({ eventsFile: store.file, from: split, upTo, window, projections: projections.map((p) => p.name) })
+  const worker = startWorker({ eventsFile: log.file, from: split, upTo, window, catalog, projections: projections.map((p) => p.name) })
   worker.on('message', (m: FromWorker) => (m.kind === 'failed' ? inbox.fail(errorOf(m.failure)) : inbox.put(m)))
   worker.on('error', (e) => inbox.fail(e))
   const exited = new Promise<void>((resolve) =>
@@ -92,7 +106,7 @@ export const rebuildInParallel = async (
     let events = 0
     for (let lo = 0; lo < upTo; lo += window) {
       const hi = Math.min(lo + window, upTo)
-      const rows = store.readRawShare(lo, hi, 0, split - 1)
+      const rows = log.readRawShare(lo, hi, 0, split - 1)
       project(rows)
       events += rows.length
       options.onProgress?.(events, hi)

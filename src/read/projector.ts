@@ -2,28 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type Database from 'better-sqlite3'
 import type { Recorded } from '../domain/events.js'
 import type { EventStore, StoredEvent, Subscription } from '../eventstore/port.js'
-import { decodeOrThrow } from './decode.js'
+import { decodeOrThrow } from '../domain/decode.js'
+import { applierOf, type Applier } from './applier.js'
 import { inSchema, schemaOf } from './files.js'
-import { CHECKPOINTS_TABLE, identity, type Applier, type Projection } from './projection.js'
+import type { Projection } from './projection.js'
+import { CHECKPOINTS_TABLE, createTables, dropTables, ensureCheckpointTable, indexTables } from './schema.js'
 
 interface Waiter {
   readonly position: number
   readonly resolve: () => void
   readonly reject: (e: unknown) => void
-}
-
-export { CHECKPOINTS_TABLE }
-
-export const ensureCheckpointTable = (db: Database.Database, schema = 'main'): void => {
-  db.exec(`CREATE TABLE IF NOT EXISTS ${schema}.${CHECKPOINTS_TABLE} (
-    name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID`)
-}
-
-export const tableExists = (db: Database.Database, table: string): boolean =>
-  db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).get(table) !== undefined
-
-export const dropTables = (db: Database.Database, p: Projection, table = identity): void => {
-  for (const t of p.tables) db.exec(`DROP TABLE IF EXISTS ${table(t)}`)
 }
 
 /**
@@ -64,15 +52,15 @@ export class Projector {
           // New, or changed: (re)built from position 0. Tables are created only here: a rebuild's
           // swap leaves the live tables with its own index names, which must not be added again.
           if (cp) dropTables(db, p, table)
-          p.create(db, table)
-          p.index(db, table)
+          createTables(db, p, table)
+          indexTables(db, p, table)
         }
         const position = current ? cp.position : 0
         save.run(p.name, p.version, position)
         this.checkpoints.set(p.name, position)
       }
     })()
-    for (const { p, table, save } of placed) this.appliers.push({ p, applier: p.prepare(db, table), save })
+    for (const { p, table, save } of placed) this.appliers.push({ p, applier: applierOf(db, p, table), save })
   }
 
   /** Lowest checkpoint: every event at or below it is in every read model. */

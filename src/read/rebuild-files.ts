@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3'
-import { PROJECTIONS } from '../../projections/index.js'
 import type { EventStore } from '../eventstore/port.js'
-import { SqliteEventStore } from '../eventstore/sqlite.js'
 import { attachedFile, byFile, openReadModelFile, schemaOf, type ReadModelFile } from './files.js'
-import { rebuildInParallel, type ParallelOptions } from './parallel-rebuild.js'
+import { rebuildInParallel, type ParallelOptions, type SharedLog } from './parallel-rebuild.js'
 import type { Projection } from './projection.js'
-import { liveHead, rebuild, type BuildOptions, type RebuildResult } from './rebuild.js'
+import { liveHead } from './fresh.js'
+import { rebuild, type RebuildResult } from './rebuild.js'
+import type { BuildOptions } from './replay.js'
 import { verify, type VerifyResult } from './verify.js'
 
 /**
@@ -82,24 +82,33 @@ export const verifyFiles = async (
   return { differences, events, positions }
 }
 
+/** A store whose file a worker thread can open too. */
+const shared = (store: EventStore): store is SharedLog => store.embedded?.file !== undefined
+
 /**
  * Rebuilds `projections` into their files: on both cores (rebuildInParallel) when they all live in
- * read-models.db and the embedded store is a file a worker thread can open too; otherwise file by
- * file (rebuildEachFile).
+ * read-models.db, `options.catalog` lists them, and the embedded store is a file a worker thread
+ * can open too; otherwise file by file (rebuildEachFile).
  */
-export const rebuildFiles = (
+export const rebuildFiles = async (
   db: Database.Database,
   store: EventStore,
   projections: readonly Projection[],
   options: ParallelOptions = {},
 ): Promise<RebuildResult> => {
-  // The worker projects by name from PROJECTIONS: only those, unchanged, can be rebuilt there.
+  const { catalog } = options
   const parallel =
-    store instanceof SqliteEventStore &&
-    store.file !== '' &&
-    store.file !== ':memory:' &&
+    catalog !== undefined &&
+    shared(store) &&
     projections.length > 0 &&
-    projections.every((p) => PROJECTIONS.includes(p) && p.file === 'read-models')
+    projections.every((p) => p.file === 'read-models') &&
+    (await listed(catalog, projections))
   if (!parallel) return rebuildEachFile(db, store, projections, options)
-  return onFile(db, projections, (conn) => rebuildInParallel(conn, store, projections, options))
+  return onFile(db, projections, (conn) => rebuildInParallel(conn, store, projections, catalog, options))
+}
+
+/** The worker projects by name from the catalog's PROJECTIONS: only those, the very same, can be rebuilt there. */
+const listed = async (catalog: string, projections: readonly Projection[]): Promise<boolean> => {
+  const { PROJECTIONS } = (await import(catalog)) as { PROJECTIONS?: readonly Projection[] }
+  return projections.every((p) => PROJECTIONS?.includes(p) === true)
 }

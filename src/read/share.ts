@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3'
-import type { RawShareRow } from '../eventstore/sqlite.js'
-import { EventDecodeError } from './decode.js'
+import { EventDecodeError } from '../domain/decode.js'
+import type { RawShareRow } from '../eventstore/port.js'
 import { decodeShareRow } from './log.js'
-import { orThrow, type Appliers } from './rebuild.js'
+import { orThrow, type Appliers } from './replay.js'
 
 /**
  * One window of a thread's share of the log, in one transaction of `db`: each event decoded and

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3'
 import type { EventStore } from '../eventstore/port.js'
-import { identity, type Projection } from './projection.js'
-import { CHECKPOINTS_TABLE, ensureCheckpointTable, tableExists } from './projector.js'
-import { appliers, ASIDE, buildTables, createTables, dropAll, type BuildOptions } from './rebuild.js'
+import type { Projection } from './projection.js'
+import { CHECKPOINTS_TABLE, ensureCheckpointTable, identity, tableExists } from './schema.js'
+import { ASIDE } from './fresh.js'
+import { appliers, buildTables, createTables, dropAll, type BuildOptions } from './replay.js'
 
 type Row = Record<string, unknown>
 
@@ -88,7 +89,7 @@ export const verify = async (
       const compared = db.transaction(() => {
         const now = positions()
         if (projections.some((p) => now.get(p.name) !== built.get(p.name)?.position)) return undefined
-        return projections.flatMap((p) => p.tables.flatMap((t) => diffTable(db, identity(t), ASIDE(t))))
+        return projections.flatMap((p) => p.tables.flatMap(({ name: t }) => diffTable(db, identity(t), ASIDE(t))))
       })()
       if (compared) return { differences: compared, events, positions: targets }
       if (attempt >= 10) throw new Error('the live read models kept moving during the comparison; try again')

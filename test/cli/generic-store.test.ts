@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { PROJECTIONS } from '../../projections/index.js'
-import { audit } from '../../src/cli/audit.js'
+import { audit } from '../../src/cli/audit-replay.js'
 import type { Io } from '../../src/cli/io.js'
 import type { EventStore } from '../../src/eventstore/port.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
@@ -55,7 +55,7 @@ t.test('through the port only (the EventStoreDB path)', async (t) => {
     const events = []
     for await (const e of sqlite.readAll()) events.push(e)
     new Projector(db, sqlite, PROJECTIONS).apply(events)
-    const dump = () => PROJECTIONS.flatMap((p) => p.tables).map((x) => db.prepare(`SELECT * FROM ${x} ORDER BY 1, 2`).all())
+    const dump = () => PROJECTIONS.flatMap((p) => p.tables.map((t) => t.name)).map((x) => db.prepare(`SELECT * FROM ${x} ORDER BY 1, 2`).all())
     const live = dump()
     const r = await rebuildFiles(db, portOnly(sqlite), PROJECTIONS, { pageSize: 3 })
     t.equal(r.position, events.length)

@@ -10,7 +10,7 @@ import { rebuildFiles } from '../../src/read/rebuild-files.js'
 import { openApp, openReadModels } from '../../src/service.js'
 import { allEvents, API_KEY, admin, cli, knownHistory, owner, projectedHistory, TOKEN_B } from './fixtures/history.js'
 
-const TABLES = READ_MODEL_PROJECTIONS.flatMap((p) => p.tables)
+const TABLES = READ_MODEL_PROJECTIONS.flatMap((p) => p.tables.map((t) => t.name))
 
 /** Every read-model table and the checkpoints, as plain rows in a stable order. */
 const dump = (db: Database.Database) =>

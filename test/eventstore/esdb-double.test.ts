@@ -7,7 +7,7 @@ import { status } from '@grpc/grpc-js'
 import * as E from 'fp-ts/lib/Either.js'
 import t, { type Test } from 'tap'
 import { EsdbEventStore, type EsdbEventStoreOptions } from '../../src/eventstore/esdb.js'
-import { EventStoreUnavailable, type NewEvent } from '../../src/eventstore/port.js'
+import { EventStoreUnavailable, type EventStore, type NewEvent } from '../../src/eventstore/port.js'
 import { startEsdbDouble, type EsdbDouble } from '../support/esdb-double.js'
 import {
   appendOk,
@@ -73,6 +73,11 @@ t.test('two clients on one server see each other’s appends', async (t) => {
   await appendOk(t, one, stream, [newEvent('FromOne')], 'no_stream')
   await waitFor(() => seenByTwo.of(ours).length === 1, { label: 'two sees one’s append' })
   t.same(await two.readStream(stream), await one.readStream(stream))
+})
+
+t.test('a store behind a network has none of the embedded store\'s capabilities: callers take the port\'s way', async (t) => {
+  const store = connect(t, shared)
+  t.equal((store as EventStore).embedded, undefined)
 })
 
 t.test('an empty append succeeds and reports no position', async (t) => {

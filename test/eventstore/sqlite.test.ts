@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mock } from 'node:test'
 import t, { type Test } from 'tap'
+import { STREAM_BUCKETS } from '../../src/eventstore/port.js'
 import { SqliteEventStore, type SqliteEventStoreOptions } from '../../src/eventstore/sqlite.js'
 import { appendOk, collectAll, eventStoreContract, freshStream, newEvent, record } from '../support/event-store-contract.js'
 import { waitFor } from '../support/wait-for.js'
@@ -163,4 +164,33 @@ t.test('readRawPage returns unparsed rows after a position', async (t) => {
   const page = store.readRawPage(1, 1)
   t.equal(page.length, 1)
   t.match(page[0], { position: 2, stream, revision: 1, type: 'B', data: '{"n":2}' })
+})
+
+t.test('the embedded store is its own EmbeddedLog: its file, its connection, raw rows and bulk appends', async (t) => {
+  const file = join(tempDir(t), 'events.db')
+  const store = new SqliteEventStore(file, options)
+  const memory = new SqliteEventStore(':memory:')
+  t.teardown(async () => {
+    await store.close()
+    await memory.close()
+  })
+  const log = store.embedded
+  t.equal(log.file, file, 'a file another thread can open')
+  t.equal(memory.embedded.file, undefined, 'an in-memory store has none')
+  const [a, b] = [freshStream(), freshStream()]
+  const appended = log.appendBatchSync([
+    { stream: a, events: [newEvent('One'), newEvent('Two')], expected: 'no_stream' },
+    { stream: b, events: [newEvent('Three')], expected: 'no_stream' },
+  ])
+  t.same(appended, { _tag: 'Right', right: { revision: 0, position: 3 } }, 'one transaction, the last append reported')
+  t.equal(log.headPosition(), 3)
+  t.same(log.readRawPage(1, 10).map((r) => [r.position, r.type, typeof r.data]), [[2, 'Two', 'string'], [3, 'Three', 'string']], 'unparsed rows after a position')
+  t.same(log.readRawShare(0, 3, 0, STREAM_BUCKETS - 1).map((r) => r[0]), [1, 2, 3], 'every bucket: every row')
+  t.equal(log.connection.prepare('SELECT COUNT(*) AS n FROM events').pluck().get(), 3, 'the store’s own connection')
+  const conflict = log.appendBatchSync([
+    { stream: freshStream(), events: [newEvent('Lost')], expected: 'no_stream' },
+    { stream: a, events: [newEvent('Stale')], expected: 0 },
+  ])
+  t.match(conflict, { _tag: 'Left', left: { kind: 'version-conflict', stream: a } })
+  t.equal(log.headPosition(), 3, 'a conflict anywhere appends nothing of the batch')
 })

@@ -6,8 +6,8 @@ import { emptyCounts, seedHistory, type SeedAppend } from '../../src/cli/seed-hi
 import type { Recorded } from '../../src/domain/events.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
-import { TokensAsOf } from '../../src/read/as-of.js'
-import { decodeOrThrow } from '../../src/read/decode.js'
+import { TokensAsOf } from '../../projections/tokens-by-stack/as-of.js'
+import { decodeOrThrow } from '../../src/domain/decode.js'
 import { ADMIN, OWNER, READ_ENTRIES, START, startApp, tempDir, uidOf } from '../support/app.js'
 
 /** One stack with ~50,000 events (30 tokens, 1,650 changes each) in `dir`'s event store; its key and a manager. */

@@ -6,7 +6,7 @@ import type { DomainEvent } from '../../src/domain/events.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import type { StoredEvent } from '../../src/eventstore/port.js'
 import { Projector } from '../../src/read/projector.js'
-import { createQueries } from '../../src/read/queries.js'
+import { createQueries } from '../../projections/queries.js'
 import { waitFor } from '../support/wait-for.js'
 import { admin, API_KEY, created, developer, owner, shared, tokenGenerated } from '../support/decider-spec.js'
 

@@ -1,13 +1,13 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
-import { auditLog, PROJECTIONS, READ_MODEL_PROJECTIONS } from '../../projections/index.js'
+import { auditLog, PROJECTIONS, PROJECTIONS_MODULE, READ_MODEL_PROJECTIONS } from '../../projections/index.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
-import { EventDecodeError } from '../../src/read/decode.js'
+import { EventDecodeError } from '../../src/domain/decode.js'
 import { Projector } from '../../src/read/projector.js'
-import { createQueries } from '../../src/read/queries.js'
+import { createQueries } from '../../projections/queries.js'
 import { rebuildFiles } from '../../src/read/rebuild-files.js'
-import { NOT_KEPT } from '../../src/cli/rebuild.js'
+import { NOT_KEPT } from '../../src/cli/rebuild-run.js'
 import { openReadModels } from '../../src/service.js'
 import { allEvents, API_KEY, cli, knownHistory, projectedHistory } from '../cli/fixtures/history.js'
 
@@ -117,14 +117,19 @@ t.test('the parallel rebuild gives the same rows whichever thread takes which st
   const { db, store, head } = await projectedHistory(t)
   const live = dumpReadModels(db)
   for (const share of [0, 0.5, 1]) {
-    const r = await rebuildFiles(db, store, READ_MODEL_PROJECTIONS, { share, pageSize: 7 })
+    const r = await rebuildFiles(db, store, READ_MODEL_PROJECTIONS, { share, pageSize: 7, catalog: PROJECTIONS_MODULE })
     t.same(dumpReadModels(db), live, `main thread's share ${share}`)
     t.equal(r.events, head, 'every event read once, by one thread or the other')
     t.ok(r.swapMs >= 0)
   }
   t.ok(head > 100, 'more events than one window')
-  await rebuildFiles(db, store, READ_MODEL_PROJECTIONS, { share: 0.5, pageSize: 100 })
+  await rebuildFiles(db, store, READ_MODEL_PROJECTIONS, { share: 0.5, pageSize: 100, catalog: PROJECTIONS_MODULE })
   t.same(dumpReadModels(db), live, 'windows of 100 events')
+  // Projections that the catalog does not list (here: copies) cannot be found by a worker thread.
+  const copies = READ_MODEL_PROJECTIONS.map((p) => ({ ...p }))
+  t.equal((await rebuildFiles(db, store, copies, { share: 0, catalog: PROJECTIONS_MODULE })).events, head, 'projections the catalog does not list: one thread')
+  t.equal((await rebuildFiles(db, store, READ_MODEL_PROJECTIONS, { share: 0 })).events, head, 'no catalog: one thread')
+  t.same(dumpReadModels(db), live)
 })
 
 t.test('a failure on either thread leaves every live table as it was and no fresh table behind', async (t) => {
@@ -135,7 +140,7 @@ t.test('a failure on either thread leaves every live table as it was and no fres
   events.close()
   // share 1: the main thread reads every stream and meets the bad event; share 0: the worker does.
   for (const [share, who] of [[1, 'main thread'], [0, 'worker']] as const) {
-    const e = await rebuildFiles(db, store, READ_MODEL_PROJECTIONS, { share }).catch((e: unknown) => e)
+    const e = await rebuildFiles(db, store, READ_MODEL_PROJECTIONS, { share, catalog: PROJECTIONS_MODULE }).catch((e: unknown) => e)
     t.type(e, EventDecodeError, `${who}: the decode error comes back as itself`)
     t.equal((e as EventDecodeError).position, head + 1)
     t.same(dumpReadModels(db), before, `${who}: the live tables are untouched`)

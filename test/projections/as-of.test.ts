@@ -1,6 +1,6 @@
 import t from 'tap'
-import { tokensAsOf, TokensAsOf } from '../../src/read/as-of.js'
-import { decodeOrThrow } from '../../src/read/decode.js'
+import { tokensAsOf, TokensAsOf } from '../../projections/tokens-by-stack/as-of.js'
+import { decodeOrThrow } from '../../src/domain/decode.js'
 import { projectedHistory } from '../cli/fixtures/history.js'
 import { Watched } from '../support/watched-store.js'
 

@@ -1,8 +1,8 @@
-import { assertNever, type Recorded } from '../domain/events.js'
-import type { RateLimit, Scope } from '../domain/scope.js'
-import { forEachPage } from '../eventstore/pages.js'
-import type { EventStore } from '../eventstore/port.js'
-import { decodeOrThrow } from './decode.js'
+import { assertNever, type Recorded } from '../../src/domain/events.js'
+import type { RateLimit, Scope } from '../../src/domain/scope.js'
+import { forEachPage } from '../../src/eventstore/pages.js'
+import type { EventStore } from '../../src/eventstore/port.js'
+import { decodeOrThrow } from '../../src/domain/decode.js'
 
 /** A token as it stood at an instant: what `audit --as-of` prints and `GET /v3/audit-logs/as-of` answers. */
 export interface TokenAsOf {

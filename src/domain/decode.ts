@@ -2,8 +2,18 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
-import { EVENT_CODECS, EventMetadata, SCHEMA_VERSION, type DomainEvent, type Recorded } from '../domain/events.js'
-import type { StoredEvent } from '../eventstore/port.js'
+import { EVENT_CODECS, EventMetadata, SCHEMA_VERSION, type DomainEvent, type Recorded } from './events.js'
+
+/** An event as a store keeps it, its data and metadata parsed from JSON but not yet decoded. */
+export interface StoredParts {
+  readonly position: number
+  readonly id: string
+  readonly stream: string
+  readonly revision: number
+  readonly type: string
+  readonly data: unknown
+  readonly metadata: unknown
+}
 
 export class EventDecodeError extends Error {
   constructor(
@@ -29,7 +39,7 @@ const upcast = (type: string, data: unknown, metadata: unknown): { type: string;
 
 const problems = <A>(v: t.Validation<A>) => PathReporter.report(v)
 
-export const decodeStored = (stored: StoredEvent): E.Either<EventDecodeError, Recorded> =>
+export const decodeStored = (stored: StoredParts): E.Either<EventDecodeError, Recorded> =>
   decodeParts(stored.position, stored.id, stored.stream, stored.revision, stored.type, stored.data, stored.metadata)
 
 /** decodeStored from a stored event's parts: a rebuild decodes rows read as arrays with no object between. */
@@ -70,7 +80,7 @@ export const decodeParts = (
 }
 
 /** Decode or throw: for paths where a bad event must stop the work loudly. */
-export const decodeOrThrow = (stored: StoredEvent): Recorded =>
+export const decodeOrThrow = (stored: StoredParts): Recorded =>
   pipe(
     decodeStored(stored),
     E.getOrElseW((e) => {

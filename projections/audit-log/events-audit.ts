@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3'
-import { AUDIT_KIND, auditRow, type Title } from '../../projections/audit-log.js'
-import type { EventType } from '../domain/events.js'
-import type { EventStore } from '../eventstore/port.js'
-import { SqliteEventStore, type RawShareRow } from '../eventstore/sqlite.js'
-import { stackStream } from '../eventstore/streams.js'
-import { decodeShareRow } from './log.js'
+import * as E from 'fp-ts/lib/Either.js'
+import type { EventType } from '../../src/domain/events.js'
+import type { EventStore, RawShareRow } from '../../src/eventstore/port.js'
+import { stackStream } from '../../src/eventstore/streams.js'
+import { decodeShareRow } from '../../src/read/log.js'
+import { auditRow, titleRead, type Title } from './index.js'
+import { AUDIT_KIND } from './kinds.js'
 import { auditWhere, entryOfRow, type AuditColumns, type AuditEntry, type AuditFilter, type AuditSource } from './queries.js'
-import { orThrow } from './rebuild.js'
 
 const COLUMNS = 'position, id, stream, revision, type, data, metadata'
 /** The events that name a token (TokenGenerated, TokenRenamed), as SQL. */
@@ -32,13 +32,11 @@ export const typesOf = (f: Pick<AuditFilter, 'module' | 'event_type'>): EventTyp
  */
 export const eventsAudit = (events: Database.Database): AuditSource => {
   // The audit log's indexes in the event store. A token's naming events (auditRow reads only
-  // tokens' titles; a stack's events take theirs from the event itself): built once, in about
-  // 1.5 s at a million events; each append then adds an entry for a naming event only.
+  // tokens' titles; a stack's events take theirs from the event itself): built once (the cost is
+  // in docs/architecture.md); each append then adds an entry for a naming event only.
   events.exec(`CREATE INDEX IF NOT EXISTS ${TITLES_INDEX} ON events (stream, data ->> '$.token_uid', position) WHERE type IN (${NAMING})`)
   // And the `actor` filter's (see auditWhere): a stack's events by their actor's uid, and by
-  // their email, in either case.
-  // An entry per event in each: at 107,000 events, 1.3 s to build both once, and 11 MB (the
-  // store holds 65 MB).
+  // their email, in either case: an entry per event in each (their cost is in docs/audit.md).
   events.exec(`CREATE INDEX IF NOT EXISTS audit_by_actor ON events (stream, (${ACTOR}) COLLATE NOCASE);
     CREATE INDEX IF NOT EXISTS audit_by_actor_email ON events (stream, (${EMAIL}) COLLATE NOCASE)`)
   const titleBefore = events
@@ -51,12 +49,12 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
 
   /** The audit entry of one of `stream`'s rows: the token's title before it from its latest naming event. */
   const entry = (stream: string, raw: RawShareRow): AuditEntry => {
-    const rec = orThrow(decodeShareRow(raw))
-    const titles = new Map<string, Title>()
-    const token = 'token_uid' in rec.event.data ? rec.event.data.token_uid : undefined
-    const title = token === undefined ? undefined : titleBefore.get(stream, token, raw[0])
-    if (token !== undefined && title) titles.set(token, title)
-    return entryOfRow(auditRow(rec, titles))
+    const decoded = decodeShareRow(raw)
+    if (E.isLeft(decoded)) throw decoded.left
+    const rec = decoded.right
+    const token = titleRead(rec.event)
+    const title = token === undefined ? undefined : titleBefore.get(stream, token, rec.position)
+    return entryOfRow(auditRow(rec, title).row)
   }
 
   return {
@@ -80,5 +78,4 @@ export const eventsAudit = (events: Database.Database): AuditSource => {
 }
 
 /** Where a service on `store` reads its audit log: the store's rows, or (undefined) the audit-log projection's table. */
-export const auditSourceFor = (store: EventStore): AuditSource | undefined =>
-  store instanceof SqliteEventStore ? eventsAudit(store.connection) : undefined
+export const auditSourceFor = (store: EventStore): AuditSource | undefined => (store.embedded ? eventsAudit(store.embedded.connection) : undefined)

@@ -1,8 +1,9 @@
 import t from 'tap'
-import { AUDIT_KIND } from '../../projections/audit-log.js'
+import { AUDIT_KIND, EVENT_NAMES } from '../../projections/audit-log/kinds.js'
+import { EVENT_TYPES } from '../../src/domain/events.js'
 import { PROJECTIONS } from '../../projections/index.js'
-import { eventsAudit, typesOf } from '../../src/read/events-audit.js'
-import { tableAudit, type AuditEntry, type AuditFilter } from '../../src/read/queries.js'
+import { eventsAudit, typesOf } from '../../projections/audit-log/events-audit.js'
+import { tableAudit, type AuditEntry, type AuditFilter } from '../../projections/queries.js'
 import { projectedHistory } from '../cli/fixtures/history.js'
 
 t.test('the audit log read from the event store is, filter for filter, the audit-log projection', async (t) => {
@@ -89,4 +90,8 @@ t.test('the actor filter finds the stack rows of the uid and of the email by ind
       t.notMatch(plan, /SCAN|USING INDEX (sqlite_autoindex_events_2|audit_log_by_stack) /, `${name}: the stack's rows are not read one by one`)
     }
   }
+})
+
+t.test('the audit kinds list every event type, in the order of the catalogue (the CLI reads them without the codecs)', async (t) => {
+  t.same(EVENT_NAMES, EVENT_TYPES)
 })

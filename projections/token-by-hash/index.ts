@@ -1,0 +1,162 @@
+import type { EventOf, Recorded } from '../../src/domain/events.js'
+import { NONE, replace, type Change, type Current, type Projection, type Table } from '../../src/read/projection.js'
+
+/** A row of `token_secrets`: one secret that opens a token, with everything a decision needs. */
+export type SecretRow = {
+  readonly secret_hash: string
+  readonly token_uid: string
+  readonly api_key: string
+  /** The scope as JSON. */
+  readonly scope: string
+  /** ms since epoch, or null: never. */
+  readonly expires_at: number | null
+  readonly rate_read: number | null
+  readonly rate_write: number | null
+  /** A rotated-out secret's end of grace (ms since epoch); null for the current secret. */
+  readonly valid_until: number | null
+}
+
+/** Grouped by token: an event of a token reads and replaces all its secrets. */
+export const secrets: Table<SecretRow> = {
+  name: 'token_secrets',
+  columns: {
+    secret_hash: 'TEXT PRIMARY KEY',
+    token_uid: 'TEXT NOT NULL',
+    api_key: 'TEXT NOT NULL',
+    scope: 'TEXT NOT NULL',
+    expires_at: 'INTEGER',
+    rate_read: 'INTEGER',
+    rate_write: 'INTEGER',
+    valid_until: 'INTEGER',
+  },
+  key: ['token_uid'],
+  indexes: [{ name: 'by_token', on: 'token_uid', forKey: true }],
+}
+
+const ms = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso))
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** A copy of a row to change. Listed column by column: spreading one is many times slower, and a rebuild copies rows for most events. */
+const copy = (r: SecretRow): Mutable<SecretRow> => ({
+  secret_hash: r.secret_hash,
+  token_uid: r.token_uid,
+  api_key: r.api_key,
+  scope: r.scope,
+  expires_at: r.expires_at,
+  rate_read: r.rate_read,
+  rate_write: r.rate_write,
+  valid_until: r.valid_until,
+})
+
+/** Every secret of the token, changed by `set`. */
+const setAll = (current: Current, uid: string, set: (r: SecretRow) => SecretRow): readonly Change[] => {
+  const rows = current.rows(secrets, uid)
+  return rows.length === 0 ? NONE : [replace(secrets, uid, rows.map(set))]
+}
+
+/**
+ * The new secret takes the old one's row; the old one stays valid until the end of its grace, and
+ * so does every secret rotated out before it, at the latest: a rotation with grace G means no
+ * earlier secret works after now + G (a grace is never extended, only cut). Rotated-out secrets
+ * whose grace is over by now are dropped (the authorizer refuses them anyway), so a token keeps
+ * few rows.
+ */
+const rotated = (current: Current, d: EventOf<'TokenRotated'>['data'], at: string): readonly Change[] => {
+  const rows = current.rows(secrets, d.token_uid)
+  if (rows.length === 0) return NONE
+  const until = Date.parse(d.previous_expires_at)
+  const now = Date.parse(at)
+  const previous = rows.find((r) => r.secret_hash === d.previous_secret_hash)
+  const next: SecretRow[] = []
+  for (const r of rows) {
+    if (r.secret_hash === d.secret_hash && previous) continue
+    const valid_until = r === previous || (r.valid_until !== null && r.valid_until > until) ? until : r.valid_until
+    if (valid_until !== null && valid_until <= now) continue
+    if (valid_until === r.valid_until) next.push(r)
+    else {
+      const cut = copy(r)
+      cut.valid_until = valid_until
+      next.push(cut)
+    }
+  }
+  if (previous) {
+    const successor = copy(previous)
+    successor.secret_hash = d.secret_hash
+    successor.valid_until = null
+    next.push(successor)
+  }
+  return [replace(secrets, d.token_uid, next)]
+}
+
+const evolve = (current: Current, { event, metadata }: Recorded): readonly Change[] => {
+  switch (event.type) {
+    case 'TokenGenerated': {
+      const d = event.data
+      const rl = d.rate_limit
+      const row: SecretRow = {
+        secret_hash: d.secret_hash,
+        token_uid: d.token_uid,
+        api_key: d.api_key,
+        scope: JSON.stringify(d.scope),
+        expires_at: ms(d.expires_on),
+        rate_read: rl === null ? null : rl.read,
+        rate_write: rl === null ? null : rl.write,
+        valid_until: null,
+      }
+      const others = current.rows(secrets, d.token_uid).filter((r) => r.secret_hash !== d.secret_hash)
+      return [replace(secrets, d.token_uid, [...others, row])]
+    }
+    case 'TokenScopeChanged': {
+      const scope = JSON.stringify(event.data.scope)
+      return setAll(current, event.data.token_uid, (r) => {
+        const row = copy(r)
+        row.scope = scope
+        return row
+      })
+    }
+    case 'TokenExpiryChanged': {
+      const expires_at = ms(event.data.expires_on)
+      return setAll(current, event.data.token_uid, (r) => {
+        const row = copy(r)
+        row.expires_at = expires_at
+        return row
+      })
+    }
+    case 'TokenLimitsChanged': {
+      const rl = event.data.rate_limit
+      const rate_read = rl === null ? null : rl.read
+      const rate_write = rl === null ? null : rl.write
+      return setAll(current, event.data.token_uid, (r) => {
+        const row = copy(r)
+        row.rate_read = rate_read
+        row.rate_write = rate_write
+        return row
+      })
+    }
+    case 'TokenRotated':
+      return rotated(current, event.data, metadata.occurred_at)
+    case 'TokenRevoked':
+      return [replace(secrets, event.data.token_uid, [])]
+    default:
+      return NONE
+  }
+}
+
+/**
+ * What the request authorizer reads: one row per secret that currently opens a token (the
+ * current secret, plus a rotated-out one during its grace period), denormalised with everything
+ * a decision needs. Revocation deletes the rows, so a revoked token is simply unknown. A rotation
+ * also deletes the token's rotated-out rows whose grace ended by then, so a token keeps few rows
+ * and its updates touch few.
+ */
+export const tokenByHash: Projection = {
+  name: 'token-by-hash',
+  // 2: a rotation purges the rotated-out secrets whose grace is over.
+  // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
+  version: 3,
+  file: 'read-models',
+  tables: [secrets as Table],
+  handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'TokenRevoked']),
+  evolve,
+}

@@ -1,0 +1,47 @@
+import type Database from 'better-sqlite3'
+import type { RateLimit, Scope } from '../../src/domain/scope.js'
+import type { TokenRow } from './index.js'
+
+export interface TokenView {
+  readonly uid: string
+  readonly name: string
+  readonly description: string
+  readonly scope: Scope
+  readonly expires_on: string | null
+  readonly rate_limit: RateLimit | null
+  readonly is_email_notification_enabled: boolean
+  readonly created_by: string
+  readonly updated_by: string
+  readonly created_at: string
+  readonly updated_at: string
+  /** When the secret was last rotated, or null. */
+  readonly last_rotated_at: string | null
+}
+
+const tokenView = (r: TokenRow): TokenView => ({
+  uid: r.uid,
+  name: r.name,
+  description: r.description,
+  scope: JSON.parse(r.scope) as Scope,
+  expires_on: r.expires_on,
+  rate_limit: r.rate_limit === null ? null : (JSON.parse(r.rate_limit) as RateLimit),
+  is_email_notification_enabled: r.is_email_notification_enabled === 1,
+  created_by: r.created_by,
+  updated_by: r.updated_by,
+  created_at: r.created_at,
+  updated_at: r.updated_at,
+  last_rotated_at: r.rotated_at,
+})
+
+/** A stack's live tokens, prepared once per read-model connection. */
+export const tokenQueries = (db: Database.Database) => {
+  const tokens = db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE api_key = ? AND revoked_at IS NULL ORDER BY created_at, uid')
+  const token = db.prepare<[string, string], TokenRow>('SELECT * FROM tokens WHERE api_key = ? AND uid = ? AND revoked_at IS NULL')
+  return {
+    tokens: (apiKey: string): TokenView[] => tokens.all(apiKey).map(tokenView),
+    token: (apiKey: string, uid: string): TokenView | undefined => {
+      const r = token.get(apiKey, uid)
+      return r ? tokenView(r) : undefined
+    },
+  }
+}
