@@ -17,6 +17,7 @@ export const WEBHOOK_TYPES: Record<EventType, string> = {
   TokenRotated: 'token.rotated',
   TokenRevoked: 'token.revoked',
   TokenExpiryNotified: 'token.expiry_notice',
+  MemberRoleChanged: 'member.roles_changed',
 }
 
 export interface WebhookBody {

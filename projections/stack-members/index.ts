@@ -92,6 +92,13 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
     }
     case 'MemberShared':
       return [member(apiKey, event.data.email, JSON.stringify(event.data.roles), actor, at), ...touch(current, apiKey, actor, at)]
+    case 'MemberRoleChanged': {
+      // Who shared the member, and when, stays: a role change is not a new share.
+      const was = one(current, members, [apiKey, event.data.email])
+      if (!was) return NONE
+      const row = member(apiKey, event.data.email, JSON.stringify(event.data.roles), was.shared_by, was.shared_at)
+      return [row, ...touch(current, apiKey, actor, at)]
+    }
     case 'MemberUnshared':
       return [remove(members, [apiKey, event.data.email]), ...touch(current, apiKey, actor, at)]
     case 'OwnershipTransferred': {
@@ -107,9 +114,9 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
 /** Stacks and their members with roles: who may call the management endpoints. */
 export const stackMembers: Projection = {
   name: 'stack-members',
-  version: 2,
+  version: 3,
   file: 'read-models',
   tables: [stacks as Table, members as Table],
-  handles: new Set(['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred']),
+  handles: new Set(['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred', 'MemberRoleChanged']),
   evolve,
 }

@@ -41,6 +41,7 @@ export const stackSchema = {
     name: str,
     description: str,
     owner_uid: str,
+    owner_email: str,
     master_locale: str,
     created_by: str,
     updated_by: str,
