@@ -16,6 +16,7 @@ export const AUDIT_KIND: { readonly [E in EventType]: { readonly module: AuditMo
   StackCreated: { module: 'stack', event_type: 'create' },
   MemberShared: { module: 'stack', event_type: 'share' },
   MemberUnshared: { module: 'stack', event_type: 'unshare' },
+  MemberRoleChanged: { module: 'stack', event_type: 'update_role' },
   OwnershipTransferred: { module: 'stack', event_type: 'transfer_ownership' },
   TokenGenerated: { module: 'management_token', event_type: 'create' },
   TokenRenamed: { module: 'management_token', event_type: 'update' },
@@ -26,7 +27,6 @@ export const AUDIT_KIND: { readonly [E in EventType]: { readonly module: AuditMo
   TokenRotated: { module: 'management_token', event_type: 'rotate' },
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
   TokenExpiryNotified: { module: 'management_token', event_type: 'expiry_notice' },
-  MemberRoleChanged: { module: 'stack', event_type: 'update_role' },
 }
 
 /** The token field each single-field update changes, as an `update` entry lists it (a rename says which of its two it changed). */

@@ -91,6 +91,7 @@ export const DomainEvent = t.union([
   StackCreated,
   MemberShared,
   MemberUnshared,
+  MemberRoleChanged,
   OwnershipTransferred,
   TokenGenerated,
   TokenRenamed,
@@ -101,7 +102,6 @@ export const DomainEvent = t.union([
   TokenRotated,
   TokenRevoked,
   TokenExpiryNotified,
-  MemberRoleChanged,
 ])
 export type DomainEvent = t.TypeOf<typeof DomainEvent>
 export type EventType = DomainEvent['type']
