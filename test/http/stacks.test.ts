@@ -17,7 +17,9 @@ t.test('POST /v3/stacks: the caller becomes the owner', async (t) => {
     owner_email: OWNER,
     master_locale: 'en-us',
     created_by: 'u-owner',
+    created_by_email: OWNER,
     updated_by: 'u-owner',
+    updated_by_email: OWNER,
     created_at: START.toISOString(),
     updated_at: START.toISOString(),
   })
@@ -183,6 +185,7 @@ t.test('stack members and roles', async (t) => {
     const stack = (await a.call({ method: 'GET', url: '/v3/stacks', as: DEVELOPER, apiKey })).json().stack
     t.not(stack.owner_uid, 'u-owner', 'the old owner is no longer named owner')
     t.equal(stack.owner_email, DEVELOPER, 'the stack names its new owner by email')
+    t.match(stack, { updated_by: 'u-owner', updated_by_email: OWNER }, 'and who changed it last, by uid and email')
     t.same(await members(), [
       { email: ADMIN, roles: ['admin'] },
       { email: DEVELOPER, roles: ['owner'] },
@@ -341,7 +344,9 @@ t.test('GET /v3/stacks without api_key: every stack of the caller, with their ro
       owner_email: OWNER,
       master_locale: 'en-us',
       created_by: 'u-owner',
+      created_by_email: OWNER,
       updated_by: 'u-owner',
+      updated_by_email: OWNER,
       created_at: START.toISOString(),
       updated_at: new Date(START.getTime() + 1000).toISOString(),
       role: 'owner',

@@ -154,7 +154,7 @@ t.test("stack-members: a role change replaces the member's roles, keeps who shar
   t.same(q.roles(API_KEY, developer.email), ['admin', 'content_manager'])
   t.equal(q.roles(API_KEY, 'gone@example.com'), undefined, 'no row made for someone who is not a member')
   t.same(db.prepare('SELECT shared_by, shared_at FROM stack_members WHERE email = ?').get(developer.email), { shared_by: owner.uid, shared_at: '2026-03-01T12:00:01.000Z' })
-  t.match(q.stack(API_KEY), { updated_by: admin.uid, updated_at: '2026-03-05T00:00:00.000Z' })
+  t.match(q.stack(API_KEY), { updated_by: admin.uid, updated_by_email: null, updated_at: '2026-03-05T00:00:00.000Z' }, 'an event recorded without actor_email names no email')
 })
 
 t.test('replaying events twice changes nothing; checkpoints advance with the rows', async (t) => {

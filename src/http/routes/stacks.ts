@@ -32,7 +32,9 @@ export const stackJson = (s: StackView) => ({
   owner_email: s.owner_email,
   master_locale: 'en-us',
   created_by: s.created_by,
+  created_by_email: s.created_by_email,
   updated_by: s.updated_by,
+  updated_by_email: s.updated_by_email,
   created_at: s.created_at,
   updated_at: s.updated_at,
 })
