@@ -7,6 +7,7 @@ export const WEBHOOK_TYPES: Record<EventType, string> = {
   StackCreated: 'stack.created',
   MemberShared: 'member.shared',
   MemberUnshared: 'member.unshared',
+  MemberRoleChanged: 'member.roles_changed',
   OwnershipTransferred: 'stack.ownership_transferred',
   TokenGenerated: 'token.generated',
   TokenRenamed: 'token.changed',

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { RoleControl } from './member-role'
 import { useApp } from './session'
 import { ROLE_LABEL, canManage, type Member, type Stack } from './types'
 import { Dialog, ErrorBanner, FieldError, Notice } from './ui'
@@ -6,7 +7,7 @@ import { useLoad } from './use-load'
 
 type Pending = { kind: 'unshare'; email: string } | { kind: 'transfer'; email: string }
 
-/** Members with roles; share, unshare and transfer for the roles that may. */
+/** Members with roles; share, change roles, unshare and transfer for the roles that may. */
 export const MembersPage = ({ stack, onChanged }: { stack: Stack; onChanged: () => void }) => {
   const { request } = useApp()
   const apiKey = stack.api_key
@@ -66,6 +67,14 @@ export const MembersPage = ({ stack, onChanged }: { stack: Stack; onChanged: () 
           <li key={m.email} class="row">
             <span class="grow">{m.email}</span>
             <span class="badge">{m.roles.map((r) => ROLE_LABEL[r] ?? r).join(', ')}</span>
+            {manage && !m.roles.includes('owner') ? (
+              <RoleControl
+                key={m.roles.join()}
+                email={m.email}
+                roles={m.roles}
+                onSave={(r) => act(() => request('PUT', '/v3/stacks/users/roles', { apiKey, body: { users: { [m.email]: [r] } } }))}
+              />
+            ) : null}
             {manage && !m.roles.includes('owner') ? (
               <button type="button" class="secondary" aria-label={`Remove ${m.email}`} onClick={() => setPending({ kind: 'unshare', email: m.email })}>
                 Remove

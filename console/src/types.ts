@@ -6,6 +6,7 @@ export interface Stack {
   readonly name: string
   readonly description: string
   readonly owner_uid: string
+  readonly owner_email?: string
   readonly created_at: string
   readonly role: Role
   readonly plan?: { readonly rate_limit: { readonly read: number; readonly write: number }; readonly max_tokens: number }

@@ -97,6 +97,7 @@ export const auditRow = ({ event, metadata: m, id, position }: Recorded, before:
       break
     case 'MemberShared':
     case 'MemberUnshared':
+    case 'MemberRoleChanged':
       subject = event.data.email
       name = event.data.email
       break
@@ -159,7 +160,7 @@ export const auditLog: Projection = {
   // 3: the actor's email (to filter by it) and, for an update, the fields it changed.
   // 4: in audit.db, its own file; by_stack indexes api_key alone.
   // 5: the actor filter's indexes (by_actor, by_actor_email): the stack's rows by uid or email.
-  version: 5,
+  version: 6,
   file: 'audit',
   tables: [auditLogTable as Table, titles as Table],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),

@@ -9,6 +9,9 @@ export type StackRow = {
   readonly owner_uid: string
   readonly created_by: string
   readonly updated_by: string
+  /** The emails of the authtokens that acted, beside their uids; null for events recorded without one. */
+  readonly created_by_email: string | null
+  readonly updated_by_email: string | null
   readonly created_at: string
   readonly updated_at: string
 }
@@ -32,6 +35,8 @@ export const stacks: Table<StackRow> = {
     owner_uid: 'TEXT NOT NULL',
     created_by: 'TEXT NOT NULL',
     updated_by: 'TEXT NOT NULL',
+    created_by_email: 'TEXT',
+    updated_by_email: 'TEXT',
     created_at: 'TEXT NOT NULL',
     updated_at: 'TEXT NOT NULL',
   },
@@ -49,7 +54,7 @@ export const members: Table<MemberRow> = {
 }
 
 /** The stack's row as changed by `actor` at `at`, with a new owner if given (nothing when there is no stack). */
-const touch = (current: Current, apiKey: string, updated_by: string, updated_at: string, owner?: string): readonly Change[] => {
+const touch = (current: Current, apiKey: string, updated_by: string, updated_by_email: string | null, updated_at: string, owner?: string): readonly Change[] => {
   const s = one(current, stacks, apiKey)
   if (!s) return NONE
   // Column by column: spreading a row is many times slower, and a share or unshare copies one.
@@ -61,6 +66,8 @@ const touch = (current: Current, apiKey: string, updated_by: string, updated_at:
     owner_uid: owner ?? s.owner_uid,
     created_by: s.created_by,
     updated_by,
+    created_by_email: s.created_by_email,
+    updated_by_email,
     created_at: s.created_at,
     updated_at,
   }
@@ -72,6 +79,7 @@ const member = (api_key: string, email: string, roles: string, shared_by: string
 
 const evolve = (current: Current, { event, metadata }: Recorded): readonly Change[] => {
   const actor = metadata.actor
+  const actorEmail = metadata.actor_email ?? null
   const at = metadata.occurred_at
   const apiKey = event.data.api_key
   switch (event.type) {
@@ -85,19 +93,28 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
         owner_uid: d.owner_uid,
         created_by: actor,
         updated_by: actor,
+        created_by_email: actorEmail,
+        updated_by_email: actorEmail,
         created_at: at,
         updated_at: at,
       }
       return [put(stacks, stack), member(apiKey, d.owner_email, '[]', actor, at)]
     }
     case 'MemberShared':
-      return [member(apiKey, event.data.email, JSON.stringify(event.data.roles), actor, at), ...touch(current, apiKey, actor, at)]
+      return [member(apiKey, event.data.email, JSON.stringify(event.data.roles), actor, at), ...touch(current, apiKey, actor, actorEmail, at)]
+    case 'MemberRoleChanged': {
+      // Who shared the member, and when, stays: a role change is not a new share.
+      const was = one(current, members, [apiKey, event.data.email])
+      if (!was) return NONE
+      const row = member(apiKey, event.data.email, JSON.stringify(event.data.roles), was.shared_by, was.shared_at)
+      return [row, ...touch(current, apiKey, actor, actorEmail, at)]
+    }
     case 'MemberUnshared':
-      return [remove(members, [apiKey, event.data.email]), ...touch(current, apiKey, actor, at)]
+      return [remove(members, [apiKey, event.data.email]), ...touch(current, apiKey, actor, actorEmail, at)]
     case 'OwnershipTransferred': {
       const to = event.data.to_email
       // The event names the new owner by email only, so owner_uid takes the email.
-      return [...touch(current, apiKey, actor, at, to), member(apiKey, event.data.from_email, '["admin"]', actor, at)]
+      return [...touch(current, apiKey, actor, actorEmail, at, to), member(apiKey, event.data.from_email, '["admin"]', actor, at)]
     }
     default:
       return NONE
@@ -107,9 +124,9 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
 /** Stacks and their members with roles: who may call the management endpoints. */
 export const stackMembers: Projection = {
   name: 'stack-members',
-  version: 2,
+  version: 3,
   file: 'read-models',
   tables: [stacks as Table, members as Table],
-  handles: new Set(['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred']),
+  handles: new Set(['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred', 'MemberRoleChanged']),
   evolve,
 }

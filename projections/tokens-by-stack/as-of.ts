@@ -47,6 +47,7 @@ export class TokensAsOf {
       case 'StackCreated':
       case 'MemberShared':
       case 'MemberUnshared':
+      case 'MemberRoleChanged':
       case 'OwnershipTransferred':
       // A notice changes nothing about the token itself.
       case 'TokenExpiryNotified':

@@ -8,7 +8,7 @@ import type { EventType } from './events.js'
  */
 export const AUDIT_MODULES = ['management_token', 'stack'] as const
 export type AuditModule = (typeof AUDIT_MODULES)[number]
-export const AUDIT_EVENT_TYPES = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice'] as const
+export const AUDIT_EVENT_TYPES = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role'] as const
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
 
 /** Which audit-log `module` and `event_type` each event is listed under. */
@@ -16,6 +16,7 @@ export const AUDIT_KIND: { readonly [E in EventType]: { readonly module: AuditMo
   StackCreated: { module: 'stack', event_type: 'create' },
   MemberShared: { module: 'stack', event_type: 'share' },
   MemberUnshared: { module: 'stack', event_type: 'unshare' },
+  MemberRoleChanged: { module: 'stack', event_type: 'update_role' },
   OwnershipTransferred: { module: 'stack', event_type: 'transfer_ownership' },
   TokenGenerated: { module: 'management_token', event_type: 'create' },
   TokenRenamed: { module: 'management_token', event_type: 'update' },

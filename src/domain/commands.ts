@@ -33,6 +33,8 @@ type C<T extends string, P> = { readonly type: T; readonly actor: Actor } & P
 
 export type CreateStack = C<'CreateStack', { api_key: string; name: string; description: string }>
 export type ShareStack = C<'ShareStack', { members: ReadonlyArray<{ email: string; roles: readonly string[] }> }>
+/** PUT /v3/stacks/users/roles: each listed member's roles replaced. */
+export type ChangeRoles = C<'ChangeRoles', { users: ReadonlyArray<{ email: string; roles: readonly string[] }> }>
 export type UnshareStack = C<'UnshareStack', { email: string }>
 export type TransferOwnership = C<'TransferOwnership', { to_email: string }>
 export type GenerateToken = C<
@@ -69,6 +71,7 @@ export type RecordExpiryNotice = C<
 export type Command =
   | CreateStack
   | ShareStack
+  | ChangeRoles
   | UnshareStack
   | TransferOwnership
   | GenerateToken

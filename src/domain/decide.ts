@@ -3,6 +3,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
 import { decideExpiryNotice } from './expiry-notice.js'
+import { alreadyOnStack, decideRoleChange } from './member-roles.js'
 import { isRole, managesStack, notManager, rolesOn } from './roles.js'
 import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
 import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
@@ -184,8 +185,8 @@ const shareSize = (n: number, ctx: DecideContext): E.Either<DomainError, void> =
 }
 
 /**
- * The owner and every member count. Changing a member's roles adds no one, so it stays allowed
- * on a stack that holds more than a lowered cap.
+ * The owner and every member count. Changing a member's roles (ChangeRoles) adds no one, so it
+ * stays allowed on a stack that holds more than a lowered cap.
  */
 const withinMemberCap = (s: Active, events: readonly DomainEvent[], ctx: DecideContext): E.Either<DomainError, void> => {
   const max = ctx.policy.maxMembersPerStack
@@ -242,14 +243,11 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
                       ? E.right(undefined)
                       : E.left(validation(`roles.${email}`, 'must list roles among admin, developer, content_manager')),
                   ),
-                  E.chainFirst((email) =>
-                    email === s.owner_email ? E.left(validation('emails', 'the owner is already a member')) : E.right(undefined),
-                  ),
-                  E.map((email): DomainEvent[] =>
-                    canonical([...(s.members.get(email) ?? [])].sort()) === canonical([...m.roles].sort()) && s.members.has(email)
-                      ? []
-                      : [{ type: 'MemberShared', data: { api_key: s.api_key, email, roles: [...new Set(m.roles)] } }],
-                  ),
+                  E.chainFirst((email) => {
+                    const refusal = alreadyOnStack(s, email)
+                    return refusal ? E.left(refusal) : E.right(undefined)
+                  }),
+                  E.map((email): DomainEvent[] => [{ type: 'MemberShared', data: { api_key: s.api_key, email, roles: [...new Set(m.roles)] } }]),
                 ),
               )(cmd.members),
             ),
@@ -258,6 +256,8 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
           ),
         ),
       )
+    case 'ChangeRoles':
+      return decideRoleChange(cmd, state, ctx)
     case 'UnshareStack':
       return pipe(
         asManager(state, cmd.actor, 'unshare the stack'),

@@ -36,6 +36,8 @@ export const StackCreated = ev('StackCreated', {
 })
 export const MemberShared = ev('MemberShared', { email: t.string, roles: t.array(t.string) })
 export const MemberUnshared = ev('MemberUnshared', { email: t.string })
+/** A member's roles replaced by `roles` (never the owner's: the owner has no roles to change). */
+export const MemberRoleChanged = ev('MemberRoleChanged', { email: t.string, roles: t.array(t.string) })
 export const OwnershipTransferred = ev('OwnershipTransferred', {
   from_email: t.string,
   to_email: t.string,
@@ -89,6 +91,7 @@ export const DomainEvent = t.union([
   StackCreated,
   MemberShared,
   MemberUnshared,
+  MemberRoleChanged,
   OwnershipTransferred,
   TokenGenerated,
   TokenRenamed,

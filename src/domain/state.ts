@@ -63,6 +63,9 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent): OwnedState =
     case 'MemberShared':
       state.members.set(event.data.email, event.data.roles)
       return state
+    case 'MemberRoleChanged':
+      state.members.set(event.data.email, event.data.roles)
+      return state
     case 'MemberUnshared':
       state.members.delete(event.data.email)
       return state

@@ -48,6 +48,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'POST /v3/stacks/transfer_ownership': { access: 'person-on-stack', example: { transfer_to: 'editor@example.com' } },
   'GET /v3/roles': { access: 'person-on-stack' },
   'GET /v3/stacks/members': { access: 'person-on-stack' },
+  'PUT /v3/stacks/users/roles': { access: 'person-on-stack', example: { users: { 'editor@example.com': ['content_manager'] } } },
+  'POST /v3/stacks/users/roles': { access: 'person-on-stack', example: { users: { 'editor@example.com': ['content_manager'] } } },
   'POST /v3/stacks/management_tokens': {
     access: 'person-on-stack',
     status: 201,
@@ -81,7 +83,7 @@ const errorsOf = (url: string, op: Operation, hasBody: boolean): number[] => {
   if (hasBody) statuses.add(400)
   if (op.access !== 'person' || url === '/v3/stacks') statuses.add(412)
   if (op.access !== 'person') statuses.add(403)
-  if (url.includes(':uid') || url.endsWith('/unshare') || url.endsWith('/transfer_ownership')) statuses.add(404)
+  if (url.includes(':uid') || url.endsWith('/unshare') || url.endsWith('/transfer_ownership') || url.endsWith('/users/roles')) statuses.add(404)
   // People are limited per minute (audit and management limits), tokens by their budgets.
   statuses.add(429)
   return [...statuses].sort((a, b) => a - b)

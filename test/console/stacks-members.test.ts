@@ -40,7 +40,7 @@ t.test('stacks and members through the browser', async (t) => {
       await page.getByRole('heading', { name: 'Members', exact: true }).waitFor()
       const share = async (email: string, role: string) => {
         await page.getByLabel('Email').fill(email)
-        await page.getByLabel('Role').selectOption({ label: role })
+        await page.getByLabel('Role', { exact: true }).selectOption({ label: role })
         await page.getByRole('button', { name: 'Share', exact: true }).click()
         await page.locator('.row', { hasText: email }).waitFor()
       }
@@ -55,6 +55,19 @@ t.test('stacks and members through the browser', async (t) => {
       t.equal(await page.getByRole('button', { name: `Remove ${OWNER}` }).count(), 0, 'the owner cannot be removed')
       await axeScan(t, page, 'members')
       await screenshot(page, 'members')
+
+      t.equal(await page.getByRole('combobox', { name: `Role of ${OWNER}` }).count(), 0, "no role control for the owner's row")
+      t.equal(await page.getByRole('button', { name: `Save the role of ${DEVELOPER}` }).isDisabled(), true, 'nothing to save until the role is changed')
+      await page.getByRole('combobox', { name: `Role of ${DEVELOPER}` }).selectOption({ label: 'Content manager' })
+      await page.getByRole('button', { name: `Save the role of ${DEVELOPER}` }).click()
+      await page.getByRole('status').filter({ hasText: 'The roles have been successfully updated.' }).waitFor()
+      t.match(await page.getByRole('list', { name: 'Members of this stack' }).innerText(), /dev@example.com\s+Content manager/)
+      const changed = await server.api('GET', '/v3/stacks/members', OWNER, { apiKey })
+      t.same(changed.body.members.find((m: { email: string }) => m.email === DEVELOPER)?.roles, ['content_manager'], 'changed in the service')
+      await axeScan(t, page, 'members (role changed)')
+      await page.getByRole('combobox', { name: `Role of ${DEVELOPER}` }).selectOption({ label: 'Developer' })
+      await page.getByRole('button', { name: `Save the role of ${DEVELOPER}` }).click()
+      await page.locator('.row', { hasText: DEVELOPER }).locator('.badge', { hasText: 'Developer' }).waitFor()
 
       await page.getByRole('button', { name: 'Remove cm@example.com' }).click()
       await page.locator('#confirm-member').getByRole('button', { name: 'Remove' }).click()
@@ -87,6 +100,7 @@ t.test('stacks and members through the browser', async (t) => {
       await page.getByRole('heading', { name: 'Members', exact: true }).waitFor()
       t.equal(await page.getByRole('button', { name: 'Share' }).count(), 0, 'no share')
       t.equal(await page.getByRole('button', { name: /^Remove/ }).count(), 0, 'no unshare')
+      t.equal(await page.getByRole('button', { name: /^Save the role/ }).count(), 0, 'no role change')
       await page.getByRole('link', { name: 'Audit log' }).click()
       await page.getByText('Only the stack\'s owner and admins can see and manage the audit log.').waitFor()
     })
@@ -95,6 +109,7 @@ t.test('stacks and members through the browser', async (t) => {
       ['POST', '/v3/stacks/management_tokens', body],
       ['GET', '/v3/stacks/management_tokens', undefined],
       ['POST', '/v3/stacks/share', { emails: ['x@example.com'], roles: { 'x@example.com': ['admin'] } }],
+      ['PUT', '/v3/stacks/users/roles', { users: { [DEVELOPER]: ['admin'] } }],
       ['GET', '/v3/audit-logs', undefined],
     ] as const) {
       const res = await server.api(method, path, DEVELOPER, { apiKey, body: b })
@@ -109,7 +124,7 @@ t.test('stacks and members through the browser', async (t) => {
       await page.getByRole('link', { name: 'Marketing site' }).click()
       await page.getByRole('link', { name: 'Members' }).click()
       await page.getByLabel('Email').waitFor()
-      const demoted = await server.api('POST', '/v3/stacks/share', ADMIN, { apiKey, body: { emails: [OWNER], roles: { [OWNER]: ['developer'] } } })
+      const demoted = await server.api('PUT', '/v3/stacks/users/roles', ADMIN, { apiKey, body: { users: { [OWNER]: ['developer'] } } })
       t.equal(demoted.status, 200)
       await page.getByLabel('Email').fill('late@example.com')
       await page.getByRole('button', { name: 'Share', exact: true }).click()

@@ -1,11 +1,15 @@
 import fc from 'fast-check'
+import * as E from 'fp-ts/lib/Either.js'
 import t from 'tap'
+import type { Actor } from '../../src/domain/commands.js'
 import type { DomainEvent } from '../../src/domain/events.js'
 import { DomainEvent as DomainEventCodec, EVENT_TYPES } from '../../src/domain/events.js'
 import { normaliseExpiry } from '../../src/domain/rules.js'
 import { evolve, fold, liveTokens } from '../../src/domain/state.js'
 import { admin, API_KEY, created, developer, given, owner, POLICY, shared, stackWithTeam, stranger, tokenGenerated } from '../support/decider-spec.js'
 
+const roles = (actor: Actor, users: Array<{ email: string; roles: string[] }>) => ({ type: 'ChangeRoles' as const, actor, users })
+const roleChanged = (email: string, roles: string[]): DomainEvent => ({ type: 'MemberRoleChanged', data: { api_key: API_KEY, email, roles } })
 const share = (actor = owner, members = [{ email: 'new@example.com', roles: ['developer'] }]) => ({ type: 'ShareStack' as const, actor, members })
 
 t.test('CreateStack', async (t) => {
@@ -42,9 +46,18 @@ t.test('ShareStack', async (t) => {
     given(t, stackWithTeam).when(share(developer)).thenError('forbidden')
     given(t, stackWithTeam).when(share(stranger)).thenError('forbidden')
   })
-  t.test('same roles again > no event; new roles > MemberShared', async (t) => {
-    given(t, stackWithTeam).when(share(owner, [{ email: developer.email, roles: ['developer'] }])).then([])
-    given(t, stackWithTeam).when(share(owner, [{ email: developer.email, roles: ['admin'] }])).then([shared(developer.email, ['admin'])])
+  t.test('a member or the owner again, with any roles > validation on emails naming them, nothing for the others', async (t) => {
+    for (const roles of [['developer'], ['admin']]) {
+      const again = given(t, stackWithTeam).when(share(owner, [{ email: 'new@example.com', roles }, { email: developer.email, roles }]))
+      again.thenError('validation', 'emails')
+      const e = E.isLeft(again.result) ? again.result.left : undefined
+      t.match(e?.message, `${developer.email} is already a member`)
+      t.match(e?.message, 'PUT /v3/stacks/users/roles')
+      t.match(e?.errors?.emails, [new RegExp(`^${developer.email} .*PUT /v3/stacks/users/roles`)])
+    }
+    const theOwner = given(t, stackWithTeam).when(share(admin, [{ email: owner.email, roles: ['admin'] }]))
+    theOwner.thenError('validation', 'emails')
+    t.match(E.isLeft(theOwner.result) ? theOwner.result.left.errors?.emails : [], [new RegExp(`^${owner.email} is the owner`)])
   })
   t.test('bad input > validation naming the field', async (t) => {
     given(t, [created]).when(share(owner, [])).thenError('validation', 'emails')
@@ -71,8 +84,50 @@ t.test('ShareStack', async (t) => {
     given(t, stackWithTeam, { policy }).when(share(owner, two)).thenError('member-limit-reached', 'emails')
     given(t, stackWithTeam, { policy }).when(share(owner, [...one, ...one])).then([shared('new@example.com', ['developer']), shared('new@example.com', ['developer'])])
     const lowered = { ...POLICY, maxMembersPerStack: 2 }
-    given(t, stackWithTeam, { policy: lowered }).when(share(owner, [{ email: developer.email, roles: ['admin'] }])).then([shared(developer.email, ['admin'])])
+    given(t, stackWithTeam, { policy: lowered }).when(roles(owner, [{ email: developer.email, roles: ['admin'] }])).then([roleChanged(developer.email, ['admin'])])
     given(t, stackWithTeam, { policy: lowered }).when(share(owner, one)).thenError('member-limit-reached', 'emails')
+  })
+})
+
+t.test('ChangeRoles', async (t) => {
+  t.test('by the owner or an admin > MemberRoleChanged per member whose roles change, roles once each', async (t) => {
+    given(t, stackWithTeam).when(roles(owner, [{ email: developer.email, roles: ['admin', 'developer', 'admin'] }])).then([roleChanged(developer.email, ['admin', 'developer'])])
+    given(t, stackWithTeam)
+      .when(roles(admin, [{ email: developer.email, roles: ['content_manager'] }, { email: admin.email, roles: ['admin'] }]))
+      .then([roleChanged(developer.email, ['content_manager'])])
+  })
+  t.test('the same roles, in any order > no event', async (t) => {
+    const both = [...stackWithTeam, roleChanged(developer.email, ['developer', 'content_manager'])]
+    given(t, both).when(roles(owner, [{ email: developer.email, roles: ['content_manager', 'developer'] }])).then([])
+  })
+  t.test('then the state holds the new roles: a demoted admin may no longer manage', async (t) => {
+    const demoted = [...stackWithTeam, roleChanged(admin.email, ['developer'])]
+    given(t, demoted).when(share(admin)).thenError('forbidden')
+    given(t, [...demoted, roleChanged(developer.email, ['admin'])]).when(share(developer)).then([shared('new@example.com', ['developer'])])
+  })
+  t.test("the owner's roles > validation naming users.<owner>", async (t) => {
+    given(t, stackWithTeam).when(roles(admin, [{ email: owner.email, roles: ['developer'] }])).thenError('validation', `users.${owner.email}`)
+    given(t, stackWithTeam).when(roles(owner, [{ email: owner.email, roles: ['admin'] }])).thenError('validation', `users.${owner.email}`)
+  })
+  t.test('a non-member > member-not-found naming users.<email>; nothing for the others', async (t) => {
+    const r = given(t, stackWithTeam).when(roles(owner, [{ email: developer.email, roles: ['admin'] }, { email: stranger.email, roles: ['admin'] }]))
+    r.thenError('member-not-found', `users.${stranger.email}`)
+    t.match(E.isLeft(r.result) ? r.result.left.message : '', stranger.email)
+  })
+  t.test('bad input > validation naming the field', async (t) => {
+    given(t, stackWithTeam).when(roles(owner, [])).thenError('validation', 'users')
+    given(t, stackWithTeam).when(roles(owner, [{ email: developer.email, roles: ['god'] }])).thenError('validation', `users.${developer.email}`)
+    given(t, stackWithTeam).when(roles(owner, [{ email: developer.email, roles: [] }])).thenError('validation', `users.${developer.email}`)
+    given(t, stackWithTeam).when(roles(owner, [{ email: 'not-an-email', roles: ['admin'] }])).thenError('validation', 'users.not-an-email')
+    const twice = [{ email: developer.email, roles: ['admin'] }, { email: developer.email.toUpperCase(), roles: ['developer'] }]
+    given(t, stackWithTeam).when(roles(owner, twice)).thenError('validation', `users.${developer.email}`)
+    const policy = { ...POLICY, maxEmailsPerShare: 1 }
+    given(t, stackWithTeam, { policy }).when(roles(owner, [{ email: developer.email, roles: ['admin'] }, { email: admin.email, roles: ['developer'] }])).thenError('validation', 'users')
+  })
+  t.test('by a developer or stranger > forbidden; on an unknown stack > stack-not-found', async (t) => {
+    given(t, stackWithTeam).when(roles(developer, [{ email: developer.email, roles: ['admin'] }])).thenError('forbidden', 'authtoken')
+    given(t, stackWithTeam).when(roles(stranger, [{ email: developer.email, roles: ['admin'] }])).thenError('forbidden')
+    given(t, []).when(roles(owner, [{ email: developer.email, roles: ['admin'] }])).thenError('stack-not-found')
   })
 })
 
@@ -152,7 +207,7 @@ t.test('evolve', async (t) => {
 })
 
 t.test('the event catalogue covers every stack, membership and token change', async (t) => {
-  for (const type of ['StackCreated', 'MemberShared', 'MemberUnshared', 'OwnershipTransferred', 'TokenGenerated', 'TokenRenamed', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'TokenRevoked'])
+  for (const type of ['StackCreated', 'MemberShared', 'MemberUnshared', 'MemberRoleChanged', 'OwnershipTransferred', 'TokenGenerated', 'TokenRenamed', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'TokenRevoked'])
     t.ok(EVENT_TYPES.includes(type as never), type)
   t.notOk(DomainEventCodec.is({ type: 'TokenGenerated', data: { api_key: 'x' } }), 'an incomplete event does not decode')
 })

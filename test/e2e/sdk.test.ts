@@ -49,6 +49,7 @@ t.test('the official @contentstack/management SDK drives the service unchanged',
   const fetched = await stack.fetch()
   t.equal(fetched.name, 'SDK stack')
   t.equal(fetched.owner_uid, 'u-owner')
+  t.equal(fetched.owner_email, OWNER, 'the stack names its owner by email too')
   const shared = await stack.share([ADMIN, DEVELOPER], { [ADMIN]: ['admin'], [DEVELOPER]: ['developer'] })
   t.same(shared.shared_emails, [ADMIN, DEVELOPER])
   t.match(shared.notice, /shared/)
@@ -159,6 +160,12 @@ t.test('the official @contentstack/management SDK drives the service unchanged',
   t.equal(unauthorized.errorCode, 105)
 
   // Membership and ownership through the SDK.
+  const promoted = await stack.updateUsersRoles({ [DEVELOPER]: ['admin'] })
+  t.same(promoted, { notice: 'The roles have been successfully updated.', users: { [DEVELOPER]: ['admin'] } }, 'updateUsersRoles (which POSTs)')
+  t.equal((await developerStack.managementToken().query().find()).items.length, 1, 'the promoted developer manages tokens')
+  const ownerRoles = await rejection(stack.updateUsersRoles({ [OWNER]: ['developer'] }))
+  t.equal(ownerRoles.status, 422)
+  t.ok(ownerRoles.errors[`users.${OWNER}`], "never the owner's roles")
   const unshared = await stack.unShare(DEVELOPER)
   t.match(unshared.notice, /unshared/)
   const transferred = await stack.transferOwnership(ADMIN)

@@ -54,7 +54,7 @@ t.test('MAX_MEMBERS_PER_STACK: the owner counts; one more is 422 on emails and a
     errors: { emails: ['limit of 3 members per stack reached: 1 new, 0 more allowed'] },
   })
   t.same(await a.eventTypes(apiKey), before, 'nothing appended')
-  const roles = await a.call({ method: 'POST', url: SHARE, as: OWNER, apiKey, body: { emails: [DEVELOPER], roles: { [DEVELOPER]: ['admin'] } } })
+  const roles = await a.call({ method: 'PUT', url: '/v3/stacks/users/roles', as: OWNER, apiKey, body: { users: { [DEVELOPER]: ['admin'] } } })
   t.equal(roles.statusCode, 200, 'a member’s new roles add no one')
   t.equal((await a.call({ method: 'POST', url: '/v3/stacks/unshare', as: OWNER, apiKey, body: { email: ADMIN } })).statusCode, 200)
   t.equal((await shareMany(a, apiKey, [STRANGER])).statusCode, 200, 'room freed by an unshare')

@@ -33,7 +33,8 @@ t.test('the routes and the domain agree on who manages the stack, and say it in 
   await a.share(apiKey, OWNER, ADMIN, ['admin'])
   await a.share(apiKey, OWNER, DEVELOPER, ['developer'])
   await a.share(apiKey, OWNER, CONTENT_MANAGER, ['content_manager', 'admin'])
-  await a.share(apiKey, OWNER, CONTENT_MANAGER, ['content_manager'])
+  const demoted = await a.call({ method: 'PUT', url: '/v3/stacks/users/roles', as: OWNER, apiKey, body: { users: { [CONTENT_MANAGER]: ['content_manager'] } } })
+  t.equal(demoted.statusCode, 200, 'the content manager is no longer an admin')
   const moved = await a.call({ method: 'POST', url: '/v3/stacks/transfer_ownership', as: OWNER, apiKey, body: { transfer_to: DEVELOPER } })
   t.equal(moved.statusCode, 200, 'the developer owns the stack; the old owner is an admin')
 

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { stackStream } from '../../src/eventstore/streams.js'
 import { ADMIN, CONTENT_MANAGER, DEVELOPER, OWNER, START, STRANGER, startApp } from '../support/app.js'
 
 t.test('POST /v3/stacks: the caller becomes the owner', async (t) => {
@@ -13,9 +14,12 @@ t.test('POST /v3/stacks: the caller becomes the owner', async (t) => {
     name: 'Blog',
     description: 'the blog',
     owner_uid: 'u-owner',
+    owner_email: OWNER,
     master_locale: 'en-us',
     created_by: 'u-owner',
+    created_by_email: OWNER,
     updated_by: 'u-owner',
+    updated_by_email: OWNER,
     created_at: START.toISOString(),
     updated_at: START.toISOString(),
   })
@@ -47,6 +51,7 @@ t.test('stack members and roles', async (t) => {
   const share = (by: string, body: unknown) => a.call({ method: 'POST', url: '/v3/stacks/share', as: by, apiKey, body })
   const unshare = (by: string, email: string) => a.call({ method: 'POST', url: '/v3/stacks/unshare', as: by, apiKey, body: { email } })
   const members = async () => (await a.call({ method: 'GET', url: '/v3/stacks/members', as: OWNER, apiKey })).json().members
+  const revision = async (key: string) => (await a.service.store.readStream(stackStream(key))).at(-1)?.revision
 
   t.test('share: owner and admins add members with roles', async (t) => {
     const res = await share(OWNER, { emails: [' Admin@Example.com '], roles: { 'admin@example.com': ['admin'] } })
@@ -65,10 +70,21 @@ t.test('stack members and roles', async (t) => {
     ])
   })
 
-  t.test('sharing again with the same roles appends nothing', async (t) => {
-    const before = await a.eventTypes(apiKey)
-    t.equal((await share(OWNER, { emails: [DEVELOPER], roles: { [DEVELOPER]: ['developer'] } })).statusCode, 200)
-    t.same(await a.eventTypes(apiKey), before)
+  t.test('sharing a member or the owner again: 422 naming that email and the roles path; nothing appended for any email', async (t) => {
+    const before = await revision(apiKey)
+    for (const [again, roles, said] of [
+      [DEVELOPER, ['developer'], /is already a member.*PUT \/v3\/stacks\/users\/roles/],
+      [DEVELOPER, ['admin'], /is already a member.*PUT \/v3\/stacks\/users\/roles/],
+      [OWNER, ['admin'], /is the owner of this stack/],
+    ] as const) {
+      const res = await share(ADMIN, { emails: ['fresh@example.com', again], roles: { 'fresh@example.com': ['developer'], [again]: roles } })
+      t.equal(res.statusCode, 422, res.body)
+      t.equal(res.json().error_code, 119)
+      t.match(res.json().error_message, new RegExp(`^${again} ${said.source}`))
+      t.match(res.json().errors.emails, [new RegExp(`^${again} `)], 'errors point at the email')
+    }
+    t.equal(await revision(apiKey), before, 'the stream revision is unchanged')
+    t.notOk((await members()).some((m: { email: string }) => m.email === 'fresh@example.com'), 'the new email was not shared either')
   })
 
   t.test('share: 422 for a bad email, an unknown role, no role, the owner, no emails', async (t) => {
@@ -168,6 +184,8 @@ t.test('stack members and roles', async (t) => {
     t.same(ok.json(), { notice: 'Stack ownership transferred successfully.' })
     const stack = (await a.call({ method: 'GET', url: '/v3/stacks', as: DEVELOPER, apiKey })).json().stack
     t.not(stack.owner_uid, 'u-owner', 'the old owner is no longer named owner')
+    t.equal(stack.owner_email, DEVELOPER, 'the stack names its new owner by email')
+    t.match(stack, { updated_by: 'u-owner', updated_by_email: OWNER }, 'and who changed it last, by uid and email')
     t.same(await members(), [
       { email: ADMIN, roles: ['admin'] },
       { email: DEVELOPER, roles: ['owner'] },
@@ -176,6 +194,81 @@ t.test('stack members and roles', async (t) => {
     t.equal((await transfer(OWNER, ADMIN)).statusCode, 403, 'the old owner may no longer transfer')
     const tok = await a.call({ method: 'POST', url: '/v3/stacks/management_tokens', as: DEVELOPER, apiKey, body: { token: { name: 'new owner', scope: [{ module: 'entry', acl: { read: true } }] } } })
     t.equal(tok.statusCode, 201, 'the new owner manages tokens')
+  })
+})
+
+t.test("PUT /v3/stacks/users/roles: the owner or an admin changes members' roles", async (t) => {
+  const a = await startApp(t, { clock: true })
+  const apiKey = await a.createStack()
+  await a.share(apiKey, OWNER, ADMIN, ['admin'])
+  await a.share(apiKey, OWNER, DEVELOPER, ['developer'])
+  await a.share(apiKey, OWNER, CONTENT_MANAGER, ['content_manager'])
+  const roles = (as: string, body: unknown, method: 'PUT' | 'POST' = 'PUT') => a.call({ method, url: '/v3/stacks/users/roles', as, apiKey, body })
+  const revision = async () => (await a.service.store.readStream(stackStream(apiKey))).at(-1)?.revision
+  const members = async () => (await a.call({ method: 'GET', url: '/v3/stacks/members', as: OWNER, apiKey })).json().members
+
+  t.test('changes only what changed: one MemberRoleChanged per member', async (t) => {
+    const before = await a.eventTypes(apiKey)
+    const res = await roles(ADMIN, { users: { [DEVELOPER]: ['admin', 'developer'], [CONTENT_MANAGER]: ['content_manager'] } })
+    t.equal(res.statusCode, 200, res.body)
+    t.same(res.json(), {
+      notice: 'The roles have been successfully updated.',
+      users: { [DEVELOPER]: ['admin', 'developer'], [CONTENT_MANAGER]: ['content_manager'] },
+    })
+    t.same(await a.eventTypes(apiKey), [...before, 'MemberRoleChanged'])
+    const last = (await a.service.store.readStream(stackStream(apiKey))).at(-1)
+    t.same(last?.data, { api_key: apiKey, email: DEVELOPER, roles: ['admin', 'developer'] })
+    t.match(await members(), [{ email: ADMIN }, { email: CONTENT_MANAGER, roles: ['content_manager'] }, { email: DEVELOPER, roles: ['admin', 'developer'] }, { email: OWNER }])
+    const promoted = await a.call({ method: 'GET', url: '/v3/stacks', as: DEVELOPER, apiKey })
+    t.equal(promoted.json().stack.role, 'admin', 'effective from the next request')
+    const again = await revision()
+    t.equal((await roles(OWNER, { users: { [DEVELOPER]: ['developer', 'admin'] } })).statusCode, 200, 'the same roles again')
+    t.equal(await revision(), again, 'nothing appended when nothing changes')
+  })
+
+  t.test('POST, as the CMA SDK sends it, does the same', async (t) => {
+    const res = await roles(OWNER, { users: { [DEVELOPER]: ['developer'] } }, 'POST')
+    t.equal(res.statusCode, 200, res.body)
+    t.same(res.json().users, { [DEVELOPER]: ['developer'] })
+  })
+
+  t.test('refusals: status, error_code, the field at fault; nothing appended', async (t) => {
+    const before = await revision()
+    for (const [as, body, status, code, field] of [
+      [ADMIN, { users: { [OWNER]: ['developer'] } }, 422, 119, `users.${OWNER}`],
+      [OWNER, { users: { [OWNER]: ['admin'] } }, 422, 119, `users.${OWNER}`],
+      [OWNER, { users: { [DEVELOPER]: ['admin'], [STRANGER]: ['admin'] } }, 404, 141, `users.${STRANGER}`],
+      [OWNER, { users: { [DEVELOPER]: ['superuser'] } }, 422, 119, `users.${DEVELOPER}`],
+      [OWNER, { users: { [DEVELOPER]: [] } }, 422, 119, `users.${DEVELOPER}`],
+      [OWNER, { users: { [DEVELOPER]: 'admin' } }, 422, 119, `users.${DEVELOPER}`],
+      [OWNER, { users: { 'not-an-email': ['admin'] } }, 422, 119, 'users.not-an-email'],
+      [OWNER, { users: {} }, 422, 119, 'users'],
+      [OWNER, { users: [DEVELOPER] }, 422, 119, 'users'],
+      [OWNER, {}, 422, 119, 'users'],
+      [DEVELOPER, { users: { [DEVELOPER]: ['admin'] } }, 403, 162, 'authtoken'],
+      [CONTENT_MANAGER, { users: { [DEVELOPER]: ['admin'] } }, 403, 162, 'authtoken'],
+      [STRANGER, { users: { [DEVELOPER]: ['admin'] } }, 403, 162, 'authtoken'],
+    ] as const) {
+      const res = await roles(as, body)
+      t.equal(res.statusCode, status, `${as} ${JSON.stringify(body)}: ${res.body}`)
+      t.equal(res.json().error_code, code)
+      t.ok(res.json().errors[field], `names ${field}: ${res.body}`)
+    }
+    const unknown = await roles(OWNER, { users: { [STRANGER]: ['admin'] } })
+    t.match(unknown.json().error_message, STRANGER, 'the 404 names the email')
+    t.equal(await revision(), before, 'the stream revision is unchanged')
+    const noStack = await a.call({ method: 'PUT', url: '/v3/stacks/users/roles', as: OWNER, body: { users: { [DEVELOPER]: ['admin'] } } })
+    t.equal(noStack.statusCode, 412)
+  })
+
+  t.test('listed in the audit log as stack / update_role, its uid the email', async (t) => {
+    const res = await a.call({ method: 'GET', url: '/v3/audit-logs?event_type=update_role', as: OWNER, apiKey })
+    t.equal(res.statusCode, 200, res.body)
+    const logs = res.json().logs as Array<{ module: string; event_type: string; metadata: { uid: string } }>
+    t.same(
+      logs.map((l) => [l.module, l.event_type, l.metadata.uid]),
+      [['stack', 'update_role', DEVELOPER], ['stack', 'update_role', DEVELOPER]],
+    )
   })
 })
 
@@ -212,9 +305,17 @@ t.test('share, unshare, transfer_ownership: an email is checked as typed, so a l
   t.same(await a.eventTypes(apiKey), before, 'no event appended')
   const members = (await a.call({ method: 'GET', url: '/v3/stacks/members', as: OWNER, apiKey })).json().members
   t.same(members, [{ email: KATE, roles: ['admin'] }, { email: OWNER, roles: ['owner'] }], 'kate keeps her roles; the owner stays owner')
-  const shared = await post('share', { emails: [' Kate@Example.COM '], roles: { 'KATE@example.com': ['developer'] } })
-  t.equal(shared.statusCode, 200, 'ASCII capitals and spaces are the same address')
-  t.same(shared.json().shared_emails, [KATE])
+  const again = await post('share', { emails: [' Kate@Example.COM '], roles: { 'KATE@example.com': ['developer'] } })
+  t.equal(again.statusCode, 422, 'ASCII capitals and spaces are the same address: kate is already a member')
+  t.match(again.json().errors.emails, [/^kate@example\.com is already a member/])
+  const changed = await a.call({ method: 'PUT', url: '/v3/stacks/users/roles', as: OWNER, apiKey, body: { users: { ' Kate@Example.COM ': ['developer'] } } })
+  t.same(changed.json().users, { [KATE]: ['developer'] }, 'and the same address to the roles path')
+  for (const [name, email] of LOOK_ALIKES) {
+    const res = await a.call({ method: 'PUT', url: '/v3/stacks/users/roles', as: OWNER, apiKey, body: { users: { [email]: ['admin'] } } })
+    t.equal(res.statusCode, 422, `${name}: roles`)
+    t.match(res.json().errors[`users.${email}`], [/Unicode folds onto other letters/])
+  }
+  t.same(await a.eventTypes(apiKey), [...before, 'MemberRoleChanged'], 'only the one role change appended')
 })
 
 t.test('GET /v3/stacks without api_key: every stack of the caller, with their role', async (t) => {
@@ -240,9 +341,12 @@ t.test('GET /v3/stacks without api_key: every stack of the caller, with their ro
       name: 'First',
       description: '',
       owner_uid: 'u-owner',
+      owner_email: OWNER,
       master_locale: 'en-us',
       created_by: 'u-owner',
+      created_by_email: OWNER,
       updated_by: 'u-owner',
+      updated_by_email: OWNER,
       created_at: START.toISOString(),
       updated_at: new Date(START.getTime() + 1000).toISOString(),
       role: 'owner',

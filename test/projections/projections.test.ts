@@ -141,6 +141,22 @@ t.test('events -> read models', async (t) => {
   })
 })
 
+t.test("stack-members: a role change replaces the member's roles, keeps who shared them and when, and touches the stack", async (t) => {
+  const { db, projector, q } = setup(t)
+  position = 0
+  const changed = (email: string, roles: string[]): DomainEvent => ({ type: 'MemberRoleChanged', data: { api_key: API_KEY, email, roles } })
+  projector.apply([
+    stored(created),
+    stored(shared(developer.email, ['developer']), '2026-03-01T12:00:01.000Z'),
+    stored(changed(developer.email, ['admin', 'content_manager']), '2026-03-05T00:00:00.000Z', admin.uid),
+    stored(changed('gone@example.com', ['admin']), '2026-03-06T00:00:00.000Z', admin.uid),
+  ])
+  t.same(q.roles(API_KEY, developer.email), ['admin', 'content_manager'])
+  t.equal(q.roles(API_KEY, 'gone@example.com'), undefined, 'no row made for someone who is not a member')
+  t.same(db.prepare('SELECT shared_by, shared_at FROM stack_members WHERE email = ?').get(developer.email), { shared_by: owner.uid, shared_at: '2026-03-01T12:00:01.000Z' })
+  t.match(q.stack(API_KEY), { updated_by: admin.uid, updated_by_email: null, updated_at: '2026-03-05T00:00:00.000Z' }, 'an event recorded without actor_email names no email')
+})
+
 t.test('replaying events twice changes nothing; checkpoints advance with the rows', async (t) => {
   const { db, projector } = setup(t)
   const events = history()

@@ -11,6 +11,7 @@ import { invalid } from '../errors.js'
 import { documented, rateLimitSchema, schemaTypes, stackSchema } from '../docs.js'
 import { exact } from '../exact.js'
 import { answer, idempotencyMark, stackKeyFor } from '../idempotency.js'
+import { memberRoleRoutes } from './member-roles.js'
 
 export const CreateStackBody = exact(
   t.type({
@@ -28,9 +29,12 @@ export const stackJson = (s: StackView) => ({
   name: s.name,
   description: s.description,
   owner_uid: s.owner_uid,
+  owner_email: s.owner_email,
   master_locale: 'en-us',
   created_by: s.created_by,
+  created_by_email: s.created_by_email,
   updated_by: s.updated_by,
+  updated_by_email: s.updated_by_email,
   created_at: s.created_at,
   updated_at: s.updated_at,
 })
@@ -148,6 +152,8 @@ export const stackRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     api.requireRole(stack, req, false)
     return { roles: ROLES.map((r) => ({ uid: r.uid, name: r.name, stack: stack.api_key })) }
   })
+
+  await app.register(memberRoleRoutes, { api })
 
   app.get('/v3/stacks/members', { schema: { tags, summary: 'Members of the stack and their roles' } }, async (req) => {
     const stack = api.stackOf(req)
