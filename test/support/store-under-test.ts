@@ -7,7 +7,7 @@ import { startEsdbDouble } from './esdb-double.js'
 /**
  * Which event store a suite runs on: the embedded SQLite file by default, or, with
  * `TEST_EVENT_STORE=esdb-double`, the real EventStoreDB client talking to the in-process gRPC
- * test double (test/esdb/suites-on-double.test.ts reruns suites that way).
+ * test double (test/esdb/suites-on-double-*.test.ts rerun suites that way).
  */
 export const onDouble = (): boolean => process.env.TEST_EVENT_STORE === 'esdb-double'
 
