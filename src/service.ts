@@ -70,7 +70,13 @@ export const buildShared = (deps: ServiceDeps, logger: Logger): Shared => {
   })
   const authorizer = createAuthorizer(
     { config, readDb, clock, metrics, projector, store },
-    { onLimiterError: (e) => logger.warn({ err: e }, 'rate-limit counters unavailable; request not rate-limited') },
+    {
+      // One line when the circuit opens and one when it closes, not one per request.
+      onLimitsChange: (mode, err) =>
+        mode === 'local'
+          ? logger.warn({ err }, 'rate-limit counters in Redis unreachable; counting in this instance\'s memory until Redis answers again')
+          : logger.info('Redis answers again; rate limits are counted in Redis, shared by every instance'),
+    },
   )
   return { config, clock, randomBytes: deps.randomBytes, metrics, store, queries, handle, authorizer, readiness: projector, close: () => authorizer.close() }
 }
