@@ -57,13 +57,13 @@ export interface AuthorizerOptions {
 /**
  * The client opened from REDIS_URL. A command that gets no answer in 100 ms fails (an Envoy
  * ext_authz check gives up at 200 ms), and one in flight when the connection drops fails then
- * (no retry), so the first failure is short; after it no decision sends a command at all
- * (limiter-mode.ts). The offline queue stays on: it only ever holds the commands of start-up,
- * sent once the first connection is made instead of failing while it is being made, and the
- * background probe; both are bounded by the command timeout. Reconnection is tried at least
- * once a second, so a restarted Redis is found quickly.
+ * (no retry), so the first failure is short; after it, or once the connection closes, no
+ * decision sends a command at all (limiter-mode.ts). The offline queue stays on: it then only
+ * ever holds the commands of start-up, sent once the first connection is made instead of failing
+ * while it is being made, and the background probe; both are bounded by the command timeout.
+ * Reconnection is tried at least once a second, so a restarted Redis is found quickly.
  */
-const REDIS_OPTIONS = {
+export const REDIS_OPTIONS = {
   commandTimeout: 100,
   connectTimeout: 1000,
   maxRetriesPerRequest: 0,
@@ -234,6 +234,10 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     },
   )
   const unreport = limiterStats.limiterMode(counting.mode)
+  // A dropped connection opens the circuit at once: a decision arriving before a command has
+  // failed would otherwise wait in the client's queue for the next reconnection attempt.
+  const dropped = () => counting.down(new Error('the connection to Redis closed'))
+  redis?.on('close', dropped)
 
   const plan = { read: config.planReadLimit, write: config.planWriteLimit }
   const limitsOf = (r: TokenRow): TokenLimits =>
@@ -309,6 +313,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     async close() {
       counting.close()
       unreport()
+      redis?.off('close', dropped)
       if (ownedRedis) await ownedRedis.quit().catch(() => ownedRedis.disconnect())
     },
   }

@@ -40,6 +40,11 @@ export interface Limiter {
   check(l: ClassLimits): MaybePromise<LimitCheck>
   countFailure(clientAddress: string, limit: number): MaybePromise<Failures>
   mode(): LimitsMode
+  /**
+   * The shared counters are known to be unreachable (their connection closed): local from now,
+   * rather than after a count has waited for its own failure.
+   */
+  down(cause: unknown): void
   /** Stops probing. */
   close(): void
 }
@@ -105,6 +110,9 @@ export const limiter = (shared: SharedCounting | undefined, o: LimiterOptions = 
       })
     },
     mode: () => (open ? 'local' : 'shared'),
+    down(cause) {
+      if (!open) fail(cause)
+    },
     close() {
       closed = true
       cancel?.()

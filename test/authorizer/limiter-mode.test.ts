@@ -118,6 +118,23 @@ t.test('the probe runs off the request path until the shared counters answer, th
   t.same(pending.map((p) => p.kind), ['check'])
 })
 
+t.test('a closed connection turns counting local before any count fails', async (t) => {
+  const { shared, pending } = fakeShared()
+  const s = manualScheduler()
+  const changes: string[] = []
+  const failures: unknown[] = []
+  const l = limiter(shared, { scheduler: s.scheduler, onChange: (m) => changes.push(m), onFailure: (e) => failures.push(e) })
+  l.down(new Error('closed'))
+  t.equal(l.mode(), 'local')
+  t.notOk(l.check(limits()) instanceof Promise, 'the next count is local')
+  t.equal(pending.length, 0)
+  l.down(new Error('closed again'))
+  t.same(changes, ['local'], 'reconnection attempts closing again change nothing')
+  t.equal(failures.length, 1, 'and are not counted again')
+  t.equal(s.due.length, 1, 'one probe')
+  l.close()
+})
+
 t.test('closing stops the probing', async (t) => {
   const { shared, pending } = fakeShared()
   const s = manualScheduler()
