@@ -214,6 +214,9 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   const tokens = tokenCache(readDb, options.cacheSize ?? 200_000, deps.projector)
 
   const ownedRedis = options.redis === undefined && config.redisUrl !== undefined ? new Redis(config.redisUrl, REDIS_OPTIONS) : undefined
+  // Its connection errors are the limiter's to report (a failure, a change of mode): without a
+  // listener, ioredis writes each reconnection attempt's error to stderr.
+  ownedRedis?.on('error', () => {})
   const redis = options.redis ?? ownedRedis
   const store = redis ? redisStore(redis, options.keyPrefix ?? 'mt-rl:') : undefined
   const registry = deps.metrics ?? new Registry()
