@@ -58,7 +58,7 @@ export const openReadModels = (dataDir: string, projections: readonly Projection
  * the expiry reactor, and the one authorizer, whose failed-authentication limiter every surface
  * shares: built here so that nothing below can build a second.
  */
-export const buildShared = (deps: ServiceDeps, logger: Logger): Shared => {
+export const buildShared = (deps: ServiceDeps, logger: Logger, scheduler?: Scheduler): Shared => {
   const { config, store, readDb, projector, clock, metrics } = deps
   const queries = createQueries(readDb, deps.audit)
   const handle = createCommandHandler({
@@ -70,7 +70,14 @@ export const buildShared = (deps: ServiceDeps, logger: Logger): Shared => {
   })
   const authorizer = createAuthorizer(
     { config, readDb, clock, metrics, projector, store },
-    { onLimiterError: (e) => logger.warn({ err: e }, 'rate-limit counters unavailable; request not rate-limited') },
+    {
+      ...(scheduler ? { scheduler } : {}),
+      // One line when the circuit opens and one when it closes, not one per request.
+      onLimitsChange: (mode, err) =>
+        mode === 'local'
+          ? logger.warn({ err }, 'rate-limit counters in Redis unreachable; counting in this instance\'s memory until Redis answers again')
+          : logger.info('Redis answers again; rate limits are counted in Redis, shared by every instance'),
+    },
   )
   return { config, clock, randomBytes: deps.randomBytes, metrics, store, queries, handle, authorizer, readiness: projector, close: () => authorizer.close() }
 }
@@ -80,7 +87,7 @@ export interface ServiceOverrides {
   readonly clock?: () => Date
   readonly randomBytes?: (n: number) => Buffer
   readonly onProjectionFailure?: (e: unknown) => void
-  /** When the expiry reactor runs again; tests drive it by hand. */
+  /** When the expiry reactor runs again and when Redis is probed while unreachable; tests drive it by hand. */
   readonly scheduler?: Scheduler
   /** For what runs outside requests (the reactor and its deliveries, the authorizer's limiter). */
   readonly logger?: Logger
@@ -109,7 +116,7 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   collectDefaultMetrics({ register: metrics })
   const audit = auditSourceFor(store)
   const deps: ServiceDeps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, ...(audit ? { audit } : {}) }
-  const shared = buildShared(deps, logger)
+  const shared = buildShared(deps, logger, o.scheduler)
   const notifications = openNotifications({
     config,
     store,

@@ -18,14 +18,15 @@ t.test("one authorizer per instance: forward-auth and the audit log's token chec
   t.same(statuses, [401, 401, 429, 429], 'the third and fourth failures from the address are throttled on either surface')
 })
 
-t.test("the authorizer's counters unreachable: the service logs it and answers without limits", async (t) => {
+t.test("the authorizer's counters unreachable: the service logs it once and counts in memory", async (t) => {
   const a = await startApp(t, { config: { redisUrl: 'redis://127.0.0.1:1' } })
   const apiKey = await a.createStack(OWNER)
   const tok = await a.generate(apiKey, OWNER)
-  const res = await a.app.inject({ method: 'GET', url: '/v3/authorize', headers: { api_key: apiKey, authorization: tok.secret, ...ENTRIES } })
-  t.equal(res.statusCode, 200, 'allowed, not rate-limited')
-  t.ok(
-    a.logs().some((l) => l.level === 40 && l.msg === 'rate-limit counters unavailable; request not rate-limited'),
-    'warned through the service logger',
-  )
+  const ask = () => a.app.inject({ method: 'GET', url: '/v3/authorize', headers: { api_key: apiKey, authorization: tok.secret, ...ENTRIES } })
+  const [one, two] = [await ask(), await ask()]
+  t.equal(one.statusCode, 200, 'allowed')
+  t.equal(Number(one.headers['x-ratelimit-remaining']) - Number(two.headers['x-ratelimit-remaining']), 1, 'counted, in memory')
+  const warnings = a.logs().filter((l) => l.level === 40 && String(l.msg).startsWith('rate-limit counters in Redis unreachable'))
+  t.equal(warnings.length, 1, 'warned once through the service logger, not per request')
+  t.equal((await a.app.inject({ method: 'GET', url: '/readyz' })).json().limits, 'local')
 })

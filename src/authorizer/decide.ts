@@ -6,24 +6,12 @@ import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
 import { hashSecret, secretOf } from '../domain/secret.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
-import { authorizerMetrics } from './metrics.js'
+import { authorizerMetrics, limiterMetrics } from './metrics.js'
 import { canonicalMethod, type Refusal } from './canonical.js'
 import { Allowed, type AuthFailure, type AuthorizeInput, type Authorizer, type Decision, type Deny, type DenyOf } from './decision.js'
 import { cachedRoute } from './path-modules.js'
-import {
-  checkLimits,
-  checkLocal,
-  type ClassLimits,
-  countFailure,
-  flatLimitHeaders,
-  type LimitCheck,
-  LocalCounters,
-  type MaybePromise,
-  redisStore,
-  then,
-  type TokenLimits,
-  tokenLimits,
-} from './rate-limits.js'
+import { limiter, type LimitsMode, type Scheduler } from './limiter-mode.js'
+import { checkLimits, type ClassLimits, countFailure, flatLimitHeaders, type LimitCheck, type MaybePromise, redisStore, then, type TokenLimits, tokenLimits } from './rate-limits.js'
 import { type AccessClass, allows, allowsBranch, classOfMethod, type CompiledScope, scopeCache } from './scope-check.js'
 
 export { Allowed, DENIAL_REASONS } from './decision.js'
@@ -56,10 +44,31 @@ export interface AuthorizerOptions {
   readonly redis?: Redis
   /** Prefix of every Redis key (default `mt-rl:`); tests use a unique one. */
   readonly keyPrefix?: string
-  /** Called when the counters fail (Redis down): the request is then not rate-limited. */
+  /** Called on every failed call to the shared counters (a request's or a background probe's). */
   readonly onLimiterError?: (error: unknown) => void
+  /** Called when counting turns local (with the failure) and when it is shared again: once each, not per request. */
+  readonly onLimitsChange?: (mode: LimitsMode, cause?: unknown) => void
+  /** Runs the probes of Redis while it is unreachable (default: timers); tests drive it by hand. */
+  readonly scheduler?: Scheduler
   /** Most token rows kept in memory (default 200k); the cache is emptied when full. */
   readonly cacheSize?: number
+}
+
+/**
+ * The client opened from REDIS_URL. A command that gets no answer in 100 ms fails (an Envoy
+ * ext_authz check gives up at 200 ms), and one in flight when the connection drops fails then
+ * (no retry), so the first failure is short; after it, or once the connection closes, no
+ * decision sends a command at all (limiter-mode.ts). The offline queue stays on: it then only
+ * ever holds the commands of start-up, sent once the first connection is made instead of failing
+ * while it is being made, and the background probe; both are bounded by the command timeout.
+ * Reconnection is tried at least once a second, so a restarted Redis is found quickly.
+ */
+export const REDIS_OPTIONS = {
+  commandTimeout: 100,
+  connectTimeout: 1000,
+  maxRetriesPerRequest: 0,
+  retryStrategy: (times: number) => Math.min(times * 50, 1000),
+  enableAutoPipelining: true,
 }
 
 interface TokenRow {
@@ -204,15 +213,34 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   const route = cachedRoute()
   const tokens = tokenCache(readDb, options.cacheSize ?? 200_000, deps.projector)
 
-  const ownedRedis = options.redis === undefined && config.redisUrl !== undefined
-    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 500, enableAutoPipelining: true })
-    : undefined
+  const ownedRedis = options.redis === undefined && config.redisUrl !== undefined ? new Redis(config.redisUrl, REDIS_OPTIONS) : undefined
+  // Its connection errors are the limiter's to report (a failure, a change of mode): without a
+  // listener, ioredis writes each reconnection attempt's error to stderr.
+  ownedRedis?.on('error', () => {})
   const redis = options.redis ?? ownedRedis
-  // Shared counters in Redis, or this process's own (synchronous: no promise per request).
-  const local = redis ? undefined : new LocalCounters()
-  const store = redis ? redisStore(redis, options.keyPrefix ?? 'mt-rl:') : (local as LocalCounters)
-  const onLimiterError = options.onLimiterError ?? (() => {})
-  const metrics = authorizerMetrics(deps.metrics ?? new Registry(), deps.projector, deps.store)
+  const store = redis ? redisStore(redis, options.keyPrefix ?? 'mt-rl:') : undefined
+  const registry = deps.metrics ?? new Registry()
+  const metrics = authorizerMetrics(registry, deps.projector, deps.store)
+  const limiterStats = limiterMetrics(registry)
+  // Shared counters in Redis while it answers, else this process's own (synchronous: no promise per request).
+  const counting = limiter(
+    store && redis
+      ? { check: (l) => checkLimits(store, l), countFailure: (a, n) => countFailure(store, a, n), probe: () => redis.ping() }
+      : undefined,
+    {
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+      onFailure: (e) => {
+        limiterStats.limiterFailure()
+        options.onLimiterError?.(e)
+      },
+      ...(options.onLimitsChange ? { onChange: options.onLimitsChange } : {}),
+    },
+  )
+  const unreport = limiterStats.limiterMode(counting.mode)
+  // A dropped connection opens the circuit at once: a decision arriving before a command has
+  // failed would otherwise wait in the client's queue for the next reconnection attempt.
+  const dropped = () => counting.down(new Error('the connection to Redis closed'))
+  redis?.on('close', dropped)
 
   const plan = { read: config.planReadLimit, write: config.planWriteLimit }
   const limitsOf = (r: TokenRow): TokenLimits =>
@@ -220,15 +248,9 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
 
   const authFailure = (input: AuthorizeInput, failure: AuthFailure): MaybePromise<Decision> => {
     if (!input.clientAddress) return failure
-    const counted = then(countFailure(store, input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }): Decision =>
+    return then(counting.countFailure(input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }): Decision =>
       throttled ? { allowed: false, outcome: 'auth_throttled', reason: 'auth-rate-limited', retryAfter } : failure,
     )
-    return counted instanceof Promise
-      ? counted.catch((e: unknown) => {
-          onLimiterError(e)
-          return failure
-        })
-      : counted
   }
 
   const decide = (input: AuthorizeInput, started: number): MaybePromise<Decision> => {
@@ -274,15 +296,9 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     const limits = row.limits[cls]
     const tokenUid = row.token_uid
     const url = routed.url
-    if (local) return limited(checkLocal(local, limits, Date.now()), tokenUid, apiKey, method, url, cls, limits)
-    return (checkLimits(store, limits) as Promise<LimitCheck>).then(
-      (c) => limited(c, tokenUid, apiKey, method, url, cls, limits),
-      (e: unknown): Decision => {
-        // Counters unreachable: scope, expiry and revocation still hold; limits are skipped.
-        onLimiterError(e)
-        return new Allowed(tokenUid, apiKey, method, url, limits, undefined)
-      },
-    )
+    const c = counting.check(limits)
+    if (!(c instanceof Promise)) return limited(c, tokenUid, apiKey, method, url, cls, limits)
+    return c.then((x) => limited(x, tokenUid, apiKey, method, url, cls, limits))
   }
 
   const record = (d: Decision, started: number): Decision => {
@@ -296,7 +312,11 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       const d = decide(input, started)
       return d instanceof Promise ? d.then((x) => record(x, started)) : record(d, started)
     },
+    limits: counting.mode,
     async close() {
+      counting.close()
+      unreport()
+      redis?.off('close', dropped)
       if (ownedRedis) await ownedRedis.quit().catch(() => ownedRedis.disconnect())
     },
   }

@@ -1,5 +1,6 @@
 import type { Module } from '../domain/scope.js'
 import type { Refusal } from './canonical.js'
+import type { LimitsMode } from './limiter-mode.js'
 import type { Outcome } from './metrics.js'
 import { type ClassLimits, flatLimitHeaders, flatPolicyHeaders, type LimitCheck, type MaybePromise, recordOf } from './rate-limits.js'
 import type { AccessClass } from './scope-check.js'
@@ -148,5 +149,7 @@ export interface AuthorizeInput {
 export interface Authorizer {
   /** Synchronous with in-memory counters; a promise with Redis. `await` works for both. */
   authorize(input: AuthorizeInput): MaybePromise<Decision>
+  /** Where rate limits are counted now: `shared` through Redis, or `local` (no REDIS_URL, or Redis unreachable). */
+  limits(): LimitsMode
   close(): Promise<void>
 }

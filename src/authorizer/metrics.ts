@@ -92,6 +92,39 @@ class DecisionStats {
   }
 }
 
+/** The modes of every authorizer on a registry: the gauge says shared only when all of them are. */
+const modes = new WeakMap<Registry, Array<() => 'shared' | 'local'>>()
+
+/**
+ * `authorizer_limiter_shared` (1 shared, 0 local) and `authorizer_limiter_failures_total`.
+ * `limiterMode` registers where one authorizer counts, read when scraped, until the function it
+ * returns is called (the authorizer closed).
+ */
+export const limiterMetrics = (registry: Registry) => {
+  const failures = once(registry, 'authorizer_limiter_failures_total', () =>
+    new Counter({ name: 'authorizer_limiter_failures_total', help: 'Failed calls to the shared rate-limit counters (Redis), probes included', registers: [registry] }),
+  )
+  const readers = modes.get(registry) ?? []
+  modes.set(registry, readers)
+  once(registry, 'authorizer_limiter_shared', () =>
+    new Gauge({
+      name: 'authorizer_limiter_shared',
+      help: 'Rate limits counted in Redis, shared by every instance (1), or in this instance\'s memory (0: no REDIS_URL, or Redis unreachable)',
+      registers: [registry],
+      collect() {
+        this.set(readers.length > 0 && readers.every((m) => m() === 'shared') ? 1 : 0)
+      },
+    }),
+  )
+  return {
+    limiterFailure: () => failures.inc(),
+    limiterMode: (m: () => 'shared' | 'local') => {
+      readers.push(m)
+      return () => void readers.splice(readers.indexOf(m), 1)
+    },
+  }
+}
+
 export const authorizerMetrics = (registry: Registry, projector?: Pick<Projector, 'position'>, store?: Pick<EventStore, 'readAll'>): AuthorizerMetrics => {
   const stats = once(registry, LATENCY, () => {
     const created = new DecisionStats()

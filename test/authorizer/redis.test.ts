@@ -75,23 +75,29 @@ t.test('two app instances with REDIS_URL share the stack budget through forward-
   t.equal(codes[3]?.headers.ratelimit, '"token";r=1;t=1, "stack";r=0;t=1')
 })
 
-t.test('when Redis is unreachable, decisions still hold and limits are skipped', async (t) => {
-  const f = await authorizerFixture(t)
+t.test('when Redis is unreachable, decisions still hold and limits are counted in memory', async (t) => {
+  const f = await authorizerFixture(t, { planReadLimit: 2, authFailureLimit: 1 })
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey)
   const down = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
   t.teardown(() => down.disconnect())
   const errors: unknown[] = []
-  const a = createAuthorizer(f.deps, { redis: down, onLimiterError: (e) => errors.push(e) })
+  const changes: string[] = []
+  const a = createAuthorizer(f.deps, { redis: down, onLimiterError: (e) => errors.push(e), onLimitsChange: (m) => changes.push(m) })
+  t.teardown(() => a.close())
+  t.equal(a.limits(), 'shared', 'shared until Redis fails')
   const ok = await a.authorize(input({ apiKey, authorization: tok.secret }))
   t.equal(ok.allowed, true)
-  t.same(ok.allowed && ok.headers, { 'x-ratelimit-limit': '10', 'ratelimit-policy': '"token";q=10;w=1, "stack";q=10;w=1' })
-  const bad = await a.authorize(input({ apiKey, authorization: newSecret(), clientAddress: '203.0.113.1' }))
-  t.equal(bad.outcome, 'unauthorized', 'the failure counter is skipped, the 401 stands')
+  t.equal(ok.allowed && ok.headers['x-ratelimit-remaining'], '1', 'the request that met the failure is counted in memory')
+  t.equal(a.limits(), 'local')
+  const second = a.authorize(input({ apiKey, authorization: tok.secret }))
+  t.notOk(second instanceof Promise, 'later decisions are answered at once')
+  t.equal((await a.authorize(input({ apiKey, authorization: tok.secret }))).outcome, 'rate_limited', 'never unlimited: the third read in the window is refused')
+  const guess = () => a.authorize(input({ apiKey, authorization: newSecret(), clientAddress: '203.0.113.1' }))
+  t.same([(await guess()).outcome, (await guess()).outcome], ['unauthorized', 'auth_throttled'], 'failed authentications are throttled in memory')
   t.equal((await a.authorize(input({ apiKey, authorization: tok.secret, path: '/v3/stacks' }))).outcome, 'forbidden')
-  t.equal(errors.length, 2, 'each counter failure is reported')
-  const silent = createAuthorizer(f.deps, { redis: down })
-  t.equal((await silent.authorize(input({ apiKey, authorization: tok.secret }))).allowed, true, 'default: no reporter')
+  t.equal(errors.length, 1, 'one failure: nothing after it asked Redis')
+  t.same(changes, ['local'], 'one change reported')
 })
 
 t.test('an authorizer that opened its own Redis client closes it', async (t) => {

@@ -23,7 +23,7 @@ t.test('GET /readyz: 200 once the read models have caught up, with their positio
   await a.createStack()
   const res = await a.call({ method: 'GET', url: '/readyz' })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { ready: true, position: 1 })
+  t.same(res.json(), { ready: true, position: 1, limits: 'local' }, 'counted in memory: no REDIS_URL')
 })
 
 t.test('GET /readyz: 503 until the read models have caught up', async (t) => {
@@ -38,7 +38,7 @@ t.test('GET /readyz: 503 until the read models have caught up', async (t) => {
   t.equal((await a.call({ method: 'GET', url: '/healthz' })).statusCode, 200)
   const res = await a.call({ method: 'GET', url: '/readyz' })
   t.equal(res.statusCode, 503)
-  t.same(res.json(), { ready: false, position: 0 })
+  t.same(res.json(), { ready: false, position: 0, limits: 'local' })
 })
 
 t.test('GET /docs lists every registered route', async (t) => {

@@ -14,7 +14,7 @@ export const standInFastPath = (authorize: Authorizer['authorize']): { readonly 
   const lines: string[] = []
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
   const fast = forwardAuthFastPath({
-    authorizer: { authorize, close: async () => {} },
+    authorizer: { authorize, limits: () => 'local', close: async () => {} },
     rateLimitAs403: false,
     proxy: 'any',
     trust: trustFunction(false),
