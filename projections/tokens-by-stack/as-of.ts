@@ -49,8 +49,10 @@ export class TokensAsOf {
       case 'MemberUnshared':
       case 'MemberRoleChanged':
       case 'OwnershipTransferred':
-      // A notice changes nothing about the token itself.
+      // A notice changes nothing about the token itself, nor does the end of a grace (the view
+      // shows no secrets).
       case 'TokenExpiryNotified':
+      case 'RotationGraceEnded':
         return
       case 'TokenRenamed':
       case 'TokenScopeChanged':

@@ -61,6 +61,8 @@ export type RotateToken = C<
   'RotateToken',
   { token_uid: string; secret_hash: string; previous_expires_in_seconds: number }
 >
+/** DELETE .../previous_secret: the running rotation grace ends now, and the previous secrets with it. */
+export type EndRotationGrace = C<'EndRotationGrace', { token_uid: string }>
 export type RevokeToken = C<'RevokeToken', { token_uid: string }>
 /** From the expiry reactor (actor `system`): record that the token's expiry is being notified. */
 export type RecordExpiryNotice = C<
@@ -82,6 +84,7 @@ export type Command =
   | ChangeNotification
   | UpdateToken
   | RotateToken
+  | EndRotationGrace
   | RevokeToken
   | RecordExpiryNotice
 

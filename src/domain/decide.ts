@@ -4,7 +4,9 @@ import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
 import { decideExpiryNotice } from './expiry-notice.js'
 import { alreadyOnStack, decideRoleChange } from './member-roles.js'
-import { isRole, managesStack, notManager, rolesOn } from './roles.js'
+import { activeStack, asManager, liveToken, type Active } from './guards.js'
+import { isRole } from './roles.js'
+import { decideEndGrace, decideRotation } from './rotation.js'
 import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
 import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
 import {
@@ -14,38 +16,18 @@ import {
   normaliseExpiry,
   requireFuture,
   validateEmail,
-  validateGrace,
   validateRateLimit,
   validateScope,
   validateText,
 } from './rules.js'
 
 type Decision = E.Either<DomainError, DomainEvent[]>
-type Active = Extract<StackState, { status: 'active' }>
-
-const activeStack = (state: StackState): E.Either<DomainError, Active> =>
-  state.status === 'active' ? E.right(state) : E.left(domainError('stack-not-found', 'Stack not found.'))
 
 const isOwner = (s: Active, actor: Actor) => s.owner_email === actor.email
-
-/** Only the owner or an admin may manage, checked against the same stream revision that is appended to. */
-const asManager = (state: StackState, actor: Actor, what: string) =>
-  pipe(
-    activeStack(state),
-    E.filterOrElse((s) => managesStack(rolesOn(s, actor.email)), () => notManager(what)),
-  )
 
 /** A person the stack has (its owner among them), or member-not-found. */
 const member = (s: Active, email: string): E.Either<DomainError, string> =>
   s.members.has(email) ? E.right(email) : E.left(domainError('member-not-found', `${email} is not a member of this stack.`))
-
-const liveToken = (s: Active, uid: string): E.Either<DomainError, TokenState> => {
-  const t = s.tokens.get(uid)
-  // A revoked token is gone for its callers: answered like an unknown one, on every route alike.
-  if (!t) return E.left(domainError('token-not-found', 'Management token not found.', { uid: ['not found'] }))
-  if (t.revoked) return E.left(domainError('token-revoked', 'Management token not found.', { uid: ['not found'] }))
-  return E.right(t)
-}
 
 const nameFree = (s: Active, name: string, except?: string): E.Either<DomainError, string> =>
   liveTokens(s).some((t) => t.name === name && t.uid !== except)
@@ -323,31 +305,9 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         ctx,
       )
     case 'RotateToken':
-      return pipe(
-        asManager(state, cmd.actor, 'rotate management tokens'),
-        E.chain((s) =>
-          pipe(
-            liveToken(s, cmd.token_uid),
-            E.chain((t) =>
-              pipe(
-                validateGrace(cmd.previous_expires_in_seconds),
-                E.map((grace): DomainEvent[] => [
-                  {
-                    type: 'TokenRotated',
-                    data: {
-                      api_key: s.api_key,
-                      token_uid: t.uid,
-                      secret_hash: cmd.secret_hash,
-                      previous_secret_hash: t.secret_hash,
-                      previous_expires_at: new Date(ctx.now.getTime() + grace * 1000).toISOString(),
-                    },
-                  },
-                ]),
-              ),
-            ),
-          ),
-        ),
-      )
+      return decideRotation(cmd, state, ctx)
+    case 'EndRotationGrace':
+      return decideEndGrace(cmd, state, ctx)
     case 'RevokeToken':
       return pipe(
         asManager(state, cmd.actor, 'revoke management tokens'),

@@ -78,6 +78,11 @@ export const TokenRotated = ev('TokenRotated', {
   /** Until when the previous secret keeps working (ISO instant); equal to occurred_at for no grace. */
   previous_expires_at: t.string,
 })
+/**
+ * A rotation's grace ended early (DELETE .../previous_secret): every earlier secret of the token
+ * stops working now. `previous_expires_at` is when the grace would have ended.
+ */
+export const RotationGraceEnded = ev('RotationGraceEnded', { token_uid: t.string, previous_expires_at: t.string })
 export const TokenRevoked = ev('TokenRevoked', { token_uid: t.string })
 /** The expiry reactor emailed the stack's owner and admins about `expires_on` (once per expiry value). */
 export const TokenExpiryNotified = ev('TokenExpiryNotified', {
@@ -100,6 +105,7 @@ export const DomainEvent = t.union([
   TokenLimitsChanged,
   TokenNotificationChanged,
   TokenRotated,
+  RotationGraceEnded,
   TokenRevoked,
   TokenExpiryNotified,
 ])
