@@ -7,7 +7,7 @@ import { useLoad } from './use-load'
 
 const PAGE = 25
 /** The service's audit event types (src/domain/audit.ts); test/console/audit.test.ts holds this copy to that list. */
-const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role']
+const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role', 'end_rotation_grace']
 
 interface Filters {
   readonly module: string
@@ -68,7 +68,7 @@ export const AuditPage = ({ stack }: { stack: Stack }) => {
             <option value="">Any</option>
             {EVENTS.map((ev) => (
               <option key={ev} value={ev}>
-                {ev.replace('_', ' ')}
+                {ev.replaceAll('_', ' ')}
               </option>
             ))}
           </select>

@@ -40,6 +40,8 @@ export interface Token {
   readonly created_at: string
   readonly updated_at: string
   readonly last_rotated_at?: string | null
+  /** While a rotation grace runs: until when the previous secret works. */
+  readonly previous_secret_expires_at?: string | null
 }
 
 /** Only in create and rotate answers: the secret, shown once. */
