@@ -98,7 +98,7 @@ const changeEvents = (
         E.map(({ name, description }): DomainEvent[] =>
           name === t.name && description === t.description
             ? []
-            : [{ type: 'TokenRenamed', data: { api_key, token_uid, name, description } }],
+            : [{ type: 'TokenRenamed', data: { api_key, token_uid, name, description, before: { name: t.name, description: t.description } } }],
         ),
       )
     },
@@ -108,7 +108,7 @@ const changeEvents = (
         : pipe(
             validateScope(changes.scope),
             E.map((scope): DomainEvent[] =>
-              canonical(scope) === canonical(t.scope) ? [] : [{ type: 'TokenScopeChanged', data: { api_key, token_uid, scope } }],
+              canonical(scope) === canonical(t.scope) ? [] : [{ type: 'TokenScopeChanged', data: { api_key, token_uid, scope, before: { scope: t.scope } } }],
             ),
           ),
     () =>
@@ -121,7 +121,7 @@ const changeEvents = (
                 ? E.right([])
                 : pipe(
                     requireFuture(expires_on, ctx.now),
-                    E.map((): DomainEvent[] => [{ type: 'TokenExpiryChanged', data: { api_key, token_uid, expires_on } }]),
+                    E.map((): DomainEvent[] => [{ type: 'TokenExpiryChanged', data: { api_key, token_uid, expires_on, before: { expires_on: t.expires_on } } }]),
                   ),
             ),
           ),
@@ -133,7 +133,7 @@ const changeEvents = (
             E.map((rate_limit): DomainEvent[] =>
               canonical(rate_limit) === canonical(t.rate_limit)
                 ? []
-                : [{ type: 'TokenLimitsChanged', data: { api_key, token_uid, rate_limit } }],
+                : [{ type: 'TokenLimitsChanged', data: { api_key, token_uid, rate_limit, before: { rate_limit: t.rate_limit } } }],
             ),
           ),
     () =>
@@ -143,7 +143,12 @@ const changeEvents = (
         : E.right([
             {
               type: 'TokenNotificationChanged',
-              data: { api_key, token_uid, is_email_notification_enabled: changes.is_email_notification_enabled },
+              data: {
+                api_key,
+                token_uid,
+                is_email_notification_enabled: changes.is_email_notification_enabled,
+                before: { is_email_notification_enabled: t.is_email_notification_enabled },
+              },
             },
           ]),
   ]
@@ -312,7 +317,7 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
       return pipe(
         asManager(state, cmd.actor, 'revoke management tokens'),
         E.chain((s) => liveToken(s, cmd.token_uid)),
-        E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid } }]),
+        E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid, reason: cmd.reason ?? 'user' } }]),
       )
     case 'RecordExpiryNotice':
       return decideExpiryNotice(cmd, state, ctx)

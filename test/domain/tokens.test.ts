@@ -15,7 +15,7 @@ import {
   tokenGenerated,
 } from '../support/decider-spec.js'
 
-const revoked = (uid: string): DomainEvent => ({ type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: uid } })
+const revoked = (uid: string): DomainEvent => ({ type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: uid, reason: 'user' } })
 const withToken = [...stackWithTeam, tokenGenerated('blt1', 'ci')]
 
 t.test('GenerateToken', async (t) => {
@@ -145,7 +145,7 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
       .when({ ...base, changes: { name: 'ci', description: '', scope: READ_ENTRY, expires_on: null, rate_limit: null, is_email_notification_enabled: false } })
       .then([])
   })
-  t.test('every field changed > five events in a fixed order', async (t) => {
+  t.test('every field changed > five events in a fixed order, each with the values it replaced', async (t) => {
     const scope = [{ module: 'asset', acl: { read: true, write: true } }]
     given(t, withToken)
       .when({
@@ -153,11 +153,14 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
         changes: { name: 'deploy', description: 'd', scope, expires_on: '2027-01-01', rate_limit: { read: 3, write: 1 }, is_email_notification_enabled: true },
       })
       .then([
-        { type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'deploy', description: 'd' } },
-        { type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'blt1', scope } },
-        { type: 'TokenExpiryChanged', data: { api_key: API_KEY, token_uid: 'blt1', expires_on: '2027-01-01T00:00:00.000Z' } },
-        { type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 3, write: 1 } } },
-        { type: 'TokenNotificationChanged', data: { api_key: API_KEY, token_uid: 'blt1', is_email_notification_enabled: true } },
+        { type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'deploy', description: 'd', before: { name: 'ci', description: '' } } },
+        { type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'blt1', scope, before: { scope: READ_ENTRY } } },
+        { type: 'TokenExpiryChanged', data: { api_key: API_KEY, token_uid: 'blt1', expires_on: '2027-01-01T00:00:00.000Z', before: { expires_on: null } } },
+        { type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 3, write: 1 }, before: { rate_limit: null } } },
+        {
+          type: 'TokenNotificationChanged',
+          data: { api_key: API_KEY, token_uid: 'blt1', is_email_notification_enabled: true, before: { is_email_notification_enabled: false } },
+        },
       ])
   })
   t.test('an unchanged past expiry echoed back > no event and no error', async (t) => {
@@ -193,16 +196,21 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
   t.test('single-field commands decide like a PUT of that field', async (t) => {
     given(t, withToken)
       .when({ type: 'RenameToken', actor: owner, token_uid: 'blt1', description: 'why' })
-      .then([{ type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'ci', description: 'why' } }])
+      .then([{ type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'ci', description: 'why', before: { name: 'ci', description: '' } } }])
     given(t, withToken)
       .when({ type: 'ChangeLimits', actor: admin, token_uid: 'blt1', rate_limit: { read: 2, write: 2 } })
-      .then([{ type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 2, write: 2 } } }])
+      .then([{ type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 2, write: 2 }, before: { rate_limit: null } } }])
     given(t, withToken).when({ type: 'ChangeExpiry', actor: owner, token_uid: 'blt1', expires_on: null }).then([])
     given(t, withToken).when({ type: 'ChangeNotification', actor: owner, token_uid: 'blt1', enabled: false }).then([])
   })
 })
 
 t.test('RevokeToken', async (t) => {
+  t.test('with a reason > TokenRevoked says it (a DELETE says user)', async (t) => {
+    given(t, withToken)
+      .when({ type: 'RevokeToken', actor: admin, token_uid: 'blt1', reason: 'leaked' })
+      .then([{ type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: 'blt1', reason: 'leaked' } }])
+  })
   t.test('by an admin > TokenRevoked', async (t) => {
     given(t, withToken).when({ type: 'RevokeToken', actor: admin, token_uid: 'blt1' }).then([revoked('blt1')])
   })

@@ -139,6 +139,12 @@ t.test('events -> read models', async (t) => {
     t.equal(q.audit(API_KEY, { limit: 100, skip: 0, actor: admin.uid }).count, 1)
     t.equal(q.audit(API_KEY, { limit: 100, skip: 0, from: '2026-03-02T00:00:00.000Z', to: '2026-03-02T23:59:59.999Z' }).count, 2)
     t.same(q.auditEntry(API_KEY, logs[0]?.uid as string), logs[0])
+    // history() was recorded before events carried what they replaced: a rename still says it
+    // (from the naming event before it), other updates say what changed and to what.
+    const metadata = (type: string) => logs.filter((l) => l.event_type === type).map((l) => l.metadata)
+    t.same(metadata('update').at(-1), { uid: 'blt1', title: 'ci-2', changed: ['name', 'description'], before: { name: 'ci', description: '' }, after: { name: 'ci-2', description: 'renamed' } })
+    t.same(metadata('update')[2], { uid: 'blt1', title: 'ci-2', changed: ['rate_limit'], after: { rate_limit: null } })
+    t.same(metadata('delete'), [{ uid: 'blt2', title: 'deploy', reason: 'user' }], 'a revocation recorded without a reason was a DELETE')
     t.equal(q.auditEntry(API_KEY, 'nope'), undefined)
   })
 })
