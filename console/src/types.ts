@@ -61,7 +61,16 @@ export interface AuditEntry {
   readonly module: string
   readonly event_type: string
   readonly request_id: string
-  readonly metadata: { readonly uid: string; readonly title: string }
+  readonly metadata: {
+    readonly uid: string
+    readonly title: string
+    /** An update: the fields it changed, and their values before and after. */
+    readonly changed?: string[]
+    readonly before?: Readonly<Record<string, unknown>>
+    readonly after?: Readonly<Record<string, unknown>>
+    /** A revocation: why (`user`, ...). */
+    readonly reason?: string
+  }
 }
 
 export interface AsOfToken {
