@@ -4,13 +4,10 @@ import type { DecideContext, EndRotationGrace, RotateToken } from './commands.js
 import { domainError, type DomainError } from './errors.js'
 import type { DomainEvent } from './events.js'
 import { asManager, knownToken, liveToken } from './guards.js'
-import { validateGrace } from './rules.js'
+import { hasExpired, validateGrace } from './rules.js'
 import type { StackState, TokenState } from './state.js'
 
 type Decision = E.Either<DomainError, DomainEvent[]>
-
-/** Whether a token has expired at `now`: it stops working at its expiry instant, to the millisecond. */
-export const hasExpired = (expiresOn: string | null, now: Date): boolean => expiresOn !== null && Date.parse(expiresOn) <= now.getTime()
 
 /** Whether a rotation grace runs at `now`: the rotated-out secrets work until `graceUntil`, excluded. */
 export const graceRunning = (graceUntil: string | null, now: Date): boolean => graceUntil !== null && Date.parse(graceUntil) > now.getTime()
