@@ -10,14 +10,15 @@ export type { TokenView } from './tokens-by-stack/queries.js'
 
 /**
  * Read-side queries for the management API, prepared once per read-model database; the audit
- * log from `audit` (by default audit.db's table, which is then prepared on first use).
+ * log from `audit` (by default audit.db's table, which is then prepared on first use); `now` is
+ * the service's clock.
  */
-export const createQueries = (db: Database.Database, audit?: AuditSource) => {
+export const createQueries = (db: Database.Database, audit?: AuditSource, now: () => Date = () => new Date()) => {
   let table: AuditSource | undefined
   const auditLog = (): AuditSource => audit ?? (table ??= tableAudit(db))
   return {
     ...stackQueries(db),
-    ...tokenQueries(db),
+    ...tokenQueries(db, now),
     audit: (apiKey: string, f: AuditFilter): { logs: AuditEntry[]; count: number } => auditLog().audit(apiKey, f),
     auditEntry: (apiKey: string, uid: string): AuditEntry | undefined => auditLog().auditEntry(apiKey, uid),
   }

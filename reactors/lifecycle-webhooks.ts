@@ -16,6 +16,7 @@ export const WEBHOOK_TYPES: Record<EventType, string> = {
   TokenLimitsChanged: 'token.changed',
   TokenNotificationChanged: 'token.changed',
   TokenRotated: 'token.rotated',
+  RotationGraceEnded: 'token.rotation_grace_ended',
   TokenRevoked: 'token.revoked',
   TokenExpiryNotified: 'token.expiry_notice',
 }

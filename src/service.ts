@@ -60,7 +60,7 @@ export const openReadModels = (dataDir: string, projections: readonly Projection
  */
 export const buildShared = (deps: ServiceDeps, logger: Logger, scheduler?: Scheduler): Shared => {
   const { config, store, readDb, projector, clock, metrics } = deps
-  const queries = createQueries(readDb, deps.audit)
+  const queries = createQueries(readDb, deps.audit, clock)
   const handle = createCommandHandler({
     store,
     clock,

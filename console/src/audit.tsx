@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { changeLines } from './audit-change'
 import { utc } from './format'
 import { useApp } from './session'
 import type { AuditEntry, Stack } from './types'
@@ -7,7 +8,7 @@ import { useLoad } from './use-load'
 
 const PAGE = 25
 /** The service's audit event types (src/domain/audit.ts); test/console/audit.test.ts holds this copy to that list. */
-const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role']
+const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role', 'end_rotation_grace']
 
 interface Filters {
   readonly module: string
@@ -68,7 +69,7 @@ export const AuditPage = ({ stack }: { stack: Stack }) => {
             <option value="">Any</option>
             {EVENTS.map((ev) => (
               <option key={ev} value={ev}>
-                {ev.replace('_', ' ')}
+                {ev.replaceAll('_', ' ')}
               </option>
             ))}
           </select>
@@ -106,31 +107,41 @@ export const AuditPage = ({ stack }: { stack: Stack }) => {
           <p class="muted" role="status">
             {logs.data.count} {logs.data.count === 1 ? 'entry' : 'entries'}, newest first · page {page + 1} of {pages}
           </p>
-          <table class="stacked">
-            <caption class="sr-only">Audit log entries, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">When (UTC)</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Module</th>
-                <th scope="col">Event</th>
-                <th scope="col">Subject</th>
-              </tr>
-            </thead>
-            <tbody>
-              {logs.data.logs.map((l) => (
-                <tr key={l.uid}>
-                  <td data-label="When">{utc(l.created_at)}</td>
-                  <td data-label="Actor">{l.created_by}</td>
-                  <td data-label="Module">{l.module}</td>
-                  <td data-label="Event">{l.event_type}</td>
-                  <td data-label="Subject">
-                    {l.metadata.title} <span class="muted">{l.metadata.uid}</span>
-                  </td>
+          {logs.data.logs.length === 0 ? (
+            <p class="empty">No audit entries match these filters.</p>
+          ) : (
+            <table class="stacked">
+              <caption class="sr-only">Audit log entries, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">When (UTC)</th>
+                  <th scope="col">Actor</th>
+                  <th scope="col">Module</th>
+                  <th scope="col">Event</th>
+                  <th scope="col">Subject</th>
+                  <th scope="col">Change</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {logs.data.logs.map((l) => (
+                  <tr key={l.uid}>
+                    <td data-label="When">{utc(l.created_at)}</td>
+                    <td data-label="Actor">{l.created_by}</td>
+                    <td data-label="Module">{l.module}</td>
+                    <td data-label="Event">{l.event_type}</td>
+                    <td data-label="Subject">
+                      {l.metadata.title} <span class="muted">{l.metadata.uid}</span>
+                    </td>
+                    <td data-label="Change">
+                      {changeLines(l).map((line) => (
+                        <div key={line}>{line}</div>
+                      ))}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
           <nav class="pager" aria-label="Audit log pages">
             <button type="button" class="secondary" disabled={page === 0} onClick={() => setPage((p) => p - 1)}>
               Previous page

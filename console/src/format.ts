@@ -8,6 +8,9 @@ export const utc = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11,
 
 const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`
 
+/** Whether a token has expired at `now` (ms): it stops at its expiry instant, as the service says. */
+export const hasExpired = (expiresOn: string | null, now: number): boolean => expiresOn !== null && Date.parse(expiresOn) <= now
+
 /** "Never expires", "Expired", "Expires in 12 days", "Expires in 3 hours". */
 export const expiry = (expiresOn: string | null, now: number): string => {
   if (expiresOn === null) return 'Never expires'

@@ -3,25 +3,28 @@ import { useApp } from './session'
 import type { IssuedToken, Token } from './types'
 import { Dialog, ErrorBanner, FieldError } from './ui'
 
-const DAY_SECONDS = 86_400
+const HOUR_SECONDS = 3600
+/** The service's longest grace, 7 days, in hours. */
+const MAX_HOURS = 168
+const GRACE_RULE = `Choose a whole number of hours from 0 to ${MAX_HOURS} (7 days).`
 
-/** Rotate with a grace period of 0 to 7 days; the new secret goes to `onRotated` (shown once). */
+/** Rotate with a grace period in hours, 24 proposed; the new secret goes to `onRotated` (shown once). */
 export const RotateDialog = (props: { apiKey: string; token: Token; onClose: () => void; onRotated: (t: IssuedToken) => void }) => {
   const { request } = useApp()
-  const [days, setDays] = useState('0')
+  const [hours, setHours] = useState('24')
   const [error, setError] = useState<unknown>()
   const [fieldError, setFieldError] = useState<string[]>()
-  const n = Number(days)
-  const valid = /^\d$/.test(days) && n >= 0 && n <= 7
+  const n = Number(hours)
+  const valid = /^\d{1,3}$/.test(hours) && n <= MAX_HOURS
   const rotate = async (e: Event) => {
     e.preventDefault()
-    if (!valid) return setFieldError(['Choose a whole number of days from 0 to 7.'])
+    if (!valid) return setFieldError([GRACE_RULE])
     setError(undefined)
     setFieldError(undefined)
     try {
       const res = await request<{ token: IssuedToken }>('POST', `/v3/stacks/management_tokens/${props.token.uid}/rotate`, {
         apiKey: props.apiKey,
-        body: { previous_expires_in_seconds: n * DAY_SECONDS },
+        body: { previous_expires_in_seconds: n * HOUR_SECONDS },
       })
       props.onRotated(res.token)
     } catch (err) {
@@ -34,23 +37,23 @@ export const RotateDialog = (props: { apiKey: string; token: Token; onClose: () 
     <Dialog id="rotate-dialog" title={`Rotate ${props.token.name}`} onClose={props.onClose}>
       <form onSubmit={rotate} noValidate>
         <p>A new secret replaces the current one. Same token, scope, limits and expiry.</p>
-        <label for="rotate-grace">Old secret keeps working for (days, 0 to 7)</label>
+        <label for="rotate-grace">Old secret keeps working for (hours, 0 to {MAX_HOURS})</label>
         <input
           id="rotate-grace"
           type="number"
           min={0}
-          max={7}
+          max={MAX_HOURS}
           step={1}
           inputMode="numeric"
-          value={days}
+          value={hours}
           aria-invalid={fieldError || !valid ? 'true' : undefined}
           aria-describedby="rotate-grace-hint rotate-grace-error"
-          onInput={(e) => setDays(e.currentTarget.value)}
+          onInput={(e) => setHours(e.currentTarget.value)}
         />
         <p class="muted" id="rotate-grace-hint">
-          0 stops the old secret at once.
+          24 hours gives scripts a day to switch; 0 stops the old secret at once. The grace can be ended early from the token.
         </p>
-        <FieldError id="rotate-grace-error" messages={fieldError ?? (valid ? undefined : ['Choose a whole number of days from 0 to 7.'])} />
+        <FieldError id="rotate-grace-error" messages={fieldError ?? (valid ? undefined : [GRACE_RULE])} />
         <ErrorBanner error={error} />
         <div class="actions">
           <button type="submit" disabled={!valid}>

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { ApiError } from './api'
 import { tomorrowUtc } from './format'
 import { useApp } from './session'
@@ -11,6 +11,8 @@ interface Props {
   readonly plan: RateLimit
   /** Absent: generate a new token. */
   readonly token?: Token
+  /** Opened by "Extend expiry": the expiry date takes the focus. */
+  readonly focusExpiry?: boolean
   readonly onGenerated: (t: IssuedToken) => void
   readonly onSaved: (notice: string) => void
   readonly onCancel: () => void
@@ -24,7 +26,7 @@ const PERMS: ReadonlyArray<[Perm, string]> = [
 const idOf = (module: string) => module.replace(/\$/g, '')
 
 /** Generate and edit: the same form, mirroring the platform's "+ Management Token" page. */
-export const TokenForm = ({ apiKey, plan, token, onGenerated, onSaved, onCancel }: Props) => {
+export const TokenForm = ({ apiKey, plan, token, focusExpiry, onGenerated, onSaved, onCancel }: Props) => {
   const { request, now } = useApp()
   const [f, setF] = useState<FormState>(() => (token ? formOf(token) : emptyForm()))
   const [errors, setErrors] = useState<Errors>({})
@@ -33,6 +35,12 @@ export const TokenForm = ({ apiKey, plan, token, onGenerated, onSaved, onCancel 
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((prev) => ({ ...prev, [k]: v }))
   const setPerm = (module: string, p: Perm) => setF((prev) => ({ ...prev, perms: { ...prev.perms, [module]: p } }))
   const editing = token !== undefined
+  useEffect(() => {
+    if (!focusExpiry) return
+    const date = document.getElementById('tf-date')
+    date?.scrollIntoView({ block: 'center' })
+    date?.focus()
+  }, [])
 
   const described = (key: string, hint?: string) => {
     const ids = [hint, errors[key] ? `tf-${key}-error` : undefined].filter(Boolean).join(' ')

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks'
-import { branchSummary, expiry, limits, scopeSummary, utc } from './format'
-import { go, href } from './router'
+import { go } from './router'
 import { SecretPanel } from './secret-panel'
 import { useApp } from './session'
 import { RevokeDialog, RotateDialog } from './token-actions'
+import { TokenCard } from './token-card'
 import { TokenForm } from './token-form'
 import type { IssuedToken, Stack, Token } from './types'
 import { ErrorBanner, Notice } from './ui'
@@ -17,7 +17,7 @@ interface Shown {
 
 /** Live tokens, "N of 30", generate / edit / rotate / revoke (owner and admins only). */
 export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) => {
-  const { request, session, now } = useApp()
+  const { request, session } = useApp()
   const apiKey = stack.api_key
   const tokens = useLoad(() => request<{ tokens: Token[] }>('GET', '/v3/stacks/management_tokens', { apiKey }).then((r) => r.tokens), [apiKey])
   const [shown, setShown] = useState<Shown>()
@@ -46,6 +46,7 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
         apiKey={apiKey}
         plan={plan.rate_limit}
         token={editing}
+        focusExpiry={route[2] === 'expiry'}
         onGenerated={(t) => {
           go('stacks', apiKey, 'tokens')
           issued(t, false)
@@ -87,42 +88,19 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
       ) : null}
       <ul class="cards" aria-label="Live management tokens">
         {list.map((t) => (
-          <li class="card token" key={t.uid}>
-            <h3>{t.name}</h3>
-            {t.description ? <p>{t.description}</p> : null}
-            <dl class="facts">
-              <dt>Scope</dt>
-              <dd>{scopeSummary(t.scope)}</dd>
-              <dt>Branches</dt>
-              <dd>{branchSummary(t.scope)}</dd>
-              <dt>Expiry</dt>
-              <dd>
-                {expiry(t.expires_on, now())}
-                {t.expires_on ? <span class="muted"> ({utc(t.expires_on)})</span> : null}
-              </dd>
-              <dt>Email notification</dt>
-              <dd>{t.is_email_notification_enabled ? 'On' : 'Off'}</dd>
-              <dt>Rate limits</dt>
-              <dd>{limits(t.rate_limit, plan.rate_limit)}</dd>
-              <dt>Created</dt>
-              <dd>
-                by {who(t.created_by)} on {utc(t.created_at)}
-              </dd>
-              <dt>Last rotation</dt>
-              <dd>{t.last_rotated_at ? utc(t.last_rotated_at) : 'Never rotated'}</dd>
-            </dl>
-            <div class="actions">
-              <a class="button secondary" href={href('stacks', apiKey, 'tokens', t.uid, 'edit')} aria-label={`Edit ${t.name}`}>
-                Edit
-              </a>
-              <button type="button" class="secondary" aria-label={`Rotate ${t.name}`} onClick={() => setRotating(t)}>
-                Rotate
-              </button>
-              <button type="button" class="danger" aria-label={`Revoke ${t.name}`} onClick={() => setRevoking(t)}>
-                Revoke
-              </button>
-            </div>
-          </li>
+          <TokenCard
+            key={t.uid}
+            apiKey={apiKey}
+            token={t}
+            plan={plan.rate_limit}
+            who={who}
+            onRotate={() => setRotating(t)}
+            onRevoke={() => setRevoking(t)}
+            onGraceEnded={(n) => {
+              setNotice(n)
+              void tokens.reload()
+            }}
+          />
         ))}
       </ul>
       {rotating ? (

@@ -40,6 +40,8 @@ export interface Token {
   readonly created_at: string
   readonly updated_at: string
   readonly last_rotated_at?: string | null
+  /** While a rotation grace runs: until when the previous secret works. */
+  readonly previous_secret_expires_at?: string | null
 }
 
 /** Only in create and rotate answers: the secret, shown once. */
@@ -59,7 +61,16 @@ export interface AuditEntry {
   readonly module: string
   readonly event_type: string
   readonly request_id: string
-  readonly metadata: { readonly uid: string; readonly title: string }
+  readonly metadata: {
+    readonly uid: string
+    readonly title: string
+    /** An update: the fields it changed, and their values before and after. */
+    readonly changed?: string[]
+    readonly before?: Readonly<Record<string, unknown>>
+    readonly after?: Readonly<Record<string, unknown>>
+    /** A revocation: why (`user`, ...). */
+    readonly reason?: string
+  }
 }
 
 export interface AsOfToken {

@@ -1,6 +1,6 @@
 import type { DomainEvent, EventType, Recorded } from '../../src/domain/events.js'
 import { one, put, type Change, type Current, type Projection, type Table } from '../../src/read/projection.js'
-import { UPDATED_FIELDS } from '../../src/domain/audit.js'
+import { changeOf, type ChangeColumns } from './changes.js'
 import { AUDIT_KIND } from './kinds.js'
 
 export { AUDIT_KIND }
@@ -9,7 +9,7 @@ export { AUDIT_KIND }
 export type Title = [title: string, detail: string]
 
 /** A row of `audit_log`: one entry, one event. */
-export type AuditLogRow = {
+export type AuditLogRow = ChangeColumns & {
   readonly position: number
   /** The event's id. */
   readonly uid: string
@@ -25,8 +25,6 @@ export type AuditLogRow = {
   readonly metadata_uid: string
   readonly metadata_title: string
   readonly created_by_email: string | null
-  /** What an update changed, as a JSON array of field names. */
-  readonly changed: string | null
 }
 
 type TitleRow = { readonly uid: string; readonly title: string; readonly detail: string }
@@ -52,6 +50,9 @@ export const auditLogTable: Table<AuditLogRow> = {
     metadata_title: 'TEXT NOT NULL',
     created_by_email: 'TEXT',
     changed: 'TEXT',
+    before: 'TEXT',
+    after: 'TEXT',
+    reason: 'TEXT',
   },
   withoutRowid: false,
   key: ['position'],
@@ -71,9 +72,6 @@ export const titles: Table<TitleRow> = {
   key: ['uid'],
 }
 
-/** The token field each single-field update event changes (a rename says itself), as stored. */
-const UPDATED_JSON = new Map<EventType, string>(Object.entries(UPDATED_FIELDS).map(([type, fields]) => [type as EventType, JSON.stringify(fields)]))
-
 /** The token whose title before the event an entry reads: every token event's but its creation's. */
 export const titleRead = (event: DomainEvent): string | undefined =>
   event.type !== 'TokenGenerated' && 'token_uid' in event.data ? event.data.token_uid : undefined
@@ -88,7 +86,6 @@ export const auditRow = ({ event, metadata: m, id, position }: Recorded, before:
   let subject: string
   let name: string
   let title: Title | undefined
-  let changed: string | null = null
   switch (event.type) {
     case 'StackCreated':
       subject = event.data.api_key
@@ -110,18 +107,14 @@ export const auditRow = ({ event, metadata: m, id, position }: Recorded, before:
       name = event.data.name
       title = [name, event.data.description]
       break
-    case 'TokenRenamed': {
+    case 'TokenRenamed':
       subject = event.data.token_uid
       name = event.data.name
-      const [was, description] = before ?? ['', '']
-      changed = JSON.stringify([...(was === event.data.name ? [] : ['name']), ...(description === event.data.description ? [] : ['description'])])
       title = [name, event.data.description]
       break
-    }
     default:
       subject = event.data.token_uid
       name = before?.[0] ?? ''
-      changed = UPDATED_JSON.get(event.type) ?? null
   }
   const kind = AUDIT_KIND[event.type]
   const row: AuditLogRow = {
@@ -138,7 +131,7 @@ export const auditRow = ({ event, metadata: m, id, position }: Recorded, before:
     metadata_uid: subject,
     metadata_title: name,
     created_by_email: m.actor_email ?? null,
-    changed,
+    ...changeOf(event, before),
   }
   return title ? { row, title } : { row }
 }
@@ -160,7 +153,8 @@ export const auditLog: Projection = {
   // 3: the actor's email (to filter by it) and, for an update, the fields it changed.
   // 4: in audit.db, its own file; by_stack indexes api_key alone.
   // 5: the actor filter's indexes (by_actor, by_actor_email): the stack's rows by uid or email.
-  version: 6,
+  // 7: what an update changed from and to (before, after) and why a token was revoked (reason).
+  version: 7,
   file: 'audit',
   tables: [auditLogTable as Table, titles as Table],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),

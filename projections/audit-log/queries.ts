@@ -20,8 +20,18 @@ export interface AuditEntry {
   readonly event_type: string
   readonly request_id: string
   readonly remote_addr: string
-  readonly metadata: { readonly uid: string; readonly title: string; readonly changed?: readonly string[] }
+  readonly metadata: {
+    readonly uid: string
+    readonly title: string
+    readonly changed?: readonly string[]
+    readonly before?: Readonly<Record<string, unknown>>
+    readonly after?: Readonly<Record<string, unknown>>
+    readonly reason?: string
+  }
 }
+
+/** The JSON of a change column as the entry shows it, or nothing. */
+const parsed = <K extends string>(key: K, json: string | null) => (json === null ? {} : ({ [key]: JSON.parse(json) } as Record<K, never>))
 
 /** An audit row as the API shows it. */
 export const entryOfRow = (r: AuditLogRow): AuditEntry => ({
@@ -33,7 +43,14 @@ export const entryOfRow = (r: AuditLogRow): AuditEntry => ({
   event_type: r.event_type,
   request_id: r.request_id,
   remote_addr: r.remote_addr,
-  metadata: { uid: r.metadata_uid, title: r.metadata_title, ...(r.changed === null ? {} : { changed: JSON.parse(r.changed) as string[] }) },
+  metadata: {
+    uid: r.metadata_uid,
+    title: r.metadata_title,
+    ...parsed('changed', r.changed),
+    ...parsed('before', r.before),
+    ...parsed('after', r.after),
+    ...(r.reason === null ? {} : { reason: r.reason }),
+  },
 })
 
 /** Where a source keeps a stack's rows, and the SQL of their actor's uid and email and instant. */

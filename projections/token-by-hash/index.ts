@@ -136,6 +136,12 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
     }
     case 'TokenRotated':
       return rotated(current, event.data, metadata.occurred_at)
+    case 'RotationGraceEnded': {
+      // The current secret is the one row without an end of grace; the rotated-out ones go.
+      const rows = current.rows(secrets, event.data.token_uid)
+      const kept = rows.filter((r) => r.valid_until === null)
+      return kept.length === rows.length ? NONE : [replace(secrets, event.data.token_uid, kept)]
+    }
     case 'TokenRevoked':
       return [replace(secrets, event.data.token_uid, [])]
     default:
@@ -146,7 +152,8 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
 /**
  * What the request authorizer reads: one row per secret that currently opens a token (the
  * current secret, plus a rotated-out one during its grace period), denormalised with everything
- * a decision needs. Revocation deletes the rows, so a revoked token is simply unknown. A rotation
+ * a decision needs. Revocation deletes the rows, so a revoked token is simply unknown, and so does
+ * ending a rotation's grace for the rotated-out secrets. A rotation
  * also deletes the token's rotated-out rows whose grace ended by then, so a token keeps few rows
  * and its updates touch few.
  */
@@ -154,9 +161,10 @@ export const tokenByHash: Projection = {
   name: 'token-by-hash',
   // 2: a rotation purges the rotated-out secrets whose grace is over.
   // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
-  version: 3,
+  // 4: RotationGraceEnded drops the rotated-out secrets at once.
+  version: 4,
   file: 'read-models',
   tables: [secrets as Table],
-  handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'TokenRevoked']),
+  handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'RotationGraceEnded', 'TokenRevoked']),
   evolve,
 }

@@ -49,8 +49,10 @@ export class TokensAsOf {
       case 'MemberUnshared':
       case 'MemberRoleChanged':
       case 'OwnershipTransferred':
-      // A notice changes nothing about the token itself.
+      // A notice changes nothing about the token itself, nor does the end of a grace (the view
+      // shows no secrets).
       case 'TokenExpiryNotified':
+      case 'RotationGraceEnded':
         return
       case 'TokenRenamed':
       case 'TokenScopeChanged':
@@ -96,8 +98,9 @@ export const FOLD_PAGE = 1000
 
 /**
  * Every token of `stream` as it stood at `asOf` (ms): the stream's events that occurred by then,
- * folded. The read models keep only the present, and an event does not say what it replaced, so
- * the past cannot be had by undoing the events since: it is folded from the start. A stack of
+ * folded. The read models keep only the present, and events recorded before updates carried what
+ * they replaced (`before`) do not say it, so the past cannot be had by undoing the events since:
+ * it is folded from the start. A stack of
  * 100,000 events takes the better part of a second, so the stream is read and folded a page at a
  * time with a turn of the event loop between pages, and other requests are answered meanwhile. A
  * stream only grows at its end and each page continues the one before, so the pages make up the

@@ -18,6 +18,8 @@ export type TokenRow = {
   readonly created_at: string
   readonly updated_at: string
   readonly rotated_at: string | null
+  /** Until when the secrets rotated out last keep working, or null (none, or the grace was ended). */
+  readonly grace_until: string | null
   readonly revoked_at: string | null
   readonly revoked_by: string | null
 }
@@ -38,6 +40,7 @@ export const tokens: Table<TokenRow> = {
     created_at: 'TEXT NOT NULL',
     updated_at: 'TEXT NOT NULL',
     rotated_at: 'TEXT',
+    grace_until: 'TEXT',
     revoked_at: 'TEXT',
     revoked_by: 'TEXT',
   },
@@ -66,6 +69,7 @@ const changed = (r: TokenRow, { event }: Recorded, updated_by: string, updated_a
     created_at: r.created_at,
     updated_at,
     rotated_at: r.rotated_at,
+    grace_until: r.grace_until,
     revoked_at: r.revoked_at,
     revoked_by: r.revoked_by,
   }
@@ -88,6 +92,10 @@ const changed = (r: TokenRow, { event }: Recorded, updated_by: string, updated_a
       return row
     case 'TokenRotated':
       row.rotated_at = updated_at
+      row.grace_until = event.data.previous_expires_at
+      return row
+    case 'RotationGraceEnded':
+      row.grace_until = null
       return row
     case 'TokenRevoked':
       row.revoked_at = updated_at
@@ -119,6 +127,7 @@ const evolve = (current: Current, rec: Recorded): readonly Change[] => {
         created_at: at,
         updated_at: at,
         rotated_at: null,
+        grace_until: null,
         revoked_at: null,
         revoked_by: null,
       }),
@@ -134,7 +143,8 @@ const evolve = (current: Current, rec: Recorded): readonly Change[] => {
 /** Token details for listing, querying and fetching. */
 export const tokensByStack: Projection = {
   name: 'tokens-by-stack',
-  version: 1,
+  // 2: grace_until, the end of the running rotation grace.
+  version: 2,
   file: 'read-models',
   tables: [tokens as Table],
   handles: new Set([
@@ -145,6 +155,7 @@ export const tokensByStack: Projection = {
     'TokenLimitsChanged',
     'TokenNotificationChanged',
     'TokenRotated',
+    'RotationGraceEnded',
     'TokenRevoked',
   ]),
   evolve,

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { graceRunning } from '../../src/domain/rotation.js'
 import type { RateLimit, Scope } from '../../src/domain/scope.js'
 import type { TokenRow } from './index.js'
 
@@ -16,9 +17,11 @@ export interface TokenView {
   readonly updated_at: string
   /** When the secret was last rotated, or null. */
   readonly last_rotated_at: string | null
+  /** While a rotation grace runs, until when the previous secret keeps working; null otherwise. */
+  readonly previous_secret_expires_at: string | null
 }
 
-const tokenView = (r: TokenRow): TokenView => ({
+const tokenView = (r: TokenRow, now: Date): TokenView => ({
   uid: r.uid,
   name: r.name,
   description: r.description,
@@ -31,17 +34,21 @@ const tokenView = (r: TokenRow): TokenView => ({
   created_at: r.created_at,
   updated_at: r.updated_at,
   last_rotated_at: r.rotated_at,
+  previous_secret_expires_at: graceRunning(r.grace_until, now) ? r.grace_until : null,
 })
 
-/** A stack's live tokens, prepared once per read-model connection. */
-export const tokenQueries = (db: Database.Database) => {
+/**
+ * A stack's live tokens, prepared once per read-model connection. `now` says whether a rotation
+ * grace still runs: its end is a moment, not an event.
+ */
+export const tokenQueries = (db: Database.Database, now: () => Date) => {
   const tokens = db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE api_key = ? AND revoked_at IS NULL ORDER BY created_at, uid')
   const token = db.prepare<[string, string], TokenRow>('SELECT * FROM tokens WHERE api_key = ? AND uid = ? AND revoked_at IS NULL')
   return {
-    tokens: (apiKey: string): TokenView[] => tokens.all(apiKey).map(tokenView),
+    tokens: (apiKey: string): TokenView[] => tokens.all(apiKey).map((r) => tokenView(r, now())),
     token: (apiKey: string, uid: string): TokenView | undefined => {
       const r = token.get(apiKey, uid)
-      return r ? tokenView(r) : undefined
+      return r ? tokenView(r, now()) : undefined
     },
   }
 }

@@ -53,11 +53,14 @@ const formatValue = (key: string, v: unknown): string => {
   return JSON.stringify(v)
 }
 
-/** `key=value` pairs of the event's data, minus the stack and token (they have their columns). */
+/**
+ * `key=value` pairs of the event's data, minus the stack and token (they have their columns); the
+ * values an update replaced read `before.scope=entry:r`, each formatted as its field is.
+ */
 export const details = (data: object): string =>
   Object.entries(publicData(data))
     .filter(([k]) => k !== 'api_key' && k !== 'token_uid')
-    .map(([k, v]) => `${k}=${formatValue(k, v)}`)
+    .flatMap(([k, v]) => (k === 'before' && v && typeof v === 'object' ? Object.entries(v).map(([f, was]) => `before.${f}=${formatValue(f, was)}`) : [`${k}=${formatValue(k, v)}`]))
     .join(' ')
 
 const EVENT_WIDTHS = [8, 24, 24, 19, 19, 16]

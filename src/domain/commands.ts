@@ -1,3 +1,4 @@
+import type { RevocationReason } from './events.js'
 import type { RateLimit, Scope } from './scope.js'
 
 /** Who is acting: the verified authtoken's subject and email. */
@@ -61,7 +62,10 @@ export type RotateToken = C<
   'RotateToken',
   { token_uid: string; secret_hash: string; previous_expires_in_seconds: number }
 >
-export type RevokeToken = C<'RevokeToken', { token_uid: string }>
+/** DELETE .../previous_secret: the running rotation grace ends now, and the previous secrets with it. */
+export type EndRotationGrace = C<'EndRotationGrace', { token_uid: string }>
+/** Without a reason, a person revoked it (DELETE): `user`. */
+export type RevokeToken = C<'RevokeToken', { token_uid: string; reason?: RevocationReason }>
 /** From the expiry reactor (actor `system`): record that the token's expiry is being notified. */
 export type RecordExpiryNotice = C<
   'RecordExpiryNotice',
@@ -82,6 +86,7 @@ export type Command =
   | ChangeNotification
   | UpdateToken
   | RotateToken
+  | EndRotationGrace
   | RevokeToken
   | RecordExpiryNotice
 

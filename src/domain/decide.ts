@@ -4,7 +4,9 @@ import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
 import { decideExpiryNotice } from './expiry-notice.js'
 import { alreadyOnStack, decideRoleChange } from './member-roles.js'
-import { isRole, managesStack, notManager, rolesOn } from './roles.js'
+import { activeStack, asManager, liveToken, type Active } from './guards.js'
+import { isRole } from './roles.js'
+import { decideEndGrace, decideRotation } from './rotation.js'
 import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
 import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
 import {
@@ -14,38 +16,18 @@ import {
   normaliseExpiry,
   requireFuture,
   validateEmail,
-  validateGrace,
   validateRateLimit,
   validateScope,
   validateText,
 } from './rules.js'
 
 type Decision = E.Either<DomainError, DomainEvent[]>
-type Active = Extract<StackState, { status: 'active' }>
-
-const activeStack = (state: StackState): E.Either<DomainError, Active> =>
-  state.status === 'active' ? E.right(state) : E.left(domainError('stack-not-found', 'Stack not found.'))
 
 const isOwner = (s: Active, actor: Actor) => s.owner_email === actor.email
-
-/** Only the owner or an admin may manage, checked against the same stream revision that is appended to. */
-const asManager = (state: StackState, actor: Actor, what: string) =>
-  pipe(
-    activeStack(state),
-    E.filterOrElse((s) => managesStack(rolesOn(s, actor.email)), () => notManager(what)),
-  )
 
 /** A person the stack has (its owner among them), or member-not-found. */
 const member = (s: Active, email: string): E.Either<DomainError, string> =>
   s.members.has(email) ? E.right(email) : E.left(domainError('member-not-found', `${email} is not a member of this stack.`))
-
-const liveToken = (s: Active, uid: string): E.Either<DomainError, TokenState> => {
-  const t = s.tokens.get(uid)
-  // A revoked token is gone for its callers: answered like an unknown one, on every route alike.
-  if (!t) return E.left(domainError('token-not-found', 'Management token not found.', { uid: ['not found'] }))
-  if (t.revoked) return E.left(domainError('token-revoked', 'Management token not found.', { uid: ['not found'] }))
-  return E.right(t)
-}
 
 const nameFree = (s: Active, name: string, except?: string): E.Either<DomainError, string> =>
   liveTokens(s).some((t) => t.name === name && t.uid !== except)
@@ -116,7 +98,7 @@ const changeEvents = (
         E.map(({ name, description }): DomainEvent[] =>
           name === t.name && description === t.description
             ? []
-            : [{ type: 'TokenRenamed', data: { api_key, token_uid, name, description } }],
+            : [{ type: 'TokenRenamed', data: { api_key, token_uid, name, description, before: { name: t.name, description: t.description } } }],
         ),
       )
     },
@@ -126,7 +108,7 @@ const changeEvents = (
         : pipe(
             validateScope(changes.scope),
             E.map((scope): DomainEvent[] =>
-              canonical(scope) === canonical(t.scope) ? [] : [{ type: 'TokenScopeChanged', data: { api_key, token_uid, scope } }],
+              canonical(scope) === canonical(t.scope) ? [] : [{ type: 'TokenScopeChanged', data: { api_key, token_uid, scope, before: { scope: t.scope } } }],
             ),
           ),
     () =>
@@ -139,7 +121,7 @@ const changeEvents = (
                 ? E.right([])
                 : pipe(
                     requireFuture(expires_on, ctx.now),
-                    E.map((): DomainEvent[] => [{ type: 'TokenExpiryChanged', data: { api_key, token_uid, expires_on } }]),
+                    E.map((): DomainEvent[] => [{ type: 'TokenExpiryChanged', data: { api_key, token_uid, expires_on, before: { expires_on: t.expires_on } } }]),
                   ),
             ),
           ),
@@ -151,7 +133,7 @@ const changeEvents = (
             E.map((rate_limit): DomainEvent[] =>
               canonical(rate_limit) === canonical(t.rate_limit)
                 ? []
-                : [{ type: 'TokenLimitsChanged', data: { api_key, token_uid, rate_limit } }],
+                : [{ type: 'TokenLimitsChanged', data: { api_key, token_uid, rate_limit, before: { rate_limit: t.rate_limit } } }],
             ),
           ),
     () =>
@@ -161,7 +143,12 @@ const changeEvents = (
         : E.right([
             {
               type: 'TokenNotificationChanged',
-              data: { api_key, token_uid, is_email_notification_enabled: changes.is_email_notification_enabled },
+              data: {
+                api_key,
+                token_uid,
+                is_email_notification_enabled: changes.is_email_notification_enabled,
+                before: { is_email_notification_enabled: t.is_email_notification_enabled },
+              },
             },
           ]),
   ]
@@ -323,36 +310,14 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         ctx,
       )
     case 'RotateToken':
-      return pipe(
-        asManager(state, cmd.actor, 'rotate management tokens'),
-        E.chain((s) =>
-          pipe(
-            liveToken(s, cmd.token_uid),
-            E.chain((t) =>
-              pipe(
-                validateGrace(cmd.previous_expires_in_seconds),
-                E.map((grace): DomainEvent[] => [
-                  {
-                    type: 'TokenRotated',
-                    data: {
-                      api_key: s.api_key,
-                      token_uid: t.uid,
-                      secret_hash: cmd.secret_hash,
-                      previous_secret_hash: t.secret_hash,
-                      previous_expires_at: new Date(ctx.now.getTime() + grace * 1000).toISOString(),
-                    },
-                  },
-                ]),
-              ),
-            ),
-          ),
-        ),
-      )
+      return decideRotation(cmd, state, ctx)
+    case 'EndRotationGrace':
+      return decideEndGrace(cmd, state, ctx)
     case 'RevokeToken':
       return pipe(
         asManager(state, cmd.actor, 'revoke management tokens'),
         E.chain((s) => liveToken(s, cmd.token_uid)),
-        E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid } }]),
+        E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid, reason: cmd.reason ?? 'user' } }]),
       )
     case 'RecordExpiryNotice':
       return decideExpiryNotice(cmd, state, ctx)

@@ -28,6 +28,22 @@ const ev = <T extends string, P extends t.Props>(type: T, props: P) =>
 
 const nullableString = t.union([t.string, t.null])
 
+/**
+ * A change to a token's fields: the new values, and in `before` the values they replaced (so an
+ * audit entry can say what changed without reading the history). Events recorded before `before`
+ * existed lack it.
+ */
+const change = <T extends string, P extends t.Props>(type: T, props: P) =>
+  t.type({
+    type: t.literal(type),
+    data: t.intersection([t.type({ api_key: t.string, token_uid: t.string, ...props }), t.partial({ before: t.type(props) })]),
+  })
+
+/** Why a token was revoked: `user` (DELETE by an owner or admin; every revocation recorded without a reason). */
+export const REVOCATION_REASONS = ['user', 'expired', 'inactive', 'leaked'] as const
+export type RevocationReason = (typeof REVOCATION_REASONS)[number]
+const RevocationReasonCodec = t.keyof(Object.fromEntries(REVOCATION_REASONS.map((r) => [r, null])) as Record<RevocationReason, null>)
+
 export const StackCreated = ev('StackCreated', {
   name: t.string,
   description: t.string,
@@ -53,24 +69,11 @@ export const TokenGenerated = ev('TokenGenerated', {
   is_email_notification_enabled: t.boolean,
   secret_hash: t.string,
 })
-export const TokenRenamed = ev('TokenRenamed', {
-  token_uid: t.string,
-  name: t.string,
-  description: t.string,
-})
-export const TokenScopeChanged = ev('TokenScopeChanged', { token_uid: t.string, scope: Scope })
-export const TokenExpiryChanged = ev('TokenExpiryChanged', {
-  token_uid: t.string,
-  expires_on: nullableString,
-})
-export const TokenLimitsChanged = ev('TokenLimitsChanged', {
-  token_uid: t.string,
-  rate_limit: t.union([RateLimit, t.null]),
-})
-export const TokenNotificationChanged = ev('TokenNotificationChanged', {
-  token_uid: t.string,
-  is_email_notification_enabled: t.boolean,
-})
+export const TokenRenamed = change('TokenRenamed', { name: t.string, description: t.string })
+export const TokenScopeChanged = change('TokenScopeChanged', { scope: Scope })
+export const TokenExpiryChanged = change('TokenExpiryChanged', { expires_on: nullableString })
+export const TokenLimitsChanged = change('TokenLimitsChanged', { rate_limit: t.union([RateLimit, t.null]) })
+export const TokenNotificationChanged = change('TokenNotificationChanged', { is_email_notification_enabled: t.boolean })
 export const TokenRotated = ev('TokenRotated', {
   token_uid: t.string,
   secret_hash: t.string,
@@ -78,7 +81,15 @@ export const TokenRotated = ev('TokenRotated', {
   /** Until when the previous secret keeps working (ISO instant); equal to occurred_at for no grace. */
   previous_expires_at: t.string,
 })
-export const TokenRevoked = ev('TokenRevoked', { token_uid: t.string })
+/**
+ * A rotation's grace ended early (DELETE .../previous_secret): every earlier secret of the token
+ * stops working now. `previous_expires_at` is when the grace would have ended.
+ */
+export const RotationGraceEnded = ev('RotationGraceEnded', { token_uid: t.string, previous_expires_at: t.string })
+export const TokenRevoked = t.type({
+  type: t.literal('TokenRevoked'),
+  data: t.intersection([t.type({ api_key: t.string, token_uid: t.string }), t.partial({ reason: RevocationReasonCodec })]),
+})
 /** The expiry reactor emailed the stack's owner and admins about `expires_on` (once per expiry value). */
 export const TokenExpiryNotified = ev('TokenExpiryNotified', {
   token_uid: t.string,
@@ -100,6 +111,7 @@ export const DomainEvent = t.union([
   TokenLimitsChanged,
   TokenNotificationChanged,
   TokenRotated,
+  RotationGraceEnded,
   TokenRevoked,
   TokenExpiryNotified,
 ])

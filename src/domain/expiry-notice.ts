@@ -3,6 +3,7 @@ import type { DecideContext, RecordExpiryNotice } from './commands.js'
 import { domainError, type DomainError } from './errors.js'
 import type { DomainEvent } from './events.js'
 import { managersOf } from './roles.js'
+import { hasExpired } from './rules.js'
 import type { StackState } from './state.js'
 
 /** Who acts for the service itself: its events carry actor `system`. */
@@ -27,10 +28,8 @@ export const decideExpiryNotice = (cmd: RecordExpiryNotice, state: StackState, c
   if (t.revoked) return E.left(domainError('token-revoked', 'Management token was revoked and can no longer change.'))
   if (!t.is_email_notification_enabled) return E.left(notDue('notifications are off for this token'))
   if (t.expires_on === null || t.expires_on !== cmd.expires_on) return E.left(notDue(`the token no longer expires at ${cmd.expires_on}`))
-  const expires = Date.parse(t.expires_on)
-  const now = ctx.now.getTime()
-  if (now >= expires) return E.left(notDue('the token has expired'))
-  if (now < expires - cmd.notify_before_ms) return E.left(notDue('it is too early'))
+  if (hasExpired(t.expires_on, ctx.now)) return E.left(notDue('the token has expired'))
+  if (ctx.now.getTime() < Date.parse(t.expires_on) - cmd.notify_before_ms) return E.left(notDue('it is too early'))
   if (t.notified_for === t.expires_on)
     return E.left(domainError('notice-already-recorded', `A notice for the expiry ${t.expires_on} was already recorded.`))
   return E.right([

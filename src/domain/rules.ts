@@ -33,8 +33,11 @@ export const normaliseExpiry = (input: string | null): Result<string | null> => 
     : E.left(validation('expires_on', 'must be a YYYY-MM-DD date, an ISO-8601 instant or null'))
 }
 
+/** Whether a token has expired at `now`: it stops working at its expiry instant, to the millisecond. */
+export const hasExpired = (expiresOn: string | null, now: Date): boolean => expiresOn !== null && Date.parse(expiresOn) <= now.getTime()
+
 export const requireFuture = (expiresOn: string | null, now: Date): Result<string | null> =>
-  expiresOn !== null && Date.parse(expiresOn) <= now.getTime()
+  hasExpired(expiresOn, now)
     ? E.left(validation('expires_on', 'must be in the future'))
     : E.right(expiresOn)
 

@@ -11,6 +11,8 @@ export interface TokenState {
   readonly is_email_notification_enabled: boolean
   readonly secret_hash: string
   readonly revoked: boolean
+  /** Until when the secrets rotated out last keep working (ISO instant), or null: no grace since. */
+  readonly grace_until: string | null
   /** The expiry value an expiry notice was recorded for, if any. */
   readonly notified_for: string | null
 }
@@ -85,6 +87,7 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent): OwnedState =
         is_email_notification_enabled: d.is_email_notification_enabled,
         secret_hash: d.secret_hash,
         revoked: false,
+        grace_until: null,
         notified_for: null,
       })
       return state
@@ -107,7 +110,9 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent): OwnedState =
         is_email_notification_enabled: event.data.is_email_notification_enabled,
       }))
     case 'TokenRotated':
-      return token(event.data.token_uid, (t) => ({ ...t, secret_hash: event.data.secret_hash }))
+      return token(event.data.token_uid, (t) => ({ ...t, secret_hash: event.data.secret_hash, grace_until: event.data.previous_expires_at }))
+    case 'RotationGraceEnded':
+      return token(event.data.token_uid, (t) => ({ ...t, grace_until: null }))
     case 'TokenRevoked':
       return token(event.data.token_uid, (t) => ({ ...t, revoked: true }))
     case 'TokenExpiryNotified':

@@ -84,6 +84,7 @@ export const tokenSchema = {
     created_at: str,
     updated_at: str,
     last_rotated_at: { type: ['string', 'null'], description: 'when the secret was last rotated, or null' },
+    previous_secret_expires_at: { type: ['string', 'null'], description: 'while a rotation grace runs, until when the previous secret works; else null' },
   } satisfies { readonly [K in TokenField]: object } & Record<string, object>,
   additionalProperties: true,
 } as const

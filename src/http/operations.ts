@@ -68,6 +68,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'PUT /v3/stacks/management_tokens/:uid': { access: 'person-on-stack', example: { token: { name: 'Nightly import (search)', scope: READ_ENTRIES } } },
   'DELETE /v3/stacks/management_tokens/:uid': { access: 'person-on-stack' },
   'POST /v3/stacks/management_tokens/:uid/rotate': { access: 'person-on-stack', example: { previous_expires_in_seconds: 86400 } },
+  'DELETE /v3/stacks/management_tokens/:uid/previous_secret': { access: 'person-on-stack' },
   'GET /v3/audit-logs': { access: 'person-on-stack' },
   'GET /v3/audit-logs/as-of': { access: 'person-on-stack' },
   'GET /v3/audit-logs/:uid': { access: 'person-on-stack' },

@@ -10,10 +10,10 @@ const TABLE = [
   '       1  2026-03-01T09:00:00.000Z  StackCreated              blt0000000000000001  -                    u-owner           name=Site description="" owner_email=owner@example.com owner_uid=u-owner',
   '       2  2026-03-01T09:05:00.000Z  MemberShared              blt0000000000000001  -                    u-owner           email=admin@example.com roles=["admin"]',
   '       3  2026-03-01T09:10:00.000Z  TokenGenerated            blt0000000000000001  blt00000000000000aa  u-admin           name=ci description="" scope=entry:r expires_on=2026-06-01T00:00:00.000Z rate_limit=5r/2w is_email_notification_enabled=false',
-  '       4  2026-03-02T10:00:00.000Z  TokenScopeChanged         blt0000000000000001  blt00000000000000aa  u-admin           scope=entry:rw',
+  '       4  2026-03-02T10:00:00.000Z  TokenScopeChanged         blt0000000000000001  blt00000000000000aa  u-admin           scope=entry:rw before.scope=entry:r',
   '       5  2026-03-02T11:00:00.000Z  TokenRotated              blt0000000000000001  blt00000000000000aa  u-owner           previous_expires_at=2026-03-02T11:00:00.000Z',
   '       6  2026-03-03T08:00:00.000Z  TokenGenerated            blt0000000000000001  blt00000000000000bb  u-owner           name="deploy job" description=nightly scope=branch:r[main] expires_on=2026-03-04T00:00:00.000Z rate_limit=null is_email_notification_enabled=true',
-  '       7  2026-03-03T09:00:00.000Z  TokenRevoked              blt0000000000000001  blt00000000000000aa  u-owner',
+  '       7  2026-03-03T09:00:00.000Z  TokenRevoked              blt0000000000000001  blt00000000000000aa  u-owner           reason=user',
   '       8  2026-03-03T10:00:00.000Z  StackCreated              blt0000000000000002  -                    u-admin           name=Other description="" owner_email=admin@example.com owner_uid=u-admin',
 ]
 const lines = (s: string) => s.split('\n').filter((l) => l !== '')

@@ -115,10 +115,10 @@ t.test('a projection whose version changed is rebuilt at start-up', async (t) =>
   db.prepare(`UPDATE tokens SET name = 'stale'`).run()
   const store = new SqliteEventStore(join(dir, 'events.db'))
   t.teardown(() => store.close())
-  const bumped = { ...tokensByStack, version: 2 }
+  const bumped = { ...tokensByStack, version: tokensByStack.version + 1 }
   const projector = new Projector(db, store, READ_MODEL_PROJECTIONS.map((p) => (p === tokensByStack ? bumped : p)))
   t.same(db.prepare('SELECT COUNT(*) AS n FROM tokens').get(), { n: 0 }, 'its tables were dropped and recreated')
-  t.same(db.prepare(`SELECT version, position FROM projection_checkpoints WHERE name = 'tokens-by-stack'`).get(), { version: 2, position: 0 })
+  t.same(db.prepare(`SELECT version, position FROM projection_checkpoints WHERE name = 'tokens-by-stack'`).get(), { version: bumped.version, position: 0 })
   t.same(db.prepare(`SELECT position FROM projection_checkpoints WHERE name = 'stack-members'`).get(), { position: head }, 'others keep theirs')
   projector.start()
   await projector.waitFor(head)

@@ -136,3 +136,48 @@ t.test('audit log and as-of view through the browser', async (t) => {
     })
   })
 })
+
+t.test('audit log: what each update changed, why a token was revoked, and an empty result said so', async (t) => {
+  const server = await startConsoleServer(t, { clock: START })
+  const ctx = await launchBrowser(t)
+  const call = async (method: string, path: string, apiKey?: string, body?: unknown) => {
+    const res = await server.api(method, path, OWNER, { apiKey, body })
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`)
+    return res.body
+  }
+  const apiKey = (await call('POST', '/v3/stacks', undefined, { stack: { name: 'Changes' } })).stack.api_key as string
+  const uid = (await call('POST', '/v3/stacks/management_tokens', apiKey, { token: { name: 'ci', scope: READ, rate_limit: { read: 10, write: 10 } } })).token.uid
+  const put = (token: object) => call('PUT', `/v3/stacks/management_tokens/${uid}`, apiKey, { token })
+  await put({ rate_limit: { read: 5, write: 10 } })
+  await put({ name: 'ci-2', scope: WRITE, expires_on: '2026-04-01' })
+  await call('DELETE', `/v3/stacks/management_tokens/${uid}`, apiKey)
+
+  await inConsole(t, ctx, server, async ({ page }) => {
+    await signIn(page, OWNER)
+    await page.getByRole('link', { name: 'Changes' }).click()
+    await page.getByRole('link', { name: 'Audit log' }).click()
+    await page.getByRole('status').filter({ hasText: '7 entries, newest first' }).waitFor()
+    const changes = await page.locator('table.stacked tbody td[data-label="Change"]').allInnerTexts()
+    t.same(
+      changes,
+      [
+        'reason: user',
+        'expiry: never -> 2026-04-01 00:00 UTC',
+        'scope: Read: Entries -> Read and write: Entries',
+        'name: "ci" -> "ci-2"',
+        'limits: read 10 -> 5',
+        '',
+        '',
+      ],
+      'each entry says what it changed, newest first',
+    )
+    await axeScan(t, page, 'audit log (changes)')
+    await screenshot(page, 'audit-changes')
+
+    await page.getByLabel('Event type').selectOption('end_rotation_grace')
+    await page.getByRole('button', { name: 'Apply filters' }).click()
+    await page.getByText('No audit entries match these filters.').waitFor()
+    t.equal(await page.locator('table.stacked').count(), 0, 'no empty table')
+    t.match(await page.getByRole('status').filter({ hasText: 'newest first' }).innerText(), /^0 entries/)
+  })
+})

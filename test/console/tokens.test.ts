@@ -169,16 +169,17 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
     }, { clock: START })
   })
 
-  await t.test('rotate with a grace period: the new secret once; the old one works meanwhile', async (t) => {
+  await t.test('rotate with a grace period in hours: the new secret once; the old one works meanwhile, until the grace is ended', async (t) => {
     server.clock?.advance(3600_000)
     await inConsole(t, ctx, server, async ({ page }) => {
       await openStack(page, 'Shop')
       await page.getByRole('button', { name: 'Rotate ci-deploy' }).click()
       const dialog = page.locator('#rotate-dialog')
-      const grace = dialog.getByLabel('Old secret keeps working for (days, 0 to 7)')
-      await grace.fill('8')
+      const grace = dialog.getByLabel('Old secret keeps working for (hours, 0 to 168)')
+      t.equal(await grace.inputValue(), '24', 'a day of grace is proposed')
+      await grace.fill('169')
       t.ok(await dialog.getByRole('button', { name: 'Rotate' }).isDisabled(), 'more than 7 days cannot be sent')
-      t.match(await dialog.locator('#rotate-grace-error').innerText(), /0 to 7/)
+      t.match(await dialog.locator('#rotate-grace-error').innerText(), /0 to 168/)
       await grace.fill('2')
       await axeScan(t, page, 'rotate dialog')
       await screenshot(page, 'rotate')
@@ -195,6 +196,15 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
       await assertGone(t, page, rotated)
       await page.getByText('2026-03-01 13:00 UTC').first().waitFor()
       t.match(await page.locator('.card.token').innerText(), /Last rotation\n2026-03-01 13:00 UTC/, 'the last rotation is listed')
+      const grace2 = page.locator('.card.token .grace')
+      t.match(await grace2.innerText(), /Previous secret valid until 2026-03-01 15:00 UTC/, 'the card says until when the old secret works (2 hours)')
+      await axeScan(t, page, 'tokens (grace running)')
+      await screenshot(page, 'tokens-grace')
+      await page.getByRole('button', { name: 'End grace now for ci-deploy' }).click()
+      await page.getByText('Rotation grace ended: the previous secret no longer works.').waitFor()
+      await grace2.waitFor({ state: 'detached' })
+      t.equal(await authorizes(server, apiKey, secret), 401, 'the old secret is refused at once')
+      t.equal(await authorizes(server, apiKey, rotated), 200, 'the new one works')
       secret = rotated
     }, { clock: new Date(START.getTime() + 3600_000) })
   })
@@ -217,6 +227,36 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
       t.equal(await authorizes(server, apiKey, secret), 401, 'the revoked secret is refused')
     }, { clock: START })
   })
+})
+
+t.test('tokens: an expired token offers "Extend expiry" (the expiry field of its form), not Rotate', async (t) => {
+  const server = await startConsoleServer(t, { clock: START })
+  const ctx = await launchBrowser(t)
+  const created = await server.api('POST', '/v3/stacks', OWNER, { body: { stack: { name: 'Old' } } })
+  const apiKey = created.body.stack.api_key as string
+  const scope = [{ module: 'entry', acl: { read: true } }]
+  await server.api('POST', '/v3/stacks/management_tokens', OWNER, { apiKey, body: { token: { name: 'stale', scope, expires_on: '2026-03-02' } } })
+  await server.api('POST', '/v3/stacks/management_tokens', OWNER, { apiKey, body: { token: { name: 'fresh', scope } } })
+  const later = new Date('2026-03-03T12:00:00.000Z')
+  server.clock?.set(later)
+  await inConsole(t, ctx, server, async ({ page }) => {
+    await openStack(page, 'Old')
+    const stale = page.locator('.card.token', { hasText: 'stale' })
+    t.match(await stale.innerText(), /Expired/)
+    t.equal(await page.getByRole('button', { name: 'Rotate stale' }).count(), 0, 'an expired token is not offered Rotate')
+    t.equal(await page.getByRole('button', { name: 'Rotate fresh' }).count(), 1, 'a working one is')
+    t.equal(await page.getByRole('link', { name: 'Extend expiry of fresh' }).count(), 0)
+    await axeScan(t, page, 'tokens (expired token)')
+    await page.getByRole('link', { name: 'Extend expiry of stale' }).click()
+    await page.getByRole('heading', { name: 'Edit stale' }).waitFor()
+    await page.waitForFunction(() => document.activeElement?.id === 'tf-date')
+    t.pass('the expiry date has the focus')
+    await page.getByLabel(/Expiry date/).fill('2026-04-01')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Management Token updated successfully.').waitFor()
+    await page.getByRole('button', { name: 'Rotate stale' }).waitFor()
+    t.match(await stale.innerText(), /Expires in 28 days/, 'extended, it may be rotated again')
+  }, { clock: later })
 })
 
 t.test('tokens: "N of max" and the limit-reached state', async (t) => {

@@ -15,7 +15,7 @@ import {
   tokenGenerated,
 } from '../support/decider-spec.js'
 
-const revoked = (uid: string): DomainEvent => ({ type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: uid } })
+const revoked = (uid: string): DomainEvent => ({ type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: uid, reason: 'user' } })
 const withToken = [...stackWithTeam, tokenGenerated('blt1', 'ci')]
 
 t.test('GenerateToken', async (t) => {
@@ -145,7 +145,7 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
       .when({ ...base, changes: { name: 'ci', description: '', scope: READ_ENTRY, expires_on: null, rate_limit: null, is_email_notification_enabled: false } })
       .then([])
   })
-  t.test('every field changed > five events in a fixed order', async (t) => {
+  t.test('every field changed > five events in a fixed order, each with the values it replaced', async (t) => {
     const scope = [{ module: 'asset', acl: { read: true, write: true } }]
     given(t, withToken)
       .when({
@@ -153,11 +153,14 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
         changes: { name: 'deploy', description: 'd', scope, expires_on: '2027-01-01', rate_limit: { read: 3, write: 1 }, is_email_notification_enabled: true },
       })
       .then([
-        { type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'deploy', description: 'd' } },
-        { type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'blt1', scope } },
-        { type: 'TokenExpiryChanged', data: { api_key: API_KEY, token_uid: 'blt1', expires_on: '2027-01-01T00:00:00.000Z' } },
-        { type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 3, write: 1 } } },
-        { type: 'TokenNotificationChanged', data: { api_key: API_KEY, token_uid: 'blt1', is_email_notification_enabled: true } },
+        { type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'deploy', description: 'd', before: { name: 'ci', description: '' } } },
+        { type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'blt1', scope, before: { scope: READ_ENTRY } } },
+        { type: 'TokenExpiryChanged', data: { api_key: API_KEY, token_uid: 'blt1', expires_on: '2027-01-01T00:00:00.000Z', before: { expires_on: null } } },
+        { type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 3, write: 1 }, before: { rate_limit: null } } },
+        {
+          type: 'TokenNotificationChanged',
+          data: { api_key: API_KEY, token_uid: 'blt1', is_email_notification_enabled: true, before: { is_email_notification_enabled: false } },
+        },
       ])
   })
   t.test('an unchanged past expiry echoed back > no event and no error', async (t) => {
@@ -188,21 +191,26 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
     given(t, gone).when({ type: 'RenameToken', actor: owner, token_uid: 'blt1', name: 'again' }).thenError('token-revoked')
     given(t, gone).when({ type: 'ChangeNotification', actor: owner, token_uid: 'blt1', enabled: true }).thenError('token-revoked')
     given(t, gone).when({ type: 'RevokeToken', actor: owner, token_uid: 'blt1' }).thenError('token-revoked')
-    given(t, gone).when({ type: 'RotateToken', actor: owner, token_uid: 'blt1', secret_hash: 'h2', previous_expires_in_seconds: 0 }).thenError('token-revoked')
+    given(t, gone).when({ type: 'EndRotationGrace', actor: owner, token_uid: 'blt1' }).thenError('token-revoked')
   })
   t.test('single-field commands decide like a PUT of that field', async (t) => {
     given(t, withToken)
       .when({ type: 'RenameToken', actor: owner, token_uid: 'blt1', description: 'why' })
-      .then([{ type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'ci', description: 'why' } }])
+      .then([{ type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'ci', description: 'why', before: { name: 'ci', description: '' } } }])
     given(t, withToken)
       .when({ type: 'ChangeLimits', actor: admin, token_uid: 'blt1', rate_limit: { read: 2, write: 2 } })
-      .then([{ type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 2, write: 2 } } }])
+      .then([{ type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 2, write: 2 }, before: { rate_limit: null } } }])
     given(t, withToken).when({ type: 'ChangeExpiry', actor: owner, token_uid: 'blt1', expires_on: null }).then([])
     given(t, withToken).when({ type: 'ChangeNotification', actor: owner, token_uid: 'blt1', enabled: false }).then([])
   })
 })
 
 t.test('RevokeToken', async (t) => {
+  t.test('with a reason > TokenRevoked says it (a DELETE says user)', async (t) => {
+    given(t, withToken)
+      .when({ type: 'RevokeToken', actor: admin, token_uid: 'blt1', reason: 'leaked' })
+      .then([{ type: 'TokenRevoked', data: { api_key: API_KEY, token_uid: 'blt1', reason: 'leaked' } }])
+  })
   t.test('by an admin > TokenRevoked', async (t) => {
     given(t, withToken).when({ type: 'RevokeToken', actor: admin, token_uid: 'blt1' }).then([revoked('blt1')])
   })
@@ -249,5 +257,52 @@ t.test('RotateToken: a new secret for the same token, the old one kept for a gra
   })
   t.test('by a developer > forbidden', async (t) => {
     given(t, withToken).when({ ...rotate(0), actor: developer }).thenError('forbidden')
+  })
+  t.test('a revoked token > validation naming uid: its new secret would work nowhere', async (t) => {
+    given(t, [...withToken, revoked('blt1')]).when(rotate(0)).thenError('validation', 'uid')
+  })
+  t.test('an expired token > validation naming expires_on, from its expiry instant on', async (t) => {
+    const expiring = [...stackWithTeam, tokenGenerated('blt1', 'ci', { expires_on: '2026-03-01T12:00:00.000Z' })]
+    given(t, expiring, { now: new Date('2026-03-01T11:59:59.999Z') }).when(rotate(0)).then([
+      {
+        type: 'TokenRotated',
+        data: { api_key: API_KEY, token_uid: 'blt1', secret_hash: 'hash-new', previous_secret_hash: 'hash-blt1', previous_expires_at: '2026-03-01T11:59:59.999Z' },
+      },
+    ])
+    given(t, expiring).when(rotate(0)).thenError('validation', 'expires_on')
+  })
+  t.test('an unknown token > token-not-found', async (t) => {
+    given(t, withToken).when({ ...rotate(0), token_uid: 'nope' }).thenError('token-not-found')
+  })
+})
+
+t.test('EndRotationGrace: the previous secret stops now', async (t) => {
+  const end = (actor = owner) => ({ type: 'EndRotationGrace' as const, actor, token_uid: 'blt1' })
+  const rotated = (until: string): DomainEvent => ({
+    type: 'TokenRotated',
+    data: { api_key: API_KEY, token_uid: 'blt1', secret_hash: 'hash-2', previous_secret_hash: 'hash-blt1', previous_expires_at: until },
+  })
+  const during = [...withToken, rotated('2026-03-02T12:00:00.000Z')]
+  t.test('while a grace runs > RotationGraceEnded, saying when it would have ended', async (t) => {
+    given(t, during)
+      .when(end(admin))
+      .then([{ type: 'RotationGraceEnded', data: { api_key: API_KEY, token_uid: 'blt1', previous_expires_at: '2026-03-02T12:00:00.000Z' } }])
+  })
+  t.test('no grace: never rotated, rotated without grace, grace over, or already ended > validation naming previous_secret', async (t) => {
+    given(t, withToken).when(end()).thenError('validation', 'previous_secret')
+    given(t, [...withToken, rotated(NOW.toISOString())]).when(end()).thenError('validation', 'previous_secret')
+    given(t, during, { now: new Date('2026-03-02T12:00:00.000Z') }).when(end()).thenError('validation', 'previous_secret')
+    const ended: DomainEvent = { type: 'RotationGraceEnded', data: { api_key: API_KEY, token_uid: 'blt1', previous_expires_at: '2026-03-02T12:00:00.000Z' } }
+    given(t, [...during, ended]).when(end()).thenError('validation', 'previous_secret')
+  })
+  t.test('a later rotation starts a new grace to end', async (t) => {
+    const ended: DomainEvent = { type: 'RotationGraceEnded', data: { api_key: API_KEY, token_uid: 'blt1', previous_expires_at: '2026-03-02T12:00:00.000Z' } }
+    given(t, [...during, ended, rotated('2026-03-01T13:00:00.000Z')])
+      .when(end())
+      .then([{ type: 'RotationGraceEnded', data: { api_key: API_KEY, token_uid: 'blt1', previous_expires_at: '2026-03-01T13:00:00.000Z' } }])
+  })
+  t.test('by a developer > forbidden; an unknown token > token-not-found', async (t) => {
+    given(t, during).when(end(developer)).thenError('forbidden')
+    given(t, during).when({ ...end(), token_uid: 'nope' }).thenError('token-not-found')
   })
 })

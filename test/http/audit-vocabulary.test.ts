@@ -35,10 +35,11 @@ t.test('every event is listed under its module and event type, and the filters a
     t.equal((await put(token)).statusCode, 200, JSON.stringify(token))
   const posts = [
     ['/v3/stacks/unshare', { email: DEVELOPER }],
-    [`/v3/stacks/management_tokens/${uid}/rotate`, {}],
+    [`/v3/stacks/management_tokens/${uid}/rotate`, { previous_expires_in_seconds: 3600 }],
     ['/v3/stacks/transfer_ownership', { transfer_to: ADMIN }],
   ] as const
   for (const [url, body] of posts) t.equal((await a.call({ method: 'POST', url, as: OWNER, apiKey, body })).statusCode, 200, url)
+  t.equal((await a.call({ method: 'DELETE', url: `/v3/stacks/management_tokens/${uid}/previous_secret`, as: ADMIN, apiKey })).statusCode, 200, 'grace ended')
   t.equal((await a.call({ method: 'DELETE', url: `/v3/stacks/management_tokens/${uid}`, as: ADMIN, apiKey })).statusCode, 200, 'revoked')
 
   const events = await a.service.store.readStream(stackStream(apiKey))

@@ -69,6 +69,7 @@ t.test('POST /v3/stacks/management_tokens', async (t) => {
       created_at: START.toISOString(),
       updated_at: START.toISOString(),
       last_rotated_at: null,
+      previous_secret_expires_at: null,
       token: body.token.token,
     })
     const row = a.service.readDb.prepare('SELECT * FROM token_secrets WHERE token_uid = ?').get(body.token.uid) as { secret_hash: string }
@@ -168,7 +169,7 @@ t.test('GET /v3/stacks/management_tokens and /:uid', async (t) => {
     const { tokens } = res.json()
     t.same(tokens.map((x: { uid: string }) => x.uid), [one.uid, two.uid])
     for (const x of tokens) t.notOk('token' in x, 'no secret')
-    t.notMatch(res.body, /secret|"cs[0-9a-f]{32}/)
+    t.notMatch(res.body, /secret(?!_expires_at)|hash|"cs[0-9a-f]{32}/, 'no secret or hash (previous_secret_expires_at is an instant)')
     t.same(tokens[0], shown(one.body))
   })
 
@@ -396,7 +397,7 @@ t.test('DELETE /v3/stacks/management_tokens/:uid', async (t) => {
   const again = await a.call({ method: 'DELETE', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey })
   t.equal(again.statusCode, 404, 'revoking twice: 404')
   t.equal(again.json().error_code, 141)
-  t.equal((await a.call({ method: 'POST', url: `${TOKENS}/${tok.uid}/rotate`, as: OWNER, apiKey, body: {} })).statusCode, 404, 'a revoked token cannot be rotated')
+  t.equal((await a.call({ method: 'POST', url: `${TOKENS}/${tok.uid}/rotate`, as: OWNER, apiKey, body: {} })).statusCode, 422, 'a revoked token cannot be rotated (test/http/rotation.test.ts)')
   t.same((await a.eventTypes(apiKey)).filter((e) => e === 'TokenRevoked'), ['TokenRevoked'])
 })
 

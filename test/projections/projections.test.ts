@@ -33,7 +33,8 @@ const setup = (t: Test) => {
     await store.close()
     db.close()
   })
-  return { db, projector, q: createQueries(db) }
+  // Within the grace of history()'s rotation (until 01:00): the token shows it.
+  return { db, projector, q: createQueries(db, undefined, () => new Date('2026-03-02T00:30:00.000Z')) }
 }
 
 const dump = (db: Database.Database) =>
@@ -93,6 +94,7 @@ t.test('events -> read models', async (t) => {
         created_at: '2026-03-01T12:00:01.000Z',
         updated_at: '2026-03-02T00:00:00.000Z',
         last_rotated_at: '2026-03-02T00:00:00.000Z',
+        previous_secret_expires_at: '2026-03-02T01:00:00.000Z',
       },
     ])
     t.equal(q.token(API_KEY, 'blt2'), undefined, 'revoked: not found')
@@ -137,6 +139,12 @@ t.test('events -> read models', async (t) => {
     t.equal(q.audit(API_KEY, { limit: 100, skip: 0, actor: admin.uid }).count, 1)
     t.equal(q.audit(API_KEY, { limit: 100, skip: 0, from: '2026-03-02T00:00:00.000Z', to: '2026-03-02T23:59:59.999Z' }).count, 2)
     t.same(q.auditEntry(API_KEY, logs[0]?.uid as string), logs[0])
+    // history() was recorded before events carried what they replaced: a rename still says it
+    // (from the naming event before it), other updates say what changed and to what.
+    const metadata = (type: string) => logs.filter((l) => l.event_type === type).map((l) => l.metadata)
+    t.same(metadata('update').at(-1), { uid: 'blt1', title: 'ci-2', changed: ['name', 'description'], before: { name: 'ci', description: '' }, after: { name: 'ci-2', description: 'renamed' } })
+    t.same(metadata('update')[2], { uid: 'blt1', title: 'ci-2', changed: ['rate_limit'], after: { rate_limit: null } })
+    t.same(metadata('delete'), [{ uid: 'blt2', title: 'deploy', reason: 'user' }], 'a revocation recorded without a reason was a DELETE')
     t.equal(q.auditEntry(API_KEY, 'nope'), undefined)
   })
 })
@@ -182,6 +190,29 @@ t.test('a rotation without grace drops the old secret at once', async (t) => {
     stored({ type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'blt1', secret_hash: 'h2', previous_secret_hash: 'hash-blt1', previous_expires_at: '2026-03-01T12:00:00.000Z' } }),
   ])
   t.same(db.prepare('SELECT secret_hash FROM token_secrets').all(), [{ secret_hash: 'h2' }])
+})
+
+t.test('the end of a grace drops every rotated-out secret and the token stops showing it; live and batched apply agree', async (t) => {
+  position = 0
+  const rotated = (secret_hash: string, previous_secret_hash: string, previous_expires_at: string) =>
+    stored({ type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'blt1', secret_hash, previous_secret_hash, previous_expires_at } }, '2026-03-02T00:00:00.000Z')
+  const events = [
+    stored(created),
+    stored(tokenGenerated('blt1')),
+    rotated('h2', 'hash-blt1', '2026-03-02T01:00:00.000Z'),
+    rotated('h3', 'h2', '2026-03-02T01:00:00.000Z'),
+    stored({ type: 'RotationGraceEnded', data: { api_key: API_KEY, token_uid: 'blt1', previous_expires_at: '2026-03-02T01:00:00.000Z' } }, '2026-03-02T00:10:00.000Z', admin.uid),
+  ]
+  const one = setup(t)
+  for (const e of events.slice(0, -1)) one.projector.apply([e])
+  t.equal(one.db.prepare('SELECT COUNT(*) FROM token_secrets').pluck().get(), 3, 'before: the current secret and two in their grace')
+  t.equal(one.q.token(API_KEY, 'blt1')?.previous_secret_expires_at, '2026-03-02T01:00:00.000Z')
+  one.projector.apply(events.slice(-1))
+  t.same(one.db.prepare('SELECT secret_hash, valid_until FROM token_secrets').all(), [{ secret_hash: 'h3', valid_until: null }], 'only the current secret is left')
+  t.match(one.q.token(API_KEY, 'blt1'), { previous_secret_expires_at: null, updated_by: admin.uid, updated_at: '2026-03-02T00:10:00.000Z' })
+  const batched = setup(t)
+  batched.projector.apply(events)
+  t.same(dump(batched.db), dump(one.db), 'the same rows either way')
 })
 
 t.test('a rotation drops rotated-out secrets whose grace is over; live and batched apply agree', async (t) => {

@@ -58,6 +58,8 @@ t.test('webhook bodies carry no hash; token.expired has a stable derived id', as
     id: 'e1',
   }
   t.same(webhookOf(rec), { id: 'e1', type: 'token.rotated', event: 'TokenRotated', occurred_at: at(0), stack: API_KEY, actor: 'u1', sequence: 4, data: { api_key: API_KEY, token_uid: 'blt1', previous_expires_at: at(0) } })
+  const ended: Recorded = { ...rec, id: 'e2', revision: 5, event: { type: 'RotationGraceEnded', data: { api_key: API_KEY, token_uid: 'blt1', previous_expires_at: at(1) } } }
+  t.match(webhookOf(ended), { type: 'token.rotation_grace_ended', event: 'RotationGraceEnded', sequence: 5, data: { token_uid: 'blt1', previous_expires_at: at(1) } }, 'an ended grace is a webhook like the other token facts')
   const a = expiredWebhook({ ...row(), expires_on: at(1) })
   t.equal(a.id, expiredWebhook({ ...row(), expires_on: at(1) }).id, 'same fact, same id')
   t.not(a.id, expiredWebhook({ ...row(), expires_on: at(2) }).id, 'another expiry, another id')

@@ -42,7 +42,7 @@ const tokenFields = {
  * `token`, the secret, when `update()` is called on the object a create returned):
  * accepted and ignored on PUT, refused on create like any other unknown field.
  */
-export const READ_ONLY_TOKEN_FIELDS = ['token', 'uid', 'last_rotated_at', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
+export const READ_ONLY_TOKEN_FIELDS = ['token', 'uid', 'last_rotated_at', 'previous_secret_expires_at', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
 export const CreateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields)) }))
 export const UpdateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields), READ_ONLY_TOKEN_FIELDS) }))
 export const RotateBody = optionalBody(exact(t.partial({ previous_expires_in_seconds: t.number })))

@@ -1,0 +1,46 @@
+import { scopeSummary, utc } from './format'
+import type { AuditEntry, RateLimit, ScopeEntry } from './types'
+
+/** How the audit table names each token field an update can change. */
+const LABEL: Record<string, string> = {
+  name: 'name',
+  description: 'description',
+  scope: 'scope',
+  expires_on: 'expiry',
+  rate_limit: 'limits',
+  is_email_notification_enabled: 'email notification',
+}
+
+const limitsText = (rl: RateLimit | null): string => (rl ? `read ${rl.read}, write ${rl.write}` : 'plan default')
+
+/** One field's value as a person reads it. */
+const valueText = (field: string, v: unknown): string => {
+  if (field === 'scope') return scopeSummary(v as ScopeEntry[])
+  if (field === 'expires_on') return v === null ? 'never' : utc(v as string)
+  if (field === 'rate_limit') return limitsText(v as RateLimit | null)
+  if (field === 'is_email_notification_enabled') return v ? 'on' : 'off'
+  return JSON.stringify(v)
+}
+
+/** "limits: read 10 -> 5": only the side of a limit that changed, when both were custom. */
+const limitsChange = (before: RateLimit | null, after: RateLimit | null): string => {
+  if (!before || !after) return `${limitsText(before)} -> ${limitsText(after)}`
+  const sides = (['read', 'write'] as const).filter((s) => before[s] !== after[s])
+  return sides.map((s) => `${s} ${before[s]} -> ${after[s]}`).join(', ')
+}
+
+/**
+ * What an entry changed, one line per field ("limits: read 10 -> 5"), and why a token was revoked.
+ * An update recorded before entries kept the old value says only the new one ("limits now ...").
+ */
+export const changeLines = ({ metadata: m }: AuditEntry): string[] => {
+  const lines = (m.changed ?? []).map((field) => {
+    const label = LABEL[field] ?? field
+    const after = m.after?.[field]
+    if (!m.before || !(field in m.before)) return `${label} now ${valueText(field, after)}`
+    const before = m.before[field]
+    if (field === 'rate_limit') return `${label}: ${limitsChange(before as RateLimit | null, after as RateLimit | null)}`
+    return `${label}: ${valueText(field, before)} -> ${valueText(field, after)}`
+  })
+  return m.reason ? [...lines, `reason: ${m.reason}`] : lines
+}
