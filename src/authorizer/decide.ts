@@ -19,11 +19,11 @@ import {
   type LimitCheck,
   LocalCounters,
   type MaybePromise,
-  redisStore,
   then,
   type TokenLimits,
   tokenLimits,
 } from './rate-limits.js'
+import { SharedCounters } from './shared-budget.js'
 import { type AccessClass, allows, allowsBranch, classOfMethod, type CompiledScope, scopeCache } from './scope-check.js'
 
 export { Allowed, DENIAL_REASONS } from './decision.js'
@@ -210,7 +210,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   const redis = options.redis ?? ownedRedis
   // Shared counters in Redis, or this process's own (synchronous: no promise per request).
   const local = redis ? undefined : new LocalCounters()
-  const store = redis ? redisStore(redis, options.keyPrefix ?? 'mt-rl:') : (local as LocalCounters)
+  const store = redis ? new SharedCounters(redis, options.keyPrefix ?? 'mt-rl:') : (local as LocalCounters)
   const onLimiterError = options.onLimiterError ?? (() => {})
   const metrics = authorizerMetrics(deps.metrics ?? new Registry(), deps.projector, deps.store)
 
