@@ -605,6 +605,12 @@ const SCALE_PER_STACK = 10
 const SCALE_LIMIT = 1000
 const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5)
 const SCALE_REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/**
+ * BENCH_SCALE_COMPARE=DIR[,DIR...]: other checkouts of this project (at or after the commit that
+ * added this section), each run as one more mode, `redis@<folder name>`: one instance with
+ * REDIS_URL, in the same rounds (an A/B of how the counters reach Redis).
+ */
+const SCALE_COMPARE = (process.env.BENCH_SCALE_COMPARE ?? '').split(',').filter((d) => d !== '')
 
 /**
  * The same forward-auth build three ways, in turn, ROUNDS times, on 10,000 tokens over 1,000
@@ -636,6 +642,7 @@ const scaleOut = async (compiled: boolean) => {
     // The second instance reads its own copy: instances share Redis, not SQLite files.
     const second = compareCopy(dir)
     if (!compiled) compileService()
+    for (const d of SCALE_COMPARE) compileService(d)
     const limits = { planReadLimit: SCALE_LIMIT, planWriteLimit: SCALE_LIMIT }
     const tokenUid = (i: number) => `blt${i.toString(16).padStart(16, '0')}`
     // A stride coprime with the token count, so consecutive requests go to different stacks.
@@ -646,10 +653,13 @@ const scaleOut = async (compiled: boolean) => {
     }))
     const script = join(dir, 'scale.lua')
     writeFileSync(script, wrkScript(requests))
-    const modes = ['memory', 'redis', 'redis-2'] as const
-    type Mode = (typeof modes)[number]
+    const compareOf = new Map(SCALE_COMPARE.map((d) => [`redis@${d.split('/').filter((x) => x !== '').pop()}`, d]))
+    const modes = ['memory', 'redis', 'redis-2', ...compareOf.keys()]
+    type Mode = string
     const start = async (m: Mode, dataDir: string) => {
-      const child = spawnChild(['serve', 'forward-auth', dataDir, JSON.stringify(m === 'memory' ? limits : { ...limits, redisUrl })])
+      const other = compareOf.get(m)
+      const args = ['serve', 'forward-auth', dataDir, JSON.stringify(m === 'memory' ? limits : { ...limits, redisUrl })]
+      const child = other ? spawnChild(args, [], join(other, 'bench', 'authorizer.ts')) : spawnChild(args)
       children.push(child)
       const url = await firstLine(child, 'LISTENING ')
       onCore(child.pid)
@@ -693,7 +703,8 @@ const scaleOut = async (compiled: boolean) => {
         server_core_busy: serverUs / wallUs,
       }
     }
-    const rounds: Record<Mode, Run[]> = { memory: [], redis: [], 'redis-2': [] }
+    const rounds: Record<Mode, Run[]> = Object.fromEntries(modes.map((m) => [m, []]))
+    const runs = (m: Mode) => rounds[m] ?? []
     for (let round = 1; round <= SCALE_ROUNDS; round++)
       for (const m of modes) {
         const servers = [await start(m, loaded.dataDir)]
@@ -701,13 +712,14 @@ const scaleOut = async (compiled: boolean) => {
         await drive(servers, WARMUP_S)
         const r = await drive(servers, DURATION_S)
         for (const s of servers) await stop(s)
-        rounds[m].push(r)
+        runs(m).push(r)
         console.error(
           `  round ${round} ${m.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  server ${r.server_cpu_us_per_request.toFixed(1)} us CPU/request, redis ${r.redis_cpu_us_per_request.toFixed(1)}`,
         )
       }
-    const med = (m: Mode, k: keyof Run) => median(rounds[m].map((r) => r[k]))
-    const perRound = (m: Mode) => rounds[m].map((r, i) => r.rps / (rounds.memory[i]?.rps ?? Number.NaN))
+    const med = (m: Mode, k: keyof Run) => median(runs(m).map((r) => r[k]))
+    const perRound = (m: Mode) => runs(m).map((r, i) => r.rps / (runs('memory')[i]?.rps ?? Number.NaN))
+    type Summary = { rps: number; ratio_vs_memory: number; ratio_per_round: number[]; p50_ms: number; p99_ms: number; p99_over_memory_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; server_core_busy: number }
     const summary = Object.fromEntries(
       modes.map((m) => [
         m,
@@ -723,11 +735,13 @@ const scaleOut = async (compiled: boolean) => {
           server_core_busy: med(m, 'server_core_busy'),
         },
       ]),
-    ) as Record<Mode, { rps: number; ratio_vs_memory: number; ratio_per_round: number[]; p50_ms: number; p99_ms: number; p99_over_memory_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; server_core_busy: number }>
+    ) as Record<Mode, Summary>
+    const redisOne = summary.redis as Summary
     const result = {
       at: new Date().toISOString(),
       machine,
       setup: {
+        compare: Object.fromEntries(compareOf),
         tokens: SCALE_TOKENS,
         stacks: SCALE_TOKENS / SCALE_PER_STACK,
         read_limit_per_token_and_stack: SCALE_LIMIT,
@@ -742,8 +756,8 @@ const scaleOut = async (compiled: boolean) => {
       modes: summary,
       rounds,
       targets: {
-        redis_ratio_vs_memory: { target: 0.8, met: summary.redis.ratio_vs_memory >= 0.8 },
-        redis_p99_over_memory_ms: { target: 2, met: summary.redis.p99_over_memory_ms <= 2 },
+        redis_ratio_vs_memory: { target: 0.8, met: redisOne.ratio_vs_memory >= 0.8 },
+        redis_p99_over_memory_ms: { target: 2, met: redisOne.p99_over_memory_ms <= 2 },
       },
     }
     mkdirSync(join(self, '..', 'results'), { recursive: true })
@@ -755,7 +769,7 @@ const scaleOut = async (compiled: boolean) => {
         '| mode     |  req/s | / memory | per round   | p50 ms | p99 ms | server us/req | redis us/req |',
         '|----------|-------:|---------:|-------------|-------:|-------:|--------------:|-------------:|',
         ...modes.map((m) => {
-          const x = summary[m]
+          const x = summary[m] as Summary
           const pr = x.ratio_per_round
           return `| ${m.padEnd(8)} | ${x.rps.toFixed(0).padStart(6)} | ${f2(x.ratio_vs_memory).padStart(8)} | ${`${f2(Math.min(...pr))}-${f2(Math.max(...pr))}`.padEnd(11)} | ${f2(x.p50_ms).padStart(6)} | ${f2(x.p99_ms).padStart(6)} | ${x.server_cpu_us_per_request.toFixed(1).padStart(13)} | ${x.redis_cpu_us_per_request.toFixed(1).padStart(12)} |`
         }),
