@@ -763,15 +763,16 @@ const scaleOut = async (compiled: boolean) => {
     mkdirSync(join(self, '..', 'results'), { recursive: true })
     writeFileSync(join(self, '..', 'results', 'scale-out.json'), `${JSON.stringify(result, null, 2)}\n`)
     const f2 = (x: number) => x.toFixed(2)
+    const width = Math.max(...modes.map((m) => m.length))
     console.log(
       [
         `Scale-out: ${SCALE_TOKENS} tokens in ${SCALE_TOKENS / SCALE_PER_STACK} stacks, forward-auth allowed reads, medians of ${SCALE_ROUNDS} rounds`,
-        '| mode     |  req/s | / memory | per round   | p50 ms | p99 ms | server us/req | redis us/req |',
-        '|----------|-------:|---------:|-------------|-------:|-------:|--------------:|-------------:|',
+        `| ${'mode'.padEnd(width)} |  req/s | / memory | per round   | p50 ms | p99 ms | server us/req | redis us/req |`,
+        `|${'-'.repeat(width + 2)}|-------:|---------:|-------------|-------:|-------:|--------------:|-------------:|`,
         ...modes.map((m) => {
           const x = summary[m] as Summary
           const pr = x.ratio_per_round
-          return `| ${m.padEnd(8)} | ${x.rps.toFixed(0).padStart(6)} | ${f2(x.ratio_vs_memory).padStart(8)} | ${`${f2(Math.min(...pr))}-${f2(Math.max(...pr))}`.padEnd(11)} | ${f2(x.p50_ms).padStart(6)} | ${f2(x.p99_ms).padStart(6)} | ${x.server_cpu_us_per_request.toFixed(1).padStart(13)} | ${x.redis_cpu_us_per_request.toFixed(1).padStart(12)} |`
+          return `| ${m.padEnd(width)} | ${x.rps.toFixed(0).padStart(6)} | ${f2(x.ratio_vs_memory).padStart(8)} | ${`${f2(Math.min(...pr))}-${f2(Math.max(...pr))}`.padEnd(11)} | ${f2(x.p50_ms).padStart(6)} | ${f2(x.p99_ms).padStart(6)} | ${x.server_cpu_us_per_request.toFixed(1).padStart(13)} | ${x.redis_cpu_us_per_request.toFixed(1).padStart(12)} |`
         }),
         `target: redis / memory >= 0.80 (${result.targets.redis_ratio_vs_memory.met ? 'met' : 'not met'}), redis p99 within 2 ms of memory's (${result.targets.redis_p99_over_memory_ms.met ? 'met' : 'not met'})`,
       ].join('\n'),
