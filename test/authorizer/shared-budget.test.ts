@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { checkLimits, ClassLimits, flatLimitHeaders, type LimitCheck, type LimitStore, redisStore } from '../../src/authorizer/rate-limits.js'
+import { checkLimits, ClassLimits, countFailure, FAILURE_WINDOW_MS, flatLimitHeaders, type Hit, type LimitCheck, type LimitStore, redisStore } from '../../src/authorizer/rate-limits.js'
 import { SharedCounters } from '../../src/authorizer/shared-budget.js'
 import { ensureRedis, REDIS_URL } from '../support/redis.js'
 
@@ -105,4 +105,14 @@ t.test('the same answers and headers as two calls of RedisStore, step for step',
     seen.push(x.exceeded ?? 'allowed')
   }
   t.same(seen, ['allowed', 'token', 'token', 'allowed', 'allowed', 'allowed', 'stack', 'token'], 'both budgets were crossed on the way')
+})
+
+t.test('one key at a time (failed authentications) goes through the same client and prefix', async (t) => {
+  const { redis, prefix } = await redisFor(t)
+  const counters = new SharedCounters(redis, prefix)
+  t.same([(await countFailure(counters, '203.0.113.7', 2)).throttled, (await countFailure(counters, '203.0.113.7', 2)).throttled, (await countFailure(counters, '203.0.113.7', 2)).throttled], [false, false, true], 'the third failure of a limit of 2 is throttled')
+  t.equal(await redis.get(`${prefix}f:203.0.113.7`), '3')
+  const read = await new Promise<Hit | undefined>((resolve, reject) => counters.read('f:203.0.113.7', (e, hit) => (e ? reject(e) : resolve(hit)), FAILURE_WINDOW_MS, 2))
+  t.equal(read?.current, 3, 'read without counting')
+  t.equal(await redis.get(`${prefix}f:203.0.113.7`), '3')
 })
