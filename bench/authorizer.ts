@@ -31,7 +31,11 @@
  *      - bearer: @fastify/bearer-auth with a static list of 30 keys (a stack's maximum) plus
  *        @fastify/rate-limit keyed by the bearer key, limits far above the load.
  *    Every response must be a 2xx, or the run fails.
- * Writes bench/results/authorizer.json and prints a table.
+ * 5. Scale-out (`scaleOut` below; BENCH_ONLY=scale-out runs it alone): the forward-auth build
+ *    with counters in memory, with REDIS_URL (BENCH_REDIS_URL, default the Redis on
+ *    127.0.0.1:6379), and two instances sharing that Redis, on 10,000 tokens each under its limit;
+ *    ratios against the in-memory build in the same rounds, p99 per mode.
+ * Writes bench/results/authorizer.json and bench/results/scale-out.json and prints tables.
  *
  * For investigation (the JSON is then not the reference run): BENCH_TOKENS and BENCH_ROUNDS
  * shrink the run; BENCH_KINDS picks the servers (default bare,node-http,node-http-headers,
@@ -74,8 +78,9 @@ const self = fileURLToPath(import.meta.url)
 
 const secretOf = (i: number) => `${SECRET_PREFIX}${createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)}`
 const apiKeyOf = (s: number) => `blt${s.toString(16).padStart(16, '0')}`
-const benchConfig = (dataDir: string): Config =>
-  testConfig({ dataDir, eventStoreUrl: `sqlite:${join(dataDir, '..', 'events.db')}`, planReadLimit: GENEROUS, planWriteLimit: GENEROUS, authFailureLimit: GENEROUS })
+/** `overrides`: the scale-out section's limits and REDIS_URL (a JSON argument of the child). */
+const benchConfig = (dataDir: string, overrides: Partial<Config> = {}): Config =>
+  testConfig({ dataDir, eventStoreUrl: `sqlite:${join(dataDir, '..', 'events.db')}`, planReadLimit: GENEROUS, planWriteLimit: GENEROUS, authFailureLimit: GENEROUS, ...overrides })
 
 // ---------------------------------------------------------------------------------------------
 // Children
@@ -93,7 +98,7 @@ const compiled = async () => {
   return { openService: service.openService, buildApp: app.buildApp }
 }
 
-const serve = async (kind: string, dataDir: string) => {
+const serve = async (kind: string, dataDir: string, overrides: Partial<Config> = {}) => {
   // A normal exit on SIGINT, so that --cpu-prof writes its profile.
   process.on('SIGINT', () => process.exit(0))
   const Fastify = (await import('fastify')).default
@@ -101,7 +106,7 @@ const serve = async (kind: string, dataDir: string) => {
   if (kind === 'forward-auth' || kind === 'forward-auth-tsx') {
     // As `npm start` runs it: tsc's output in dist/ (compiled by the parent before the servers).
     const shipped = kind === 'forward-auth' ? await compiled() : { openService, buildApp }
-    const service = await shipped.openService(benchConfig(dataDir))
+    const service = await shipped.openService(benchConfig(dataDir, overrides))
     await service.projector.waitFor(0)
     app = await shipped.buildApp(service)
   } else if (kind === 'bare') {
@@ -178,16 +183,16 @@ const memory = async (dataDir: string) => {
 const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
-const load = async (dir: string) => {
+const load = async (dir: string, tokens = TOKENS, perStack = PER_STACK) => {
   const store = new SqliteEventStore(join(dir, 'events.db'))
   const started = performance.now()
-  const stacks = Math.ceil(TOKENS / PER_STACK)
+  const stacks = Math.ceil(tokens / perStack)
   const meta = () => ({ actor: 'bench', occurred_at: new Date().toISOString(), request_id: randomUUID(), remote_addr: '127.0.0.1', schema_version: 1 })
   let last = 0
   for (let s = 0; s < stacks; s++) {
     const api_key = apiKeyOf(s)
     const events = [{ id: randomUUID(), type: 'StackCreated', data: { api_key, name: `Stack ${s}`, description: '', owner_email: `owner${s}@example.com`, owner_uid: `owner${s}` }, metadata: meta() }]
-    for (let i = s * PER_STACK; i < Math.min(TOKENS, (s + 1) * PER_STACK); i++)
+    for (let i = s * perStack; i < Math.min(tokens, (s + 1) * perStack); i++)
       events.push({
         id: randomUUID(),
         type: 'TokenGenerated',
@@ -339,9 +344,9 @@ const hasWrk = () => spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error
  * One wrk run in a shell that then prints its own /proc stat: after `wait`, the shell's cutime
  * and cstime (fields 16 and 17) are wrk's CPU seconds.
  */
-const wrk = (url: string, script: string, seconds: number) =>
+const wrk = (url: string, script: string, seconds: number, connections = CONNECTIONS) =>
   new Promise<LoadResult>((resolve, reject) => {
-    const command = `${canPin ? 'taskset -c 0 ' : ''}wrk -t1 -c${CONNECTIONS} -d${seconds}s --latency -s "$1" "$2"; read -r stat < /proc/$$/stat; echo "STAT $stat"`
+    const command = `${canPin ? 'taskset -c 0 ' : ''}wrk -t1 -c${connections} -d${seconds}s --latency -s "$1" "$2"; read -r stat < /proc/$$/stat; echo "STAT $stat"`
     const child = spawn('sh', ['-c', command, 'sh', script, url], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
@@ -591,6 +596,200 @@ const main = async () => {
   }
 }
 
-if (mode === 'serve') await serve(args[0] as string, args[1] as string)
+// ---------------------------------------------------------------------------------------------
+// Scale-out: budgets shared through Redis against counters in memory
+
+const SCALE_TOKENS = 10_000
+const SCALE_PER_STACK = 10
+/** Plan limits of the scale-out section: each token's and each stack's read budget per second. */
+const SCALE_LIMIT = 1000
+const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5)
+const SCALE_REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/**
+ * BENCH_SCALE_COMPARE=DIR[,DIR...]: other checkouts of this project (at or after the commit that
+ * added this section), each run as one more mode, `redis@<folder name>`: one instance with
+ * REDIS_URL, in the same rounds (an A/B of how the counters reach Redis).
+ */
+const SCALE_COMPARE = (process.env.BENCH_SCALE_COMPARE ?? '').split(',').filter((d) => d !== '')
+
+/**
+ * The same forward-auth build three ways, in turn, ROUNDS times, on 10,000 tokens over 1,000
+ * stacks with limits far above each token's and each stack's share of the load (every answer must
+ * be a 200): `memory` (one instance, counters in memory: the baseline), `redis` (one instance
+ * with REDIS_URL) and `redis-2` (two instances sharing that Redis, each driven by its own wrk with
+ * half the connections; both on the server core, so the pair has the CPU one instance has and the
+ * ratio shows what sharing costs, not what a second machine adds). The Redis keys carry a prefix
+ * of their own (ioredis' `keyPrefix` in the URL's query), so a run shares nothing with other
+ * users of that Redis. Redis itself is not pinned: its CPU per request is read from /proc.
+ */
+const scaleOut = async (compiled: boolean) => {
+  const { Redis } = await import('ioredis')
+  const machine = { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version }
+  const loadAtStart = loadavg()
+  const dir = mkdtempSync(join(tmpdir(), 'bench-scale-'))
+  const children: ChildProcess[] = []
+  const client = new Redis(SCALE_REDIS, { maxRetriesPerRequest: 1, lazyConnect: true })
+  try {
+    await client.connect()
+    const redisPid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1])
+    const prefix = `bench-${randomUUID().slice(0, 8)}:`
+    const redisUrl = `${SCALE_REDIS}${SCALE_REDIS.includes('?') ? '&' : '?'}keyPrefix=${prefix}`
+    console.error(`scale-out: loading ${SCALE_TOKENS} tokens in ${SCALE_TOKENS / SCALE_PER_STACK} stacks ...`)
+    const loaded = await load(dir, SCALE_TOKENS, SCALE_PER_STACK)
+    await loaded.projector.stop()
+    loaded.readDb.close()
+    await loaded.store.close()
+    // The second instance reads its own copy: instances share Redis, not SQLite files.
+    const second = compareCopy(dir)
+    if (!compiled) compileService()
+    for (const d of SCALE_COMPARE) compileService(d)
+    const limits = { planReadLimit: SCALE_LIMIT, planWriteLimit: SCALE_LIMIT }
+    const tokenUid = (i: number) => `blt${i.toString(16).padStart(16, '0')}`
+    // A stride coprime with the token count, so consecutive requests go to different stacks.
+    const order = Array.from({ length: SCALE_TOKENS }, (_, k) => (k * 7919) % SCALE_TOKENS)
+    const requests = order.map((i) => ({
+      path: '/v3/authorize',
+      headers: { api_key: apiKeyOf(Math.floor(i / SCALE_PER_STACK)), authorization: `Bearer ${secretOf(i)}`, 'x-forwarded-method': 'GET', 'x-forwarded-uri': URI },
+    }))
+    const script = join(dir, 'scale.lua')
+    writeFileSync(script, wrkScript(requests))
+    const compareOf = new Map(SCALE_COMPARE.map((d) => [`redis@${d.split('/').filter((x) => x !== '').pop()}`, d]))
+    const modes = ['memory', 'redis', 'redis-2', ...compareOf.keys()]
+    type Mode = string
+    const start = async (m: Mode, dataDir: string) => {
+      const other = compareOf.get(m)
+      const args = ['serve', 'forward-auth', dataDir, JSON.stringify(m === 'memory' ? limits : { ...limits, redisUrl })]
+      const child = other ? spawnChild(args, [], join(other, 'bench', 'authorizer.ts')) : spawnChild(args)
+      children.push(child)
+      const url = await firstLine(child, 'LISTENING ')
+      onCore(child.pid)
+      // An allowed read with its rate-limit headers; with Redis, counted under this run's prefix.
+      const probe = await fetch(`${url}/v3/authorize`, { headers: requests[0]?.headers as Record<string, string> })
+      if (probe.status !== 200 || probe.headers.get('x-ratelimit-limit') !== String(SCALE_LIMIT)) throw new Error(`scale-out ${m} pre-flight: ${probe.status}`)
+      const counted = await client.exists(`${prefix}mt-rl:t:read:${tokenUid(order[0] as number)}`)
+      if ((m !== 'memory') !== (counted === 1)) throw new Error(`scale-out ${m}: the token's key is ${counted ? '' : 'not '}in Redis`)
+      return { child, url }
+    }
+    const stop = async (server: { child: ChildProcess }) => {
+      const exited = new Promise((resolve) => server.child.once('exit', resolve))
+      server.child.kill('SIGINT')
+      await exited
+      children.splice(children.indexOf(server.child), 1)
+    }
+    const redisCpu = () => {
+      const c = cpuSeconds(redisPid)
+      return c.user + c.system
+    }
+    type Run = { rps: number; p99_ms: number; p50_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; server_core_busy: number }
+    const drive = async (servers: Array<{ child: ChildProcess; url: string }>, seconds: number): Promise<Run> => {
+      const cpu0 = servers.map((s) => cpuSeconds(s.child.pid))
+      const redis0 = redisCpu()
+      const wall0 = performance.now()
+      const rs = await Promise.all(servers.map((s) => wrk(s.url, script, seconds, CONNECTIONS / servers.length)))
+      const wallUs = (performance.now() - wall0) * 1000
+      const serverUs = servers.reduce((sum, s, i) => {
+        const c = cpuSeconds(s.child.pid)
+        return sum + (c.user - (cpu0[i]?.user ?? 0) + c.system - (cpu0[i]?.system ?? 0)) * 1e6
+      }, 0)
+      const redisUs = (redisCpu() - redis0) * 1e6
+      for (const r of rs) if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`scale-out: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`)
+      const n = rs.reduce((sum, r) => sum + r.requests.total, 0)
+      return {
+        rps: rs.reduce((sum, r) => sum + r.requests.average, 0),
+        p50_ms: Math.max(...rs.map((r) => r.latency.p50)),
+        p99_ms: Math.max(...rs.map((r) => r.latency.p99)),
+        server_cpu_us_per_request: serverUs / n,
+        redis_cpu_us_per_request: redisUs / n,
+        server_core_busy: serverUs / wallUs,
+      }
+    }
+    const rounds: Record<Mode, Run[]> = Object.fromEntries(modes.map((m) => [m, []]))
+    const runs = (m: Mode) => rounds[m] ?? []
+    for (let round = 1; round <= SCALE_ROUNDS; round++)
+      for (const m of modes) {
+        const servers = [await start(m, loaded.dataDir)]
+        if (m === 'redis-2') servers.push(await start(m, second))
+        await drive(servers, WARMUP_S)
+        const r = await drive(servers, DURATION_S)
+        for (const s of servers) await stop(s)
+        runs(m).push(r)
+        console.error(
+          `  round ${round} ${m.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  server ${r.server_cpu_us_per_request.toFixed(1)} us CPU/request, redis ${r.redis_cpu_us_per_request.toFixed(1)}`,
+        )
+      }
+    const med = (m: Mode, k: keyof Run) => median(runs(m).map((r) => r[k]))
+    const perRound = (m: Mode) => runs(m).map((r, i) => r.rps / (runs('memory')[i]?.rps ?? Number.NaN))
+    type Summary = { rps: number; ratio_vs_memory: number; ratio_per_round: number[]; p50_ms: number; p99_ms: number; p99_over_memory_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; server_core_busy: number }
+    const summary = Object.fromEntries(
+      modes.map((m) => [
+        m,
+        {
+          rps: med(m, 'rps'),
+          ratio_vs_memory: med(m, 'rps') / med('memory', 'rps'),
+          ratio_per_round: perRound(m),
+          p50_ms: med(m, 'p50_ms'),
+          p99_ms: med(m, 'p99_ms'),
+          p99_over_memory_ms: med(m, 'p99_ms') - med('memory', 'p99_ms'),
+          server_cpu_us_per_request: med(m, 'server_cpu_us_per_request'),
+          redis_cpu_us_per_request: med(m, 'redis_cpu_us_per_request'),
+          server_core_busy: med(m, 'server_core_busy'),
+        },
+      ]),
+    ) as Record<Mode, Summary>
+    const redisOne = summary.redis as Summary
+    const result = {
+      at: new Date().toISOString(),
+      machine,
+      setup: {
+        compare: Object.fromEntries(compareOf),
+        tokens: SCALE_TOKENS,
+        stacks: SCALE_TOKENS / SCALE_PER_STACK,
+        read_limit_per_token_and_stack: SCALE_LIMIT,
+        rounds: SCALE_ROUNDS,
+        duration_s: DURATION_S,
+        warmup_s: WARMUP_S,
+        connections: CONNECTIONS,
+        redis: SCALE_REDIS,
+        servers: `a fresh child process for each run${canPin ? ` pinned to cpu ${SERVER_CPU}` : ''}; wrk -t1${canPin ? ' pinned to cpu 0' : ''} (redis-2: one wrk per instance, half the connections each)`,
+        load_average_at_start: loadAtStart,
+      },
+      modes: summary,
+      rounds,
+      targets: {
+        redis_ratio_vs_memory: { target: 0.8, met: redisOne.ratio_vs_memory >= 0.8 },
+        redis_p99_over_memory_ms: { target: 2, met: redisOne.p99_over_memory_ms <= 2 },
+      },
+    }
+    mkdirSync(join(self, '..', 'results'), { recursive: true })
+    writeFileSync(join(self, '..', 'results', 'scale-out.json'), `${JSON.stringify(result, null, 2)}\n`)
+    const f2 = (x: number) => x.toFixed(2)
+    const width = Math.max(...modes.map((m) => m.length))
+    console.log(
+      [
+        `Scale-out: ${SCALE_TOKENS} tokens in ${SCALE_TOKENS / SCALE_PER_STACK} stacks, forward-auth allowed reads, medians of ${SCALE_ROUNDS} rounds`,
+        `| ${'mode'.padEnd(width)} |  req/s | / memory | per round   | p50 ms | p99 ms | server us/req | redis us/req |`,
+        `|${'-'.repeat(width + 2)}|-------:|---------:|-------------|-------:|-------:|--------------:|-------------:|`,
+        ...modes.map((m) => {
+          const x = summary[m] as Summary
+          const pr = x.ratio_per_round
+          return `| ${m.padEnd(width)} | ${x.rps.toFixed(0).padStart(6)} | ${f2(x.ratio_vs_memory).padStart(8)} | ${`${f2(Math.min(...pr))}-${f2(Math.max(...pr))}`.padEnd(11)} | ${f2(x.p50_ms).padStart(6)} | ${f2(x.p99_ms).padStart(6)} | ${x.server_cpu_us_per_request.toFixed(1).padStart(13)} | ${x.redis_cpu_us_per_request.toFixed(1).padStart(12)} |`
+        }),
+        `target: redis / memory >= 0.80 (${result.targets.redis_ratio_vs_memory.met ? 'met' : 'not met'}), redis p99 within 2 ms of memory's (${result.targets.redis_p99_over_memory_ms.met ? 'met' : 'not met'})`,
+      ].join('\n'),
+    )
+  } finally {
+    for (const c of children) c.kill('SIGINT')
+    client.disconnect()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (mode === 'serve') await serve(args[0] as string, args[1] as string, args[2] ? (JSON.parse(args[2]) as Partial<Config>) : {})
 else if (mode === 'memory') await memory(args[0] as string)
-else await main()
+// BENCH_ONLY=scale-out runs the scale-out section alone.
+else if (process.env.BENCH_ONLY === 'scale-out') await scaleOut(false)
+else {
+  await main()
+  // main compiled the service if it ran forward-auth.
+  await scaleOut((process.env.BENCH_KINDS ?? 'forward-auth').split(',').includes('forward-auth'))
+}

@@ -11,7 +11,8 @@ import { canonicalMethod, type Refusal } from './canonical.js'
 import { Allowed, type AuthFailure, type AuthorizeInput, type Authorizer, type Decision, type Deny, type DenyOf } from './decision.js'
 import { cachedRoute } from './path-modules.js'
 import { limiter, type LimitsMode, type Scheduler } from './limiter-mode.js'
-import { checkLimits, type ClassLimits, countFailure, flatLimitHeaders, type LimitCheck, type MaybePromise, redisStore, then, type TokenLimits, tokenLimits } from './rate-limits.js'
+import { checkLimits, type ClassLimits, countFailure, flatLimitHeaders, type LimitCheck, type MaybePromise, then, type TokenLimits, tokenLimits } from './rate-limits.js'
+import { SharedCounters } from './shared-budget.js'
 import { type AccessClass, allows, allowsBranch, classOfMethod, type CompiledScope, scopeCache } from './scope-check.js'
 
 export { Allowed, DENIAL_REASONS } from './decision.js'
@@ -218,7 +219,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   // listener, ioredis writes each reconnection attempt's error to stderr.
   ownedRedis?.on('error', () => {})
   const redis = options.redis ?? ownedRedis
-  const store = redis ? redisStore(redis, options.keyPrefix ?? 'mt-rl:') : undefined
+  const store = redis ? new SharedCounters(redis, options.keyPrefix ?? 'mt-rl:') : undefined
   const registry = deps.metrics ?? new Registry()
   const metrics = authorizerMetrics(registry, deps.projector, deps.store)
   const limiterStats = limiterMetrics(registry)

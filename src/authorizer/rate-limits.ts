@@ -7,8 +7,9 @@ import type { AccessClass } from './scope-check.js'
  * contract of @fastify/rate-limit's stores, used directly rather than through the plugin's route
  * hook: one request is counted against two budgets (the token's and the stack's, per access
  * class), and the decision must also run outside a route (forward-auth, gateway, the management
- * API, the benchmark). With Redis, the plugin's RedisStore runs one Lua script (INCR + PEXPIRE),
- * so instances sharing a Redis share one budget. In memory, LocalCounters below keeps the same
+ * API, the benchmark). With Redis, SharedCounters (shared-budget.ts) counts both budgets of a
+ * request in one Lua script call, so instances sharing a Redis share one budget at one round trip
+ * per request (failed authentications: the plugin's RedisStore). In memory, LocalCounters below keeps the same
  * windows synchronously, with no callback, promise or LRU reordering per hit: the plugin's
  * LocalStore costs two closures and an LRU move per counter, a measurable share of a
  * forward-auth request (bench/authorizer.ts).
@@ -21,6 +22,8 @@ type Callback = (error: Error | null, result?: Hit) => void
 export interface LimitStore {
   incr(key: string, cb: Callback, timeWindow: number, max: number): void
   read(key: string, cb: Callback, timeWindow: number, max: number): void
+  /** Both budgets of a request in one call, when the store can (SharedCounters, one Redis script). */
+  both?(l: ClassLimits): Promise<LimitCheck>
 }
 
 const require = createRequire(import.meta.url)
@@ -242,12 +245,13 @@ const checked = (exceeded: LimitCheck['exceeded'], token: Hit, stack: Hit): Limi
 })
 
 /**
- * Counts one request of a class against the token's budget, then against the stack's. A token
+ * Counts one request of a class against the token's budget, then against the stack's (in one call
+ * when the store has `both`, else one store call per budget). A token
  * over its own budget is refused without spending the stack's budget, so one greedy token does
  * not starve its siblings; its headers then report the stack's window read without counting.
  */
 export const checkLimits = (store: LimitStore, l: ClassLimits): MaybePromise<LimitCheck> =>
-  then(call(store, 'incr', l.tokenKey, WINDOW_MS, l.tokenMax), (token) => {
+  store.both !== undefined ? store.both(l) : then(call(store, 'incr', l.tokenKey, WINDOW_MS, l.tokenMax), (token) => {
     if (token.current > l.tokenMax) return then(call(store, 'read', l.stackKey, WINDOW_MS, l.stackMax), (stack) => checked('token', token, stack))
     return then(call(store, 'incr', l.stackKey, WINDOW_MS, l.stackMax), (stack) => checked(stack.current > l.stackMax ? 'stack' : undefined, token, stack))
   })

@@ -1,0 +1,151 @@
+/**
+ * Exactness across instances: two service processes (`management-tokens serve`) on one event
+ * store and one Redis of the test's own, a token with a read budget of 20 a second driven through
+ * both at about ten times that for several windows. Redis' MONITOR stream gives, in the order
+ * Redis ran them, every INCR of the token's counter and every PEXPIRE that opened a window, so
+ * each window's hits are known exactly; each allowed answer names its place in its window
+ * (`X-RateLimit-Remaining` = 20 - its count), so the allowed answers can be matched to the windows.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import t, { type Test } from 'tap'
+import { mintAuthtoken } from '../../src/http/auth.js'
+import { JWT_SECRET, OWNER, tempDir } from '../support/app.js'
+import { installed, startListening } from '../support/listening-process.js'
+import { plainEnv } from '../support/plain-env.js'
+import { waitFor } from '../support/wait-for.js'
+
+const LIMIT = 20
+const WINDOWS = 6
+const URI = '/v3/content_types/blog/entries'
+
+const freePort = async (): Promise<number> => {
+  const s = createServer().listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  const { port } = s.address() as AddressInfo
+  await new Promise((resolve) => s.close(resolve))
+  return port
+}
+
+/** `management-tokens serve` in a child process; resolves with its base URL once it listens. */
+const serve = async (t: Test, env: NodeJS.ProcessEnv): Promise<string> => {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'test/support/serve-child.ts'], {
+    env: { ...plainEnv(), PORT: '0', AUTH_JWT_SECRET: JWT_SECRET, LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    await exited
+  })
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`serve exited: ${stderr}`)
+      return /listening on (http:\/\/\S+)\/v3/.test(stderr)
+    },
+    { label: 'serve listening', timeoutMs: 60_000, intervalMs: 20 },
+  )
+  return (/listening on (http:\/\/\S+)\/v3/.exec(stderr) as RegExpExecArray)[1] as string
+}
+
+t.test('two processes sharing one Redis never admit more than the budget in a window, and use it', async (t) => {
+  const redisServer = installed(['redis-server', '/usr/bin/redis-server'], ['--version'])
+  if (!redisServer) return t.fail('redis-server is needed (apt-get install redis-server)')
+  // A Redis of the test's own: MONITOR then sees this test's commands only, and slows no one else.
+  const port = await freePort()
+  await startListening(t, { label: 'redis', command: redisServer, args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port, dir: tempDir(t), stop: 'SIGTERM' })
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const a = tempDir(t)
+  const common = { REDIS_URL: redisUrl, PLAN_READ_LIMIT: '1000', PLAN_WRITE_LIMIT: '1000' }
+  const [one, two] = await Promise.all([serve(t, { ...common, DATA_DIR: a }), serve(t, { ...common, DATA_DIR: tempDir(t), EVENT_STORE_URL: `sqlite:${join(a, 'events.db')}` })])
+
+  const authtoken = mintAuthtoken(JWT_SECRET, { email: OWNER, sub: 'u-owner' })
+  const post = async (path: string, body: unknown, apiKey?: string) => {
+    const res = await fetch(`${one}${path}`, { method: 'POST', headers: { authtoken, 'content-type': 'application/json', ...(apiKey ? { api_key: apiKey } : {}) }, body: JSON.stringify(body) })
+    t.equal(res.status, 201, path)
+    return (await res.json()) as Record<string, { api_key: string; uid: string; token: string }>
+  }
+  const apiKey = (await post('/v3/stacks', { stack: { name: 'Budget' } })).stack!.api_key
+  const token = (await post('/v3/stacks/management_tokens', { token: { name: 'ci', scope: [{ module: 'entry', acl: { read: true } }], rate_limit: { read: LIMIT, write: LIMIT } } }, apiKey)).token!
+  const ask = (base: string, uri = URI) =>
+    fetch(`${base}/v3/authorize`, { headers: { api_key: apiKey, authorization: token.token, 'x-forwarded-method': 'GET', 'x-forwarded-uri': uri } })
+  // The second process knows the token once it refuses a path out of its scope (403, decided
+  // before the budget: nothing counted).
+  await waitFor(async () => (await ask(two, '/v3/assets')).status === 403, { label: 'the token on the second instance', timeoutMs: 30_000, intervalMs: 20 })
+
+  const tokenKey = `mt-rl:t:read:${token.uid}`
+  const monitorClient = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  t.teardown(() => {
+    monitorClient.disconnect()
+    client.disconnect()
+  })
+  const monitor = await monitorClient.monitor()
+  t.teardown(() => monitor.disconnect())
+  /** Hits of the token's counter per window, in Redis' order; a PEXPIRE follows a window's first INCR. */
+  const windows: number[] = []
+  let incrs = 0
+  let sentinel = false
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const [command, key] = [String(args[0]).toLowerCase(), args[1]]
+    if (command === 'echo' && key === `done ${token.uid}`) sentinel = true
+    if (key !== tokenKey) return
+    if (command === 'incr') {
+      incrs += 1
+      windows.push((windows.pop() ?? 0) + 1)
+    } else if (command === 'pexpire') {
+      // The INCR just counted opened this window: it moves from the previous one.
+      const previous = (windows.pop() as number) - 1
+      if (previous > 0) windows.push(previous)
+      windows.push(1)
+    }
+  })
+
+  type Answer = { instance: 'one' | 'two'; status: number; remaining: string | null }
+  const answers: Answer[] = []
+  const inFlight = new Set<Promise<void>>()
+  const send = (instance: Answer['instance']) => {
+    const p = ask(instance === 'one' ? one : two).then(async (r) => {
+      await r.arrayBuffer()
+      answers.push({ instance, status: r.status, remaining: r.headers.get('x-ratelimit-remaining') })
+    })
+    inFlight.add(p)
+    void p.finally(() => inFlight.delete(p))
+  }
+  // The load: one request to each instance every 10 ms (about 100/s each, ten times the budget
+  // together). The pace is the load's, not a wait: no assertion depends on time.
+  const pace = setInterval(() => {
+    send('one')
+    send('two')
+  }, 10)
+  // Until WINDOWS + 1 windows have opened: WINDOWS of them complete under load.
+  await waitFor(() => windows.length > WINDOWS, { label: `${WINDOWS + 1} windows`, timeoutMs: 120_000, intervalMs: 20 })
+  clearInterval(pace)
+  await Promise.all([...inFlight])
+  await client.echo(`done ${token.uid}`)
+  await waitFor(() => sentinel, { label: "the monitor's last command" })
+
+  t.same([...new Set(answers.map((x) => x.status))].sort(), [200, 429], 'answers are 200 or 429, nothing else')
+  t.equal(incrs, answers.length, "every answer of both instances was counted on the token's one counter in Redis")
+  const allowed = answers.filter((x) => x.status === 200)
+  t.ok(allowed.some((x) => x.instance === 'one') && allowed.some((x) => x.instance === 'two'), 'both instances admitted requests')
+  const admittedPerWindow = windows.map((n) => Math.min(n, LIMIT))
+  t.equal(allowed.length, admittedPerWindow.reduce((s, n) => s + n, 0), 'allowed answers: each window admitted min(its hits, 20)')
+  // Each allowed answer's count in its window is 20 - remaining; a window of n hits admitted the
+  // counts 1..min(n, 20) once each, so the counts seen must be exactly those of the windows.
+  const seen = Array.from({ length: LIMIT }, (_, i) => allowed.filter((x) => x.remaining === String(LIMIT - (i + 1))).length)
+  const owed = Array.from({ length: LIMIT }, (_, i) => windows.filter((n) => n >= i + 1).length)
+  t.same(seen, owed, "the allowed answers' counts are the windows' own: no window admitted a 21st")
+  t.ok(Math.max(...admittedPerWindow) <= LIMIT, `admitted per window: ${admittedPerWindow.join(', ')}`)
+  const complete = admittedPerWindow.slice(0, -1)
+  t.ok(complete.length >= 5, `${complete.length} complete windows under load`)
+  t.ok(complete.every((n) => n >= 0.9 * LIMIT), `each complete window used at least 90 % of the budget (${complete.join(', ')} of ${LIMIT})`)
+  t.comment(`hits per window: ${windows.join(', ')}; answers: ${answers.length}, allowed ${allowed.length} (instance one ${allowed.filter((x) => x.instance === 'one').length})`)
+})
