@@ -109,7 +109,8 @@ const instanceRegistry = (config: Config, store: EventStore): InstanceRegistry |
 const openPropagation = (config: Config, store: EventStore, projector: Projector, logger: Logger): RunningPropagation | undefined => {
   const registry = instanceRegistry(config, store)
   if (!registry) {
-    logger.warn('EventStoreDB without REDIS_URL: instances cannot see each other, so a revocation is confirmed by this instance only; set REDIS_URL to confirm it on every instance')
+    // info, not warn: a single instance on EventStoreDB is a sound deployment, and is told at every start.
+    logger.info('EventStoreDB without REDIS_URL: instances cannot see each other, so a revocation is confirmed by this instance only; set REDIS_URL to confirm it on every instance')
     return undefined
   }
   let warned = false

@@ -81,11 +81,14 @@ export const startPropagation = (deps: PropagationDeps): RunningPropagation => {
   publish()
 
   const round = (ms: number) => Math.round(ms * 10) / 10
+  // How many instances the last successful read found: what an answer says when the registry
+  // cannot be read, so that an outage reads as unconfirmed rather than as one lone instance.
+  let known = 1
   return {
     async confirm(position) {
       const started = now()
       // This instance has applied the change: the command is answered only once it has.
-      let seen = { instances: 1, confirmed: 1 }
+      let seen = { instances: known, confirmed: 1 }
       for (;;) {
         let others
         try {
@@ -96,6 +99,7 @@ export const startPropagation = (deps: PropagationDeps): RunningPropagation => {
           break
         }
         seen = { instances: others.length + 1, confirmed: others.filter((e) => e.position >= position).length + 1 }
+        known = seen.instances
         const left = timeoutMs - (now() - started)
         if (seen.confirmed === seen.instances || left <= 0) break
         await wait(Math.min(pollMs, left))
@@ -107,7 +111,8 @@ export const startPropagation = (deps: PropagationDeps): RunningPropagation => {
       clearInterval(heartbeat)
       stopListening()
       await inFlight
-      await registry.close(id)
+      // Shutting down with the registry unreachable: the entry then expires by itself.
+      await registry.close(id).catch((e: unknown) => onError(e, 'publish'))
     },
   }
 }

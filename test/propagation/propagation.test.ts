@@ -92,15 +92,19 @@ t.test('an instance that never confirms: answered at the timeout, one short', as
   t.same(await zero.confirm(9), { instances: 4, confirmed: 3, ms: 0 }, 'a timeout of 0 answers with what is confirmed already')
 })
 
-t.test('an unreadable registry: answered at once, only this instance confirmed', async (t) => {
+t.test('an unreadable registry: answered at once, only this instance confirmed of those last seen', async (t) => {
   const registry = memoryRegistry()
   registry.entries.set('b', 1)
   const errors: string[] = []
-  const p = startPropagation({ id: 'a', registry, applied: source(1), timeoutMs: 2000, ...fakeTime(), onError: (_e, when) => errors.push(when) })
+  const p = startPropagation({ id: 'a', registry, applied: source(2), timeoutMs: 2000, ...fakeTime(), onError: (_e, when) => errors.push(when) })
   t.teardown(() => p.close())
+  t.same(await p.confirm(1), { instances: 2, confirmed: 2, ms: 0 })
   registry.fail(true)
-  t.same(await p.confirm(1), { instances: 1, confirmed: 1, ms: 0 })
+  t.same(await p.confirm(2), { instances: 2, confirmed: 1, ms: 0 }, 'b, seen before the outage, is not counted as confirmed')
   t.same(errors, ['read'])
+  const lone = startPropagation({ id: 'z', registry, applied: source(2), timeoutMs: 2000, ...fakeTime(), onError: () => {} })
+  t.teardown(() => lone.close())
+  t.same(await lone.confirm(2), { instances: 1, confirmed: 1, ms: 0 }, 'nothing ever read: only itself is known')
 })
 
 t.test('publishes after each applied batch once caught up, and removes its entry on close', async (t) => {
@@ -117,4 +121,15 @@ t.test('publishes after each applied batch once caught up, and removes its entry
   t.equal(registry.entries.get('a'), 6, 'batches applied while a publish was under way are covered by one more')
   await p.close()
   t.notOk(registry.entries.has('a'), 'gone once closed: a stopped instance is not waited for')
+})
+
+t.test('closing with the registry unreachable: reported, not thrown (the entry expires by itself)', async (t) => {
+  const registry = memoryRegistry()
+  const errors: string[] = []
+  const p = startPropagation({ id: 'a', registry, applied: source(1), timeoutMs: 2000, heartbeatMs: 60_000, onError: (_e, when) => errors.push(when) })
+  registry.close = async () => {
+    throw new Error('registry down')
+  }
+  await p.close()
+  t.same(errors, ['publish'])
 })
