@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { ENTRY_TTL_MS, type InstanceEntry, type InstanceRegistry, liveAt, type Stamped } from './registry.js'
 
@@ -13,8 +14,9 @@ export const sqliteRegistry = (file: string, clock: () => number = Date.now, ttl
   mkdirSync(dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
-  // A heartbeat that finds the file locked is skipped rather than blocking the event loop: the next one comes soon.
-  db.pragma('busy_timeout = 50')
+  // Another instance's write holds the file only for a moment: wait for it briefly here, then on timers
+  // (publish below), so that a locked file never holds the event loop for long.
+  db.pragma('busy_timeout = 20')
   db.exec('CREATE TABLE IF NOT EXISTS instances (id TEXT PRIMARY KEY, position INTEGER NOT NULL, seen_at INTEGER NOT NULL) WITHOUT ROWID')
   const put = db.prepare<[string, number, number]>('INSERT OR REPLACE INTO instances (id, position, seen_at) VALUES (?, ?, ?)')
   // Entries of instances long dead are deleted by whoever publishes next, so the table stays small.
@@ -23,11 +25,19 @@ export const sqliteRegistry = (file: string, clock: () => number = Date.now, ttl
   const drop = db.prepare<[string]>('DELETE FROM instances WHERE id = ?')
   return {
     async publish({ id, position }: InstanceEntry) {
-      const now = clock()
-      db.transaction(() => {
-        put.run(id, position, now)
-        purge.run(now - 10 * ttlMs)
-      })()
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const now = clock()
+          db.transaction(() => {
+            put.run(id, position, now)
+            purge.run(now - 10 * ttlMs)
+          })()
+          return
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'SQLITE_BUSY' || attempt === 5) throw e
+          await sleep(5 * attempt)
+        }
+      }
     },
     async live() {
       const rows: Stamped[] = all.all().map((r) => ({ id: r.id, position: r.position, seenAt: r.seen_at }))

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import t from 'tap'
 import { liveAt } from '../../src/propagation/registry.js'
 import { redisRegistry } from '../../src/propagation/redis-registry.js'
@@ -77,4 +78,26 @@ t.test('Redis registry: a key not refreshed expires, and its instance is no long
   await waitFor(async () => (await b.live()).length === 1, { label: "c's key expired", intervalMs: 50 })
   t.same(await b.live(), [{ id: 'b', position: 9 }])
   await c.close('c')
+})
+
+t.test('SQLite registry: a publish that finds the file locked tries again on a timer', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mt-registry-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'instances.db')
+  const registry = sqliteRegistry(file)
+  await registry.publish({ id: 'a', position: 1 })
+  // Another connection holds the write lock, as another instance's heartbeat would for a moment.
+  const other = new Database(file)
+  other.exec('BEGIN IMMEDIATE')
+  let settled = false
+  const publishing = registry.publish({ id: 'a', position: 2 }).finally(() => {
+    settled = true
+  })
+  await Promise.resolve()
+  t.notOk(settled, 'the first attempt found the file locked; the next waits on a timer, and this test runs meanwhile')
+  other.exec('COMMIT')
+  other.close()
+  await publishing
+  t.same(await registry.live(), [{ id: 'a', position: 2 }])
+  await registry.close('a')
 })
