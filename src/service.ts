@@ -95,13 +95,19 @@ export interface ServiceOverrides {
   readonly logger?: Logger
 }
 
+/** The store's first event's id: the same for every instance on one store, whatever URL reaches it. */
+const firstEventId = async (store: EventStore): Promise<string | undefined> => {
+  for await (const e of store.readAll({ maxCount: 1 })) return e.id
+  return undefined
+}
+
 /**
  * Where instances find each other, in what they already share: Redis when it is set, otherwise a
  * file beside the embedded event store's. EventStoreDB without Redis gives them nothing shared
  * to write to (an event per heartbeat would fill the log), so each confirms alone.
  */
 const instanceRegistry = (config: Config, store: EventStore): InstanceRegistry | undefined => {
-  if (config.redisUrl) return redisRegistry(config.redisUrl)
+  if (config.redisUrl) return redisRegistry(config.redisUrl, () => firstEventId(store))
   const file = store.embedded?.file
   return file ? sqliteRegistry(join(dirname(file), 'instances.db')) : undefined
 }

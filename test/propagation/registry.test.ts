@@ -59,9 +59,11 @@ t.test('SQLite registry: entries expire by the clock, a publish refreshes, close
 
 t.test('Redis registry: a key not refreshed expires, and its instance is no longer listed', async (t) => {
   await ensureRedis()
-  const prefix = `mt-prop-test:${randomBytes(6).toString('hex')}:`
-  const a = redisRegistry(REDIS_URL, prefix, 300)
-  const b = redisRegistry(REDIS_URL, prefix, 60_000)
+  const store = randomBytes(6).toString('hex')
+  const ofStore = async () => store
+  const prefix = 'mt-prop-test:'
+  const a = redisRegistry(REDIS_URL, ofStore, prefix, 300)
+  const b = redisRegistry(REDIS_URL, ofStore, prefix, 60_000)
   t.teardown(async () => {
     await b.close('b')
   })
@@ -71,7 +73,7 @@ t.test('Redis registry: a key not refreshed expires, and its instance is no long
   await a.close('a')
   t.same(await b.live(), [{ id: 'b', position: 9 }], 'close removes the entry at once')
 
-  const c = redisRegistry(REDIS_URL, prefix, 200)
+  const c = redisRegistry(REDIS_URL, ofStore, prefix, 200)
   await c.publish({ id: 'c', position: 1 })
   t.equal((await b.live()).length, 2)
   // The TTL is Redis's: nothing refreshes c, so its key expires and the next read drops it.
@@ -100,4 +102,24 @@ t.test('SQLite registry: a publish that finds the file locked tries again on a t
   await publishing
   t.same(await registry.live(), [{ id: 'a', position: 2 }])
   await registry.close('a')
+})
+
+t.test('Redis registry: instances of another event store are not listed; an empty store publishes nothing', async (t) => {
+  await ensureRedis()
+  const mine = randomBytes(6).toString('hex')
+  const a = redisRegistry(REDIS_URL, async () => mine)
+  const other = redisRegistry(REDIS_URL, async () => randomBytes(6).toString('hex'))
+  let first: string | undefined
+  const empty = redisRegistry(REDIS_URL, async () => first)
+  t.teardown(async () => {
+    await Promise.all([a.close('a'), other.close('x'), empty.close('e')])
+  })
+  await a.publish({ id: 'a', position: 3 })
+  await other.publish({ id: 'x', position: 9 })
+  await empty.publish({ id: 'e', position: 0 })
+  t.same(await a.live(), [{ id: 'a', position: 3 }], 'only the instances of its own store')
+  t.same(await empty.live(), [], 'a store with no event yet: nobody to wait for')
+  first = mine
+  await empty.publish({ id: 'e', position: 3 })
+  t.equal((await a.live()).length, 2, 'once the store has its first event, the instance joins the others on it')
 })
