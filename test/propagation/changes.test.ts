@@ -2,10 +2,14 @@
  * Which answers wait for the other instances: two instances in one process sharing the embedded
  * store (and so instances.db). Each change that takes access away is confirmed by both and
  * refused by the other instance's next request; other changes answer without `propagation`.
+ * Then EventStoreDB (the gRPC double): with Redis the instances find each other, without it
+ * each confirms alone.
  */
 import { join } from 'node:path'
 import t from 'tap'
 import { OWNER, START, startApp, type TestApp } from '../support/app.js'
+import { startEsdbDouble } from '../support/esdb-double.js'
+import { ensureRedis, REDIS_URL } from '../support/redis.js'
 import { waitFor } from '../support/wait-for.js'
 
 const TOKENS = '/v3/stacks/management_tokens'
@@ -47,4 +51,32 @@ t.test('revoke, rotation with no grace, scope and expiry changes are confirmed b
   const revoked = (await a.call({ method: 'DELETE', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey })).json()
   t.match(revoked.propagation, BOTH, 'revoke: confirmed by both')
   t.equal(await ask(b, apiKey, replaced.token.token, '/v3/assets'), 401, "b's next request: revoked")
+})
+
+t.test('on EventStoreDB (the gRPC double) with Redis: a revoke is confirmed by both instances', async (t) => {
+  await ensureRedis()
+  const double = await startEsdbDouble()
+  t.teardown(() => double.stop())
+  const config = { redisUrl: REDIS_URL }
+  const a = await startApp(t, { eventStoreUrl: double.url, config })
+  const b = await startApp(t, { eventStoreUrl: double.url, config })
+  const apiKey = await a.createStack(OWNER)
+  const tok = await a.generate(apiKey, OWNER)
+  // The registry is scoped by the store's first event: both find each other once it exists.
+  await waitFor(async () => (await a.service.propagation.confirm(0)).instances === 2, { label: 'a sees b through Redis' })
+  await waitFor(async () => (await ask(b, apiKey, tok.secret)) === 200, { label: 'b allows the token' })
+  const revoked = (await a.call({ method: 'DELETE', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey })).json()
+  t.match(revoked.propagation, BOTH, 'revoke: confirmed by both')
+  t.equal(await ask(b, apiKey, tok.secret), 401, "b's next request: revoked")
+})
+
+t.test('on EventStoreDB without Redis: each instance confirms alone', async (t) => {
+  const double = await startEsdbDouble()
+  t.teardown(() => double.stop())
+  const a = await startApp(t, { eventStoreUrl: double.url })
+  const apiKey = await a.createStack(OWNER)
+  const tok = await a.generate(apiKey, OWNER)
+  const revoked = (await a.call({ method: 'DELETE', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey })).json()
+  t.same(revoked.propagation, { instances: 1, confirmed: 1, ms: 0 })
+  t.ok(a.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('EventStoreDB without REDIS_URL')), 'start-up said so')
 })
