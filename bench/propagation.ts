@@ -7,7 +7,7 @@
  *   npm run bench:propagation [-- --trials 200]
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { authorize, call, createStack, generate, startPair } from '../test/support/instance-pair.js'
@@ -70,6 +70,8 @@ const out = {
   date: new Date().toISOString(),
   node: process.version,
   cpus: cpus().length,
+  // Other work on the machine moves these figures a lot: the load when the run ended.
+  loadavg: loadavg().map((l) => Math.round(l * 100) / 100),
   note: 'two serve processes on one machine sharing events.db; the embedded store is polled by each subscription every 50 ms, which bounds how soon B applies an event',
   results: rows,
 }
