@@ -62,6 +62,13 @@ module.exports = {
       to: { path: '^src/(http|authorizer|cli|react|write)/|^src/service\\.ts$' },
     },
     {
+      name: 'propagation-alone',
+      severity: 'error',
+      comment: 'How instances confirm changes (the registry and the wait) imports the domain, its drivers and node:* only: routes and the root hand it what it needs.',
+      from: { path: '^src/propagation/' },
+      to: { pathNot: '^src/(propagation|domain)/|(^|/)node_modules/(@types/)?(ioredis|better-sqlite3)/', dependencyTypesNot: ['core'] },
+    },
+    {
       name: 'reactors-pure',
       severity: 'error',
       comment: 'reactors/ hold what is due and what to say: pure functions of events, importing only the domain.',

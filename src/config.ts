@@ -205,6 +205,11 @@ const Env = t.partial({
   MANAGEMENT_RATE_LIMIT: intString('MANAGEMENT_RATE_LIMIT', 1, 1_000_000),
   /** Longest wait for a request's headers and body, and longest idle keep-alive connection. */
   REQUEST_TIMEOUT_MS: intString('REQUEST_TIMEOUT_MS', 100, 3_600_000),
+  /**
+   * Longest wait, after a change that withdraws access (revoke, rotation with no grace, a scope or
+   * expiry change), for every live instance to confirm it has applied the change before answering.
+   */
+  PROPAGATION_TIMEOUT_MS: intString('PROPAGATION_TIMEOUT_MS', 0, 60_000),
   /** Expiry notices: SMTP server (`smtp://user:pass@host:587`); unset: `.eml` files in DATA_DIR/outbox/. */
   SMTP_URL: urlWith('SMTP_URL', ['smtp:', 'smtps:']),
   MAIL_FROM: mailbox,
@@ -275,6 +280,8 @@ export interface Config {
   /** Stack and token requests per user per minute. */
   readonly managementRateLimit: number
   readonly requestTimeoutMs: number
+  /** How long a withdrawing change waits for the other live instances to confirm it (ms). */
+  readonly propagationTimeoutMs: number
   readonly smtpUrl: string | undefined
   readonly mailFrom: string
   /** How long before a token expires its notice is due (ms). */
@@ -344,6 +351,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         auditRateLimit: e.AUDIT_RATE_LIMIT ?? 60,
         managementRateLimit: e.MANAGEMENT_RATE_LIMIT ?? 600,
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
+        propagationTimeoutMs: e.PROPAGATION_TIMEOUT_MS ?? 2000,
         smtpUrl: e.SMTP_URL,
         mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',
         notifyBeforeMs: e.NOTIFY_BEFORE ?? 7 * 86_400_000,

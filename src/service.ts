@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { dirname, join } from 'node:path'
 import type Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -14,6 +16,10 @@ import { serviceLogger } from './logger.js'
 import { openNotifications, type Notifications } from './react/index.js'
 import type { Scheduler } from './react/scheduler.js'
 import { openReadModels as openFiles } from './read/files.js'
+import { alone, type Propagation, type RunningPropagation, startPropagation } from './propagation/propagation.js'
+import type { InstanceRegistry } from './propagation/registry.js'
+import { redisRegistry } from './propagation/redis-registry.js'
+import { sqliteRegistry } from './propagation/sqlite-registry.js'
 import { auditSourceFor } from '../projections/audit-log/events-audit.js'
 import { Projector } from './read/projector.js'
 import { createQueries, type AuditSource } from '../projections/queries.js'
@@ -35,6 +41,8 @@ export interface ServiceDeps {
   readonly metrics: Registry
   /** Where the audit log is read (auditSourceFor); without one, the audit-log projection's table. */
   readonly audit?: AuditSource
+  /** How changes that withdraw access are confirmed by the other instances; without it, by this instance alone. */
+  readonly peers?: Propagation
 }
 
 /** What the instance's surfaces share, built once over its adapters; `close` closes the authorizer. */
@@ -79,7 +87,8 @@ export const buildShared = (deps: ServiceDeps, logger: Logger, scheduler?: Sched
           : logger.info('Redis answers again; rate limits are counted in Redis, shared by every instance'),
     },
   )
-  return { config, clock, randomBytes: deps.randomBytes, metrics, store, queries, handle, authorizer, readiness: projector, close: () => authorizer.close() }
+  const propagation = deps.peers ?? alone
+  return { config, clock, randomBytes: deps.randomBytes, metrics, store, queries, handle, authorizer, readiness: projector, propagation, close: () => authorizer.close() }
 }
 
 export interface ServiceOverrides {
@@ -91,6 +100,45 @@ export interface ServiceOverrides {
   readonly scheduler?: Scheduler
   /** For what runs outside requests (the reactor and its deliveries, the authorizer's limiter). */
   readonly logger?: Logger
+}
+
+/** The store's first event's id: the same for every instance on one store, whatever URL reaches it. */
+const firstEventId = async (store: EventStore): Promise<string | undefined> => {
+  for await (const e of store.readAll({ maxCount: 1 })) return e.id
+  return undefined
+}
+
+/**
+ * Where instances find each other, in what they already share: Redis when it is set, otherwise a
+ * file beside the embedded event store's. EventStoreDB without Redis gives them nothing shared
+ * to write to (an event per heartbeat would fill the log), so each confirms alone.
+ */
+const instanceRegistry = (config: Config, store: EventStore): InstanceRegistry | undefined => {
+  if (config.redisUrl) return redisRegistry(config.redisUrl, () => firstEventId(store))
+  const file = store.embedded?.file
+  return file ? sqliteRegistry(join(dirname(file), 'instances.db')) : undefined
+}
+
+const openPropagation = (config: Config, store: EventStore, projector: Projector, logger: Logger): RunningPropagation | undefined => {
+  const registry = instanceRegistry(config, store)
+  if (!registry) {
+    // info, not warn: a single instance on EventStoreDB is a sound deployment, and is told at every start.
+    logger.info('EventStoreDB without REDIS_URL: instances cannot see each other, so a revocation is confirmed by this instance only; set REDIS_URL to confirm it on every instance')
+    return undefined
+  }
+  let warned = false
+  return startPropagation({
+    id: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    registry,
+    applied: projector,
+    timeoutMs: config.propagationTimeoutMs,
+    // Once at warn (a Redis outage would otherwise log every heartbeat), then at debug.
+    onError: (err, when) => {
+      if (warned) return logger.debug({ err, when }, 'instance registry unavailable')
+      warned = true
+      logger.warn({ err, when }, 'instance registry unavailable: changes are answered without confirmation from other instances')
+    },
+  })
 }
 
 /** Opens the event store and read models, starts projecting and the reactors. */
@@ -115,7 +163,18 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   // Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC, handles) on this instance's registry.
   collectDefaultMetrics({ register: metrics })
   const audit = auditSourceFor(store)
-  const deps: ServiceDeps = { config, store, readDb, projector, clock, randomBytes: o.randomBytes ?? randomBytes, metrics, ...(audit ? { audit } : {}) }
+  const propagation = openPropagation(config, store, projector, logger)
+  const deps: ServiceDeps = {
+    config,
+    store,
+    readDb,
+    projector,
+    clock,
+    randomBytes: o.randomBytes ?? randomBytes,
+    metrics,
+    ...(audit ? { audit } : {}),
+    ...(propagation ? { peers: propagation } : {}),
+  }
   const shared = buildShared(deps, logger, o.scheduler)
   const notifications = openNotifications({
     config,
@@ -135,6 +194,7 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
       closed = true
       await notifications.close()
       await shared.close()
+      await propagation?.close()
       await projector.stop()
       await store.close()
       readDb.close()

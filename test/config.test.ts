@@ -26,6 +26,7 @@ t.test('defaults', async (t) => {
     auditRateLimit: 60,
     managementRateLimit: 600,
     requestTimeoutMs: 30_000,
+    propagationTimeoutMs: 2000,
   })
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable is unset')
 })
@@ -54,6 +55,7 @@ t.test('every variable is decoded', async (t) => {
       AUDIT_RATE_LIMIT: '12',
       MANAGEMENT_RATE_LIMIT: '120',
       REQUEST_TIMEOUT_MS: '5000',
+      PROPAGATION_TIMEOUT_MS: '250',
     }),
     {
       port: 8080,
@@ -77,6 +79,7 @@ t.test('every variable is decoded', async (t) => {
       auditRateLimit: 12,
       managementRateLimit: 120,
       requestTimeoutMs: 5000,
+      propagationTimeoutMs: 250,
     },
   )
   t.equal(loadConfig({ FORWARD_AUTH_429_AS_403: '0' }).forwardAuth429As403, false)
@@ -104,6 +107,8 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ AUDIT_RATE_LIMIT: '0' }, /AUDIT_RATE_LIMIT: must be an integer from 1 to 1000000/)
   bad({ MANAGEMENT_RATE_LIMIT: 'lots' }, /MANAGEMENT_RATE_LIMIT: must be an integer from 1 to 1000000/)
   bad({ REQUEST_TIMEOUT_MS: '5' }, /REQUEST_TIMEOUT_MS: must be an integer from 100 to 3600000/)
+  bad({ PROPAGATION_TIMEOUT_MS: '60001' }, /PROPAGATION_TIMEOUT_MS: must be an integer from 0 to 60000/)
+  bad({ PROPAGATION_TIMEOUT_MS: '2s' }, /PROPAGATION_TIMEOUT_MS: must be an integer from 0 to 60000/)
   const file = join(mkdtempSync(join(tmpdir(), 'mt-config-')), 'not-a-folder')
   writeFileSync(file, 'x')
   t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }))

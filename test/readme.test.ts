@@ -63,7 +63,7 @@ t.test('the README curl session runs as pasted', async (t) => {
   t.match(stdout, /"token":"cs[0-9a-f]{32}"/, 'its secret shown once')
   t.match(stdout, /(^|\})200$/m, 'the secret is allowed by the authorizer')
   t.match(stdout, /"logs":\[/, 'the audit log answers')
-  t.match(stdout, /\{"notice":"Management Token deleted successfully\."\}\s*$/, 'the token is revoked, by the captured uid')
+  t.match(stdout, /\{"notice":"Management Token deleted successfully\.","propagation":\{"instances":1,"confirmed":1,"ms":[\d.]+\}\}\s*$/, 'the token is revoked, by the captured uid, confirmed by the one instance')
   t.notMatch(stdout, /error_code/, 'no call failed')
   const stack = /"stack":"(blt[0-9a-f]{16})"/.exec(stdout)?.[1] as string
   const uid = /"uid":"(blt[0-9a-f]{16})","name":"ci"/.exec(stdout)?.[1] as string

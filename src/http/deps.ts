@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client'
 import type { Authorizer } from '../authorizer/decide.js'
 import type { Config } from '../config.js'
 import type { EventStore } from '../eventstore/port.js'
+import type { Propagation } from '../propagation/propagation.js'
 import type { Queries } from '../../projections/queries.js'
 import type { CommandHandler } from '../write/handle-command.js'
 
@@ -29,4 +30,6 @@ export interface AppDeps {
   readonly readiness: Readiness
   /** Read by the audit log's as-of view, which folds a stack's events; commands go through `handle`. */
   readonly store: EventStore
+  /** Waits for the other live instances to apply a change that withdraws access. */
+  readonly propagation: Propagation
 }

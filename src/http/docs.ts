@@ -69,6 +69,12 @@ export const scopeSchema = {
 } as const
 
 /** A token as the listing and fetch return it (the CMA token object without its secret, plus `last_rotated_at`). */
+/** How many live instances had applied a change that takes access away when it was answered. */
+export const propagationSchema = {
+  type: 'object',
+  properties: { instances: { type: 'integer' }, confirmed: { type: 'integer' }, ms: { type: 'number' } },
+} as const
+
 export const tokenSchema = {
   type: 'object',
   properties: {

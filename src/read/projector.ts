@@ -25,6 +25,7 @@ export class Projector {
   private readonly checkpoints = new Map<string, number>()
   private readonly appliers: Array<{ p: Projection; applier: Applier; save: Database.Statement }> = []
   private waiters: Waiter[] = []
+  private readonly appliedListeners = new Set<() => void>()
   private subscription: Subscription | undefined
   private failure: unknown
   private caughtUp = false
@@ -84,6 +85,15 @@ export class Projector {
    */
   get generation(): number {
     return this.applied
+  }
+
+  /**
+   * Called after every committed batch, once `position` and `generation` include it: what this
+   * instance tells other instances (src/propagation/) is then already enforced by its authorizer.
+   */
+  onApplied(listener: () => void): () => void {
+    this.appliedListeners.add(listener)
+    return () => this.appliedListeners.delete(listener)
   }
 
   /** When the last event was applied (ms since epoch), for the lag metric. */
@@ -156,6 +166,7 @@ export class Projector {
     this.lastEventAt = Date.now()
     this.applied += 1
     this.release()
+    for (const listener of this.appliedListeners) listener()
   }
 
   private release(): void {

@@ -98,7 +98,7 @@ t.test('the official @contentstack/management SDK drives the service unchanged',
 
   // The audit log through the SDK (5.4), read before and after the delete.
   const deleted = await stack.managementToken(token.uid).delete()
-  t.same(deleted, { notice: 'Management Token deleted successfully.' })
+  t.match(deleted, { notice: 'Management Token deleted successfully.', propagation: { instances: 1, confirmed: 1 } })
   const gone = await rejection(stack.managementToken(token.uid).fetch())
   t.equal(gone.status, 404)
   t.equal(gone.errorCode, 141)

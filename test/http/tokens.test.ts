@@ -382,7 +382,9 @@ t.test('DELETE /v3/stacks/management_tokens/:uid', async (t) => {
 
   const res = await a.call({ method: 'DELETE', url: `${TOKENS}/${tok.uid}`, as: ADMIN, apiKey })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { notice: 'Management Token deleted successfully.' })
+  const { propagation, ...body } = res.json()
+  t.same(body, { notice: 'Management Token deleted successfully.' })
+  t.match(propagation, { instances: 1, confirmed: 1, ms: Number }, 'a lone instance confirms its own revocation')
   t.same(
     a.service.readDb.prepare('SELECT * FROM token_secrets WHERE token_uid = ?').all(tok.uid),
     [],

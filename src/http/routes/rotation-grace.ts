@@ -2,10 +2,11 @@ import type { FastifyPluginAsync } from 'fastify'
 import * as t from 'io-ts'
 import type { Api } from '../context.js'
 import { decodeOr422 } from '../decode.js'
-import { tokenSchema } from '../docs.js'
+import { propagationSchema, tokenSchema } from '../docs.js'
 import { notFound } from '../errors.js'
 import { answer, idempotencyMark } from '../idempotency.js'
 import { emptyBodyIsNoBody } from '../json-body.js'
+import { confirmed } from '../propagation.js'
 
 const Params = t.type({ uid: t.string })
 
@@ -23,7 +24,7 @@ export const rotationGraceRoutes: FastifyPluginAsync<{ api: Api }> = async (app,
       schema: {
         tags: ['management tokens'],
         summary: 'End the rotation grace now: the previous secret stops working',
-        response: { 200: { type: 'object', properties: { notice: { type: 'string' }, token: tokenSchema } } },
+        response: { 200: { type: 'object', properties: { notice: { type: 'string' }, token: tokenSchema, propagation: propagationSchema } } },
       },
     },
     async (req, reply) => {
@@ -33,11 +34,12 @@ export const rotationGraceRoutes: FastifyPluginAsync<{ api: Api }> = async (app,
       const { uid } = decodeOr422(Params, req.params)
       const mark = idempotencyMark(req, stack.api_key)
       const done = await api.run(stack.api_key, { type: 'EndRotationGrace', actor, token_uid: uid }, req, mark)
+      const propagation = await confirmed(api.deps, done)
       return answer(reply, queries, done, 200, (q) => {
         const token = q.token(stack.api_key, uid)
         /* c8 ignore next: the command just found the token live, and the answer reads its own events */
         if (!token) throw notFound('Management token not found.', { uid: ['not found'] })
-        return { notice: 'Rotation grace ended: the previous secret no longer works.', token }
+        return { notice: 'Rotation grace ended: the previous secret no longer works.', token, ...propagation }
       })
     },
   )

@@ -13,6 +13,7 @@ import { exact, nullable, optionalBody } from '../exact.js'
 import { invalid, notFound } from '../errors.js'
 import { emptyBodyIsNoBody } from '../json-body.js'
 import { answer, idempotencyMark, SECRET_SHOWN_ONCE } from '../idempotency.js'
+import { confirmed } from '../propagation.js'
 
 /** What clients send: `acl.write` (or `read`) may be omitted, as the platform's SDK examples do. */
 const ScopeIn = t.array(
@@ -152,7 +153,8 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { scope, ...sent } = pick(token, TOKEN_FIELDS)
     const changes: TokenChanges = { ...sent, ...(scope === undefined ? {} : { scope: normaliseScope(scope) }) }
     const done = await api.run(stack.api_key, { type: 'UpdateToken', actor, token_uid: uid, changes }, req, mark)
-    return answer(reply, queries, done, 200, (q) => ({ notice: 'Management Token updated successfully.', token: view(stack.api_key, uid, q) }))
+    const propagation = await confirmed(deps, done)
+    return answer(reply, queries, done, 200, (q) => ({ notice: 'Management Token updated successfully.', token: view(stack.api_key, uid, q), ...propagation }))
   })
 
   app.delete(byUid, { onRequest: emptyBodyIsNoBody, schema: { tags, summary: 'Revoke a token, effective at once' } }, async (req, reply) => {
@@ -161,7 +163,8 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { uid } = decodeOr422(Params, req.params)
     const mark = idempotencyMark(req, stack.api_key)
     const done = await api.run(stack.api_key, { type: 'RevokeToken', actor, token_uid: uid }, req, mark)
-    return answer(reply, queries, done, 200, () => ({ notice: 'Management Token deleted successfully.' }))
+    const propagation = await confirmed(deps, done)
+    return answer(reply, queries, done, 200, () => ({ notice: 'Management Token deleted successfully.', ...propagation }))
   })
 
   app.post(`${byUid}/rotate`, { onRequest: emptyBodyIsNoBody, config: { body: RotateBody }, schema: { tags, summary: 'Issue a new secret; the old one works for a grace period' } }, async (req, reply) => {
@@ -177,10 +180,12 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
       req,
       mark,
     )
+    const propagation = await confirmed(deps, done)
     return answer(reply, queries, done, 200, (q, replayed) => ({
       notice: 'Management Token rotated successfully.',
       token: { ...view(stack.api_key, uid, q), ...(replayed ? {} : { token: secret }) },
       ...(replayed ? { secret_notice: SECRET_SHOWN_ONCE } : {}),
+      ...propagation,
     }))
   })
 }
