@@ -17,7 +17,7 @@ t.test('DELETE and rotate with content-type: application/json and an empty body 
   t.equal(create.statusCode, 400, 'a create still needs its body')
 })
 
-t.test('a revoked token is 404 on every route alike', async (t) => {
+t.test('a revoked token is 404 on every route alike, but rotating it says why it cannot be', async (t) => {
   const a = await startApp(t)
   const apiKey = await a.createStack()
   const tok = await a.generate(apiKey, OWNER)
@@ -27,15 +27,18 @@ t.test('a revoked token is 404 on every route alike', async (t) => {
     ['GET', `${TOKENS}/${tok.uid}`, undefined],
     ['PUT', `${TOKENS}/${tok.uid}`, { token: { name: 'again' } }],
     ['DELETE', `${TOKENS}/${tok.uid}`, undefined],
-    ['POST', `${TOKENS}/${tok.uid}/rotate`, {}],
   ] as const) {
     const res = await a.call({ method, url, as: OWNER, apiKey, ...(body ? { body } : {}) })
     t.equal(res.statusCode, 404, `${method} ${url}`)
     answers.push(res.json())
   }
-  t.same(answers, Array(4).fill({ error_message: 'Management token not found.', error_code: 141, errors: { uid: ['not found'] } }), 'the same answer')
+  t.same(answers, Array(3).fill({ error_message: 'Management token not found.', error_code: 141, errors: { uid: ['not found'] } }), 'the same answer')
   const unknown = await a.call({ method: 'PUT', url: `${TOKENS}/blt0000000000000000`, as: OWNER, apiKey, body: { token: { name: 'x' } } })
   t.same(unknown.json(), answers[0], 'as for a token that never existed')
+  // Rotation is the one action an owner may try on a token they believe lost; it names the reason.
+  const rotate = await a.call({ method: 'POST', url: `${TOKENS}/${tok.uid}/rotate`, as: OWNER, apiKey, body: {} })
+  t.equal(rotate.statusCode, 422)
+  t.match(rotate.json(), { error_code: 119, errors: { uid: [/revoked/] } }, 'rotate: 422 naming uid, revoked')
 })
 
 t.test('audit log: actor by uid or email, any case; unknown parameters 400; a developer is told about the audit log; updates name their fields', async (t) => {
