@@ -210,6 +210,8 @@ const Env = t.partial({
    * expiry change), for every live instance to confirm it has applied the change before answering.
    */
   PROPAGATION_TIMEOUT_MS: intString('PROPAGATION_TIMEOUT_MS', 0, 60_000),
+  /** Longest wait for a rate-limit count in Redis before this instance counts in memory. */
+  REDIS_COMMAND_TIMEOUT_MS: intString('REDIS_COMMAND_TIMEOUT_MS', 10, 60_000),
   /** Expiry notices: SMTP server (`smtp://user:pass@host:587`); unset: `.eml` files in DATA_DIR/outbox/. */
   SMTP_URL: urlWith('SMTP_URL', ['smtp:', 'smtps:']),
   MAIL_FROM: mailbox,
@@ -282,6 +284,8 @@ export interface Config {
   readonly requestTimeoutMs: number
   /** How long a withdrawing change waits for the other live instances to confirm it (ms). */
   readonly propagationTimeoutMs: number
+  /** How long a rate-limit count may wait on Redis before the limiter counts in memory (ms). */
+  readonly redisCommandTimeoutMs: number
   readonly smtpUrl: string | undefined
   readonly mailFrom: string
   /** How long before a token expires its notice is due (ms). */
@@ -352,6 +356,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         managementRateLimit: e.MANAGEMENT_RATE_LIMIT ?? 600,
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
         propagationTimeoutMs: e.PROPAGATION_TIMEOUT_MS ?? 2000,
+        redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS ?? 100,
         smtpUrl: e.SMTP_URL,
         mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',
         notifyBeforeMs: e.NOTIFY_BEFORE ?? 7 * 86_400_000,

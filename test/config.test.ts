@@ -27,6 +27,7 @@ t.test('defaults', async (t) => {
     managementRateLimit: 600,
     requestTimeoutMs: 30_000,
     propagationTimeoutMs: 2000,
+    redisCommandTimeoutMs: 100,
   })
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable is unset')
 })
@@ -56,6 +57,7 @@ t.test('every variable is decoded', async (t) => {
       MANAGEMENT_RATE_LIMIT: '120',
       REQUEST_TIMEOUT_MS: '5000',
       PROPAGATION_TIMEOUT_MS: '250',
+      REDIS_COMMAND_TIMEOUT_MS: '400',
     }),
     {
       port: 8080,
@@ -80,6 +82,7 @@ t.test('every variable is decoded', async (t) => {
       managementRateLimit: 120,
       requestTimeoutMs: 5000,
       propagationTimeoutMs: 250,
+      redisCommandTimeoutMs: 400,
     },
   )
   t.equal(loadConfig({ FORWARD_AUTH_429_AS_403: '0' }).forwardAuth429As403, false)
@@ -109,6 +112,7 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ REQUEST_TIMEOUT_MS: '5' }, /REQUEST_TIMEOUT_MS: must be an integer from 100 to 3600000/)
   bad({ PROPAGATION_TIMEOUT_MS: '60001' }, /PROPAGATION_TIMEOUT_MS: must be an integer from 0 to 60000/)
   bad({ PROPAGATION_TIMEOUT_MS: '2s' }, /PROPAGATION_TIMEOUT_MS: must be an integer from 0 to 60000/)
+  bad({ REDIS_COMMAND_TIMEOUT_MS: '5' }, /REDIS_COMMAND_TIMEOUT_MS: must be an integer from 10 to 60000/)
   const file = join(mkdtempSync(join(tmpdir(), 'mt-config-')), 'not-a-folder')
   writeFileSync(file, 'x')
   t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }))

@@ -25,6 +25,8 @@ export interface AuthorizerConfig {
   readonly planReadLimit: number
   readonly planWriteLimit: number
   readonly authFailureLimit: number
+  /** Longest wait for a count in Redis (default REDIS_OPTIONS' 100 ms). */
+  readonly redisCommandTimeoutMs?: number
 }
 
 /** What a decision reads: the read models, the limits, the clock; metrics and lag when given. */
@@ -214,7 +216,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   const route = cachedRoute()
   const tokens = tokenCache(readDb, options.cacheSize ?? 200_000, deps.projector)
 
-  const ownedRedis = options.redis === undefined && config.redisUrl !== undefined ? new Redis(config.redisUrl, REDIS_OPTIONS) : undefined
+  const ownedRedis = options.redis === undefined && config.redisUrl !== undefined ? new Redis(config.redisUrl, { ...REDIS_OPTIONS, commandTimeout: config.redisCommandTimeoutMs ?? REDIS_OPTIONS.commandTimeout }) : undefined
   // Its connection errors are the limiter's to report (a failure, a change of mode): without a
   // listener, ioredis writes each reconnection attempt's error to stderr.
   ownedRedis?.on('error', () => {})

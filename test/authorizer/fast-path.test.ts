@@ -226,7 +226,7 @@ t.test('Redis counters (a promise per decision): the fast path answers as fastif
   await (await import('../support/redis.js')).ensureRedis()
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
   t.teardown(() => redis.quit())
-  const f = await authorizerFixture(t, { redisUrl: 'redis://127.0.0.1:6379', planReadLimit: 5, authFailureLimit: 5, trustProxy: ['loopback'] })
+  const f = await authorizerFixture(t, { redisUrl: 'redis://127.0.0.1:6379', planReadLimit: 5, authFailureLimit: 5, trustProxy: ['loopback'], redisCommandTimeoutMs: 10_000 })
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: READ_ENTRIES })
   const client = `198.51.100.${Math.floor(Math.random() * 250) + 1}`

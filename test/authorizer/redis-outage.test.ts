@@ -197,7 +197,9 @@ t.test('Redis frozen (SIGSTOP): after the first timeout no decision waits, thoug
 
 t.test('the service during an outage: /readyz 200 and "local", /metrics says so, one warning and one info line', async (t) => {
   const server = await redisProcess(t, await freePort())
-  const f = await authorizerFixture(t, { redisUrl: `redis://127.0.0.1:${server.port}`, planReadLimit: 1_000_000 })
+  // The kill is seen by the connection closing, not by a timeout: a long one keeps a busy machine's
+  // slow first count from opening the circuit before the outage.
+  const f = await authorizerFixture(t, { redisUrl: `redis://127.0.0.1:${server.port}`, planReadLimit: 1_000_000, redisCommandTimeoutMs: 10_000 })
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey)
   const lines: Array<{ level: number; msg: string }> = []

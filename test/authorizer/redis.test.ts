@@ -53,7 +53,7 @@ t.test('two authorizers on two instances share one budget in Redis', async (t) =
 })
 
 t.test('two app instances with REDIS_URL share the stack budget through forward-auth', async (t) => {
-  const f = await authorizerFixture(t, { redisUrl: REDIS_URL, planReadLimit: 3, planWriteLimit: 3 })
+  const f = await authorizerFixture(t, { redisUrl: REDIS_URL, planReadLimit: 3, planWriteLimit: 3, redisCommandTimeoutMs: 10_000 })
   const apiKey = await f.createStack()
   const redis = await redisFor(t, `mt-rl:s:read:${apiKey}`)
   const tokens = [await f.generateToken(apiKey), await f.generateToken(apiKey)]
@@ -101,7 +101,7 @@ t.test('when Redis is unreachable, decisions still hold and limits are counted i
 })
 
 t.test('an authorizer that opened its own Redis client closes it', async (t) => {
-  const f = await authorizerFixture(t, { redisUrl: REDIS_URL })
+  const f = await authorizerFixture(t, { redisUrl: REDIS_URL, redisCommandTimeoutMs: 10_000 })
   const a = createAuthorizer(f.deps)
   t.equal((await a.authorize(input({}))).outcome, 'no_stack')
   await a.close()

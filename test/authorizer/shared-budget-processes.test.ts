@@ -63,7 +63,9 @@ t.test('two processes sharing one Redis never admit more than the budget in a wi
   await startListening(t, { label: 'redis', command: redisServer, args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port, dir: tempDir(t), stop: 'SIGTERM' })
   const redisUrl = `redis://127.0.0.1:${port}`
   const a = tempDir(t)
-  const common = { REDIS_URL: redisUrl, PLAN_READ_LIMIT: '1000', PLAN_WRITE_LIMIT: '1000' }
+  // Counts must stay shared for the whole run: a count waiting past the 100 ms default on a busy
+  // machine would be counted in memory instead (the outage path), outside what this test watches.
+  const common = { REDIS_URL: redisUrl, PLAN_READ_LIMIT: '1000', PLAN_WRITE_LIMIT: '1000', REDIS_COMMAND_TIMEOUT_MS: '10000' }
   const [one, two] = await Promise.all([serve(t, { ...common, DATA_DIR: a }), serve(t, { ...common, DATA_DIR: tempDir(t), EVENT_STORE_URL: `sqlite:${join(a, 'events.db')}` })])
 
   const authtoken = mintAuthtoken(JWT_SECRET, { email: OWNER, sub: 'u-owner' })
