@@ -112,7 +112,12 @@ t.test('DELETE .../previous_secret without a grace: 422; unknown or revoked toke
   const replay = await endGrace(a, apiKey, tok.uid, OWNER, { 'idempotency-key': 'end-1' })
   t.equal(replay.statusCode, 200)
   t.equal(replay.headers['idempotent-replayed'], 'true')
-  t.same(replay.json(), first.json(), 'the replay answers as the first run did')
+  // Ending a grace is confirmed by every live instance, on a replay too (it says the change holds now).
+  const { propagation: firstPropagation, ...firstBody } = first.json()
+  const { propagation: replayPropagation, ...replayBody } = replay.json()
+  t.same(replayBody, firstBody, 'the replay answers as the first run did')
+  t.match(firstPropagation, { instances: 1, confirmed: 1, ms: Number }, 'a lone instance confirms the end of the grace')
+  t.match(replayPropagation, { instances: 1, confirmed: 1, ms: Number }, 'and confirms it again on the replay')
 
   const unknown = await endGrace(a, apiKey, 'blt0000000000000000')
   t.equal(unknown.statusCode, 404)
