@@ -1,24 +1,22 @@
 import type { Redis } from 'ioredis'
-import { type ClassLimits, type LimitCheck, type LimitStore, redisStore, WINDOW_MS } from './rate-limits.js'
+import { Lease, SLICE_DIVISOR } from './lease.js'
+import { type ClassLimits, type LimitCheck, type LimitStore, type MaybePromise, redisStore, WINDOW_MS } from './rate-limits.js'
 
 /**
- * Both budgets of a request in one Lua script, so a request costs one round trip to Redis instead
- * of two (the token's window, then the stack's). The script does what checkLimits does with two
- * store calls, atomically: INCR the token's key; over the token's limit, only read the stack's
- * key (a token over its own budget does not spend its stack's); else INCR the stack's key. A key's
- * window starts at its first hit (PEXPIRE then), as in @fastify/rate-limit's RedisStore; a key
- * found without an expiry (its PEXPIRE lost) gets one, so no counter outlives a window for good.
- * Returns `{token count, token ttl, stack count, stack ttl}`; a stack key read and absent is `0, 0`.
- * Both keys go to one Redis (a script's keys must share a node: not for Redis Cluster).
+ * Reserves up to ARGV[1] units of both budgets of a request at once: as many as the token's and
+ * the stack's windows both have left (0 when either is spent, and then nothing is counted). A
+ * key's window starts at its first reservation (PEXPIRE then), as in @fastify/rate-limit's
+ * RedisStore; a key found without an expiry (its PEXPIRE lost) gets one, so no counter outlives a
+ * window for good. Returns `{granted, token count, token ttl, stack count, stack ttl}`, the counts
+ * after the reservation; an absent key reads `0, 0`. Both keys go to one Redis (a script's keys
+ * must share a node: not for Redis Cluster).
  */
-const BOTH_BUDGETS = `
-local window = tonumber(ARGV[2])
-local function hit(key)
-  local n = redis.call('INCR', key)
-  if n == 1 then
-    redis.call('PEXPIRE', key, window)
-    return n, window
-  end
+const RESERVE = `
+local want, tmax, smax, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local function read(key)
+  local v = redis.call('GET', key)
+  if not v then return 0, 0 end
+  local n = tonumber(v)
   local ttl = redis.call('PTTL', key)
   if ttl < 0 then
     redis.call('PEXPIRE', key, window)
@@ -26,47 +24,75 @@ local function hit(key)
   end
   return n, ttl
 end
-local t, tttl = hit(KEYS[1])
-if t > tonumber(ARGV[1]) then
-  local s = redis.call('GET', KEYS[2])
-  if not s then return {t, tttl, 0, 0} end
-  local sttl = redis.call('PTTL', KEYS[2])
-  if sttl < 0 then sttl = 0 end
-  return {t, tttl, tonumber(s), sttl}
+local t, tttl = read(KEYS[1])
+local s, sttl = read(KEYS[2])
+local granted = math.max(0, math.min(want, tmax - t, smax - s))
+if granted > 0 then
+  t = redis.call('INCRBY', KEYS[1], granted)
+  if tttl == 0 then redis.call('PEXPIRE', KEYS[1], window); tttl = window end
+  s = redis.call('INCRBY', KEYS[2], granted)
+  if sttl == 0 then redis.call('PEXPIRE', KEYS[2], window); sttl = window end
 end
-local s, sttl = hit(KEYS[2])
-return {t, tttl, s, sttl}
+return {granted, t, tttl, s, sttl}
 `
 
-type BothBudgets = (tokenKey: string, stackKey: string, tokenMax: number, window: number) => Promise<[number, number, number, number]>
-const COMMAND = 'mtBothBudgets'
+type Reserve = (tokenKey: string, stackKey: string, want: number, tokenMax: number, stackMax: number, window: number) => Promise<[number, number, number, number, number]>
+const COMMAND = 'mtReserveBudgets'
 
 /**
- * Counters shared by every instance through one Redis: both budgets of a request in one script
- * call (`both`); the store contract for what counts one key (failed authentications), through
- * @fastify/rate-limit's RedisStore on the same client and prefix.
+ * Counters shared by every instance through one Redis. A request spends a unit of its token's
+ * Lease (lease.ts): with units left, at once and with no round trip; else the instance reserves a
+ * slice of both budgets in one script call (concurrent requests of the token wait for that one
+ * call) sized to its recent demand, at most 1/SLICE_DIVISOR of the smaller limit. Redis grants
+ * no more than a window's limit in total, so no window admits more than a limit across all
+ * instances; units an instance reserved and did not spend before the window ends are what it
+ * under-admits. The store contract (failed authentications) goes through @fastify/rate-limit's
+ * RedisStore on the same client and prefix.
  */
 export class SharedCounters implements LimitStore {
   private readonly store: LimitStore
-  private readonly script: BothBudgets
+  private readonly script: Reserve
+  private readonly leases = new WeakMap<ClassLimits, Lease>()
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
+    private readonly now: () => number = Date.now,
   ) {
     this.store = redisStore(redis, prefix)
-    const commands = redis as unknown as Record<string, BothBudgets | undefined>
-    if (commands[COMMAND] === undefined) redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: BOTH_BUDGETS })
-    this.script = (commands[COMMAND] as BothBudgets).bind(redis)
+    const commands = redis as unknown as Record<string, Reserve | undefined>
+    if (commands[COMMAND] === undefined) redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: RESERVE })
+    this.script = (commands[COMMAND] as Reserve).bind(redis)
   }
 
-  both(l: ClassLimits): Promise<LimitCheck> {
-    return this.script(this.prefix + l.tokenKey, this.prefix + l.stackKey, l.tokenMax, WINDOW_MS).then(([tokenCurrent, tokenTtl, stackCurrent, stackTtl]) => ({
-      exceeded: tokenCurrent > l.tokenMax ? 'token' : stackCurrent > l.stackMax ? 'stack' : undefined,
-      tokenCurrent,
-      tokenTtl,
-      stackCurrent,
-      stackTtl,
-    }))
+  both(l: ClassLimits): MaybePromise<LimitCheck> {
+    let lease = this.leases.get(l)
+    if (lease === undefined) {
+      lease = new Lease(Math.max(1, Math.floor(Math.min(l.tokenMax, l.stackMax) / SLICE_DIVISOR)))
+      this.leases.set(l, lease)
+    }
+    return this.spend(l, lease)
+  }
+
+  private spend(l: ClassLimits, lease: Lease): MaybePromise<LimitCheck> {
+    const now = this.now()
+    const check = lease.spend(now)
+    if (check !== undefined) return check
+    if (lease.pending === undefined) lease.pending = this.reserve(l, lease, now)
+    return lease.pending.then(() => this.spend(l, lease))
+  }
+
+  private reserve(l: ClassLimits, lease: Lease, sent: number): Promise<void> {
+    const want = lease.want(sent)
+    return this.script(this.prefix + l.tokenKey, this.prefix + l.stackKey, want, l.tokenMax, l.stackMax, WINDOW_MS).then(
+      ([granted, tokenCount, tokenTtl, stackCount, stackTtl]) => {
+        lease.pending = undefined
+        lease.granted(sent, granted, { tokenCount, tokenTtl, stackCount, stackTtl }, l.tokenMax)
+      },
+      (e: unknown) => {
+        lease.pending = undefined
+        throw e
+      },
+    )
   }
 
   incr: LimitStore['incr'] = (key, cb, timeWindow, max) => this.store.incr(key, cb, timeWindow, max)
