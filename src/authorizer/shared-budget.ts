@@ -3,16 +3,18 @@ import { Lease, SLICE_DIVISOR } from './lease.js'
 import { type ClassLimits, type LimitCheck, type LimitStore, type MaybePromise, redisStore, WINDOW_MS } from './rate-limits.js'
 
 /**
- * Reserves up to ARGV[1] units of both budgets of a request at once: as many as the token's and
- * the stack's windows both have left (0 when either is spent, and then nothing is counted). A
- * key's window starts at its first reservation (PEXPIRE then), as in @fastify/rate-limit's
- * RedisStore; a key found without an expiry (its PEXPIRE lost) gets one, so no counter outlives a
- * window for good. Returns `{granted, token count, token ttl, stack count, stack ttl}`, the counts
- * after the reservation; an absent key reads `0, 0`. Both keys go to one Redis (a script's keys
+ * Reserves slices for a batch of requests at once: for each pair of keys (a token's window, then
+ * its stack's) and its `want, token max, stack max` in ARGV after the window's length, as many
+ * units as both windows have left, up to `want` (0 when either is spent, and then nothing is
+ * counted). A key's window starts at its first reservation (PEXPIRE then), as in
+ * @fastify/rate-limit's RedisStore; a key found without an expiry (its PEXPIRE lost) gets one, so
+ * no counter outlives a window for good. Returns, per pair, `granted, token count, token ttl, stack
+ * count, stack ttl`, the counts after the reservation; an absent key reads `0, 0`. Pairs are served
+ * in order, so two of one stack see each other's units. All keys go to one Redis (a script's keys
  * must share a node: not for Redis Cluster).
  */
 const RESERVE = `
-local want, tmax, smax, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local window = tonumber(ARGV[1])
 local function read(key)
   local v = redis.call('GET', key)
   if not v then return 0, 0 end
@@ -24,20 +26,40 @@ local function read(key)
   end
   return n, ttl
 end
-local t, tttl = read(KEYS[1])
-local s, sttl = read(KEYS[2])
-local granted = math.max(0, math.min(want, tmax - t, smax - s))
-if granted > 0 then
-  t = redis.call('INCRBY', KEYS[1], granted)
-  if tttl == 0 then redis.call('PEXPIRE', KEYS[1], window); tttl = window end
-  s = redis.call('INCRBY', KEYS[2], granted)
-  if sttl == 0 then redis.call('PEXPIRE', KEYS[2], window); sttl = window end
+local out = {}
+for i = 1, #KEYS, 2 do
+  local a = (i - 1) / 2 * 3 + 1
+  local want, tmax, smax = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local t, tttl = read(KEYS[i])
+  local s, sttl = read(KEYS[i + 1])
+  local granted = math.max(0, math.min(want, tmax - t, smax - s))
+  if granted > 0 then
+    t = redis.call('INCRBY', KEYS[i], granted)
+    if tttl == 0 then redis.call('PEXPIRE', KEYS[i], window); tttl = window end
+    s = redis.call('INCRBY', KEYS[i + 1], granted)
+    if sttl == 0 then redis.call('PEXPIRE', KEYS[i + 1], window); sttl = window end
+  end
+  out[#out + 1] = granted
+  out[#out + 1] = t
+  out[#out + 1] = tttl
+  out[#out + 1] = s
+  out[#out + 1] = sttl
 end
-return {granted, t, tttl, s, sttl}
+return out
 `
 
-type Reserve = (tokenKey: string, stackKey: string, want: number, tokenMax: number, stackMax: number, window: number) => Promise<[number, number, number, number, number]>
-const COMMAND = 'mtReserveBudgets'
+/** The script with its number of keys first (ioredis' defineCommand without a fixed count). */
+type Reserve = (keyCount: number, ...keysThenArgs: Array<string | number>) => Promise<number[]>
+const COMMAND = 'mtReserveSlices'
+
+interface Pending {
+  readonly l: ClassLimits
+  readonly lease: Lease
+  readonly sent: number
+  readonly want: number
+  readonly done: () => void
+  readonly failed: (e: unknown) => void
+}
 
 /**
  * Counters shared by every instance through one Redis. A request spends a unit of its token's
@@ -53,6 +75,7 @@ export class SharedCounters implements LimitStore {
   private readonly store: LimitStore
   private readonly script: Reserve
   private readonly leases = new WeakMap<ClassLimits, Lease>()
+  private batch: Pending[] = []
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
@@ -60,7 +83,7 @@ export class SharedCounters implements LimitStore {
   ) {
     this.store = redisStore(redis, prefix)
     const commands = redis as unknown as Record<string, Reserve | undefined>
-    if (commands[COMMAND] === undefined) redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: RESERVE })
+    if (commands[COMMAND] === undefined) redis.defineCommand(COMMAND, { lua: RESERVE })
     this.script = (commands[COMMAND] as Reserve).bind(redis)
   }
 
@@ -81,16 +104,39 @@ export class SharedCounters implements LimitStore {
     return lease.pending.then(() => this.spend(l, lease))
   }
 
+  /**
+   * Joins this turn of the event loop's batch: the reservations of every request that found its
+   * lease empty go to Redis as one script call (setImmediate), not one call each.
+   */
   private reserve(l: ClassLimits, lease: Lease, sent: number): Promise<void> {
     const want = lease.want(sent)
-    return this.script(this.prefix + l.tokenKey, this.prefix + l.stackKey, want, l.tokenMax, l.stackMax, WINDOW_MS).then(
-      ([granted, tokenCount, tokenTtl, stackCount, stackTtl]) => {
-        lease.pending = undefined
-        lease.granted(sent, granted, { tokenCount, tokenTtl, stackCount, stackTtl }, l.tokenMax)
+    return new Promise<void>((done, failed) => {
+      if (this.batch.length === 0) setImmediate(this.flush)
+      this.batch.push({ l, lease, sent, want, done, failed })
+    }).finally(() => {
+      lease.pending = undefined
+    })
+  }
+
+  private readonly flush = (): void => {
+    const batch = this.batch
+    this.batch = []
+    const keys: string[] = []
+    const args: number[] = [WINDOW_MS]
+    for (const p of batch) {
+      keys.push(this.prefix + p.l.tokenKey, this.prefix + p.l.stackKey)
+      args.push(p.want, p.l.tokenMax, p.l.stackMax)
+    }
+    this.script(keys.length, ...keys, ...args).then(
+      (r) => {
+        batch.forEach((p, i) => {
+          const k = i * 5
+          p.lease.granted(p.sent, r[k] as number, { tokenCount: r[k + 1] as number, tokenTtl: r[k + 2] as number, stackCount: r[k + 3] as number, stackTtl: r[k + 4] as number }, p.l.tokenMax)
+          p.done()
+        })
       },
       (e: unknown) => {
-        lease.pending = undefined
-        throw e
+        for (const p of batch) p.failed(e)
       },
     )
   }

@@ -149,6 +149,26 @@ t.test('a spent window is refused from memory until it ends; concurrent requests
   t.match(await counters.both(l), { exceeded: undefined }, 'after the window, Redis is asked again')
 })
 
+t.test('the reservations of one turn of the event loop go to Redis as one script call', async (t) => {
+  const { redis, prefix } = await redisFor(t)
+  const counters = new SharedCounters(redis, prefix, clock().now)
+  // The script is loaded first (a first EVALSHA may be answered NOSCRIPT and sent again as EVAL).
+  await counters.both(new ClassLimits('t:read:warm', 's:read:warm', 1, 1))
+  let calls = 0
+  const send = redis.sendCommand.bind(redis)
+  redis.sendCommand = ((...args: Parameters<typeof send>) => {
+    calls += 1
+    return send(...args)
+  }) as typeof redis.sendCommand
+  // Fifty tokens of five stacks, each stack's budget 25: the pairs are served in order, so the
+  // stacks' budgets are shared exactly within the one call.
+  const limits = Array.from({ length: 50 }, (_, i) => new ClassLimits(`t:read:tok${i}`, `s:read:stack${i % 5}`, 100, 9))
+  const checks = (await Promise.all(limits.map((l) => counters.both(l)))) as LimitCheck[]
+  t.equal(calls, 1, 'one script call for the fifty reservations')
+  t.equal(checks.filter((c) => c.exceeded === undefined).length, 45, "each stack admitted its 9, no more")
+  t.same(checks.slice(45).map((c) => c.exceeded), ['stack', 'stack', 'stack', 'stack', 'stack'], 'the tenth of each stack is refused')
+})
+
 t.test('two instances reserving from one Redis never admit more than the limit in a window', async (t) => {
   const { redis, prefix } = await redisFor(t)
   const second = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
