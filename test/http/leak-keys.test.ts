@@ -52,7 +52,7 @@ t.test("GitHub's key list from a URL: fetched at first use, again for a new key 
   let list: Array<{ id: string; key: KeyObject }> = [{ id: 'k1', key: k1.publicKey }]
   let fetches = 0
   let up = true
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     fetches += 1
     if (!up) return res.writeHead(500).end()
     res.setHeader('content-type', 'application/json')
