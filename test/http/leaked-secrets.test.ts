@@ -164,6 +164,9 @@ t.test('bad bodies are clear 4xx and change nothing', async (t) => {
     t.equal(res.statusCode, status, name)
     t.ok(field in res.json().errors, `${name}: names ${field} (${res.body})`)
   }
+  const deep = await s.post(`${'['.repeat(500_000)}${']'.repeat(500_000)}`, {})
+  t.equal(deep.statusCode, 422, 'deeply nested arrays: a 422, not a crash')
+  t.equal((await s.post(`{"__proto__":{"token":"${s.tok.secret}"}}`, {})).statusCode, 422, 'a token under __proto__ is no token')
   const big = await s.post(JSON.stringify({ token: 'x'.repeat(5 * 1024 * 1024) }), {})
   t.equal(big.statusCode, 413, 'a body over the limit')
   const text = await s.a.app.inject({ method: 'POST', url: '/v3/leaked-secrets', headers: { 'content-type': 'text/plain' }, payload: s.tok.secret })
