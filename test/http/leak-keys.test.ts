@@ -86,6 +86,11 @@ t.test("GitHub's key list from a URL: fetched at first use, again for a new key 
   t.equal(fetches, 3)
   t.equal((await report(k1.privateKey, 'k1', tokens[2]!.secret)).statusCode, 202, 'a known key: no fetch')
   t.equal(fetches, 3)
+  up = false
+  a.clock!.advance(60_000)
+  const k3 = p256()
+  t.equal((await report(k3.privateKey, 'k3', tokens[2]!.secret)).statusCode, 401, 'an unknown key while the list is unreachable: 401, the keys held are kept')
+  t.equal(fetches, 4)
   await a.app.leakedSecrets.idle()
   const revoked = (await a.service.store.readStream(stackStream(apiKey))).filter((e) => e.type === 'TokenRevoked').map((e) => (e.data as { token_uid: string }).token_uid)
   t.same(revoked, tokens.map((x) => x.uid))

@@ -195,3 +195,30 @@ t.test('rate limit: 60 requests a minute per client address, then 429 with Retry
   s.a.clock!.advance(60_000)
   t.equal((await s.post(body, {}, '203.0.113.9')).statusCode, 202, 'a minute later, again')
 })
+
+t.test('a revocation refused (revoked meanwhile) mails nothing; one that fails on the store is logged, never the secret', async (t) => {
+  const { LeakRevocations } = await import('../../src/http/leaks/revocations.js')
+  const { FaultyStore } = await import('../support/app.js')
+  let faulty: InstanceType<typeof FaultyStore> | undefined
+  const a = await startApp(t, { clock: true, wrapStore: (s) => (faulty = new FaultyStore(s)) })
+  const apiKey = await a.createStack()
+  const [gone, live] = [await a.generate(apiKey, OWNER), await a.generate(apiKey, OWNER)]
+  t.equal((await a.call({ method: 'DELETE', url: `/v3/stacks/management_tokens/${gone.uid}`, as: OWNER, apiKey })).statusCode, 200)
+  const said: Array<[string, string]> = []
+  const notices = { intend: (id: string) => void said.push(['intend', id]), drop: (id: string) => void said.push(['drop', id]) }
+  const revocations = new LeakRevocations(a.service.handle, notices, a.app.log)
+  const report = { url: null, source: null, signed: false }
+  revocations.add([{ apiKey, tokenUid: gone.uid, report }], { requestId: 'r1', remoteAddr: '198.51.100.1' })
+  await revocations.idle()
+  t.same(said.map(([what]) => what), ['intend', 'drop'], 'the intent is dropped: nothing to mail')
+  t.equal((await a.eventTypes(apiKey)).filter((x) => x === 'TokenRevoked').length, 1, 'no second revocation')
+
+  faulty!.fault = 'unavailable'
+  revocations.add([{ apiKey, tokenUid: live.uid, report }], { requestId: 'r2', remoteAddr: '198.51.100.1' })
+  await revocations.idle()
+  faulty!.fault = 'none'
+  t.equal(said.length, 3, 'the intent is kept: the stream will tell whether the event was appended')
+  const line = a.logs().find((l) => String(l.msg).includes('could not be revoked'))
+  t.match(line, { level: 50, token_uid: live.uid }, 'logged as an error, naming the token')
+  t.notMatch(a.logLines.join('\n'), live.secret.slice(2), 'no secret in the logs')
+})
