@@ -3,12 +3,13 @@
  * and one `token.leaked` webhook (real receiver), neither holding the secret or its hash, however
  * often the secret is reported.
  */
+import { join } from 'node:path'
 import t from 'tap'
 import { leakMessageId } from '../../reactors/leak-mail.js'
 import { hashSecret } from '../../src/domain/secret.js'
 import { stackStream } from '../../src/eventstore/streams.js'
 import { ADMIN, DEVELOPER, OWNER, START, startApp } from '../support/app.js'
-import { ManualScheduler, settle, TestReceiver, TestSmtp } from '../support/notifications.js'
+import { lastPosition, ManualScheduler, settle, TestReceiver, TestSmtp } from '../support/notifications.js'
 import { waitFor } from '../support/wait-for.js'
 
 const SECRET = 'whsec_test_0123456789abcdef'
@@ -64,4 +65,30 @@ t.test('a leaked token: one mail to owner and admins and one token.leaked webhoo
     t.equal(r.body.indexOf(tok.secret.slice(2)), -1, 'no secret in any webhook')
     t.equal(r.body.indexOf(hashSecret(tok.secret)), -1, 'nor its hash')
   }
+})
+
+t.test('two instances on one store, both reported the same secret at once: one revocation, one mail', async (t) => {
+  const smtp = await new TestSmtp().start()
+  t.teardown(() => smtp.stop())
+  const [sa, sb] = [new ManualScheduler(), new ManualScheduler()]
+  const a = await startApp(t, { clock: true, scheduler: sa, logLevel: 'debug', config: { smtpUrl: smtp.url } })
+  const b = await startApp(t, { clock: true, scheduler: sb, logLevel: 'debug', eventStoreUrl: `sqlite:${join(a.dataDir, 'events.db')}`, config: { smtpUrl: smtp.url } })
+  const apiKey = await a.createStack(OWNER, 'Site')
+  const tok = await a.generate(apiKey, OWNER, { name: 'ci' })
+  // b's read models hold the token too, so both instances find it and both ask to revoke it.
+  await b.service.projector.waitFor(await lastPosition(a))
+  const body = JSON.stringify({ token: tok.secret })
+  const ask = (x: typeof a) => x.app.inject({ method: 'POST', url: '/v3/leaked-secrets', headers: { 'content-type': 'application/json' }, payload: body })
+  t.same((await Promise.all([ask(a), ask(b)])).map((r) => r.statusCode), [202, 202])
+  await Promise.all([a.app.leakedSecrets.idle(), b.app.leakedSecrets.idle()])
+  await Promise.all([settle(a, sa), settle(b, sb)])
+  await waitFor(() => smtp.mails.length >= 1, { label: 'the mail' })
+  await Promise.all([settle(a, sa), settle(b, sb)])
+  const revoked = (await a.service.store.readStream(stackStream(apiKey))).filter((e) => e.type === 'TokenRevoked')
+  t.equal(revoked.length, 1, 'one revocation')
+  t.equal(smtp.mails.length, 1, 'one mail, from the instance whose append recorded it')
+  t.equal(a.service.notifications.outbox.list().length + b.service.notifications.outbox.list().length, 1, 'in one outbox')
+  const said = [...a.logs(), ...b.logs()].map((l) => String(l.msg))
+  t.equal(said.filter((m) => m === 'token revoked: its secret was reported leaked').length, 1, 'one instance revoked it')
+  t.equal(said.filter((m) => m === 'leaked token not revoked').length, 1, 'the other found it revoked: the domain refused the second')
 })
