@@ -222,3 +222,24 @@ t.test('a revocation refused (revoked meanwhile) mails nothing; one that fails o
   t.match(line, { level: 50, token_uid: live.uid }, 'logged as an error, naming the token')
   t.notMatch(a.logLines.join('\n'), live.secret.slice(2), 'no secret in the logs')
 })
+
+t.test('a previous secret within its rotation grace revokes the token; one whose grace is over does nothing', async (t) => {
+  const s = await setup(t, false)
+  const rotate = async (uid: string, grace: number) => {
+    const res = await s.a.call({ method: 'POST', url: `/v3/stacks/management_tokens/${uid}/rotate`, as: OWNER, apiKey: s.apiKey, body: { previous_expires_in_seconds: grace } })
+    t.equal(res.statusCode, 200, res.body)
+    return (res.json() as { token: { token: string } }).token.token
+  }
+  const other = await s.a.generate(s.apiKey, OWNER)
+  await rotate(s.tok.uid, 3600)
+  const otherNew = await rotate(other.uid, 60)
+  s.a.clock!.advance(61_000)
+  const before = (await s.events()).length
+  t.equal((await s.post(JSON.stringify({ token: other.secret }), {})).statusCode, 202)
+  await settled(s.a)
+  t.equal((await s.events()).length, before, 'a rotated-out secret (grace over) revokes nothing')
+  t.equal((await s.forward(otherNew)).statusCode, 200)
+  t.equal((await s.post(JSON.stringify({ token: s.tok.secret }), {})).statusCode, 202)
+  await settled(s.a)
+  t.same((await s.events()).slice(before).map((e) => [e.type, e.data.token_uid, e.data.reason]), [['TokenRevoked', s.tok.uid, 'leaked']], 'the old secret, in its grace, revokes the token (its new secret with it)')
+})
