@@ -54,7 +54,7 @@ import { projectionsFor, READ_MODEL_PROJECTIONS } from '../projections/index.js'
 import { compileService } from './compile.js'
 import { createAuthorizer } from '../src/authorizer/decide.js'
 import { type Config, testConfig } from '../src/config.js'
-import { hashSecret, SECRET_PREFIX } from '../src/domain/secret.js'
+import { checksumOf, hashSecret, SECRET_PREFIX } from '../src/domain/secret.js'
 import { SqliteEventStore } from '../src/eventstore/sqlite.js'
 import { stackStream } from '../src/eventstore/streams.js'
 import { buildApp } from '../src/http/app.js'
@@ -76,7 +76,11 @@ const SMALL_JSON = { ok: true }
 
 const self = fileURLToPath(import.meta.url)
 
-const secretOf = (i: number) => `${SECRET_PREFIX}${createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)}`
+/** Secrets of the issued form (with their checksum), so every decision checks one as in service. */
+const secretOf = (i: number) => {
+  const digits = createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)
+  return `${SECRET_PREFIX}${digits}${checksumOf(digits)}`
+}
 const apiKeyOf = (s: number) => `blt${s.toString(16).padStart(16, '0')}`
 /** `overrides`: the scale-out section's limits and REDIS_URL (a JSON argument of the child). */
 const benchConfig = (dataDir: string, overrides: Partial<Config> = {}): Config =>

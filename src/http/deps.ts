@@ -12,6 +12,14 @@ export interface Readiness {
   readonly position: number
 }
 
+/** Who mails a leaked token's owner and admins: the reactor's intents (without them, no mail). */
+export interface LeakNotices {
+  /** Before appending a leaked token's revocation under `eventId`. */
+  intend(eventId: string, apiKey: string, tokenUid: string): void
+  /** That append was refused. */
+  drop(eventId: string): void
+}
+
 /**
  * What the HTTP layer is given, all of it built once per instance by the composition root
  * (src/service.ts): the app builds none of these itself, so the management routes, the expiry
@@ -32,4 +40,5 @@ export interface AppDeps {
   readonly store: EventStore
   /** Waits for the other live instances to apply a change that withdraws access. */
   readonly propagation: Propagation
+  readonly leakNotices?: LeakNotices
 }
