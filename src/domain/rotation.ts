@@ -38,7 +38,7 @@ export const decideRotation = (cmd: RotateToken, state: StackState, ctx: DecideC
         E.chain((t) => rotatable(t, ctx.now)),
         E.chain((t) =>
           pipe(
-            validateGrace(cmd.previous_expires_in_seconds),
+            validateGrace(cmd.previous_expires_in_seconds ?? s.policy.default_rotation_grace_seconds ?? 0),
             E.map((grace): DomainEvent[] => [
               {
                 type: 'TokenRotated',
