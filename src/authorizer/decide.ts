@@ -4,6 +4,7 @@ import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
 import { hashSecret, secretOf } from '../domain/secret.js'
+import { outlives } from '../domain/token-policy.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
 import { authorizerMetrics, limiterMetrics } from './metrics.js'
@@ -82,6 +83,9 @@ interface TokenRow {
   readonly rate_read: number | null
   readonly rate_write: number | null
   readonly valid_until: number | null
+  readonly created_at: number
+  /** The stack policy's maximum lifetime in days, or null. */
+  readonly max_lifetime_days: number | null
 }
 
 /**
@@ -94,6 +98,11 @@ class CachedToken {
   readonly api_key: string
   readonly expires_at: number | null
   readonly valid_until: number | null
+  /**
+   * The stack policy's maximum lifetime (days) when the token outlives it, else null: decided once
+   * per cached row (a policy change empties the cache), so a decision compares one field.
+   */
+  readonly outlivedPolicy: number | null
   constructor(
     r: TokenRow,
     readonly scope: CompiledScope,
@@ -103,6 +112,7 @@ class CachedToken {
     this.api_key = r.api_key
     this.expires_at = r.expires_at
     this.valid_until = r.valid_until
+    this.outlivedPolicy = outlives(r.max_lifetime_days, r.created_at, r.expires_at) ? r.max_lifetime_days : null
   }
 }
 
@@ -203,7 +213,7 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  *
  * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
  * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
- * token-rotated-out -> token-expired -> method-not-allowed, uri-not-canonical, unknown-path,
+ * token-rotated-out -> token-expired -> policy-lifetime -> method-not-allowed, uri-not-canonical, unknown-path,
  * never-allowed, module-not-in-scope -> branch-not-in-scope -> rate-limited -> allow; an
  * authentication failure may instead be auth-rate-limited.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
@@ -282,6 +292,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       if (row.valid_until !== null && now >= row.valid_until) return authFailure(input, ROTATED_OUT)
       if (row.expires_at !== null && now >= row.expires_at) return { allowed: false, outcome: 'expired', reason: 'token-expired', expiresAt: row.expires_at }
     }
+    if (row.outlivedPolicy !== null) return { allowed: false, outcome: 'expired', reason: 'policy-lifetime', maxLifetimeDays: row.outlivedPolicy }
 
     const method = canonicalMethod(input.method)
     if (typeof method !== 'string') return refused('method-not-allowed', method)

@@ -15,6 +15,10 @@ export const expiryWithinPolicy = (policy: StackPolicy, createdMs: number, expir
   return refusal ? E.left(refusal) : E.right(undefined)
 }
 
+export const notPolicyOwner: DomainError = domainError('forbidden', 'Only the stack owner may change the management token policy.', {
+  authtoken: ['is not the stack owner'],
+})
+
 /**
  * Only the owner sets the policy (admins read it). One StackPolicySet with the whole new policy
  * and the one it replaced; none when nothing changes, so a repeated PUT appends nothing.
@@ -24,7 +28,7 @@ export const decideSetPolicy = (cmd: SetPolicy, state: StackState): Decision =>
     activeStack(state),
     E.filterOrElse(
       (s) => s.owner_email === cmd.actor.email,
-      () => domainError('forbidden', 'Only the stack owner may change the management token policy.', { authtoken: ['is not the stack owner'] }),
+      () => notPolicyOwner,
     ),
     E.chain((s) =>
       pipe(

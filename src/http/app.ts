@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.js'
 import { consoleRoutes } from './routes/console.js'
 import { healthRoutes } from './routes/health.js'
 import { stackRoutes } from './routes/stacks.js'
+import { policyRoutes } from './routes/policy.js'
 import { rotationGraceRoutes } from './routes/rotation-grace.js'
 import { tokenRoutes } from './routes/tokens.js'
 import { userSessionRoute } from './routes/user-session.js'
@@ -156,6 +157,7 @@ export const buildApp = async (deps: AppDeps, options: AppOptions = {}): Promise
       await people.register(stackRoutes, { api })
       await people.register(tokenRoutes, { api })
       await people.register(rotationGraceRoutes, { api })
+      await people.register(policyRoutes, { api })
     })
     await counted.register(auditRoutes, { api })
     // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.

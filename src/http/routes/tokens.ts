@@ -176,7 +176,8 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { secret, hash } = newSecret(deps.randomBytes)
     const done = await api.run(
       stack.api_key,
-      { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, previous_expires_in_seconds: body?.previous_expires_in_seconds ?? 0 },
+      // Without a grace named, the stack policy's default (decided with the stack's state).
+      { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, ...(body?.previous_expires_in_seconds === undefined ? {} : { previous_expires_in_seconds: body.previous_expires_in_seconds }) },
       req,
       mark,
     )
