@@ -1,11 +1,13 @@
 import { useState } from 'preact/hooks'
-import { go } from './router'
+import { go, href } from './router'
 import { SecretPanel } from './secret-panel'
 import { useApp } from './session'
 import { RevokeDialog, RotateDialog } from './token-actions'
 import { TokenCard } from './token-card'
 import { TokenForm } from './token-form'
-import type { IssuedToken, Stack, Token } from './types'
+import { TokenTable } from './token-table'
+import type { Counts, IssuedToken, Stack, StackUsageRow, Token } from './types'
+import { UsageView } from './usage-view'
 import { ErrorBanner, Notice } from './ui'
 import { useLoad } from './use-load'
 
@@ -15,11 +17,23 @@ interface Shown {
   readonly rotated: boolean
 }
 
-/** Live tokens, "N of 30", generate / edit / rotate / revoke (owner and admins only). */
+const DAY = 86_400_000
+
+/**
+ * Live tokens as a table with "N of 30"; a token's own page (its facts, actions and usage);
+ * generate / edit / rotate / revoke (owner and admins only).
+ */
 export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) => {
-  const { request, session } = useApp()
+  const { request, session, now } = useApp()
   const apiKey = stack.api_key
   const tokens = useLoad(() => request<{ tokens: Token[] }>('GET', '/v3/stacks/management_tokens', { apiKey }).then((r) => r.tokens), [apiKey])
+  const usage = useLoad(() => {
+    const to = now()
+    const query = { from: new Date(to - DAY).toISOString(), to: new Date(to).toISOString() }
+    return request<{ usage: StackUsageRow[] }>('GET', '/v3/stacks/management_tokens/usage', { apiKey, query }).then(
+      (r) => new Map<string, Counts>(r.usage.map((u) => [u.token_uid, u.totals])),
+    )
+  }, [apiKey, tokens.data])
   const [shown, setShown] = useState<Shown>()
   const [notice, setNotice] = useState<string>()
   const [rotating, setRotating] = useState<Token>()
@@ -61,9 +75,12 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
     )
   }
 
+  const opened = route[0] ? list.find((t) => t.uid === route[0]) : undefined
+  if (route[0] && !opened) return tokens.loading ? <p role="status">Loading…</p> : <p class="error" role="alert">No live token {route[0]}.</p>
+
   return (
-    <section aria-labelledby="tokens-title">
-      <div class="heading-row">
+    <section aria-labelledby={opened ? 'token-detail-name' : 'tokens-title'}>
+      {opened ? null : <div class="heading-row">
         <h2 id="tokens-title">Management tokens</h2>
         <p class="count" aria-live="polite">
           {list.length} of {max} tokens
@@ -71,11 +88,11 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
         <button type="button" disabled={full || !tokens.data} onClick={() => go('stacks', apiKey, 'tokens', 'new')} aria-describedby={full ? 'limit-reached' : undefined}>
           + Management token
         </button>
-      </div>
-      {full ? <LimitReached max={max} /> : null}
+      </div>}
+      {full && !opened ? <LimitReached max={max} /> : null}
       <Notice text={notice} />
       <ErrorBanner error={tokens.error} />
-      {tokens.data && list.length === 0 ? (
+      {tokens.data && list.length === 0 && !opened ? (
         <div class="empty">
           <p>
             <strong>No management tokens yet.</strong>
@@ -86,23 +103,31 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
           </p>
         </div>
       ) : null}
-      <ul class="cards" aria-label="Live management tokens">
-        {list.map((t) => (
+      {opened ? (
+        <>
+          <p>
+            <a href={href('stacks', apiKey, 'tokens')}>← All tokens</a>
+          </p>
           <TokenCard
-            key={t.uid}
             apiKey={apiKey}
-            token={t}
+            token={opened}
             plan={plan.rate_limit}
             who={who}
-            onRotate={() => setRotating(t)}
-            onRevoke={() => setRevoking(t)}
+            onRotate={() => setRotating(opened)}
+            onRevoke={() => setRevoking(opened)}
             onGraceEnded={(n) => {
               setNotice(n)
               void tokens.reload()
             }}
           />
-        ))}
-      </ul>
+          <UsageView apiKey={apiKey} token={opened} />
+        </>
+      ) : list.length > 0 ? (
+        <>
+          <TokenTable apiKey={apiKey} tokens={list} now={now()} usage={usage.data} />
+          {usage.error ? <p class="muted">Request counts are not available: {usage.error instanceof Error ? usage.error.message : String(usage.error)}</p> : null}
+        </>
+      ) : null}
       {rotating ? (
         <RotateDialog
           apiKey={apiKey}
@@ -122,6 +147,7 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
           onRevoked={(n) => {
             setRevoking(undefined)
             setNotice(n)
+            go('stacks', apiKey, 'tokens')
             void tokens.reload()
           }}
         />
