@@ -1,4 +1,4 @@
-import { MODULES, type RateLimit, type ScopeEntry } from './types'
+import { MODULES, type RateLimit, type ScopeEntry } from './types.js'
 
 const DAY = 86_400_000
 const HOUR = 3_600_000

@@ -42,7 +42,7 @@ export const TokenCard = ({ apiKey, token: t, plan, who, onRotate, onRevoke, onG
   }
   return (
     <div class="card token">
-      <h3 id="token-detail-name">{t.name}</h3>
+      <h2 id="token-detail-name">{t.name}</h2>
       {t.description ? <p>{t.description}</p> : null}
       <dl class="facts">
         <dt>Scope</dt>

@@ -1,4 +1,4 @@
-import type { Token } from './types'
+import type { Token } from './types.js'
 
 const DAY = 86_400_000
 /** A token that expires within this is flagged "Expires soon" (the expiry notice's 7 days). */

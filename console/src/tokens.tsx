@@ -6,6 +6,7 @@ import { RevokeDialog, RotateDialog } from './token-actions'
 import { TokenCard } from './token-card'
 import { TokenForm } from './token-form'
 import { TokenTable } from './token-table'
+import { LimitReached, ListHeading, NoTokens } from './tokens-heading'
 import type { Counts, IssuedToken, Stack, StackUsageRow, Token } from './types'
 import { UsageView } from './usage-view'
 import { ErrorBanner, Notice } from './ui'
@@ -80,29 +81,10 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
 
   return (
     <section aria-labelledby={opened ? 'token-detail-name' : 'tokens-title'}>
-      {opened ? null : <div class="heading-row">
-        <h2 id="tokens-title">Management tokens</h2>
-        <p class="count" aria-live="polite">
-          {list.length} of {max} tokens
-        </p>
-        <button type="button" disabled={full || !tokens.data} onClick={() => go('stacks', apiKey, 'tokens', 'new')} aria-describedby={full ? 'limit-reached' : undefined}>
-          + Management token
-        </button>
-      </div>}
-      {full && !opened ? <LimitReached max={max} /> : null}
+      {opened ? null : <ListHeading count={list.length} max={max} ready={!!tokens.data} onGenerate={() => go('stacks', apiKey, 'tokens', 'new')} />}
       <Notice text={notice} />
       <ErrorBanner error={tokens.error} />
-      {tokens.data && list.length === 0 && !opened ? (
-        <div class="empty">
-          <p>
-            <strong>No management tokens yet.</strong>
-          </p>
-          <p>
-            A management token lets a script or a service call this stack's management API without a person's sign-in: it carries its own
-            permissions per module, branches, an optional expiry and rate limits. Its secret is shown once, when it is generated.
-          </p>
-        </div>
-      ) : null}
+      {tokens.data && list.length === 0 && !opened ? <NoTokens /> : null}
       {opened ? (
         <>
           <p>
@@ -156,9 +138,3 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
     </section>
   )
 }
-
-const LimitReached = ({ max }: { max: number }) => (
-  <p class="warning" id="limit-reached" role="status">
-    Limit reached: this stack has {max} live tokens, the most it may have. Revoke one to generate another.
-  </p>
-)

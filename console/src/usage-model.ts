@@ -1,4 +1,4 @@
-import { OUTCOMES, type Counts, type Outcome, type TokenUsage } from './types'
+import { OUTCOMES, type Counts, type Outcome, type TokenUsage } from './types.js'
 
 export const HOUR = 3_600_000
 export const DAY = 86_400_000
