@@ -43,7 +43,9 @@ export const Legend = ({ id, totals }: { id: string; totals: Counts }) => (
           <Defs id={`${id}-lg-${o}`} />
           <rect width="14" height="14" fill={`url(#${id}-lg-${o}-${o})`} />
         </svg>
-        {OUTCOME_LABEL[o]} <strong>{totals[o]}</strong>
+        <span>
+          {OUTCOME_LABEL[o]} <strong>{totals[o]}</strong>
+        </span>
       </li>
     ))}
   </ul>
