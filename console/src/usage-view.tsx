@@ -48,7 +48,7 @@ const Period = ({ id, title, unit, usage, window: w }: { id: string; title: stri
       <UsageChart id={id} buckets={buckets} window={w} summary={`${title}: ${said}. The numbers per ${w.granularity} are in the table below.`} />
       <details>
         <summary>Show the numbers as a table</summary>
-        <table class="stacked usage-table">
+        <table class="usage-table">
           <caption class="sr-only">{title}, by outcome</caption>
           <thead>
             <tr>
@@ -63,11 +63,11 @@ const Period = ({ id, title, unit, usage, window: w }: { id: string; title: stri
           <tbody>
             {buckets.map((b) => (
               <tr key={b.at}>
-                <th scope="row" data-label={unit}>
+                <th scope="row">
                   {w.granularity === 'hour' ? `${new Date(b.at).toISOString().slice(0, 10)} ${bucketLabel(b.at, 'hour')}` : new Date(b.at).toISOString().slice(0, 10)}
                 </th>
                 {OUTCOMES.map((o) => (
-                  <td key={o} data-label={OUTCOME_LABEL[o]}>
+                  <td key={o}>
                     {b[o]}
                   </td>
                 ))}

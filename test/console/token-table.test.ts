@@ -125,7 +125,7 @@ t.test('token table: 30 tokens on one screen, search, sort, flags; axe-clean at 
       await page.getByRole('button', { name: /^Expiry/ }).click()
       t.equal((await rowNames(page))[0], 'ci-deploy-01')
       await axeScan(t, page, 'token table at 390 px')
-      await screenshot(page, 'tokens-390')
+      await screenshot(page, 'token-table-390')
     }, { viewport: PHONE, clock: LATER })
   })
 })

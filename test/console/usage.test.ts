@@ -101,10 +101,8 @@ t.test('usage: last use in the table and on the token, charts of 24 hours and 30
         t.match(days.find((c) => c.startsWith('2026-03-01')), /^2026-03-01 3 1 0 0 0$/, 'day one: 3 allowed, 1 denied')
         t.equal(await horizontalOverflow(page), 0, 'no horizontal scrolling')
         await axeScan(t, page, `usage view at ${viewport.width} px`)
-        if (wide) {
-          await day.getByText('Show the numbers as a table').click()
-          await month.getByText('Show the numbers as a table').click()
-        }
+        await day.getByText('Show the numbers as a table').click()
+        await month.getByText('Show the numbers as a table').click()
         await screenshot(page, wide ? 'usage' : 'usage-390')
         if (!wide) return
         await page.getByRole('link', { name: '← All tokens' }).click()
