@@ -8,8 +8,9 @@ const OWNER = 'owner@example.com'
 const DAY = 86_400_000
 const SCREEN = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
-/** The console is looked at 10 days after the tokens were made: some have expired by then. */
-const LATER = new Date(START.getTime() + 10 * DAY)
+const HOUR = 3_600_000
+/** The console is looked at 40 days after the tokens were made: some have expired by then. */
+const LATER = new Date(START.getTime() + 40 * DAY)
 const read = [{ module: 'entry', acl: { read: true } }]
 
 /** 30 tokens: names from a fixed list, expiries spread (2 expired, 3 within 7 days, the rest later or never). */
@@ -24,14 +25,29 @@ const expiryOf = (i: number): string | null => {
 const rowNames = (page: Page) => page.locator('.token-table tbody td.c-name').allInnerTexts()
 
 t.test('token table: 30 tokens on one screen, search, sort, flags; axe-clean at 1280 and 390 px', async (t) => {
-  const server = await startConsoleServer(t, { clock: START })
+  const server = await startConsoleServer(t, { clock: START, config: { trustProxy: true } })
   const ctx = await launchBrowser(t)
   const created = await server.api('POST', '/v3/stacks', OWNER, { body: { stack: { name: 'Busy' } } })
   const apiKey = created.body.stack.api_key as string
+  const secrets: string[] = []
   for (const [i, name] of NAMES.entries()) {
     const res = await server.api('POST', '/v3/stacks/management_tokens', OWNER, { apiKey, body: { token: { name, scope: read, expires_on: expiryOf(i) } } })
     t.equal(res.status, 201, `created ${name}`)
+    secrets.push(res.body.token.token)
   }
+  /** One allowed request with token `i`'s secret at `at`, from 10.0.4.7. */
+  const useAt = async (i: number, at: number) => {
+    server.clock?.set(new Date(at))
+    const res = await fetch(`${server.origin}/v3/authorize`, {
+      headers: { api_key: apiKey, authorization: secrets[i] ?? '', 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types/a/entries', 'x-forwarded-for': '10.0.4.7' },
+    })
+    t.equal(res.status, 200, `${NAMES[i]} used`)
+  }
+  await useAt(5, START.getTime()) // ci-deploy-06: 40 days before, "Unused 30+ days"
+  await useAt(8, LATER.getTime() - 2 * DAY) // preview-09
+  await useAt(6, LATER.getTime() - 3 * HOUR) // nightly-export-07
+  await useAt(7, LATER.getTime() - 3 * HOUR) // search-index-08
+  await server.service.usage.flush()
   server.clock?.set(LATER)
   const open = async (page: Page) => {
     await signIn(page, OWNER)
@@ -57,8 +73,14 @@ t.test('token table: 30 tokens on one screen, search, sort, flags; axe-clean at 
       t.equal(await row('search-index-03').locator('.flag').first().innerText(), 'Expires soon', '1 day left')
       t.equal(await row('migration-05').locator('.flag').first().innerText(), 'Expires soon', '3 days left')
       t.match(await row('preview-04').locator('td.c-expiry').innerText(), /^Expires in 2 days$/)
-      t.equal(await row('preview-04').locator('td.c-expiry').getAttribute('title'), '2026-03-13 12:00 UTC', 'the exact time on hover')
-      t.equal(await row('ci-deploy-06').locator('td.c-last-used').innerText(), 'Never used')
+      t.equal(await row('preview-04').locator('td.c-expiry').getAttribute('title'), '2026-04-12 12:00 UTC', 'the exact time on hover')
+      t.equal(await row('migration-10').locator('td.c-last-used').innerText(), 'Never used')
+      t.equal(await row('migration-10').locator('.flag').innerText(), 'Never used')
+      t.equal(await row('ci-deploy-06').locator('td.c-last-used').innerText(), '40 days ago from 10.0.4.7')
+      t.equal(await row('ci-deploy-06').locator('.flag').innerText(), 'Unused 30+ days')
+      t.equal(await row('nightly-export-07').locator('td.c-last-used').innerText(), '3 hours ago from 10.0.4.7')
+      t.equal(await row('nightly-export-07').locator('.flag').count(), 0, 'a token in use, with no expiry: no flag')
+      t.equal(await row('nightly-export-07').locator('td.c-usage').innerText(), '1 allowed')
       t.equal(await row('ci-deploy-06').locator('td.c-scope').innerText(), 'Read: Entries')
       await axeScan(t, page, 'token table (30 tokens)')
       await page.evaluate(() => scrollTo(0, 0))
@@ -94,7 +116,10 @@ t.test('token table: 30 tokens on one screen, search, sort, flags; axe-clean at 
 
       await page.getByRole('button', { name: /^Last used/ }).click()
       t.equal(await page.locator('th', { has: page.getByRole('button', { name: /^Last used/ }) }).getAttribute('aria-sort'), 'ascending')
-      t.same(await rowNames(page), [...NAMES].sort(), 'none used yet: name order breaks the tie')
+      const used = ['ci-deploy-06', 'preview-09', 'nightly-export-07', 'search-index-08']
+      t.same(await rowNames(page), [...NAMES.filter((n) => !used.includes(n)).sort(), ...used], 'never used first (in name order), then the longest unused')
+      await page.getByRole('button', { name: /^Last used/ }).click()
+      t.same((await rowNames(page)).slice(0, 4), ['nightly-export-07', 'search-index-08', 'preview-09', 'ci-deploy-06'], 'turned round: the most recent first (a tie still in name order)')
     }, { viewport: SCREEN, clock: LATER })
   })
 
