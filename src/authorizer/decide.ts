@@ -7,6 +7,8 @@ import { hashSecret, secretOf } from '../domain/secret.js'
 import { outlives } from '../domain/token-policy.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
+import type { UsageSink } from '../usage/recorder.js'
+import type { UsageOutcome } from '../usage/port.js'
 import { authorizerMetrics, limiterMetrics } from './metrics.js'
 import { canonicalMethod, type Refusal } from './canonical.js'
 import { Allowed, type AuthFailure, type AuthorizeInput, type Authorizer, type Decision, type Deny, type DenyOf } from './decision.js'
@@ -41,6 +43,8 @@ export interface AuthorizerDeps {
   readonly projector?: Pick<Projector, 'generation' | 'position'> | undefined
   /** With `projector`, for the lag metrics. */
   readonly store?: Pick<EventStore, 'readAll'> | undefined
+  /** Told every decision about a known token (its secret, current or previous, resolved): usage and last use. */
+  readonly usage?: UsageSink | undefined
 }
 
 export interface AuthorizerOptions {
@@ -178,6 +182,24 @@ type RefusalReason = 'not-judgeable' | 'method-not-allowed' | 'uri-not-canonical
 /** A request that cannot be judged as one CMA route: denied with the surface's or canonical.ts's words. */
 const refused = (reason: RefusalReason, refusal: Refusal): DenyOf<RefusalReason> => ({ allowed: false, outcome: 'forbidden', reason, refusal })
 
+/** A decision about a known token as usage counts it: a rotated-out secret (even throttled) is `revoked`. */
+const USAGE_OF: Record<Decision['outcome'], UsageOutcome> = {
+  allow: 'allowed',
+  forbidden: 'denied',
+  branch: 'denied',
+  rate_limited: 'rate_limited',
+  expired: 'expired',
+  unauthorized: 'revoked',
+  auth_throttled: 'revoked',
+  no_stack: 'denied',
+}
+
+/** Tells usage of a decision about `row`; `valid_until` marks a rotated-out secret. */
+const noted = (usage: UsageSink, d: Decision, row: CachedToken, input: AuthorizeInput): Decision => {
+  usage.note(row.token_uid, USAGE_OF[d.outcome], input.clientAddress, row.valid_until !== null)
+  return d
+}
+
 /**
  * The decision once the counters have counted. A function of its arguments rather than a closure
  * made per decision: a closure is an allocation, and under tsx (esbuild's keepNames) each one
@@ -219,7 +241,7 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
  */
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {
-  const { config, readDb, clock } = deps
+  const { config, readDb, clock, usage } = deps
   const tokenByHash = readDb.prepare<[string], TokenRow>(SECRET_LOOKUP)
   const stackExists = readDb.prepare<[string], number>('SELECT 1 FROM stacks WHERE api_key = ?').pluck()
   const scopes = scopeCache()
@@ -286,6 +308,15 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       if (stackExists.get(apiKey) === undefined) return UNKNOWN_STACK
       return authFailure(input, row !== undefined ? OTHER_STACK : !input.authorization ? MISSING_TOKEN : secret === undefined ? MALFORMED_TOKEN : UNKNOWN_TOKEN)
     }
+    if (usage === undefined) return known(input, row)
+    const d = known(input, row)
+    if (d instanceof Promise) return d.then((x) => noted(usage, x, row, input))
+    return noted(usage, d, row, input)
+  }
+
+  /** The decision about a token its secret resolved to, in this stack. */
+  const known = (input: AuthorizeInput, row: CachedToken): MaybePromise<Decision> => {
+    const apiKey = row.api_key
     // The clock is read only for a token that can run out (most never do).
     if (row.valid_until !== null || row.expires_at !== null) {
       const now = clock().getTime()

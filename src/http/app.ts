@@ -25,6 +25,7 @@ import { stackRoutes } from './routes/stacks.js'
 import { policyRoutes } from './routes/policy.js'
 import { rotationGraceRoutes } from './routes/rotation-grace.js'
 import { tokenRoutes } from './routes/tokens.js'
+import { usageRoutes } from './routes/usage.js'
 import { userSessionRoute } from './routes/user-session.js'
 import { signInOf } from './sign-in.js'
 
@@ -155,6 +156,7 @@ export const buildApp = async (deps: AppDeps, options: AppOptions = {}): Promise
     await counted.register(async (people) => {
       await peopleLimit(people, { max: deps.config.managementRateLimit, what: 'management', clock: deps.clock })
       await people.register(stackRoutes, { api })
+      await people.register(usageRoutes, { api })
       await people.register(tokenRoutes, { api })
       await people.register(rotationGraceRoutes, { api })
       await people.register(policyRoutes, { api })
