@@ -1,7 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { domainError, validation, type DomainError } from './errors.js'
-import { MAX_ROTATION_GRACE_SECONDS } from './rules.js'
 
 /**
  * A stack's rules for its management tokens; `null` is "no rule". The codec is the event's and
@@ -20,6 +19,8 @@ export const NO_POLICY: StackPolicy = { max_lifetime_days: null, require_expiry:
 export const POLICY_FIELDS = Object.keys(NO_POLICY) as readonly PolicyField[]
 
 const DAY_MS = 86_400_000
+/** The longest rotation grace (rule for `previous_expires_in_seconds` and the policy's default alike). */
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
 /** Integer bounds of the numeric rules, inclusive. */
 export const POLICY_BOUNDS = {
   max_lifetime_days: [1, 3650],
