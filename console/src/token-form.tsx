@@ -184,6 +184,8 @@ export const TokenForm = ({ apiKey, plan, token, focusExpiry, onGenerated, onSav
             <input type="radio" name="tf-expiry" checked={f.expiryMode === 'date'} onChange={() => set('expiryMode', 'date')} /> On a date (UTC)
           </label>
         </div>
+        {/* The service's refusal of "Never" under the stack policy: the date field is not shown. */}
+        {f.expiryMode === 'never' ? <FieldError id="tf-date-error" messages={errors.date} /> : null}
         {f.expiryMode === 'date' ? (
           <>
             <label for="tf-date">Expiry date (UTC; the token stops at 00:00 UTC that day)</label>

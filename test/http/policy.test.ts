@@ -27,7 +27,7 @@ t.test('GET answers every rule, null when unset; the owner sets them, admins rea
   const set = await setPolicy(a, apiKey, { max_lifetime_days: 90, require_expiry: true })
   t.equal(set.statusCode, 200, set.body)
   const expected = { ...NONE, max_lifetime_days: 90, require_expiry: true }
-  t.same(set.json().policy, expected)
+  t.same(set.json(), { notice: 'Management token policy updated successfully.', policy: expected })
   t.same((await getPolicy(a, apiKey, ADMIN)).json(), { policy: expected }, 'an admin reads it')
   t.same((await setPolicy(a, apiKey, { inactive_days: 30 })).json().policy, { ...expected, inactive_days: 30 }, 'a rule left out is unchanged')
   t.same((await setPolicy(a, apiKey, { max_lifetime_days: null })).json().policy, { ...expected, inactive_days: 30, max_lifetime_days: null }, 'null lifts a rule')

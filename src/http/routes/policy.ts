@@ -34,6 +34,7 @@ export const policySchema = {
   },
 } as const
 const answerSchema = { 200: { type: 'object', properties: { policy: policySchema } } }
+const setSchema = { 200: { type: 'object', properties: { notice: { type: 'string' }, policy: policySchema } } }
 const tags = ['stacks']
 const path = '/v3/stacks/management_token_policy'
 
@@ -51,7 +52,7 @@ export const policyRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api 
   })
   app.put(
     path,
-    { config: { body: PolicyBody }, ...documented({ tags, summary: 'Set the token policy (owner only); a rule left out is unchanged', body: { type: 'object', properties: { policy: policySchema } }, response: answerSchema }) },
+    { config: { body: PolicyBody }, ...documented({ tags, summary: 'Set the token policy (owner only); a rule left out is unchanged', body: { type: 'object', properties: { policy: policySchema } }, response: setSchema }) },
     async (req, reply) => {
       const actor = req.actor()
       const stack = managed(req, 'change the management token policy')
