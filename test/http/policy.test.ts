@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { stackStream } from '../../src/eventstore/streams.js'
 import { ADMIN, DEVELOPER, OWNER, START, startApp, type TestApp } from '../support/app.js'
 
 const POLICY = '/v3/stacks/management_token_policy'
@@ -156,6 +157,9 @@ t.test('the audit log lists a policy change as update_policy, with what changed'
   const [last, first] = r.json().logs
   t.match(last, { module: 'stack', event_type: 'update_policy', metadata: { uid: apiKey, changed: ['max_lifetime_days', 'require_expiry'], before: { max_lifetime_days: 90, require_expiry: null }, after: { max_lifetime_days: 30, require_expiry: true } } })
   t.match(first.metadata, { changed: ['max_lifetime_days'], before: { max_lifetime_days: null }, after: { max_lifetime_days: 90 } })
+  const recorded = (await a.service.store.readStream(stackStream(apiKey))).filter((e) => e.type === 'StackPolicySet') as Array<{ data: Record<string, unknown> }>
+  t.equal(recorded.length, 2, 'one StackPolicySet per change')
+  for (const e of recorded) t.same(Object.keys(e.data).sort(), ['api_key', 'before', 'policy'], 'the whole policy, the one it replaced, and nothing else (no secret, no hash)')
 })
 
 t.test('a policy change racing token creations: no token violating the new policy is created after it', async (t) => {
