@@ -126,6 +126,11 @@ t.test('max_lifetime_days: at creation and edit; an older token outliving it is 
   }
   t.equal((await authorize(a, apiKey, short.secret)).statusCode, 200, 'a token within the policy works')
 
+  const rotated = await a.call({ method: 'POST', url: `${TOKENS}/${forever.uid}/rotate`, as: OWNER, apiKey })
+  t.equal(rotated.statusCode, 422, 'a token refused at use is not rotated')
+  t.same(Object.keys(rotated.json().errors), ['expires_on'])
+  t.match(rotated.json().error_message, /max|maximum lifetime of 30 days/)
+
   a.clock?.advance(10 * DAY)
   const stillLong = await a.call({ method: 'PUT', url: `${TOKENS}/${long.uid}`, as: OWNER, apiKey, body: { token: { expires_on: inDays(31) } } })
   t.equal(stillLong.statusCode, 422, 'the lifetime counts from the creation, not from the edit')
