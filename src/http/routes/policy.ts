@@ -29,7 +29,7 @@ export const policySchema = {
   properties: {
     max_lifetime_days: rule(POLICY_BOUNDS.max_lifetime_days, 'longest a token may live, counted from its creation; a longer-lived token is refused at use until edited'),
     require_expiry: { type: ['boolean', 'null'], description: 'every token created or edited must have an expires_on' },
-    inactive_days: rule(POLICY_BOUNDS.inactive_days, 'stored and validated; unused tokens are not yet retired by it'),
+    inactive_days: rule(POLICY_BOUNDS.inactive_days, 'stored and validated only: no token is revoked for inactivity'),
     default_rotation_grace_seconds: rule(POLICY_BOUNDS.default_rotation_grace_seconds, 'the grace of a rotation that names none'),
   },
 } as const
