@@ -2,11 +2,12 @@ import type { EventStore } from '../src/eventstore/port.js'
 import type { Projection } from '../src/read/projection.js'
 import { auditLog } from './audit-log/index.js'
 import { stackMembers } from './stack-members/index.js'
+import { stackPolicy } from './stack-policy/index.js'
 import { tokenByHash } from './token-by-hash/index.js'
 import { tokensByStack } from './tokens-by-stack/index.js'
 
 /** Every projection there is, in the order they are applied. */
-export const PROJECTIONS: readonly Projection[] = [tokenByHash, tokensByStack, stackMembers, auditLog]
+export const PROJECTIONS: readonly Projection[] = [tokenByHash, tokensByStack, stackMembers, stackPolicy, auditLog]
 
 /** This module, which exports PROJECTIONS: a rebuild's worker thread finds them in it by name. */
 export const PROJECTIONS_MODULE: string = import.meta.url
@@ -21,4 +22,4 @@ export const READ_MODEL_PROJECTIONS: readonly Projection[] = PROJECTIONS.filter(
  */
 export const projectionsFor = (store: EventStore): readonly Projection[] => (store.embedded ? READ_MODEL_PROJECTIONS : PROJECTIONS)
 
-export { auditLog, stackMembers, tokenByHash, tokensByStack }
+export { auditLog, stackMembers, stackPolicy, tokenByHash, tokensByStack }

@@ -19,6 +19,7 @@ export const WEBHOOK_TYPES: Record<EventType, string> = {
   RotationGraceEnded: 'token.rotation_grace_ended',
   TokenRevoked: 'token.revoked',
   TokenExpiryNotified: 'token.expiry_notice',
+  StackPolicySet: 'stack.policy_changed',
 }
 
 export interface WebhookBody {

@@ -225,6 +225,12 @@ const Env = t.partial({
   PROPAGATION_TIMEOUT_MS: intString('PROPAGATION_TIMEOUT_MS', 0, 60_000),
   /** Longest wait for a rate-limit count in Redis before this instance counts in memory. */
   REDIS_COMMAND_TIMEOUT_MS: intString('REDIS_COMMAND_TIMEOUT_MS', 10, 60_000),
+  /** Whether the authorizer counts each token's decisions and last use (docs/usage.md). */
+  USAGE_RECORDING: boolString,
+  /** How often an instance writes its usage counts to the shared store (ms). */
+  USAGE_FLUSH_MS: intString('USAGE_FLUSH_MS', 100, 10_000),
+  /** How long hour buckets of usage are kept (days). */
+  USAGE_RETENTION_DAYS: intString('USAGE_RETENTION_DAYS', 2, 3650),
   /** Expiry notices: SMTP server (`smtp://user:pass@host:587`); unset: `.eml` files in DATA_DIR/outbox/. */
   SMTP_URL: urlWith('SMTP_URL', ['smtp:', 'smtps:']),
   MAIL_FROM: mailbox,
@@ -301,6 +307,12 @@ export interface Config {
   readonly propagationTimeoutMs: number
   /** How long a rate-limit count may wait on Redis before the limiter counts in memory (ms). */
   readonly redisCommandTimeoutMs: number
+  /** USAGE_RECORDING: the authorizer counts decisions per token (docs/usage.md). */
+  readonly usageRecording: boolean
+  /** How often usage counts are flushed to the shared store (ms). */
+  readonly usageFlushMs: number
+  /** How long hour buckets of usage are kept (days); minute buckets are kept 48 hours. */
+  readonly usageRetentionDays: number
   readonly smtpUrl: string | undefined
   readonly mailFrom: string
   /** How long before a token expires its notice is due (ms). */
@@ -374,6 +386,9 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         requestTimeoutMs: e.REQUEST_TIMEOUT_MS ?? 30_000,
         propagationTimeoutMs: e.PROPAGATION_TIMEOUT_MS ?? 2000,
         redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS ?? 100,
+        usageRecording: e.USAGE_RECORDING ?? true,
+        usageFlushMs: e.USAGE_FLUSH_MS ?? 10_000,
+        usageRetentionDays: e.USAGE_RETENTION_DAYS ?? 90,
         smtpUrl: e.SMTP_URL,
         mailFrom: e.MAIL_FROM ?? 'management-tokens@localhost',
         notifyBeforeMs: e.NOTIFY_BEFORE ?? 7 * 86_400_000,

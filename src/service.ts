@@ -26,6 +26,10 @@ import { createQueries, type AuditSource } from '../projections/queries.js'
 import type { Projection } from './read/projection.js'
 import { createCommandHandler } from './write/handle-command.js'
 import { policyOf } from './write/policy.js'
+import { openUsage, type Usage } from './usage/usage.js'
+import type { UsageStore } from './usage/port.js'
+import { redisUsageStore } from './usage/redis-store.js'
+import { sqliteUsageStore } from './usage/sqlite-store.js'
 
 // The composition root: it picks the adapters and builds, once per instance, what the layers
 // below take as arguments. Only the CLI and the package entry point import it.
@@ -43,10 +47,14 @@ export interface ServiceDeps {
   readonly audit?: AuditSource
   /** How changes that withdraw access are confirmed by the other instances; without it, by this instance alone. */
   readonly peers?: Propagation
+  /** Where usage counts and last uses are kept; default: usageStoreFor(config, store, clock). */
+  readonly usageStore?: UsageStore
 }
 
 /** What the instance's surfaces share, built once over its adapters; `close` closes the authorizer. */
 export interface Shared extends AppDeps {
+  /** Usage recording: `flush()` writes this instance's counts now. */
+  readonly usage: Usage
   close(): Promise<void>
 }
 
@@ -76,8 +84,17 @@ export const buildShared = (deps: ServiceDeps, logger: Logger, scheduler?: Sched
     waitForProjection: (p) => projector.waitFor(p),
     stacksCreatedBy: (uid) => queries.stacksCreatedBy(uid),
   })
+  const usage = openUsage({
+    store: deps.usageStore ?? usageStoreFor(config, store, clock),
+    // The system clock's time without a Date per decision; a clock handed in (tests) is read as given.
+    now: clock === systemClock ? Date.now : () => clock().getTime(),
+    flushMs: config.usageFlushMs,
+    recording: config.usageRecording,
+    // Once per failed flush, not per request; its counts wait for the next flush.
+    onError: (err, dropped) => logger.warn({ err, dropped }, 'usage counts could not be written; kept for the next flush'),
+  })
   const authorizer = createAuthorizer(
-    { config, readDb, clock, metrics, projector, store },
+    { config, readDb, clock, metrics, projector, store, usage: usage.recorder },
     {
       ...(scheduler ? { scheduler } : {}),
       // One line when the circuit opens and one when it closes, not one per request.
@@ -88,7 +105,23 @@ export const buildShared = (deps: ServiceDeps, logger: Logger, scheduler?: Sched
     },
   )
   const propagation = deps.peers ?? alone
-  return { config, clock, randomBytes: deps.randomBytes, metrics, store, queries, handle, authorizer, readiness: projector, propagation, close: () => authorizer.close() }
+  return {
+    config,
+    clock,
+    randomBytes: deps.randomBytes,
+    metrics,
+    store,
+    queries,
+    handle,
+    authorizer,
+    readiness: projector,
+    propagation,
+    usage,
+    async close() {
+      await authorizer.close()
+      await usage.close()
+    },
+  }
 }
 
 export interface ServiceOverrides {
@@ -119,6 +152,16 @@ const instanceRegistry = (config: Config, store: EventStore): InstanceRegistry |
   return file ? sqliteRegistry(join(dirname(file), 'instances.db')) : undefined
 }
 
+/**
+ * Where usage is kept, like the instance registry: Redis when set, otherwise `usage.db` beside
+ * the embedded event store (or in DATA_DIR beside EventStoreDB: then each instance counts alone).
+ */
+export const usageStoreFor = (config: Config, store: EventStore, clock: () => Date): UsageStore => {
+  if (config.redisUrl) return redisUsageStore(config.redisUrl, config.usageRetentionDays)
+  const file = store.embedded?.file
+  return sqliteUsageStore(join(file ? dirname(file) : config.dataDir, 'usage.db'), config.usageRetentionDays, () => clock().getTime())
+}
+
 const openPropagation = (config: Config, store: EventStore, projector: Projector, logger: Logger): RunningPropagation | undefined => {
   const registry = instanceRegistry(config, store)
   if (!registry) {
@@ -141,6 +184,8 @@ const openPropagation = (config: Config, store: EventStore, projector: Projector
   })
 }
 
+const systemClock = (): Date => new Date()
+
 /** Opens the event store and read models, starts projecting and the reactors. */
 export const openService = async (config: Config, o: ServiceOverrides = {}): Promise<Service> => {
   const logger = o.logger ?? serviceLogger(config.logLevel)
@@ -158,7 +203,7 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
   const readDb = openReadModels(config.dataDir, projections)
   const projector = new Projector(readDb, store, projections, o.onProjectionFailure)
   projector.start()
-  const clock = o.clock ?? (() => new Date())
+  const clock = o.clock ?? systemClock
   const metrics = new Registry()
   // Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC, handles) on this instance's registry.
   collectDefaultMetrics({ register: metrics })

@@ -9,6 +9,10 @@ const LABEL: Record<string, string> = {
   expires_on: 'expiry',
   rate_limit: 'limits',
   is_email_notification_enabled: 'email notification',
+  max_lifetime_days: 'max lifetime (days)',
+  require_expiry: 'expiry required',
+  inactive_days: 'inactivity period (days)',
+  default_rotation_grace_seconds: 'default rotation grace (s)',
 }
 
 const limitsText = (rl: RateLimit | null): string => (rl ? `read ${rl.read}, write ${rl.write}` : 'plan default')
@@ -19,6 +23,7 @@ const valueText = (field: string, v: unknown): string => {
   if (field === 'expires_on') return v === null ? 'never' : utc(v as string)
   if (field === 'rate_limit') return limitsText(v as RateLimit | null)
   if (field === 'is_email_notification_enabled') return v ? 'on' : 'off'
+  if (v === null) return 'no rule'
   return JSON.stringify(v)
 }
 

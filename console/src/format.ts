@@ -1,4 +1,4 @@
-import { MODULES, type RateLimit, type ScopeEntry } from './types'
+import { MODULES, type RateLimit, type ScopeEntry } from './types.js'
 
 const DAY = 86_400_000
 const HOUR = 3_600_000
@@ -52,3 +52,14 @@ export const list = (text: string): string[] =>
 
 /** Tomorrow in UTC, as YYYY-MM-DD: the earliest expiry date the service accepts. */
 export const tomorrowUtc = (now: number): string => new Date(now + DAY).toISOString().slice(0, 10)
+
+const MINUTE = 60_000
+
+/** "just now", "5 minutes ago", "3 hours ago", "12 days ago": how long before `now` (ms) `iso` was. */
+export const ago = (iso: string, now: number): string => {
+  const gone = now - Date.parse(iso)
+  if (gone < MINUTE) return 'just now'
+  if (gone < HOUR) return `${plural(Math.floor(gone / MINUTE), 'minute')} ago`
+  if (gone < DAY) return `${plural(Math.floor(gone / HOUR), 'hour')} ago`
+  return `${plural(Math.floor(gone / DAY), 'day')} ago`
+}

@@ -1,6 +1,7 @@
 import { AsOfPage } from './as-of'
 import { AuditPage } from './audit'
 import { MembersPage } from './members'
+import { PolicyPage } from './policy'
 import { href } from './router'
 import { useApp } from './session'
 import { TokensPage } from './tokens'
@@ -11,6 +12,7 @@ import { useLoad } from './use-load'
 const TABS = [
   ['tokens', 'Management tokens'],
   ['members', 'Members'],
+  ['policy', 'Token policy'],
   ['audit', 'Audit log'],
   ['as-of', 'As of'],
 ] as const
@@ -41,6 +43,7 @@ export const StackPage = ({ apiKey, route }: { apiKey: string; route: string[] }
             ))}
           </nav>
           {tab === 'members' ? <MembersPage stack={s} onChanged={() => void stack.reload()} /> : null}
+          {tab === 'policy' ? canManage(s.role) ? <PolicyPage stack={s} /> : <OwnersOnly what="the token policy" /> : null}
           {tab === 'audit' ? canManage(s.role) ? <AuditPage stack={s} /> : <OwnersOnly what="the audit log" /> : null}
           {tab === 'as-of' ? canManage(s.role) ? <AsOfPage stack={s} /> : <OwnersOnly what="past token states" /> : null}
           {tab === 'tokens' ? canManage(s.role) ? <TokensPage stack={s} route={route.slice(1)} /> : <OwnersOnly what="management tokens" /> : null}

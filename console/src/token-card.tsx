@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks'
 import { branchSummary, expiry, hasExpired, limits, scopeSummary, utc } from './format'
+import { Ago, LastUsed } from './last-used'
 import { href } from './router'
 import { useApp } from './session'
 import type { RateLimit, Token } from './types'
@@ -17,7 +18,8 @@ interface Props {
 }
 
 /**
- * One live token: its facts, a running rotation grace with "End grace now", and its actions.
+ * One live token, opened from the table: its facts and last use, a running rotation grace with
+ * the previous secret's last use and "End grace now", and its actions.
  * An expired token offers "Extend expiry" instead of Rotate: the service refuses to rotate it.
  */
 export const TokenCard = ({ apiKey, token: t, plan, who, onRotate, onRevoke, onGraceEnded }: Props) => {
@@ -39,8 +41,8 @@ export const TokenCard = ({ apiKey, token: t, plan, who, onRotate, onRevoke, onG
     }
   }
   return (
-    <li class="card token">
-      <h3>{t.name}</h3>
+    <div class="card token">
+      <h2 id="token-detail-name">{t.name}</h2>
       {t.description ? <p>{t.description}</p> : null}
       <dl class="facts">
         <dt>Scope</dt>
@@ -60,12 +62,25 @@ export const TokenCard = ({ apiKey, token: t, plan, who, onRotate, onRevoke, onG
         <dd>
           by {who(t.created_by)} on {utc(t.created_at)}
         </dd>
+        <dt>Last used</dt>
+        <dd>
+          <LastUsed at={t.last_used_at} from={t.last_used_from} now={now()} />
+        </dd>
         <dt>Last rotation</dt>
         <dd>{t.last_rotated_at ? utc(t.last_rotated_at) : 'Never rotated'}</dd>
       </dl>
       {graceUntil ? (
         <p class="warning grace">
-          Previous secret valid until {utc(graceUntil)}
+          <span>
+            Previous secret valid until {utc(graceUntil)}
+            {t.previous_secret_last_used_at ? (
+              <>
+                ; last used <Ago iso={t.previous_secret_last_used_at} now={now()} />
+              </>
+            ) : t.previous_secret_last_used_at === null ? (
+              '; not used since the rotation'
+            ) : null}
+          </span>
           <button type="button" class="secondary" disabled={busy} aria-label={`End grace now for ${t.name}`} onClick={() => void endGrace()}>
             End grace now
           </button>
@@ -89,6 +104,6 @@ export const TokenCard = ({ apiKey, token: t, plan, who, onRotate, onRevoke, onG
           Revoke
         </button>
       </div>
-    </li>
+    </div>
   )
 }

@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'preact/hooks'
 import { ApiError } from './api'
 import { tomorrowUtc } from './format'
+import { expiryRules, type TokenPolicy } from './policy-model'
 import { useApp } from './session'
 import { emptyForm, formKeyOf, formOf, validate, type Errors, type FormState, type Perm } from './token-form-model'
 import { MODULES, type IssuedToken, type RateLimit, type Token } from './types'
 import { ErrorBanner, FieldError } from './ui'
+import { useLoad } from './use-load'
 
 interface Props {
   readonly apiKey: string
@@ -35,6 +37,9 @@ export const TokenForm = ({ apiKey, plan, token, focusExpiry, onGenerated, onSav
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((prev) => ({ ...prev, [k]: v }))
   const setPerm = (module: string, p: Perm) => setF((prev) => ({ ...prev, perms: { ...prev.perms, [module]: p } }))
   const editing = token !== undefined
+  // The stack's rules, shown before submit; the service enforces them either way.
+  const policy = useLoad(() => request<{ policy: TokenPolicy }>('GET', '/v3/stacks/management_token_policy', { apiKey }).then((r) => r.policy), [apiKey])
+  const rules = policy.data ? expiryRules(policy.data) : []
   useEffect(() => {
     if (!focusExpiry) return
     const date = document.getElementById('tf-date')
@@ -164,8 +169,13 @@ export const TokenForm = ({ apiKey, plan, token, focusExpiry, onGenerated, onSav
         </div>
       </fieldset>
 
-      <fieldset>
+      <fieldset aria-describedby={rules.length > 0 ? 'tf-policy' : undefined}>
         <legend>Expiry</legend>
+        {rules.length > 0 ? (
+          <p class="notice" id="tf-policy">
+            {rules.join(' ')}
+          </p>
+        ) : null}
         <div class="choices">
           <label>
             <input type="radio" name="tf-expiry" checked={f.expiryMode === 'never'} onChange={() => setF((prev) => ({ ...prev, expiryMode: 'never', notify: false }))} /> Never
@@ -174,6 +184,8 @@ export const TokenForm = ({ apiKey, plan, token, focusExpiry, onGenerated, onSav
             <input type="radio" name="tf-expiry" checked={f.expiryMode === 'date'} onChange={() => set('expiryMode', 'date')} /> On a date (UTC)
           </label>
         </div>
+        {/* The service's refusal of "Never" under the stack policy: the date field is not shown. */}
+        {f.expiryMode === 'never' ? <FieldError id="tf-date-error" messages={errors.date} /> : null}
         {f.expiryMode === 'date' ? (
           <>
             <label for="tf-date">Expiry date (UTC; the token stops at 00:00 UTC that day)</label>

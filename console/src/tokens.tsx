@@ -1,11 +1,14 @@
 import { useState } from 'preact/hooks'
-import { go } from './router'
+import { go, href } from './router'
 import { SecretPanel } from './secret-panel'
 import { useApp } from './session'
 import { RevokeDialog, RotateDialog } from './token-actions'
 import { TokenCard } from './token-card'
 import { TokenForm } from './token-form'
-import type { IssuedToken, Stack, Token } from './types'
+import { TokenTable } from './token-table'
+import { LimitReached, ListHeading, NoTokens } from './tokens-heading'
+import type { Counts, IssuedToken, Stack, StackUsageRow, Token } from './types'
+import { UsageView } from './usage-view'
 import { ErrorBanner, Notice } from './ui'
 import { useLoad } from './use-load'
 
@@ -15,11 +18,23 @@ interface Shown {
   readonly rotated: boolean
 }
 
-/** Live tokens, "N of 30", generate / edit / rotate / revoke (owner and admins only). */
+const DAY = 86_400_000
+
+/**
+ * Live tokens as a table with "N of 30"; a token's own page (its facts, actions and usage);
+ * generate / edit / rotate / revoke (owner and admins only).
+ */
 export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) => {
-  const { request, session } = useApp()
+  const { request, session, now } = useApp()
   const apiKey = stack.api_key
   const tokens = useLoad(() => request<{ tokens: Token[] }>('GET', '/v3/stacks/management_tokens', { apiKey }).then((r) => r.tokens), [apiKey])
+  const usage = useLoad(() => {
+    const to = now()
+    const query = { from: new Date(to - DAY).toISOString(), to: new Date(to).toISOString() }
+    return request<{ usage: StackUsageRow[] }>('GET', '/v3/stacks/management_tokens/usage', { apiKey, query }).then(
+      (r) => new Map<string, Counts>(r.usage.map((u) => [u.token_uid, u.totals])),
+    )
+  }, [apiKey, tokens.data])
   const [shown, setShown] = useState<Shown>()
   const [notice, setNotice] = useState<string>()
   const [rotating, setRotating] = useState<Token>()
@@ -61,48 +76,40 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
     )
   }
 
+  const opened = route[0] ? list.find((t) => t.uid === route[0]) : undefined
+  if (route[0] && !opened) return tokens.loading ? <p role="status">Loading…</p> : <p class="error" role="alert">No live token {route[0]}.</p>
+
   return (
-    <section aria-labelledby="tokens-title">
-      <div class="heading-row">
-        <h2 id="tokens-title">Management tokens</h2>
-        <p class="count" aria-live="polite">
-          {list.length} of {max} tokens
-        </p>
-        <button type="button" disabled={full || !tokens.data} onClick={() => go('stacks', apiKey, 'tokens', 'new')} aria-describedby={full ? 'limit-reached' : undefined}>
-          + Management token
-        </button>
-      </div>
-      {full ? <LimitReached max={max} /> : null}
+    <section aria-labelledby={opened ? 'token-detail-name' : 'tokens-title'}>
+      {opened ? null : <ListHeading count={list.length} max={max} ready={!!tokens.data} onGenerate={() => go('stacks', apiKey, 'tokens', 'new')} />}
       <Notice text={notice} />
       <ErrorBanner error={tokens.error} />
-      {tokens.data && list.length === 0 ? (
-        <div class="empty">
+      {tokens.data && list.length === 0 && !opened ? <NoTokens /> : null}
+      {opened ? (
+        <>
           <p>
-            <strong>No management tokens yet.</strong>
+            <a href={href('stacks', apiKey, 'tokens')}>← All tokens</a>
           </p>
-          <p>
-            A management token lets a script or a service call this stack's management API without a person's sign-in: it carries its own
-            permissions per module, branches, an optional expiry and rate limits. Its secret is shown once, when it is generated.
-          </p>
-        </div>
-      ) : null}
-      <ul class="cards" aria-label="Live management tokens">
-        {list.map((t) => (
           <TokenCard
-            key={t.uid}
             apiKey={apiKey}
-            token={t}
+            token={opened}
             plan={plan.rate_limit}
             who={who}
-            onRotate={() => setRotating(t)}
-            onRevoke={() => setRevoking(t)}
+            onRotate={() => setRotating(opened)}
+            onRevoke={() => setRevoking(opened)}
             onGraceEnded={(n) => {
               setNotice(n)
               void tokens.reload()
             }}
           />
-        ))}
-      </ul>
+          <UsageView apiKey={apiKey} token={opened} />
+        </>
+      ) : list.length > 0 ? (
+        <>
+          <TokenTable apiKey={apiKey} tokens={list} now={now()} usage={usage.data} />
+          {usage.error ? <p class="muted">Request counts are not available: {usage.error instanceof Error ? usage.error.message : String(usage.error)}</p> : null}
+        </>
+      ) : null}
       {rotating ? (
         <RotateDialog
           apiKey={apiKey}
@@ -122,6 +129,7 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
           onRevoked={(n) => {
             setRevoking(undefined)
             setNotice(n)
+            go('stacks', apiKey, 'tokens')
             void tokens.reload()
           }}
         />
@@ -130,9 +138,3 @@ export const TokensPage = ({ stack, route }: { stack: Stack; route: string[] }) 
     </section>
   )
 }
-
-const LimitReached = ({ max }: { max: number }) => (
-  <p class="warning" id="limit-reached" role="status">
-    Limit reached: this stack has {max} live tokens, the most it may have. Revoke one to generate another.
-  </p>
-)

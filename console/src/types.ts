@@ -42,6 +42,34 @@ export interface Token {
   readonly last_rotated_at?: string | null
   /** While a rotation grace runs: until when the previous secret works. */
   readonly previous_secret_expires_at?: string | null
+  /** The last allowed request (null: never used) and its trusted client address. */
+  readonly last_used_at?: string | null
+  readonly last_used_from?: string | null
+  /** While a rotation grace runs: the previous secret's last allowed request. */
+  readonly previous_secret_last_used_at?: string | null
+}
+
+/** Decisions about a token, counted by outcome. */
+export const OUTCOMES = ['allowed', 'denied', 'rate_limited', 'expired', 'revoked'] as const
+export type Outcome = (typeof OUTCOMES)[number]
+export type Counts = Readonly<Record<Outcome, number>>
+
+/** `GET /v3/stacks/management_tokens/:uid/usage`. */
+export interface TokenUsage {
+  readonly token_uid: string
+  readonly from: string
+  readonly to: string
+  readonly granularity: 'minute' | 'hour' | 'day'
+  readonly totals: Counts
+  readonly series: ReadonlyArray<Counts & { readonly at: string }>
+}
+
+/** One row of `GET /v3/stacks/management_tokens/usage`. */
+export interface StackUsageRow {
+  readonly token_uid: string
+  readonly name: string
+  readonly last_used_at: string | null
+  readonly totals: Counts
 }
 
 /** Only in create and rotate answers: the secret, shown once. */

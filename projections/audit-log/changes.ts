@@ -1,5 +1,6 @@
 import { UPDATED_FIELDS } from '../../src/domain/audit.js'
 import type { DomainEvent } from '../../src/domain/events.js'
+import { policyChanges } from '../../src/domain/token-policy.js'
 
 /** What an entry says about its change, each as stored (JSON text) or null. */
 export type ChangeColumns = {
@@ -32,6 +33,11 @@ export const changeOf = (event: DomainEvent, title: readonly [string, string] | 
     const was = d.before ?? { name: title?.[0] ?? '', description: title?.[1] ?? '' }
     const fields = (['name', 'description'] as const).filter((f) => was[f] !== d[f])
     return { changed: JSON.stringify(fields), before: JSON.stringify(pick(was, fields)), after: JSON.stringify(pick(d, fields)), reason: null, report: null }
+  }
+  if (event.type === 'StackPolicySet') {
+    const { policy, before } = event.data
+    const fields = policyChanges(before, policy)
+    return { changed: JSON.stringify(fields), before: JSON.stringify(pick(before, fields)), after: JSON.stringify(pick(policy, fields)), reason: null, report: null }
   }
   const fields = UPDATED_FIELDS[event.type]
   if (!fields) return NO_CHANGE

@@ -113,6 +113,10 @@ export const auditRow = ({ event, metadata: m, id, position }: Recorded, before:
       name = event.data.name
       title = [name, event.data.description]
       break
+    case 'StackPolicySet':
+      subject = event.data.api_key
+      name = 'management token policy'
+      break
     default:
       subject = event.data.token_uid
       name = before?.[0] ?? ''

@@ -14,6 +14,8 @@ export type SecretRow = {
   readonly rate_write: number | null
   /** A rotated-out secret's end of grace (ms since epoch); null for the current secret. */
   readonly valid_until: number | null
+  /** When the token was generated (ms since epoch): the stack policy's maximum lifetime counts from it. */
+  readonly created_at: number
 }
 
 /** Grouped by token: an event of a token reads and replaces all its secrets. */
@@ -28,6 +30,7 @@ export const secrets: Table<SecretRow> = {
     rate_read: 'INTEGER',
     rate_write: 'INTEGER',
     valid_until: 'INTEGER',
+    created_at: 'INTEGER NOT NULL',
   },
   key: ['token_uid'],
   indexes: [{ name: 'by_token', on: 'token_uid', forKey: true }],
@@ -47,6 +50,7 @@ const copy = (r: SecretRow): Mutable<SecretRow> => ({
   rate_read: r.rate_read,
   rate_write: r.rate_write,
   valid_until: r.valid_until,
+  created_at: r.created_at,
 })
 
 /** Every secret of the token, changed by `set`. */
@@ -103,6 +107,7 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
         rate_read: rl === null ? null : rl.read,
         rate_write: rl === null ? null : rl.write,
         valid_until: null,
+        created_at: Date.parse(metadata.occurred_at),
       }
       const others = current.rows(secrets, d.token_uid).filter((r) => r.secret_hash !== d.secret_hash)
       return [replace(secrets, d.token_uid, [...others, row])]
@@ -162,7 +167,8 @@ export const tokenByHash: Projection = {
   // 2: a rotation purges the rotated-out secrets whose grace is over.
   // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
   // 4: RotationGraceEnded drops the rotated-out secrets at once.
-  version: 4,
+  // 5: each row has its token's creation time (created_at), for the stack policy's lifetime.
+  version: 5,
   file: 'read-models',
   tables: [secrets as Table],
   handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'RotationGraceEnded', 'TokenRevoked']),

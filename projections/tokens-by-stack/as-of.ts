@@ -53,6 +53,8 @@ export class TokensAsOf {
       // shows no secrets).
       case 'TokenExpiryNotified':
       case 'RotationGraceEnded':
+      // The policy is the stack's: a token's status as of a moment is its own expiry's.
+      case 'StackPolicySet':
         return
       case 'TokenRenamed':
       case 'TokenScopeChanged':

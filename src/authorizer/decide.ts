@@ -4,8 +4,11 @@ import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
 import { failsChecksum, hashSecret, secretOf } from '../domain/secret.js'
+import { outlives } from '../domain/token-policy.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
+import type { UsageSink } from '../usage/recorder.js'
+import type { UsageOutcome } from '../usage/port.js'
 import { authorizerMetrics, limiterMetrics } from './metrics.js'
 import { canonicalMethod, type Refusal } from './canonical.js'
 import { Allowed, type AuthFailure, type AuthorizeInput, type Authorizer, type Decision, type Deny, type DenyOf } from './decision.js'
@@ -40,6 +43,8 @@ export interface AuthorizerDeps {
   readonly projector?: Pick<Projector, 'generation' | 'position'> | undefined
   /** With `projector`, for the lag metrics. */
   readonly store?: Pick<EventStore, 'readAll'> | undefined
+  /** Told every decision about a known token (its secret, current or previous, resolved): usage and last use. */
+  readonly usage?: UsageSink | undefined
 }
 
 export interface AuthorizerOptions {
@@ -82,6 +87,9 @@ interface TokenRow {
   readonly rate_read: number | null
   readonly rate_write: number | null
   readonly valid_until: number | null
+  readonly created_at: number
+  /** The stack policy's maximum lifetime in days, or null. */
+  readonly max_lifetime_days: number | null
 }
 
 /**
@@ -94,6 +102,11 @@ class CachedToken {
   readonly api_key: string
   readonly expires_at: number | null
   readonly valid_until: number | null
+  /**
+   * The stack policy's maximum lifetime (days) when the token outlives it, else null: decided once
+   * per cached row (a policy change empties the cache), so a decision compares one field.
+   */
+  readonly outlivedPolicy: number | null
   constructor(
     r: TokenRow,
     readonly scope: CompiledScope,
@@ -103,6 +116,7 @@ class CachedToken {
     this.api_key = r.api_key
     this.expires_at = r.expires_at
     this.valid_until = r.valid_until
+    this.outlivedPolicy = outlives(r.max_lifetime_days, r.created_at, r.expires_at) ? r.max_lifetime_days : null
   }
 }
 
@@ -168,6 +182,24 @@ type RefusalReason = 'not-judgeable' | 'method-not-allowed' | 'uri-not-canonical
 /** A request that cannot be judged as one CMA route: denied with the surface's or canonical.ts's words. */
 const refused = (reason: RefusalReason, refusal: Refusal): DenyOf<RefusalReason> => ({ allowed: false, outcome: 'forbidden', reason, refusal })
 
+/** A decision about a known token as usage counts it: a rotated-out secret (even throttled) is `revoked`. */
+const USAGE_OF: Record<Decision['outcome'], UsageOutcome> = {
+  allow: 'allowed',
+  forbidden: 'denied',
+  branch: 'denied',
+  rate_limited: 'rate_limited',
+  expired: 'expired',
+  unauthorized: 'revoked',
+  auth_throttled: 'revoked',
+  no_stack: 'denied',
+}
+
+/** Tells usage of a decision about `row`; `valid_until` marks a rotated-out secret. */
+const noted = (usage: UsageSink, d: Decision, row: CachedToken, input: AuthorizeInput): Decision => {
+  usage.note(row.token_uid, USAGE_OF[d.outcome], input.clientAddress, row.valid_until !== null)
+  return d
+}
+
 /**
  * The decision once the counters have counted. A function of its arguments rather than a closure
  * made per decision: a closure is an allocation, and under tsx (esbuild's keepNames) each one
@@ -203,13 +235,13 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  *
  * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
  * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
- * token-rotated-out -> token-expired -> method-not-allowed, uri-not-canonical, unknown-path,
+ * token-rotated-out -> token-expired -> policy-lifetime -> method-not-allowed, uri-not-canonical, unknown-path,
  * never-allowed, module-not-in-scope -> branch-not-in-scope -> rate-limited -> allow; an
  * authentication failure may instead be auth-rate-limited.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
  */
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {
-  const { config, readDb, clock } = deps
+  const { config, readDb, clock, usage } = deps
   const tokenByHash = readDb.prepare<[string], TokenRow>(SECRET_LOOKUP)
   const stackExists = readDb.prepare<[string], number>('SELECT 1 FROM stacks WHERE api_key = ?').pluck()
   const scopes = scopeCache()
@@ -277,12 +309,22 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       if (stackExists.get(apiKey) === undefined) return UNKNOWN_STACK
       return authFailure(input, row !== undefined ? OTHER_STACK : !input.authorization ? MISSING_TOKEN : secret === undefined ? MALFORMED_TOKEN : UNKNOWN_TOKEN)
     }
+    if (usage === undefined) return known(input, row)
+    const d = known(input, row)
+    if (d instanceof Promise) return d.then((x) => noted(usage, x, row, input))
+    return noted(usage, d, row, input)
+  }
+
+  /** The decision about a token its secret resolved to, in this stack. */
+  const known = (input: AuthorizeInput, row: CachedToken): MaybePromise<Decision> => {
+    const apiKey = row.api_key
     // The clock is read only for a token that can run out (most never do).
     if (row.valid_until !== null || row.expires_at !== null) {
       const now = clock().getTime()
       if (row.valid_until !== null && now >= row.valid_until) return authFailure(input, ROTATED_OUT)
       if (row.expires_at !== null && now >= row.expires_at) return { allowed: false, outcome: 'expired', reason: 'token-expired', expiresAt: row.expires_at }
     }
+    if (row.outlivedPolicy !== null) return { allowed: false, outcome: 'expired', reason: 'policy-lifetime', maxLifetimeDays: row.outlivedPolicy }
 
     const method = canonicalMethod(input.method)
     if (typeof method !== 'string') return refused('method-not-allowed', method)

@@ -25,6 +25,8 @@ export const DENIAL_REASONS = [
   /** The previous secret of a rotated token, after its grace period. */
   'token-rotated-out',
   'token-expired',
+  /** The token lives longer than its stack's policy now allows (max_lifetime_days), until edited to comply. */
+  'policy-lifetime',
   'method-not-allowed',
   /** The URI could be read two ways (canonical.ts). */
   'uri-not-canonical',
@@ -50,6 +52,7 @@ interface Facts {
   'token-of-other-stack': {}
   'token-rotated-out': {}
   'token-expired': { readonly expiresAt: number }
+  'policy-lifetime': { readonly maxLifetimeDays: number }
   'method-not-allowed': { readonly refusal: Refusal }
   'uri-not-canonical': { readonly refusal: Refusal }
   /** `path`: canonical, without the query. */
@@ -73,6 +76,7 @@ export const OUTCOME_OF = {
   'token-of-other-stack': 'unauthorized',
   'token-rotated-out': 'unauthorized',
   'token-expired': 'expired',
+  'policy-lifetime': 'expired',
   'method-not-allowed': 'forbidden',
   'uri-not-canonical': 'forbidden',
   'unknown-path': 'forbidden',

@@ -207,7 +207,7 @@ export function* seedHistory(plan: SeedPlan, counts: SeedCounts): Generator<Seed
     }
     const events: NewEvent[] = decision.right.map((e) => {
       counts.byType[e.type] = (counts.byType[e.type] ?? 0) + 1
-      w.state = evolveOwned(w.state, e)
+      w.state = evolveOwned(w.state, e, metadata.occurred_at)
       return { id: uuidV7(now, r), type: e.type, data: e.data, metadata }
     })
     counts.events += events.length

@@ -1,5 +1,6 @@
 import type { LeakReport, RevocationReason } from './events.js'
 import type { RateLimit, Scope } from './scope.js'
+import type { StackPolicy } from './token-policy.js'
 
 /** Who is acting: the verified authtoken's subject and email. */
 export interface Actor {
@@ -60,8 +61,11 @@ export type ChangeNotification = C<'ChangeNotification', { token_uid: string; en
 export type UpdateToken = C<'UpdateToken', { token_uid: string; changes: TokenChanges }>
 export type RotateToken = C<
   'RotateToken',
-  { token_uid: string; secret_hash: string; previous_expires_in_seconds: number }
+  /** Without `previous_expires_in_seconds`, the stack policy's default grace (0 when it sets none). */
+  { token_uid: string; secret_hash: string; previous_expires_in_seconds?: number }
 >
+/** PUT /v3/stacks/management_token_policy: the owner sets the listed rules; an absent one is unchanged. */
+export type SetPolicy = C<'SetPolicy', { policy: Partial<StackPolicy> }>
 /** DELETE .../previous_secret: the running rotation grace ends now, and the previous secrets with it. */
 export type EndRotationGrace = C<'EndRotationGrace', { token_uid: string }>
 /** Without a reason, a person revoked it (DELETE): `user`. */
@@ -95,6 +99,7 @@ export type Command =
   | RevokeToken
   | RevokeLeakedToken
   | RecordExpiryNotice
+  | SetPolicy
 
 /** Limits from configuration (plan rate limits, live tokens per stack, and the size limits of docs/limits.md). */
 export interface Policy {

@@ -8,6 +8,7 @@ import { alreadyOnStack, decideRoleChange } from './member-roles.js'
 import { activeStack, asManager, liveToken, type Active } from './guards.js'
 import { isRole } from './roles.js'
 import { decideEndGrace, decideRotation } from './rotation.js'
+import { decideSetPolicy, expiryWithinPolicy } from './policy-decide.js'
 import { evolve, liveTokens, type StackState, type TokenState } from './state.js'
 import type { Actor, Command, DecideContext, GenerateToken, TokenChanges, UpdateToken } from './commands.js'
 import {
@@ -56,6 +57,8 @@ const generate = (cmd: GenerateToken, state: StackState, ctx: DecideContext): De
     E.bind('description', () => validateText('description', cmd.description, MAX_DESCRIPTION, false)),
     E.bind('scope', () => validateScope(cmd.scope)),
     E.bind('expires_on', () => pipe(normaliseExpiry(cmd.expires_on), E.chain((x) => requireFuture(x, ctx.now)))),
+    // Decided on the same folded state as a racing policy change: one of them comes first.
+    E.chainFirst(({ stack, expires_on }) => expiryWithinPolicy(stack.policy, ctx.now.getTime(), expires_on)),
     E.bind('rate_limit', () => validateRateLimit(cmd.rate_limit, ctx.policy)),
     E.map((v): DomainEvent[] => [
       {
@@ -159,10 +162,29 @@ const changeEvents = (
   )
 }
 
+/**
+ * A PUT that changes anything leaves the token within the stack policy, whichever fields it
+ * sends: a token made before a tighter policy is edited into compliance or not at all.
+ */
 const update = (cmd: UpdateToken, state: StackState, ctx: DecideContext): Decision =>
   pipe(
     asManager(state, cmd.actor, 'update management tokens'),
-    E.chain((s) => pipe(liveToken(s, cmd.token_uid), E.chain((t) => changeEvents(s, t, cmd.changes, ctx)))),
+    E.chain((s) =>
+      pipe(
+        liveToken(s, cmd.token_uid),
+        E.chain((t) =>
+          pipe(
+            changeEvents(s, t, cmd.changes, ctx),
+            E.chainFirst((events) => {
+              if (events.length === 0) return E.right(undefined)
+              const changed = events.find((e) => e.type === 'TokenExpiryChanged')
+              const expires_on = changed?.type === 'TokenExpiryChanged' ? changed.data.expires_on : t.expires_on
+              return expiryWithinPolicy(s.policy, t.created_at === null ? ctx.now.getTime() : Date.parse(t.created_at), expires_on)
+            }),
+          ),
+        ),
+      ),
+    ),
   )
 
 /** Sharing is by the email: one request names a bounded number of them. */
@@ -324,6 +346,8 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
       return decideLeakRevocation(cmd, state)
     case 'RecordExpiryNotice':
       return decideExpiryNotice(cmd, state, ctx)
+    case 'SetPolicy':
+      return decideSetPolicy(cmd, state)
     /* c8 ignore next 2 */
     default:
       return assertNever(cmd)

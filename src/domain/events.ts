@@ -1,5 +1,6 @@
 import * as t from 'io-ts'
 import { RateLimit, Scope } from './scope.js'
+import { StackPolicy } from './token-policy.js'
 
 /**
  * The event catalogue. Every event read back from a store is decoded with these codecs;
@@ -108,6 +109,9 @@ export const TokenExpiryNotified = ev('TokenExpiryNotified', {
   recipients: t.array(t.string),
 })
 
+/** The owner set the stack's token policy: the whole new policy, and the one it replaced. */
+export const StackPolicySet = ev('StackPolicySet', { policy: StackPolicy, before: StackPolicy })
+
 export const DomainEvent = t.union([
   StackCreated,
   MemberShared,
@@ -124,6 +128,7 @@ export const DomainEvent = t.union([
   RotationGraceEnded,
   TokenRevoked,
   TokenExpiryNotified,
+  StackPolicySet,
 ])
 export type DomainEvent = t.TypeOf<typeof DomainEvent>
 export type EventType = DomainEvent['type']

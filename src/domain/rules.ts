@@ -4,6 +4,9 @@ import { domainError, validation, type DomainError, type FieldErrors } from './e
 import { plainTextProblem } from './plain-text.js'
 import { isModule, READ_ONLY_MODULES, type RateLimit, type Scope } from './scope.js'
 import type { Policy } from './commands.js'
+import { MAX_ROTATION_GRACE_SECONDS } from './token-policy.js'
+
+export { MAX_ROTATION_GRACE_SECONDS }
 
 type Result<A> = E.Either<DomainError, A>
 
@@ -11,7 +14,6 @@ const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
 export const MAX_NAME = 200
 export const MAX_DESCRIPTION = 1000
-export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
 
 /**
  * `YYYY-MM-DD` (the token stops at 00:00:00.000 UTC of that date), a full ISO-8601 instant,

@@ -1,5 +1,6 @@
 import { assertNever, type DomainEvent } from './events.js'
 import type { RateLimit, Scope } from './scope.js'
+import { NO_POLICY, type StackPolicy } from './token-policy.js'
 
 export interface TokenState {
   readonly uid: string
@@ -15,6 +16,8 @@ export interface TokenState {
   readonly grace_until: string | null
   /** The expiry value an expiry notice was recorded for, if any. */
   readonly notified_for: string | null
+  /** When it was generated (ISO instant), when the fold was given the time; the policy's lifetime counts from it. */
+  readonly created_at: string | null
 }
 
 type Absent = { readonly status: 'absent' }
@@ -28,6 +31,7 @@ export type StackState =
       /** email -> roles; the owner is listed with the roles it had or none. */
       readonly members: ReadonlyMap<string, readonly string[]>
       readonly tokens: ReadonlyMap<string, TokenState>
+      readonly policy: StackPolicy
     }
 
 /**
@@ -36,7 +40,7 @@ export type StackState =
  */
 export type OwnedState =
   | Absent
-  | { status: 'active'; api_key: string; owner_email: string; members: Map<string, readonly string[]>; tokens: Map<string, TokenState> }
+  | { status: 'active'; api_key: string; owner_email: string; members: Map<string, readonly string[]>; tokens: Map<string, TokenState>; policy: StackPolicy }
 
 export const initialState: Absent = { status: 'absent' }
 
@@ -44,8 +48,11 @@ export const initialState: Absent = { status: 'absent' }
 export const own = (state: StackState): OwnedState =>
   state.status === 'absent' ? state : { ...state, members: new Map(state.members), tokens: new Map(state.tokens) }
 
-/** Applies `event` to `state`, changing it in place (the absent state is never changed). */
-export const evolveOwned = (state: OwnedState, event: DomainEvent): OwnedState => {
+/**
+ * Applies `event` to `state`, changing it in place (the absent state is never changed).
+ * `occurredAt` (the event's metadata) dates a token's creation; without it the date is unknown.
+ */
+export const evolveOwned = (state: OwnedState, event: DomainEvent, occurredAt?: string): OwnedState => {
   if (event.type === 'StackCreated') {
     return {
       status: 'active',
@@ -53,6 +60,7 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent): OwnedState =
       owner_email: event.data.owner_email,
       members: new Map([[event.data.owner_email, []]]),
       tokens: new Map(),
+      policy: NO_POLICY,
     }
   }
   if (state.status === 'absent') return state
@@ -89,6 +97,7 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent): OwnedState =
         revoked: false,
         grace_until: null,
         notified_for: null,
+        created_at: occurredAt ?? null,
       })
       return state
     }
@@ -117,6 +126,9 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent): OwnedState =
       return token(event.data.token_uid, (t) => ({ ...t, revoked: true }))
     case 'TokenExpiryNotified':
       return token(event.data.token_uid, (t) => ({ ...t, notified_for: event.data.expires_on }))
+    case 'StackPolicySet':
+      state.policy = event.data.policy
+      return state
     /* c8 ignore next 2 */
     default:
       return assertNever(event)
@@ -128,7 +140,7 @@ export const evolve = (state: StackState, event: DomainEvent): StackState => evo
 
 /** Copies `from` once, then applies every event in place: linear in the events. */
 export const fold = (events: readonly DomainEvent[], from: StackState = initialState): StackState =>
-  events.reduce(evolveOwned, own(from))
+  events.reduce<OwnedState>((s, e) => evolveOwned(s, e), own(from))
 
 export const liveTokens = (state: StackState): TokenState[] =>
   state.status === 'active' ? [...state.tokens.values()].filter((t) => !t.revoked) : []

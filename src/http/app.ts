@@ -24,8 +24,10 @@ import { healthRoutes } from './routes/health.js'
 import { leakedSecretRoutes } from './routes/leaked-secrets.js'
 import { LeakRevocations } from './leaks/revocations.js'
 import { stackRoutes } from './routes/stacks.js'
+import { policyRoutes } from './routes/policy.js'
 import { rotationGraceRoutes } from './routes/rotation-grace.js'
 import { tokenRoutes } from './routes/tokens.js'
+import { usageRoutes } from './routes/usage.js'
 import { userSessionRoute } from './routes/user-session.js'
 import { signInOf } from './sign-in.js'
 
@@ -160,8 +162,10 @@ export const buildApp = async (deps: AppDeps, options: AppOptions = {}): Promise
     await counted.register(async (people) => {
       await peopleLimit(people, { max: deps.config.managementRateLimit, what: 'management', clock: deps.clock })
       await people.register(stackRoutes, { api })
+      await people.register(usageRoutes, { api })
       await people.register(tokenRoutes, { api })
       await people.register(rotationGraceRoutes, { api })
+      await people.register(policyRoutes, { api })
     })
     await counted.register(auditRoutes, { api })
     await counted.register(leakedSecretRoutes, { deps, revocations })

@@ -5,6 +5,7 @@ import type { EventStore } from '../eventstore/port.js'
 import type { Propagation } from '../propagation/propagation.js'
 import type { Queries } from '../../projections/queries.js'
 import type { CommandHandler } from '../write/handle-command.js'
+import type { UsageReads } from '../usage/usage.js'
 
 /** Whether this instance's read models have caught up (`/readyz`), and how far they are. */
 export interface Readiness {
@@ -41,4 +42,6 @@ export interface AppDeps {
   /** Waits for the other live instances to apply a change that withdraws access. */
   readonly propagation: Propagation
   readonly leakNotices?: LeakNotices
+  /** Tokens' usage counts and last uses, as every instance flushed them. */
+  readonly usage: UsageReads
 }

@@ -91,8 +91,43 @@ export const tokenSchema = {
     updated_at: str,
     last_rotated_at: { type: ['string', 'null'], description: 'when the secret was last rotated, or null' },
     previous_secret_expires_at: { type: ['string', 'null'], description: 'while a rotation grace runs, until when the previous secret works; else null' },
+    last_used_at: { type: ['string', 'null'], description: 'the last allowed request with this token (as of the last usage flush), or null: never used' },
+    last_used_from: { type: ['string', 'null'], description: 'the trusted client address of that request, or null' },
+    previous_secret_last_used_at: { type: ['string', 'null'], description: 'while a rotation grace runs, the last allowed request made with the previous secret; else null' },
   } satisfies { readonly [K in TokenField]: object } & Record<string, object>,
   additionalProperties: true,
+} as const
+
+const countsSchema = {
+  type: 'object',
+  properties: { allowed: int, denied: int, rate_limited: int, expired: int, revoked: int },
+  description: 'decisions by outcome: denied (scope, path, branch), revoked (a rotated-out secret)',
+} as const
+
+/** `GET /v3/stacks/management_tokens/:uid/usage`. */
+export const usageSchema = {
+  type: 'object',
+  properties: {
+    usage: {
+      type: 'object',
+      properties: {
+        token_uid: str,
+        from: { ...str, description: 'the start of the first bucket' },
+        to: str,
+        granularity: { type: 'string', enum: ['minute', 'hour', 'day'] },
+        totals: countsSchema,
+        series: { type: 'array', items: { type: 'object', properties: { at: { ...str, description: "the bucket's start" }, ...countsSchema.properties } } },
+      },
+    },
+  },
+} as const
+
+/** `GET /v3/stacks/management_tokens/usage`. */
+export const usageListSchema = {
+  type: 'object',
+  properties: {
+    usage: { type: 'array', items: { type: 'object', properties: { token_uid: str, name: str, last_used_at: nullableStr, totals: countsSchema } } },
+  },
 } as const
 
 export const schemaTypes = { str, nullableStr, int }

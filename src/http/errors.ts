@@ -75,6 +75,14 @@ export const DENIAL_STATUS: { readonly [R in DenialReason]: ReasonAnswer<R> } = 
   'token-of-other-stack': [401, 105, ['The management token does not belong to the stack named by api_key.', { authorization: ['belongs to another stack'] }]],
   'token-rotated-out': [401, 105, ['The management token secret was rotated out and its grace period is over.', { authorization: ['was rotated out'] }]],
   'token-expired': [401, 106, (d) => [`The management token expired at ${new Date(d.expiresAt).toISOString()}.`, { authorization: ['token expired'] }]],
+  'policy-lifetime': [
+    401,
+    106,
+    (d) => [
+      `The management token outlives the stack policy's maximum lifetime of ${d.maxLifetimeDays} days (max_lifetime_days); edit its expiry to comply.`,
+      { authorization: [`outlives the stack policy (max_lifetime_days ${d.maxLifetimeDays})`] },
+    ],
+  ],
   'method-not-allowed': [403, 162, refusal],
   'uri-not-canonical': [403, 162, refusal],
   'unknown-path': [403, 162, (d) => [`No scope module covers ${d.method} ${short(d.path)}; it is denied.`, { path: ['is not a known CMA path'] }]],

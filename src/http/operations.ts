@@ -69,6 +69,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'DELETE /v3/stacks/management_tokens/:uid': { access: 'person-on-stack' },
   'POST /v3/stacks/management_tokens/:uid/rotate': { access: 'person-on-stack', example: { previous_expires_in_seconds: 86400 } },
   'DELETE /v3/stacks/management_tokens/:uid/previous_secret': { access: 'person-on-stack' },
+  'GET /v3/stacks/management_token_policy': { access: 'person-on-stack' },
+  'PUT /v3/stacks/management_token_policy': { access: 'person-on-stack', example: { policy: { max_lifetime_days: 90, require_expiry: true, inactive_days: null, default_rotation_grace_seconds: 86400 } } },
   'GET /v3/audit-logs': { access: 'person-on-stack' },
   'GET /v3/audit-logs/as-of': { access: 'person-on-stack' },
   'GET /v3/audit-logs/:uid': { access: 'person-on-stack' },

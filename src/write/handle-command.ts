@@ -87,7 +87,7 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
     await forEachPage(deps.store, stream, folded.revision + 1, (page) => {
       for (const stored of page) {
         const r = decodeOrThrow(stored)
-        folded.state = evolveOwned(folded.state, r.event)
+        folded.state = evolveOwned(folded.state, r.event, r.metadata.occurred_at)
         folded.keys.add(r.metadata, r.revision)
         folded.revision = r.revision
       }
@@ -135,7 +135,7 @@ export const createCommandHandler = (deps: CommandHandlerDeps) => {
     if (E.isLeft(appended)) return { kind: 'conflict' }
     // Folded at once, before anything else can run: the entry is in the cache.
     for (const e of events) {
-      folded.state = evolveOwned(folded.state, e)
+      folded.state = evolveOwned(folded.state, e, metadata.occurred_at)
       folded.revision += 1
       folded.keys.add(metadata, folded.revision)
     }

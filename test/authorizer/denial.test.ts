@@ -17,6 +17,7 @@ const SAMPLES: { readonly [R in DenialReason]: DenyOf<R> } = {
   'token-of-other-stack': { allowed: false, outcome: 'unauthorized', reason: 'token-of-other-stack' },
   'token-rotated-out': { allowed: false, outcome: 'unauthorized', reason: 'token-rotated-out' },
   'token-expired': { allowed: false, outcome: 'expired', reason: 'token-expired', expiresAt: Date.parse('2030-06-01T00:00:00Z') },
+  'policy-lifetime': { allowed: false, outcome: 'expired', reason: 'policy-lifetime', maxLifetimeDays: 90 },
   'method-not-allowed': { allowed: false, outcome: 'forbidden', reason: 'method-not-allowed', refusal: { refused: 'Management tokens cannot send TRACE requests.', field: 'method', problem: 'is not allowed' } },
   'uri-not-canonical': { allowed: false, outcome: 'forbidden', reason: 'uri-not-canonical', refusal },
   'unknown-path': { allowed: false, outcome: 'forbidden', reason: 'unknown-path', method: 'GET', path: '/v3/nowhere' },
@@ -64,6 +65,11 @@ t.test('the table answers with the facts of the denial', async (t) => {
     error_message: 'The management token expired at 2030-06-01T00:00:00.000Z.',
     error_code: 106,
     errors: { authorization: ['token expired'] },
+  })
+  t.same(denialAnswer(SAMPLES['policy-lifetime']).body(), {
+    error_message: "The management token outlives the stack policy's maximum lifetime of 90 days (max_lifetime_days); edit its expiry to comply.",
+    error_code: 106,
+    errors: { authorization: ['outlives the stack policy (max_lifetime_days 90)'] },
   })
   t.same(denialAnswer(SAMPLES['uri-not-canonical']).body().errors, { path: ['could be read two ways'] })
   t.equal(denialAnswer(SAMPLES['module-not-in-scope']).message, "The token's scope does not allow write on asset.")

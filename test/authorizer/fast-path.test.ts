@@ -11,6 +11,7 @@ import { REDACT } from '../../src/logger.js'
 import { appOver } from '../support/app-over.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 import { allow, standInFastPath } from '../support/stand-in-fast-path.js'
+import { NO_POLICY } from '../../src/domain/token-policy.js'
 
 /**
  * The forward-auth fast path (src/authorizer/fast-path.ts) answers real-socket requests before
@@ -89,6 +90,10 @@ const listening = async (t: Test, config: Parameters<typeof authorizerFixture>[1
   const expired = await f.generateToken(apiKey, { scope: READ_ENTRIES, expires_on: '2029-06-01T00:00:00.000Z' })
   const otherStack = await f.createStack()
   const stranger = await f.generateToken(otherStack, { scope: READ_ENTRIES })
+  // A stack whose policy now allows 30 days: its token made before, never expiring, outlives it.
+  const strictStack = await f.createStack()
+  const outlived = await f.generateToken(strictStack, { scope: READ_ENTRIES })
+  await f.given(strictStack, 'StackPolicySet', { policy: { ...NO_POLICY, max_lifetime_days: 30 }, before: NO_POLICY })
   const app = await appOver(t, f.deps)
   const seen = { count: 0 }
   app.addHook('onRequest', (_req, _reply, done) => {
@@ -102,7 +107,7 @@ const listening = async (t: Test, config: Parameters<typeof authorizerFixture>[1
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
-  return { f, app, port, clock, seen, nodeSaw, apiKey, tok, expired, stranger }
+  return { f, app, port, clock, seen, nodeSaw, apiKey, tok, expired, stranger, strictStack, outlived }
 }
 
 interface Case {
@@ -150,6 +155,7 @@ const cases = (s: Awaited<ReturnType<typeof listening>>, as403: boolean): Case[]
     { name: 'not a token at all', steps: [read(auth('letmein'))], status: 401, fast: true },
     { name: 'a token of another stack', steps: [read(auth(s.stranger.secret))], status: 401, fast: true },
     { name: 'expired token', steps: [read(auth(s.expired.secret))], status: 401, fast: true },
+    { name: 'a token outliving its stack policy', steps: [read(auth(s.outlived.secret, { api_key: s.strictStack }))], status: 401, fast: true },
     { name: 'a module never allowed', steps: [traefik('GET', '/v3/stacks', auth(s.tok.secret))], status: 403, fast: true },
     { name: 'unknown path', steps: [traefik('GET', '/v3/nowhere', auth(s.tok.secret))], status: 403, fast: true },
     { name: 'no original URI', steps: [{ method: 'GET', url: '/v3/authorize', headers: auth(s.tok.secret) }], status: 403, fast: true },

@@ -31,7 +31,7 @@ t.test('rebuild gives exactly the read models of live projection, under the usua
   const names = schema(db)
   const r = await cli(dir, 'rebuild')
   t.equal(r.code, 0, r.err)
-  t.match(r.out, new RegExp(`^rebuilt token-by-hash, tokens-by-stack, stack-members from ${head} events up to position ${head} in`))
+  t.match(r.out, new RegExp(`^rebuilt token-by-hash, tokens-by-stack, stack-members, stack-policy from ${head} events up to position ${head} in`))
   t.same(dump(db), live)
   t.same(schema(db), names, 'same tables and indexes, nothing left aside')
 
@@ -59,14 +59,14 @@ t.test('a rebuild drops what an interrupted one left behind, and the projector d
 t.test('rebuild of unknown projections is bad usage, listing the valid names', async (t) => {
   const r = await cli(await knownHistory(t), 'rebuild', 'tokens', 'audit-log', 'nope')
   t.equal(r.code, 2)
-  t.match(r.err, /unknown projection "tokens", "nope"; valid names: token-by-hash, tokens-by-stack, stack-members, audit-log/)
+  t.match(r.err, /unknown projection "tokens", "nope"; valid names: token-by-hash, tokens-by-stack, stack-members, stack-policy, audit-log/)
 })
 
 t.test('verify: equal read models exit 0; a planted difference is reported row by row and exits 1', async (t) => {
   const { dir, db, head } = await projectedHistory(t)
   const ok = await cli(dir, 'rebuild', '--verify')
   t.equal(ok.code, 0, ok.err)
-  t.equal(ok.out, `verify: token-by-hash, tokens-by-stack, stack-members match a rebuild from the log (position ${head})\n`)
+  t.equal(ok.out, `verify: token-by-hash, tokens-by-stack, stack-members, stack-policy match a rebuild from the log (position ${head})\n`)
 
   db.prepare(`UPDATE tokens SET name = 'hacked' WHERE uid = ?`).run(TOKEN_B)
   db.prepare(`DELETE FROM stack_members WHERE api_key = ? AND email = ?`).run(API_KEY, admin.email)

@@ -78,7 +78,7 @@ t.test('expired sign-in: the console says so, signs in again and keeps the form'
     await page.getByRole('button', { name: 'Generate token' }).click()
     await page.locator('#secret-panel').waitFor()
     await page.getByRole('button', { name: 'I have copied it: close' }).click()
-    await page.locator('.card.token', { hasText: 'kept-name' }).waitFor()
+    await page.locator('.token-table tbody tr', { hasText: 'kept-name' }).waitFor()
     t.same(await pageHolds(page, fresh), NOWHERE, 'the pasted authtoken is kept in memory only')
   })
 })

@@ -22,6 +22,12 @@ const openStack = async (page: Page, name: string) => {
   await page.getByRole('heading', { name: 'Management tokens' }).waitFor()
 }
 
+/** Opens a token's own page from the table (its name links to it). */
+const openToken = async (page: Page, name: string) => {
+  await page.getByRole('link', { name, exact: true }).click()
+  await page.getByRole('heading', { name, level: 2 }).waitFor()
+}
+
 /** Closing the panel must leave the secret nowhere, including every history entry's URL. */
 const assertGone = async (t: Test, page: Page, secret: string) => {
   await page.locator('#secret-panel').waitFor({ state: 'detached' })
@@ -100,8 +106,12 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
         await panel.getByRole('button', { name: 'I have copied it: close' }).click()
         await assertGone(t, page, secret)
 
-        const card = page.locator('.card.token', { hasText: 'ci-deploy' })
-        const text = await card.innerText()
+        const row = page.locator('.token-table tbody tr', { hasText: 'ci-deploy' })
+        t.match(await row.innerText(), /^ci-deploy\tRead and write: Entries · Read: Assets.*\tExpires in 12 days\tNever used\t/, 'the table: name, scope, expiry, last use')
+        t.equal(await page.locator('.count').innerText(), '1 of 30 tokens')
+        await axeScan(t, page, 'tokens (list)')
+        await openToken(page, 'ci-deploy')
+        const text = await page.locator('.card.token').innerText()
         for (const want of [
           'Deploys from CI',
           'Read and write: Entries · Read: Assets, Audit log, Branches, Branch aliases',
@@ -111,11 +121,11 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
           '5 reads/s, 2 writes/s',
           'by you on 2026-03-01 12:00 UTC',
           'Never rotated',
+          'Last used\nNever used',
         ])
-          t.ok(text.includes(want), `the list shows "${want}"`)
-        t.equal(await page.locator('.count').innerText(), '1 of 30 tokens')
-        await axeScan(t, page, 'tokens (list)')
-        await screenshot(page, 'tokens')
+          t.ok(text.includes(want), `the token's page shows "${want}"`)
+        await axeScan(t, page, 'token page')
+        await screenshot(page, 'token-detail')
       },
       { clock: START },
     )
@@ -140,6 +150,7 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
   await t.test('edit: the same form, filled; changes are saved', async (t) => {
     await inConsole(t, ctx, server, async ({ page }) => {
       await openStack(page, 'Shop')
+      await openToken(page, 'ci-deploy')
       await page.getByRole('link', { name: 'Edit ci-deploy' }).click()
       await page.getByRole('heading', { name: 'Edit ci-deploy' }).waitFor()
       t.equal(await page.getByLabel('Name').inputValue(), 'ci-deploy')
@@ -161,7 +172,9 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
       t.equal(await page.getByLabel('Notify via email 7 days before').count(), 0, 'the notification goes with the date')
       await page.getByRole('button', { name: 'Save changes' }).click()
       await page.getByText('Management Token updated successfully.').waitFor()
-      const text = await page.locator('.card.token', { hasText: 'ci-deploy' }).innerText()
+      t.match(await page.locator('.token-table tbody tr', { hasText: 'ci-deploy' }).innerText(), /\tNever expires\t/, 'the table shows the change')
+      await openToken(page, 'ci-deploy')
+      const text = await page.locator('.card.token').innerText()
       t.ok(text.includes('Deploys from CI, nightly') && text.includes('5 reads/s, 3 writes/s') && text.includes('Never expires'), 'the list shows the change')
       t.match(text, /Email notification\nOff/)
       const stored = await server.api('GET', '/v3/stacks/management_tokens', OWNER, { apiKey })
@@ -173,6 +186,7 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
     server.clock?.advance(3600_000)
     await inConsole(t, ctx, server, async ({ page }) => {
       await openStack(page, 'Shop')
+      await openToken(page, 'ci-deploy')
       await page.getByRole('button', { name: 'Rotate ci-deploy' }).click()
       const dialog = page.locator('#rotate-dialog')
       const grace = dialog.getByLabel('Old secret keeps working for (hours, 0 to 168)')
@@ -212,6 +226,7 @@ t.test('tokens: generate with every field, the secret once, field errors, edit, 
   await t.test('revoke after typing the name', async (t) => {
     await inConsole(t, ctx, server, async ({ page }) => {
       await openStack(page, 'Shop')
+      await openToken(page, 'ci-deploy')
       await page.getByRole('button', { name: 'Revoke ci-deploy' }).click()
       const dialog = page.locator('#revoke-dialog')
       const confirm = dialog.getByRole('button', { name: 'Revoke token' })
@@ -241,11 +256,15 @@ t.test('tokens: an expired token offers "Extend expiry" (the expiry field of its
   server.clock?.set(later)
   await inConsole(t, ctx, server, async ({ page }) => {
     await openStack(page, 'Old')
-    const stale = page.locator('.card.token', { hasText: 'stale' })
+    t.match(await page.locator('.token-table tbody tr', { hasText: 'stale' }).locator('.flag').first().innerText(), 'Expired', 'flagged in the table')
+    await openToken(page, 'fresh')
+    t.equal(await page.getByRole('button', { name: 'Rotate fresh' }).count(), 1, 'a working token is offered Rotate')
+    t.equal(await page.getByRole('link', { name: 'Extend expiry of fresh' }).count(), 0)
+    await page.getByRole('link', { name: '← All tokens' }).click()
+    await openToken(page, 'stale')
+    const stale = page.locator('.card.token')
     t.match(await stale.innerText(), /Expired/)
     t.equal(await page.getByRole('button', { name: 'Rotate stale' }).count(), 0, 'an expired token is not offered Rotate')
-    t.equal(await page.getByRole('button', { name: 'Rotate fresh' }).count(), 1, 'a working one is')
-    t.equal(await page.getByRole('link', { name: 'Extend expiry of fresh' }).count(), 0)
     await axeScan(t, page, 'tokens (expired token)')
     await page.getByRole('link', { name: 'Extend expiry of stale' }).click()
     await page.getByRole('heading', { name: 'Edit stale' }).waitFor()
@@ -254,6 +273,7 @@ t.test('tokens: an expired token offers "Extend expiry" (the expiry field of its
     await page.getByLabel(/Expiry date/).fill('2026-04-01')
     await page.getByRole('button', { name: 'Save changes' }).click()
     await page.getByText('Management Token updated successfully.').waitFor()
+    await openToken(page, 'stale')
     await page.getByRole('button', { name: 'Rotate stale' }).waitFor()
     t.match(await stale.innerText(), /Expires in 28 days/, 'extended, it may be rotated again')
   }, { clock: later })

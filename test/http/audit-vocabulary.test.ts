@@ -40,6 +40,8 @@ t.test('every event is listed under its module and event type, and the filters a
   ] as const
   for (const [url, body] of posts) t.equal((await a.call({ method: 'POST', url, as: OWNER, apiKey, body })).statusCode, 200, url)
   t.equal((await a.call({ method: 'DELETE', url: `/v3/stacks/management_tokens/${uid}/previous_secret`, as: ADMIN, apiKey })).statusCode, 200, 'grace ended')
+  const policy = await a.call({ method: 'PUT', url: '/v3/stacks/management_token_policy', as: ADMIN, apiKey, body: { policy: { max_lifetime_days: 365 } } })
+  t.equal(policy.statusCode, 200, 'policy set by the new owner')
   t.equal((await a.call({ method: 'DELETE', url: `/v3/stacks/management_tokens/${uid}`, as: ADMIN, apiKey })).statusCode, 200, 'revoked')
 
   const events = await a.service.store.readStream(stackStream(apiKey))

@@ -86,6 +86,8 @@ t.test('every documented example body is accepted as pasted, with the documented
   t.match(token.token.token, /^cs[0-9a-f]{40}$/, 'the created token carries its secret once')
   await run('PUT', '/v3/stacks/management_tokens/{uid}', apiKey, token.token.uid)
   await run('POST', '/v3/stacks/management_tokens/{uid}/rotate', apiKey, token.token.uid)
+  const policy = await run('PUT', '/v3/stacks/management_token_policy', apiKey)
+  t.same(policy.policy, (exampleOf('PUT', '/v3/stacks/management_token_policy') as { policy: unknown }).policy, 'the policy set is the one shown')
   await run('POST', '/v3/stacks/share', apiKey)
   await run('POST', '/v3/stacks/unshare', apiKey)
   await run('POST', '/v3/stacks/share', apiKey)
@@ -101,6 +103,8 @@ t.test('documented error statuses are the ones the routes give', async (t) => {
     ['post', '/v3/stacks/management_tokens', '412', { method: 'POST', url: '/v3/stacks/management_tokens', as: OWNER, apiKey: 'bltunknown', body: {} }],
     ['post', '/v3/stacks/management_tokens', '403', { method: 'POST', url: '/v3/stacks/management_tokens', as: 'someone@example.com', apiKey, body: {} }],
     ['post', '/v3/stacks/management_tokens', '400', { method: 'POST', url: '/v3/stacks/management_tokens', as: OWNER, apiKey, body: '{', headers: { 'content-type': 'application/json' } }],
+    ['put', '/v3/stacks/management_token_policy', '422', { method: 'PUT', url: '/v3/stacks/management_token_policy', as: OWNER, apiKey, body: { policy: { max_lifetime_days: 0 } } }],
+    ['get', '/v3/stacks/management_token_policy', '403', { method: 'GET', url: '/v3/stacks/management_token_policy', as: 'someone@example.com', apiKey }],
     ['get', '/v3/stacks/management_tokens/{uid}', '404', { method: 'GET', url: '/v3/stacks/management_tokens/bltnone', as: OWNER, apiKey }],
   ]
   for (const [method, path, status, call] of cases) {

@@ -54,7 +54,7 @@ t.test('the audit log read from the event store is, filter for filter, the audit
 })
 
 t.test('typesOf: the event types of a module and an event type', async (t) => {
-  t.same(typesOf({ module: 'stack' }), ['StackCreated', 'MemberShared', 'MemberUnshared', 'MemberRoleChanged', 'OwnershipTransferred'])
+  t.same(typesOf({ module: 'stack' }), ['StackCreated', 'MemberShared', 'MemberUnshared', 'MemberRoleChanged', 'OwnershipTransferred', 'StackPolicySet'])
   t.same(typesOf({ event_type: 'update_role' }), ['MemberRoleChanged'])
   t.same(typesOf({ event_type: 'rotate' }), ['TokenRotated'])
   t.same(typesOf({ module: 'stack', event_type: 'rotate' }), [])

@@ -75,8 +75,8 @@ t.test('events -> read models', async (t) => {
   t.test('token-by-hash: current secret and the rotated-out one in grace; revoked tokens gone', async (t) => {
     const rows = db.prepare('SELECT * FROM token_secrets ORDER BY secret_hash').all()
     t.same(rows, [
-      { secret_hash: 'hash-blt1', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: Date.parse('2026-03-02T01:00:00.000Z') },
-      { secret_hash: 'hash-new', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: null },
+      { secret_hash: 'hash-blt1', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: Date.parse('2026-03-02T01:00:00.000Z'), created_at: Date.parse('2026-03-01T12:00:01.000Z') },
+      { secret_hash: 'hash-new', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: null, created_at: Date.parse('2026-03-01T12:00:01.000Z') },
     ])
   })
   t.test('tokens-by-stack: live tokens with every field, never a hash', async (t) => {

@@ -7,6 +7,7 @@ import { notFound } from '../errors.js'
 import { answer, idempotencyMark } from '../idempotency.js'
 import { emptyBodyIsNoBody } from '../json-body.js'
 import { confirmed } from '../propagation.js'
+import { lastUseOnTokens } from './usage.js'
 
 const Params = t.type({ uid: t.string })
 
@@ -17,6 +18,7 @@ const Params = t.type({ uid: t.string })
  */
 export const rotationGraceRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { queries } = api
+  app.addHook('preSerialization', lastUseOnTokens(api.deps.usage))
   app.delete(
     '/v3/stacks/management_tokens/:uid/previous_secret',
     {

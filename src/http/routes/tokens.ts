@@ -14,6 +14,7 @@ import { invalid, notFound } from '../errors.js'
 import { emptyBodyIsNoBody } from '../json-body.js'
 import { answer, idempotencyMark, SECRET_SHOWN_ONCE } from '../idempotency.js'
 import { confirmed } from '../propagation.js'
+import { lastUseOnTokens } from './usage.js'
 
 /** What clients send: `acl.write` (or `read`) may be omitted, as the platform's SDK examples do. */
 const ScopeIn = t.array(
@@ -43,7 +44,7 @@ const tokenFields = {
  * `token`, the secret, when `update()` is called on the object a create returned):
  * accepted and ignored on PUT, refused on create like any other unknown field.
  */
-export const READ_ONLY_TOKEN_FIELDS = ['token', 'uid', 'last_rotated_at', 'previous_secret_expires_at', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
+export const READ_ONLY_TOKEN_FIELDS = ['token', 'uid', 'last_rotated_at', 'previous_secret_expires_at', 'last_used_at', 'last_used_from', 'previous_secret_last_used_at', 'api_key', 'org_uid', 'created_at', 'created_by', 'updated_at', 'updated_by', 'deleted_at', 'stackHeaders', 'urlPath']
 export const CreateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields)) }))
 export const UpdateTokenBody = exact(t.type({ token: exact(t.partial(tokenFields), READ_ONLY_TOKEN_FIELDS) }))
 export const RotateBody = optionalBody(exact(t.partial({ previous_expires_in_seconds: t.number })))
@@ -87,6 +88,7 @@ const nameFilter = (req: FastifyRequest): string | undefined => {
 /** Management tokens of the stack named by `api_key`. */
 export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
   const { queries, deps } = api
+  app.addHook('preSerialization', lastUseOnTokens(deps.usage))
   const managedStack = (req: FastifyRequest) => {
     const stack = api.stackOf(req)
     api.requireRole(stack, req, true)
@@ -176,7 +178,8 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     const { secret, hash } = newSecret(deps.randomBytes)
     const done = await api.run(
       stack.api_key,
-      { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, previous_expires_in_seconds: body?.previous_expires_in_seconds ?? 0 },
+      // Without a grace named, the stack policy's default (decided with the stack's state).
+      { type: 'RotateToken', actor, token_uid: uid, secret_hash: hash, ...(body?.previous_expires_in_seconds === undefined ? {} : { previous_expires_in_seconds: body.previous_expires_in_seconds }) },
       req,
       mark,
     )

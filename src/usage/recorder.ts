@@ -1,0 +1,122 @@
+import { MINUTE_MS, type TokenMinute, type UsageOutcome } from './port.js'
+
+/**
+ * One token's decisions in one minute on this instance. A class with every field set in the
+ * constructor, so that every entry has one hidden class and a decision only adds to numbers.
+ */
+class Entry implements TokenMinute {
+  allowed = 0
+  denied = 0
+  rate_limited = 0
+  expired = 0
+  revoked = 0
+  lastAt = 0
+  lastFrom: string | null = null
+  previousAt = 0
+  constructor(
+    readonly token_uid: string,
+    readonly minute: number,
+  ) {}
+}
+
+/** What the authorizer calls once per decision about a known token. */
+export interface UsageSink {
+  /**
+   * `from`: the trusted client address (the same string the request carried: nothing is copied);
+   * `previous`: the secret used was a rotated-out one, still in its grace.
+   */
+  note(tokenUid: string, outcome: UsageOutcome, from: string | undefined, previous: boolean): void
+}
+
+export interface RecorderOptions {
+  /** ms since epoch; the service clock. */
+  readonly now: () => number
+  /** Most entries (token x minute) held between flushes; reaching it calls `onFull` once. */
+  readonly maxEntries: number
+  /** Asks for an early flush (called once until the next `take`). */
+  readonly onFull?: () => void
+}
+
+/**
+ * The per-instance aggregate: a map from token uid to its entry for the current minute, and the
+ * entries of minutes already over, waiting for the flush. O(1) per decision; an allocation only
+ * for a token's first decision in a minute. Nothing is keyed by client address: an entry keeps
+ * only the address of its last allowed request. `take` hands everything over and starts empty,
+ * so memory is at most `maxEntries` entries (plus what arrives before the early flush runs).
+ */
+export class UsageRecorder implements UsageSink {
+  private current = new Map<string, Entry>()
+  private minute = -1
+  private over: Entry[] = []
+  private held = 0
+  private full = false
+
+  constructor(private readonly options: RecorderOptions) {}
+
+  note(tokenUid: string, outcome: UsageOutcome, from: string | undefined, previous: boolean): void {
+    const now = this.options.now()
+    const minute = now - (now % MINUTE_MS)
+    if (minute !== this.minute) this.turn(minute)
+    let e = this.current.get(tokenUid)
+    if (e === undefined) {
+      e = new Entry(tokenUid, minute)
+      this.current.set(tokenUid, e)
+      if (++this.held >= this.options.maxEntries && !this.full) {
+        this.full = true
+        this.options.onFull?.()
+      }
+    }
+    switch (outcome) {
+      case 'allowed':
+        e.allowed += 1
+        e.lastAt = now
+        e.lastFrom = from ?? null
+        if (previous) e.previousAt = now
+        return
+      case 'denied':
+        e.denied += 1
+        return
+      case 'rate_limited':
+        e.rate_limited += 1
+        return
+      case 'expired':
+        e.expired += 1
+        return
+      case 'revoked':
+        e.revoked += 1
+        return
+    }
+  }
+
+  /** Entries held now (token x minute): what the memory bound is about. */
+  get size(): number {
+    return this.held
+  }
+
+  /** Everything counted since the last take, oldest minute first; the aggregate starts empty. */
+  take(): TokenMinute[] {
+    this.turn(-1)
+    const taken = this.over
+    this.over = []
+    this.held = 0
+    this.full = false
+    return taken
+  }
+
+  /** Puts back a batch the store refused, as long as the bound allows; returns how many were dropped. */
+  putBack(batch: readonly TokenMinute[]): number {
+    const room = Math.max(0, this.options.maxEntries - this.held)
+    const kept = batch.slice(batch.length - Math.min(room, batch.length))
+    for (const e of kept) this.over.push(e as Entry)
+    this.held += kept.length
+    return batch.length - kept.length
+  }
+
+  private turn(minute: number): void {
+    if (this.current.size > 0) {
+      for (const e of this.current.values()) this.over.push(e)
+      this.current = new Map()
+    }
+    this.minute = minute
+  }
+}
