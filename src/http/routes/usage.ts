@@ -3,7 +3,7 @@ import { type Granularity, GRANULARITIES, MAX_BUCKETS, seriesOf, STEP, totalsOf 
 import { DAY_MS, MINUTE_MS, MINUTE_RETENTION_MS, NEVER } from '../../usage/port.js'
 import type { UsageReads } from '../../usage/usage.js'
 import type { Api } from '../context.js'
-import { usageListSchema, usageSchema } from '../docs.js'
+import { documented, usageListSchema, usageSchema } from '../docs.js'
 import { invalid, notFound } from '../errors.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/
@@ -61,6 +61,11 @@ export const lastUseOnTokens =
   }
 
 const tags = ['management tokens']
+const instant = { type: 'string', description: 'ISO 8601 date or instant' }
+const range = {
+  from: { ...instant, description: 'ISO 8601 date or instant; default: 24 hours before `to`' },
+  to: { ...instant, description: 'ISO 8601 date or instant; default: the end of the current minute' },
+}
 
 /**
  * `GET /v3/stacks/management_tokens/usage` (every live token's totals) and
@@ -76,7 +81,7 @@ export const usageRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return stack
   }
 
-  app.get('/v3/stacks/management_tokens/usage', { schema: { tags, summary: "Every live token's usage totals and last use", response: { 200: usageListSchema } } }, async (req) => {
+  app.get('/v3/stacks/management_tokens/usage', documented({ tags, summary: "Every live token's usage totals and last use", querystring: { type: 'object', properties: range }, response: { 200: usageListSchema } }), async (req) => {
     const stack = managedStack(req)
     const { from, to } = rangeOf(req, now())
     const tokens = queries.tokens(stack.api_key)
@@ -85,7 +90,12 @@ export const usageRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return { usage: tokens.map((t) => ({ token_uid: t.uid, name: t.name, last_used_at: iso(uses.get(t.uid)?.at ?? null), totals: totals.get(t.uid) })) }
   })
 
-  app.get('/v3/stacks/management_tokens/:uid/usage', { schema: { tags, summary: "One token's decisions by outcome over time", response: { 200: usageSchema } } }, async (req) => {
+  app.get('/v3/stacks/management_tokens/:uid/usage', documented({
+      tags,
+      summary: "One token's decisions by outcome over time",
+      querystring: { type: 'object', properties: { ...range, granularity: { type: 'string', enum: GRANULARITIES, description: 'default hour; minute only within the last 48 hours' } } },
+      response: { 200: usageSchema },
+    }), async (req) => {
     const stack = managedStack(req)
     const uid = (req.params as { uid: string }).uid
     if (!queries.token(stack.api_key, uid)) throw notFound('Management token not found.', { uid: ['not found'] })
