@@ -28,6 +28,8 @@
  *      - node-http-headers: a plain `node:http` server answering forward-auth's exact allowed
  *        headers without deciding anything (what the answer's size costs: the most any
  *        forward-auth sending those headers can reach against node-http);
+ *      - forward-auth-usage-off: the same forward-auth with USAGE_RECORDING=false, so that the
+ *        ratio of the two in the same rounds is what counting usage costs;
  *      - bearer: @fastify/bearer-auth with a static list of 30 keys (a stack's maximum) plus
  *        @fastify/rate-limit keyed by the bearer key, limits far above the load.
  *    Every response must be a 2xx, or the run fails.
@@ -403,7 +405,7 @@ const main = async () => {
     if (m.allowed !== TOKENS) throw new Error(`memory: only ${m.allowed} allowed`)
 
     console.error('servers ...')
-    const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'node-http-headers', 'forward-auth', 'bearer']) as readonly string[]
+    const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'node-http-headers', 'forward-auth', 'forward-auth-usage-off', 'bearer']) as readonly string[]
     // A fresh server process for every measured run: a process keeps the code V8 compiled for it
     // (and its heap's layout) for life, which moves its speed by up to 15% from one process to the
     // next, so one process per kind for the whole run would repeat one draw in every round.
@@ -416,7 +418,9 @@ const main = async () => {
       const child =
         kind === 'forward-auth-compare' && compareDir && COMPARE
           ? spawnChild(['serve', 'forward-auth', compareDir], [], join(COMPARE, 'bench', 'authorizer.ts'))
-          : spawnChild(['serve', kind, loaded.dataDir], prof)
+          : kind === 'forward-auth-usage-off'
+            ? spawnChild(['serve', 'forward-auth', loaded.dataDir, JSON.stringify({ usageRecording: false })], prof)
+            : spawnChild(['serve', kind, loaded.dataDir], prof)
       children.push(child)
       const url = await firstLine(child, 'LISTENING ')
       onCore(child.pid)
@@ -516,11 +520,14 @@ const main = async () => {
       ratio_vs_bare: rps('forward-auth') / rps('bare'),
       ratio_vs_node_http: rps('forward-auth') / rps('node-http'),
       ratio_vs_bearer_rate_limit: rps('forward-auth') / rps('bearer'),
+      // The same build with USAGE_RECORDING=false: what counting usage costs forward-auth.
+      forward_auth_usage_off_rps: rps('forward-auth-usage-off'),
+      usage_on_vs_off: rps('forward-auth') / rps('forward-auth-usage-off'),
       // node:http writing forward-auth's allowed answer, header for header, deciding nothing: the
       // most any forward-auth that sends those headers can reach against bare node:http.
       headers_only_vs_node_http: rps('node-http-headers') / rps('node-http'),
       // The same ratios round by round (servers measured back to back): how much the machine moved.
-      round_ratio_range: { vs_bare: roundRatios('bare'), vs_node_http: roundRatios('node-http'), vs_bearer_rate_limit: roundRatios('bearer') },
+      round_ratio_range: { vs_bare: roundRatios('bare'), vs_node_http: roundRatios('node-http'), vs_bearer_rate_limit: roundRatios('bearer'), usage_on_vs_off: roundRatios('forward-auth-usage-off') },
       rounds,
     }
     const memoryResult = {
@@ -554,6 +561,7 @@ const main = async () => {
         ratio_vs_bare: { target: 1.0, met: http.ratio_vs_bare >= 1.0 },
         ratio_vs_node_http: { target: 0.8, met: http.ratio_vs_node_http >= 0.8 },
         ratio_vs_bearer_rate_limit: { target: 1.0, met: http.ratio_vs_bearer_rate_limit >= 1.0 },
+        usage_on_vs_off: { target: 0.97, met: http.usage_on_vs_off >= 0.97 },
         decision_p99_us: { target: 10, met: decision.p99_us <= 10 },
       },
     }
@@ -576,7 +584,8 @@ const main = async () => {
         row('ratio forward-auth / bare node:http', fixed2(http.ratio_vs_node_http), '>= 0.80'),
         row('ratio forward-auth / bearer + rate-limit', fixed2(http.ratio_vs_bearer_rate_limit), '>= 1.00'),
         row('ratio headers, no decision / bare node:http', fixed2(http.headers_only_vs_node_http)),
-        ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit]] as const).map(([label, r]) =>
+        row('ratio forward-auth usage on / off', fixed2(http.usage_on_vs_off), '>= 0.97'),
+        ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit], ['usage off', http.round_ratio_range.usage_on_vs_off]] as const).map(([label, r]) =>
           row(`  per round, / ${label}: min-max`, `${fixed2(r.min)}-${fixed2(r.max)}`),
         ),
         ...([['forward_auth', 'forward-auth'], ['bare', 'bare'], ['node_http', 'node:http'], ['node_http_headers', 'headers only'], ['bearer_rate_limit', 'bearer + rl']] as const).map(([k, label]) => {
