@@ -40,7 +40,7 @@
  * Writes bench/results/authorizer.json and bench/results/scale-out.json and prints tables.
  *
  * For investigation (the JSON is then not the reference run): BENCH_TOKENS and BENCH_ROUNDS
- * shrink the run; BENCH_KINDS picks the servers (default bare,node-http,node-http-headers,
+ * shrink the run, BENCH_SCALE_OUT=0 skips the scale-out section; BENCH_KINDS picks the servers (default bare,node-http,node-http-headers,
  * forward-auth,bearer); BENCH_CPU_PROF=DIR writes a V8 CPU profile of the forward-auth server;
  * BENCH_COMPARE=DIR with the kind `forward-auth-compare` runs another checkout's forward-auth
  * server (say, the commit before a change) on its own copy of the same read models, in the same
@@ -61,6 +61,7 @@ import { SqliteEventStore } from '../src/eventstore/sqlite.js'
 import { stackStream } from '../src/eventstore/streams.js'
 import { buildApp } from '../src/http/app.js'
 import { Projector } from '../src/read/projector.js'
+import { UsageRecorder } from '../src/usage/recorder.js'
 import { openReadModels, openService } from '../src/service.js'
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 100_000)
@@ -254,6 +255,36 @@ const inProcess = (dataDir: string, readDb: ReturnType<typeof openReadModels>, p
 }
 
 /**
+ * The decision with usage recording on and off, in process: two authorizers on the same read
+ * models, one telling a UsageRecorder (emptied as a flush would, every 100,000 decisions), timed
+ * in turn for ROUNDS rounds of DECISIONS decisions; the ratio of median decisions per second.
+ */
+const inProcessUsage = (dataDir: string, readDb: ReturnType<typeof openReadModels>, projector: Projector) => {
+  const recorder = new UsageRecorder({ now: Date.now, maxEntries: 1_000_000 })
+  const on = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date(), usage: recorder })
+  const off = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date() })
+  const inputOf = (i: number) => ({ method: 'GET', path: URI, apiKey: apiKeyOf(Math.floor(i / PER_STACK)), authorization: `Bearer ${secretOf(i)}`, branch: undefined, clientAddress: `10.0.${(i >> 8) & 255}.${i & 255}` })
+  const inputs = Array.from({ length: 4096 }, (_, k) => inputOf((Math.floor((k * TOKENS) / 4096) + (k % PER_STACK)) % TOKENS))
+  const time = (a: typeof on) => {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < DECISIONS; i++) {
+      a.authorize(inputs[i & 4095] as ReturnType<typeof inputOf>)
+      if (i % 100_000 === 99_999) recorder.take()
+    }
+    return DECISIONS / (Number(process.hrtime.bigint() - t0) / 1e9)
+  }
+  time(on)
+  time(off)
+  const rates: Record<'on' | 'off', number[]> = { on: [], off: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    rates.on.push(time(on))
+    rates.off.push(time(off))
+  }
+  const ratios = rates.on.map((x, i) => x / (rates.off[i] as number)).sort((a, b) => a - b)
+  return { decisions_per_round: DECISIONS, rounds: ROUNDS, on_per_s: median(rates.on), off_per_s: median(rates.off), on_vs_off: median(rates.on) / median(rates.off), round_ratio_range: { min: ratios[0], max: ratios[ratios.length - 1] } }
+}
+
+/**
  * Servers on the last core, wrk on the first, when `taskset` exists. Only the parent pins itself
  * (to the first core, beside wrk): a child imports this module too, and re-pinning itself there
  * would put every server on wrk's core. `onCore` checks each server where it runs.
@@ -393,6 +424,8 @@ const main = async () => {
 
     console.error('in-process decisions ...')
     const decision = inProcess(loaded.dataDir, loaded.readDb, loaded.projector)
+    console.error('in-process decisions, usage recording on and off ...')
+    const usageDecision = inProcessUsage(loaded.dataDir, loaded.readDb, loaded.projector)
     await loaded.projector.stop()
     loaded.readDb.close()
     await loaded.store.close()
@@ -505,7 +538,7 @@ const main = async () => {
     const splitPerRequest = (kind: string) =>
       Object.fromEntries(['server_user', 'server_kernel', 'client_user', 'client_kernel'].map((k) => [k, median((rounds[kind] ?? []).map((x) => x.cpu_us_per_request[k] as number))]))
     const http = {
-      server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), bare: cpuPerRequest('bare'), node_http: cpuPerRequest('node-http'), bearer_rate_limit: cpuPerRequest('bearer') },
+      server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), forward_auth_usage_off: cpuPerRequest('forward-auth-usage-off'), bare: cpuPerRequest('bare'), node_http: cpuPerRequest('node-http'), bearer_rate_limit: cpuPerRequest('bearer') },
       // Medians of user-space and kernel CPU per request, server and client (wrk) apart.
       cpu_us_per_request: { forward_auth: splitPerRequest('forward-auth'), bare: splitPerRequest('bare'), node_http: splitPerRequest('node-http'), node_http_headers: splitPerRequest('node-http-headers'), bearer_rate_limit: splitPerRequest('bearer') },
       // Median share of its core each side kept busy: the one near 1 is what bounds req/s.
@@ -523,6 +556,8 @@ const main = async () => {
       // The same build with USAGE_RECORDING=false: what counting usage costs forward-auth.
       forward_auth_usage_off_rps: rps('forward-auth-usage-off'),
       usage_on_vs_off: rps('forward-auth') / rps('forward-auth-usage-off'),
+      // Server CPU per request, off over on: the same comparison, less moved by a busy machine.
+      usage_cpu_off_vs_on: cpuPerRequest('forward-auth-usage-off') / cpuPerRequest('forward-auth'),
       // node:http writing forward-auth's allowed answer, header for header, deciding nothing: the
       // most any forward-auth that sends those headers can reach against bare node:http.
       headers_only_vs_node_http: rps('node-http-headers') / rps('node-http'),
@@ -555,6 +590,7 @@ const main = async () => {
         },
       },
       in_process: decision,
+      in_process_usage: usageDecision,
       http,
       memory: memoryResult,
       targets: {
@@ -585,6 +621,8 @@ const main = async () => {
         row('ratio forward-auth / bearer + rate-limit', fixed2(http.ratio_vs_bearer_rate_limit), '>= 1.00'),
         row('ratio headers, no decision / bare node:http', fixed2(http.headers_only_vs_node_http)),
         row('ratio forward-auth usage on / off', fixed2(http.usage_on_vs_off), '>= 0.97'),
+        row('  server CPU per request, off / on', fixed2(http.usage_cpu_off_vs_on)),
+        row('  decisions/s in process, on / off', fixed2(usageDecision.on_vs_off)),
         ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit], ['usage off', http.round_ratio_range.usage_on_vs_off]] as const).map(([label, r]) =>
           row(`  per round, / ${label}: min-max`, `${fixed2(r.min)}-${fixed2(r.max)}`),
         ),
@@ -799,6 +837,6 @@ else if (mode === 'memory') await memory(args[0] as string)
 else if (process.env.BENCH_ONLY === 'scale-out') await scaleOut(false)
 else {
   await main()
-  // main compiled the service if it ran forward-auth.
-  await scaleOut((process.env.BENCH_KINDS ?? 'forward-auth').split(',').includes('forward-auth'))
+  // main compiled the service if it ran forward-auth. BENCH_SCALE_OUT=0 skips the section.
+  if (process.env.BENCH_SCALE_OUT !== '0') await scaleOut((process.env.BENCH_KINDS ?? 'forward-auth').split(',').includes('forward-auth'))
 }
