@@ -260,7 +260,7 @@ const inProcess = (dataDir: string, readDb: ReturnType<typeof openReadModels>, p
  * in turn for ROUNDS rounds of DECISIONS decisions; the ratio of median decisions per second.
  */
 const inProcessUsage = (dataDir: string, readDb: ReturnType<typeof openReadModels>, projector: Projector) => {
-  const recorder = new UsageRecorder({ now: Date.now, maxEntries: 1_000_000 })
+  const recorder = new UsageRecorder({ maxEntries: 1_000_000 })
   const on = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date(), usage: recorder })
   const off = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date() })
   const inputOf = (i: number) => ({ method: 'GET', path: URI, apiKey: apiKeyOf(Math.floor(i / PER_STACK)), authorization: `Bearer ${secretOf(i)}`, branch: undefined, clientAddress: `10.0.${(i >> 8) & 255}.${i & 255}` })

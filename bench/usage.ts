@@ -39,7 +39,7 @@ const memoryPerToken = (n: number) => {
   const addresses = Array.from({ length: n }, (_, i) => address(i))
   const r = new UsageRecorder({ now: () => T0, maxEntries: n + 1 })
   const before = heap()
-  for (let i = 0; i < n; i += 1) r.note(uids[i] as string, 'allowed', addresses[i], false)
+  for (let i = 0; i < n; i += 1) r.note(uids[i] as string, 'allowed', addresses[i], false, 0)
   const held = heap() - before
   if (r.size !== n || uids.length + addresses.length !== 2 * n) throw new Error('memory: wrong entry count')
   return held / n
@@ -52,7 +52,7 @@ const flushMs = async (store: UsageStore, n: number) => {
     const r = new UsageRecorder({ now: () => now, maxEntries: n + 1 })
     for (let i = 0; i < n; i += 1) {
       now += 1
-      r.note(uid(i), i % 10 === 0 ? 'denied' : 'allowed', address(i), false)
+      r.note(uid(i), i % 10 === 0 ? 'denied' : 'allowed', address(i), false, 0)
     }
     const batch = r.take()
     const t0 = performance.now()

@@ -87,8 +87,8 @@ export const buildShared = (deps: ServiceDeps, logger: Logger, scheduler?: Sched
   let flushFailing = false
   const usage = openUsage({
     store: deps.usageStore ?? usageStoreFor(config, store, clock),
-    // The system clock's time without a Date per decision; a clock handed in (tests) is read as given.
-    now: clock === systemClock ? Date.now : () => clock().getTime(),
+    // The system clock is read by the recorder itself, once a minute; a clock handed in (tests) per decision.
+    now: clock === systemClock ? undefined : () => clock().getTime(),
     flushMs: config.usageFlushMs,
     recording: config.usageRecording,
     // At warn once per outage, then at debug (an unreachable Redis would otherwise log every flush).

@@ -71,7 +71,7 @@ const managementTokensPlugin: FastifyPluginAsync<ManagementTokensOptions> = asyn
     if (opts.usage !== false && config.usageRecording)
       usage = openUsage({
         store: config.redisUrl ? redisUsageStore(config.redisUrl, config.usageRetentionDays) : sqliteUsageStore(join(dirname(opts.readModelPath), 'usage.db'), config.usageRetentionDays),
-        now: opts.clock ? () => clock().getTime() : Date.now,
+        now: opts.clock ? () => clock().getTime() : undefined,
         flushMs: config.usageFlushMs,
       })
     deps = { config, readDb: owned, clock, usage: usage?.recorder }

@@ -3,8 +3,8 @@ import { UsageRecorder } from './recorder.js'
 
 export interface UsageOptions {
   readonly store: UsageStore
-  /** ms since epoch. */
-  readonly now: () => number
+  /** ms since epoch, read per decision; default: the wall clock, read once a minute (recorder.ts). */
+  readonly now?: (() => number) | undefined
   /** How often the aggregate is written to the store (USAGE_FLUSH_MS). */
   readonly flushMs: number
   /** Most entries (token x minute) held between flushes; more flushes early. */
