@@ -56,7 +56,7 @@ import { projectionsFor, READ_MODEL_PROJECTIONS } from '../projections/index.js'
 import { compileService } from './compile.js'
 import { createAuthorizer } from '../src/authorizer/decide.js'
 import { type Config, testConfig } from '../src/config.js'
-import { hashSecret, SECRET_PREFIX } from '../src/domain/secret.js'
+import { checksumOf, hashSecret, SECRET_PREFIX } from '../src/domain/secret.js'
 import { SqliteEventStore } from '../src/eventstore/sqlite.js'
 import { stackStream } from '../src/eventstore/streams.js'
 import { buildApp } from '../src/http/app.js'
@@ -79,7 +79,11 @@ const SMALL_JSON = { ok: true }
 
 const self = fileURLToPath(import.meta.url)
 
-const secretOf = (i: number) => `${SECRET_PREFIX}${createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)}`
+/** Secrets of the issued form (with their checksum), so every decision checks one as in service. */
+const secretOf = (i: number) => {
+  const digits = createHash('sha256').update(`bench-token-${i}`).digest('hex').slice(0, 32)
+  return `${SECRET_PREFIX}${digits}${checksumOf(digits)}`
+}
 const apiKeyOf = (s: number) => `blt${s.toString(16).padStart(16, '0')}`
 /** `overrides`: the scale-out section's limits and REDIS_URL (a JSON argument of the child). */
 const benchConfig = (dataDir: string, overrides: Partial<Config> = {}): Config =>
@@ -727,10 +731,16 @@ const scaleOut = async (compiled: boolean) => {
       const c = cpuSeconds(redisPid)
       return c.user + c.system
     }
-    type Run = { rps: number; p99_ms: number; p50_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; server_core_busy: number }
+    /** Script calls Redis has run (EVALSHA and EVAL): what a request costs in round trips. */
+    const scriptCalls = async () => {
+      const stats = await client.info('commandstats')
+      return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+    }
+    type Run = { rps: number; p99_ms: number; p50_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; redis_calls_per_request: number; server_core_busy: number }
     const drive = async (servers: Array<{ child: ChildProcess; url: string }>, seconds: number): Promise<Run> => {
       const cpu0 = servers.map((s) => cpuSeconds(s.child.pid))
       const redis0 = redisCpu()
+      const calls0 = await scriptCalls()
       const wall0 = performance.now()
       const rs = await Promise.all(servers.map((s) => wrk(s.url, script, seconds, CONNECTIONS / servers.length)))
       const wallUs = (performance.now() - wall0) * 1000
@@ -739,6 +749,7 @@ const scaleOut = async (compiled: boolean) => {
         return sum + (c.user - (cpu0[i]?.user ?? 0) + c.system - (cpu0[i]?.system ?? 0)) * 1e6
       }, 0)
       const redisUs = (redisCpu() - redis0) * 1e6
+      const calls = (await scriptCalls()) - calls0
       for (const r of rs) if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`scale-out: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`)
       const n = rs.reduce((sum, r) => sum + r.requests.total, 0)
       return {
@@ -747,6 +758,7 @@ const scaleOut = async (compiled: boolean) => {
         p99_ms: Math.max(...rs.map((r) => r.latency.p99)),
         server_cpu_us_per_request: serverUs / n,
         redis_cpu_us_per_request: redisUs / n,
+        redis_calls_per_request: calls / n,
         server_core_busy: serverUs / wallUs,
       }
     }
@@ -761,12 +773,12 @@ const scaleOut = async (compiled: boolean) => {
         for (const s of servers) await stop(s)
         runs(m).push(r)
         console.error(
-          `  round ${round} ${m.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  server ${r.server_cpu_us_per_request.toFixed(1)} us CPU/request, redis ${r.redis_cpu_us_per_request.toFixed(1)}`,
+          `  round ${round} ${m.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  server ${r.server_cpu_us_per_request.toFixed(1)} us CPU/request, redis ${r.redis_cpu_us_per_request.toFixed(1)}, ${r.redis_calls_per_request.toFixed(3)} calls/request`,
         )
       }
     const med = (m: Mode, k: keyof Run) => median(runs(m).map((r) => r[k]))
     const perRound = (m: Mode) => runs(m).map((r, i) => r.rps / (runs('memory')[i]?.rps ?? Number.NaN))
-    type Summary = { rps: number; ratio_vs_memory: number; ratio_per_round: number[]; p50_ms: number; p99_ms: number; p99_over_memory_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; server_core_busy: number }
+    type Summary = { rps: number; ratio_vs_memory: number; ratio_per_round: number[]; p50_ms: number; p99_ms: number; p99_over_memory_ms: number; server_cpu_us_per_request: number; redis_cpu_us_per_request: number; redis_calls_per_request: number; server_core_busy: number }
     const summary = Object.fromEntries(
       modes.map((m) => [
         m,
@@ -779,6 +791,7 @@ const scaleOut = async (compiled: boolean) => {
           p99_over_memory_ms: med(m, 'p99_ms') - med('memory', 'p99_ms'),
           server_cpu_us_per_request: med(m, 'server_cpu_us_per_request'),
           redis_cpu_us_per_request: med(m, 'redis_cpu_us_per_request'),
+          redis_calls_per_request: med(m, 'redis_calls_per_request'),
           server_core_busy: med(m, 'server_core_busy'),
         },
       ]),
@@ -814,12 +827,12 @@ const scaleOut = async (compiled: boolean) => {
     console.log(
       [
         `Scale-out: ${SCALE_TOKENS} tokens in ${SCALE_TOKENS / SCALE_PER_STACK} stacks, forward-auth allowed reads, medians of ${SCALE_ROUNDS} rounds`,
-        `| ${'mode'.padEnd(width)} |  req/s | / memory | per round   | p50 ms | p99 ms | server us/req | redis us/req |`,
-        `|${'-'.repeat(width + 2)}|-------:|---------:|-------------|-------:|-------:|--------------:|-------------:|`,
+        `| ${'mode'.padEnd(width)} |  req/s | / memory | per round   | p50 ms | p99 ms | server us/req | redis us/req | calls/req |`,
+        `|${'-'.repeat(width + 2)}|-------:|---------:|-------------|-------:|-------:|--------------:|-------------:|----------:|`,
         ...modes.map((m) => {
           const x = summary[m] as Summary
           const pr = x.ratio_per_round
-          return `| ${m.padEnd(width)} | ${x.rps.toFixed(0).padStart(6)} | ${f2(x.ratio_vs_memory).padStart(8)} | ${`${f2(Math.min(...pr))}-${f2(Math.max(...pr))}`.padEnd(11)} | ${f2(x.p50_ms).padStart(6)} | ${f2(x.p99_ms).padStart(6)} | ${x.server_cpu_us_per_request.toFixed(1).padStart(13)} | ${x.redis_cpu_us_per_request.toFixed(1).padStart(12)} |`
+          return `| ${m.padEnd(width)} | ${x.rps.toFixed(0).padStart(6)} | ${f2(x.ratio_vs_memory).padStart(8)} | ${`${f2(Math.min(...pr))}-${f2(Math.max(...pr))}`.padEnd(11)} | ${f2(x.p50_ms).padStart(6)} | ${f2(x.p99_ms).padStart(6)} | ${x.server_cpu_us_per_request.toFixed(1).padStart(13)} | ${x.redis_cpu_us_per_request.toFixed(1).padStart(12)} | ${x.redis_calls_per_request.toFixed(3).padStart(9)} |`
         }),
         `target: redis / memory >= 0.80 (${result.targets.redis_ratio_vs_memory.met ? 'met' : 'not met'}), redis p99 within 2 ms of memory's (${result.targets.redis_p99_over_memory_ms.met ? 'met' : 'not met'})`,
       ].join('\n'),

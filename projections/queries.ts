@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import { tableAudit, type AuditEntry, type AuditFilter, type AuditSource } from './audit-log/queries.js'
 import { stackQueries } from './stack-members/queries.js'
+import { secretQueries } from './token-by-hash/queries.js'
 import { tokenQueries } from './tokens-by-stack/queries.js'
 
 export type { AuditColumns, AuditEntry, AuditFilter, AuditSource } from './audit-log/queries.js'
@@ -19,6 +20,7 @@ export const createQueries = (db: Database.Database, audit?: AuditSource, now: (
   return {
     ...stackQueries(db),
     ...tokenQueries(db, now),
+    ...secretQueries(db),
     audit: (apiKey: string, f: AuditFilter): { logs: AuditEntry[]; count: number } => auditLog().audit(apiKey, f),
     auditEntry: (apiKey: string, uid: string): AuditEntry | undefined => auditLog().auditEntry(apiKey, uid),
   }

@@ -39,9 +39,12 @@ export interface WebhookBody {
 const publicData = (data: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(data).filter(([k]) => !k.endsWith('_hash') && k !== 'secret' && k !== 'token'))
 
+/** A leaked token's revocation is its own fact to a receiver: `token.leaked` (event TokenRevoked, with the report). */
+const typeOf = (r: Recorded): string => (r.event.type === 'TokenRevoked' && r.event.data.reason === 'leaked' ? 'token.leaked' : WEBHOOK_TYPES[r.event.type])
+
 export const webhookOf = (r: Recorded): WebhookBody => ({
   id: r.id,
-  type: WEBHOOK_TYPES[r.event.type],
+  type: typeOf(r),
   event: r.event.type,
   occurred_at: r.metadata.occurred_at,
   stack: r.event.data.api_key,

@@ -4,6 +4,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import { DEFAULT_HOST, jwtSecret, readSettings, settingLabel, signInChecks } from './config-secrets.js'
+import { parseScanningKeys, type ScanningKeys } from './scanning-keys.js'
 
 /** A string holding an integer within [min, max], decoded to a number. */
 const intString = (name: string, min: number, max: number) =>
@@ -69,6 +70,18 @@ const secureUrl = (name: string) =>
 const publicUrl = urlSetting('PUBLIC_URL', (url) =>
   schemeProblem(url, HTTP) ??
   (url.search || url.hash || url.username || url.password ? { problem: 'must have no query, fragment or credentials' } : url.href.replace(/\/+$/, '')),
+)
+
+/** SECRET_SCANNING_PUBLIC_KEYS: a PEM bundle of P-256 keys or the URL of a key list (src/scanning-keys.ts). */
+const scanningKeys = new t.Type<ScanningKeys, string, unknown>(
+  'SECRET_SCANNING_PUBLIC_KEYS',
+  (u): u is ScanningKeys => typeof u === 'object' && u !== null,
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c, 'must be a PEM bundle or a URL')
+    const keys = parseScanningKeys(u)
+    return 'problem' in keys ? t.failure('[not shown]', c, keys.problem) : t.success(keys)
+  },
+  () => '[keys]',
 )
 
 const boolString = new t.Type<boolean, string, unknown>(
@@ -225,6 +238,8 @@ const Env = t.partial({
   /** Lifecycle webhooks, signed with WEBHOOK_SECRET (required with it). */
   WEBHOOK_URL: webhookUrl,
   WEBHOOK_SECRET: secretString('WEBHOOK_SECRET', 16),
+  /** Keys that sign GitHub's leaked-secret reports; without them reports are accepted unsigned. */
+  SECRET_SCANNING_PUBLIC_KEYS: scanningKeys,
   /** OpenID Connect sign-in for the console (issue 12). */
   OIDC_ISSUER_URL: secureUrl('OIDC_ISSUER_URL'),
   OIDC_CLIENT_ID: t.string,
@@ -304,6 +319,8 @@ export interface Config {
   readonly notifyBeforeMs: number
   readonly webhookUrl: string | undefined
   readonly webhookSecret: string | undefined
+  /** With it, a leaked-secret report in GitHub's (array) form must carry a signature by one of these keys. */
+  readonly secretScanningKeys: ScanningKeys | undefined
   readonly oidcIssuerUrl: string | undefined
   readonly oidcClientId: string | undefined
   readonly oidcClientSecret: string | undefined
@@ -377,6 +394,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
         notifyBeforeMs: e.NOTIFY_BEFORE ?? 7 * 86_400_000,
         webhookUrl: e.WEBHOOK_URL,
         webhookSecret: e.WEBHOOK_SECRET,
+        secretScanningKeys: e.SECRET_SCANNING_PUBLIC_KEYS,
         oidcIssuerUrl: e.OIDC_ISSUER_URL,
         oidcClientId: e.OIDC_CLIENT_ID,
         oidcClientSecret: e.OIDC_CLIENT_SECRET,

@@ -244,6 +244,10 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
     ...deps,
     ...shared,
     notifications,
+    leakNotices: {
+      intend: (eventId, apiKey, tokenUid) => notifications.reactor.intendLeakNotice(eventId, apiKey, tokenUid),
+      drop: (eventId) => notifications.reactor.dropLeakNotice(eventId),
+    },
     async close() {
       closed = true
       await notifications.close()

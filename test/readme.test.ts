@@ -60,7 +60,7 @@ t.test('the README curl session runs as pasted', async (t) => {
   })
   t.equal(code, 0, `bash exits 0: ${stderr}`)
   t.match(stdout, /"notice":"Management Token created successfully\."/, 'the token is created')
-  t.match(stdout, /"token":"cs[0-9a-f]{32}"/, 'its secret shown once')
+  t.match(stdout, /"token":"cs[0-9a-f]{40}"/, 'its secret shown once')
   t.match(stdout, /(^|\})200$/m, 'the secret is allowed by the authorizer')
   t.match(stdout, /"logs":\[/, 'the audit log answers')
   t.match(stdout, /\{"notice":"Management Token deleted successfully\.","propagation":\{"instances":1,"confirmed":1,"ms":[\d.]+\}\}\s*$/, 'the token is revoked, by the captured uid, confirmed by the one instance')

@@ -39,7 +39,7 @@ const scenario = async (t: Test, a: TestApp) => {
   keep(await post(`${TOKENS}/${uid}/rotate`, {})) // no grace
   const third = keep(await post(TOKENS, { token: { name: 'third', scope: READ_ENTRIES } }))
   t.equal(issued.length, 5, 'five secrets issued; replays carried none')
-  for (const s of issued) t.match(s, /^cs[0-9a-f]{32}$/)
+  for (const s of issued) t.match(s, /^cs[0-9a-f]{40}$/)
 
   // Uses of the secrets: the authorizer (allowed, denied), the audit log with a token.
   // issued: first, second, first rotated (grace 1 h), first rotated again (no grace), third.

@@ -42,5 +42,9 @@ export const changeLines = ({ metadata: m }: AuditEntry): string[] => {
     if (field === 'rate_limit') return `${label}: ${limitsChange(before as RateLimit | null, after as RateLimit | null)}`
     return `${label}: ${valueText(field, before)} -> ${valueText(field, after)}`
   })
-  return m.reason ? [...lines, `reason: ${m.reason}`] : lines
+  if (!m.reason) return lines
+  const r = m.report
+  // A reporter's words: shown as text (never a link), and whether a configured key signed them.
+  const found = r ? ` (reported${r.url ? ` at ${r.url}` : ''}${r.source ? `, ${r.source}` : ''}${r.signed ? ', signed' : ', unsigned'})` : ''
+  return [...lines, `reason: ${m.reason}${found}`]
 }

@@ -70,6 +70,8 @@ export interface AuditEntry {
     readonly after?: Readonly<Record<string, unknown>>
     /** A revocation: why (`user`, ...). */
     readonly reason?: string
+    /** A leaked token's revocation: where its secret was reported found, and whether the report was signed. */
+    readonly report?: { readonly url: string | null; readonly source: string | null; readonly signed: boolean }
   }
 }
 

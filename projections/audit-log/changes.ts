@@ -10,9 +10,11 @@ export type ChangeColumns = {
   readonly after: string | null
   /** Why a token was revoked. */
   readonly reason: string | null
+  /** For a leaked token's revocation, where the secret was reported found (JSON `{url, source, signed}`). */
+  readonly report: string | null
 }
 
-const NO_CHANGE: ChangeColumns = { changed: null, before: null, after: null, reason: null }
+const NO_CHANGE: ChangeColumns = { changed: null, before: null, after: null, reason: null, report: null }
 
 const pick = (o: object, fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, (o as Record<string, unknown>)[f]]))
 
@@ -23,15 +25,16 @@ const pick = (o: object, fields: readonly string[]) => Object.fromEntries(fields
  * without them say what changed and to what, not from what.
  */
 export const changeOf = (event: DomainEvent, title: readonly [string, string] | undefined): ChangeColumns => {
-  if (event.type === 'TokenRevoked') return { ...NO_CHANGE, reason: event.data.reason ?? 'user' }
+  if (event.type === 'TokenRevoked')
+    return { ...NO_CHANGE, reason: event.data.reason ?? 'user', report: event.data.report ? JSON.stringify(event.data.report) : null }
   if (event.type === 'TokenRenamed') {
     const d = event.data
     const was = d.before ?? { name: title?.[0] ?? '', description: title?.[1] ?? '' }
     const fields = (['name', 'description'] as const).filter((f) => was[f] !== d[f])
-    return { changed: JSON.stringify(fields), before: JSON.stringify(pick(was, fields)), after: JSON.stringify(pick(d, fields)), reason: null }
+    return { changed: JSON.stringify(fields), before: JSON.stringify(pick(was, fields)), after: JSON.stringify(pick(d, fields)), reason: null, report: null }
   }
   const fields = UPDATED_FIELDS[event.type]
   if (!fields) return NO_CHANGE
   const before = 'before' in event.data ? event.data.before : undefined
-  return { changed: JSON.stringify(fields), before: before === undefined ? null : JSON.stringify(pick(before, fields)), after: JSON.stringify(pick(event.data, fields)), reason: null }
+  return { changed: JSON.stringify(fields), before: before === undefined ? null : JSON.stringify(pick(before, fields)), after: JSON.stringify(pick(event.data, fields)), reason: null, report: null }
 }

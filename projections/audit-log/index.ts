@@ -53,6 +53,7 @@ export const auditLogTable: Table<AuditLogRow> = {
     before: 'TEXT',
     after: 'TEXT',
     reason: 'TEXT',
+    report: 'TEXT',
   },
   withoutRowid: false,
   key: ['position'],
@@ -154,7 +155,8 @@ export const auditLog: Projection = {
   // 4: in audit.db, its own file; by_stack indexes api_key alone.
   // 5: the actor filter's indexes (by_actor, by_actor_email): the stack's rows by uid or email.
   // 7: what an update changed from and to (before, after) and why a token was revoked (reason).
-  version: 7,
+  // 8: where a leaked token's secret was reported found (report).
+  version: 8,
   file: 'audit',
   tables: [auditLogTable as Table, titles as Table],
   handles: new Set(Object.keys(AUDIT_KIND) as EventType[]),

@@ -27,6 +27,7 @@ export interface AuditEntry {
     readonly before?: Readonly<Record<string, unknown>>
     readonly after?: Readonly<Record<string, unknown>>
     readonly reason?: string
+    readonly report?: { readonly url: string | null; readonly source: string | null; readonly signed: boolean }
   }
 }
 
@@ -50,6 +51,7 @@ export const entryOfRow = (r: AuditLogRow): AuditEntry => ({
     ...parsed('before', r.before),
     ...parsed('after', r.after),
     ...(r.reason === null ? {} : { reason: r.reason }),
+    ...parsed('report', r.report),
   },
 })
 

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
-import { hashSecret, secretOf } from '../domain/secret.js'
+import { failsChecksum, hashSecret, secretOf } from '../domain/secret.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
 import type { UsageSink } from '../usage/recorder.js'
@@ -290,7 +290,8 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     if (!apiKey) return MISSING_API_KEY
     const secret = input.authorization ? secretOf(input.authorization) : undefined
     let row: CachedToken | undefined
-    if (secret !== undefined) {
+    // A wrong checksum is an unknown token, found so without hashing or reading anything.
+    if (secret !== undefined && !failsChecksum(secret)) {
       const hash = hashSecret(secret)
       row = tokens.get(hash, started)
       if (row === undefined) {

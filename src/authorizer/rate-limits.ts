@@ -7,9 +7,9 @@ import type { AccessClass } from './scope-check.js'
  * contract of @fastify/rate-limit's stores, used directly rather than through the plugin's route
  * hook: one request is counted against two budgets (the token's and the stack's, per access
  * class), and the decision must also run outside a route (forward-auth, gateway, the management
- * API, the benchmark). With Redis, SharedCounters (shared-budget.ts) counts both budgets of a
- * request in one Lua script call, so instances sharing a Redis share one budget at one round trip
- * per request (failed authentications: the plugin's RedisStore). In memory, LocalCounters below keeps the same
+ * API, the benchmark). With Redis, SharedCounters (shared-budget.ts) spends slices of both
+ * budgets that it reserves in one Lua script call, so instances sharing a Redis share one budget
+ * at a fraction of a round trip per request (failed authentications: the plugin's RedisStore). In memory, LocalCounters below keeps the same
  * windows synchronously, with no callback, promise or LRU reordering per hit: the plugin's
  * LocalStore costs two closures and an LRU move per counter, a measurable share of a
  * forward-auth request (bench/authorizer.ts).
@@ -22,8 +22,8 @@ type Callback = (error: Error | null, result?: Hit) => void
 export interface LimitStore {
   incr(key: string, cb: Callback, timeWindow: number, max: number): void
   read(key: string, cb: Callback, timeWindow: number, max: number): void
-  /** Both budgets of a request in one call, when the store can (SharedCounters, one Redis script). */
-  both?(l: ClassLimits): Promise<LimitCheck>
+  /** Both budgets of a request in one call, when the store can (SharedCounters: slices reserved in Redis). */
+  both?(l: ClassLimits): MaybePromise<LimitCheck>
 }
 
 const require = createRequire(import.meta.url)

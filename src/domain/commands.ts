@@ -1,4 +1,4 @@
-import type { RevocationReason } from './events.js'
+import type { LeakReport, RevocationReason } from './events.js'
 import type { RateLimit, Scope } from './scope.js'
 
 /** Who is acting: the verified authtoken's subject and email. */
@@ -66,6 +66,11 @@ export type RotateToken = C<
 export type EndRotationGrace = C<'EndRotationGrace', { token_uid: string }>
 /** Without a reason, a person revoked it (DELETE): `user`. */
 export type RevokeToken = C<'RevokeToken', { token_uid: string; reason?: RevocationReason }>
+/**
+ * POST /v3/leaked-secrets (actor `system`): a live secret of the token was reported leaked.
+ * Whoever holds a secret may revoke it, so the route, not a role, found the token from the secret.
+ */
+export type RevokeLeakedToken = C<'RevokeLeakedToken', { token_uid: string; report: LeakReport }>
 /** From the expiry reactor (actor `system`): record that the token's expiry is being notified. */
 export type RecordExpiryNotice = C<
   'RecordExpiryNotice',
@@ -88,6 +93,7 @@ export type Command =
   | RotateToken
   | EndRotationGrace
   | RevokeToken
+  | RevokeLeakedToken
   | RecordExpiryNotice
 
 /** Limits from configuration (plan rate limits, live tokens per stack, and the size limits of docs/limits.md). */

@@ -3,6 +3,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
 import { decideExpiryNotice } from './expiry-notice.js'
+import { decideLeakRevocation } from './leak.js'
 import { alreadyOnStack, decideRoleChange } from './member-roles.js'
 import { activeStack, asManager, liveToken, type Active } from './guards.js'
 import { isRole } from './roles.js'
@@ -319,6 +320,8 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
         E.chain((s) => liveToken(s, cmd.token_uid)),
         E.map((t): DomainEvent[] => [{ type: 'TokenRevoked', data: { api_key: (state as Active).api_key, token_uid: t.uid, reason: cmd.reason ?? 'user' } }]),
       )
+    case 'RevokeLeakedToken':
+      return decideLeakRevocation(cmd, state)
     case 'RecordExpiryNotice':
       return decideExpiryNotice(cmd, state, ctx)
     /* c8 ignore next 2 */

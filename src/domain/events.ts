@@ -86,9 +86,19 @@ export const TokenRotated = ev('TokenRotated', {
  * stops working now. `previous_expires_at` is when the grace would have ended.
  */
 export const RotationGraceEnded = ev('RotationGraceEnded', { token_uid: t.string, previous_expires_at: t.string })
+/**
+ * Where a leaked secret was found, as its reporter said (`url`, `source`: GitHub's secret
+ * scanning sends both), and whether the report's signature was verified; never the secret.
+ */
+export const LeakReport = t.type({ url: nullableString, source: nullableString, signed: t.boolean })
+export type LeakReport = t.TypeOf<typeof LeakReport>
 export const TokenRevoked = t.type({
   type: t.literal('TokenRevoked'),
-  data: t.intersection([t.type({ api_key: t.string, token_uid: t.string }), t.partial({ reason: RevocationReasonCodec })]),
+  data: t.intersection([
+    t.type({ api_key: t.string, token_uid: t.string }),
+    // `report` and `recipients` (the owner and admins notified) with reason `leaked` only.
+    t.partial({ reason: RevocationReasonCodec, report: LeakReport, recipients: t.array(t.string) }),
+  ]),
 })
 /** The expiry reactor emailed the stack's owner and admins about `expires_on` (once per expiry value). */
 export const TokenExpiryNotified = ev('TokenExpiryNotified', {

@@ -21,6 +21,8 @@ import { clientErrorHandler, frameworkHttpError, MAX_PARAM_LENGTH } from './fram
 import { auditRoutes } from './routes/audit.js'
 import { consoleRoutes } from './routes/console.js'
 import { healthRoutes } from './routes/health.js'
+import { leakedSecretRoutes } from './routes/leaked-secrets.js'
+import { LeakRevocations } from './leaks/revocations.js'
 import { stackRoutes } from './routes/stacks.js'
 import { rotationGraceRoutes } from './routes/rotation-grace.js'
 import { tokenRoutes } from './routes/tokens.js'
@@ -145,6 +147,10 @@ export const buildApp = async (deps: AppDeps, options: AppOptions = {}): Promise
   const signIn = signInOf(deps.config, deps.clock, options.jwksCooldownMs)
   await app.register(authtoken, { key: resolveJwtKey(deps.config), jwks: signIn.jwks })
   const api = createApi(deps)
+  // Revocations asked for by leaked-secret reports run after their answer; closing waits for them.
+  const revocations = new LeakRevocations(deps.handle, deps.leakNotices, app.log)
+  app.decorate('leakedSecrets', revocations)
+  app.addHook('onClose', () => revocations.idle())
   // Every route but the authorizer's surfaces, in one scope whose requests are counted by route.
   await app.register(async (counted) => {
     counted.addHook('onResponse', requestMetrics(deps.metrics))
@@ -160,6 +166,7 @@ export const buildApp = async (deps: AppDeps, options: AppOptions = {}): Promise
       await people.register(rotationGraceRoutes, { api })
     })
     await counted.register(auditRoutes, { api })
+    await counted.register(leakedSecretRoutes, { deps, revocations })
     // Interactive reference at /docs (Swagger UI, its own static CSP), the raw document at /docs/json.
     await counted.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
   })

@@ -13,6 +13,14 @@ export interface Readiness {
   readonly position: number
 }
 
+/** Who mails a leaked token's owner and admins: the reactor's intents (without them, no mail). */
+export interface LeakNotices {
+  /** Before appending a leaked token's revocation under `eventId`. */
+  intend(eventId: string, apiKey: string, tokenUid: string): void
+  /** That append was refused. */
+  drop(eventId: string): void
+}
+
 /**
  * What the HTTP layer is given, all of it built once per instance by the composition root
  * (src/service.ts): the app builds none of these itself, so the management routes, the expiry
@@ -35,4 +43,5 @@ export interface AppDeps {
   readonly propagation: Propagation
   /** Tokens' usage counts and last uses, as every instance flushed them. */
   readonly usage: UsageReads
+  readonly leakNotices?: LeakNotices
 }

@@ -74,6 +74,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'GET /v3/audit-logs': { access: 'person-on-stack' },
   'GET /v3/audit-logs/as-of': { access: 'person-on-stack' },
   'GET /v3/audit-logs/:uid': { access: 'person-on-stack' },
+  // Whoever holds a secret may report it: the secret is the credential.
+  'POST /v3/leaked-secrets': { access: 'public' },
 }
 
 export const operationOf = (method: string, url: string): Operation =>

@@ -23,7 +23,7 @@ const keyOf = (req: FastifyRequest): string => {
 }
 
 /** The plugin's store contract over windows kept in memory, on the service's clock (tests move it). */
-const storeOn = (clock: () => Date) =>
+export const storeOn = (clock: () => Date): new () => FastifyRateLimitStore =>
   class implements FastifyRateLimitStore {
     private readonly counters = new LocalCounters()
     incr(key: string, cb: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Logger } from 'pino'
 import { renderNotice } from '../../reactors/expiry-mail.js'
+import { renderLeakNotice } from '../../reactors/leak-mail.js'
 import { dueWork, evolveSchedule, type ScheduledToken } from '../../reactors/expiry-schedule.js'
 import { expiredWebhook, webhookOf } from '../../reactors/lifecycle-webhooks.js'
 import { SYSTEM_ACTOR } from '../domain/expiry-notice.js'
@@ -57,6 +58,7 @@ export const createReactorTables = (db: Database.Database): void => {
     CREATE INDEX IF NOT EXISTS reactor_schedule_by_expiry ON reactor_schedule (expires_ms) WHERE revoked = 0;
     -- A notice this instance is about to record, under the event id it will append with: written
     -- before the append, so a crash right after it still knows the notice is its own to mail.
+    -- A leaked token's revocation is one too (expires_on '').
     CREATE TABLE IF NOT EXISTS notice_intents (
       event_id   TEXT PRIMARY KEY,
       api_key    TEXT NOT NULL,
@@ -228,10 +230,39 @@ export class ExpiryReactor {
       this.stmts.dropIntent.run(r.id)
       this.leftover.delete(r.id)
     }
+    if (event.type === 'TokenRevoked' && event.data.report && this.stmts.intent.get(r.id)) {
+      const token = this.stmts.token.get(event.data.token_uid)
+      const mail = renderLeakNotice({
+        eventId: r.id,
+        occurredAt: r.metadata.occurred_at,
+        apiKey: event.data.api_key,
+        stackName: this.stmts.stackName.get(event.data.api_key) ?? event.data.api_key,
+        tokenUid: event.data.token_uid,
+        tokenName: token?.name ?? event.data.token_uid,
+        report: event.data.report,
+        recipients: event.data.recipients ?? [],
+      })
+      this.deps.outbox.add({ id: `token-leaked.${r.id}`, channel: 'mail', stack: event.data.api_key, kind: 'token_leaked', payload: JSON.stringify(mail) }, now)
+      this.stmts.dropIntent.run(r.id)
+      this.leftover.delete(r.id)
+    }
     if (this.deps.webhooks) {
       const body = webhookOf(r)
       this.deps.outbox.add({ id: body.id, channel: 'webhook', stack: body.stack, kind: body.type, payload: JSON.stringify(body) }, now)
     }
+  }
+
+  /**
+   * Before appending a leaked token's revocation under `eventId`: the mail to its owner and admins
+   * is this instance's to send once the event comes back through the stream (as a notice's is).
+   */
+  intendLeakNotice(eventId: string, apiKey: string, tokenUid: string): void {
+    this.stmts.addIntent.run(eventId, apiKey, tokenUid, '', this.deps.clock().getTime())
+  }
+
+  /** The append under `eventId` was refused: nothing to mail. */
+  dropLeakNotice(eventId: string): void {
+    this.stmts.dropIntent.run(eventId)
   }
 
   private async tick(): Promise<void> {

@@ -75,9 +75,11 @@ t.test('Redis killed under load: every decision is answered, none waits on Redis
 
   const warm = await Promise.all(Array.from({ length: 20 }, () => read()))
   t.ok(warm.every((d) => d.allowed), 'Redis up: allowed')
-  t.equal(await redis.get(`mt-rl:t:read:${other.uid}`), '20', 'counted in Redis')
+  // Reserved in slices while the twenty wait on one another's reservation: 1, 2, 4, 8, 16.
+  const reserved = Number(await redis.get(`mt-rl:t:read:${other.uid}`))
+  t.ok(reserved >= 20 && reserved <= 31, `counted in Redis (${reserved} units reserved for 20 decisions)`)
   t.equal(a.limits(), 'shared')
-  t.ok(sent.n >= 40, 'the command counter sees commands (two per decision)')
+  t.ok(sent.n >= 5, `the command counter sees the reservations (${sent.n} commands)`)
 
   // Load: batches of 50 decisions in flight; Redis dies while a batch is in flight.
   const batches: Array<Promise<Decision[]>> = []
@@ -124,7 +126,7 @@ t.test('Redis killed under load: every decision is answered, none waits on Redis
   const after = read()
   t.ok(after instanceof Promise, 'decisions count in Redis again')
   t.equal((await after).outcome, 'allow')
-  t.equal(await redis.get(`mt-rl:t:read:${other.uid}`), '1', 'in the restarted Redis')
+  t.ok(Number(await redis.get(`mt-rl:t:read:${other.uid}`)) >= 1, 'reserved in the restarted Redis')
   t.match(await f.deps.metrics.metrics(), /\nauthorizer_limiter_shared 1\n/, '/metrics: shared')
 })
 

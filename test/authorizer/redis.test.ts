@@ -43,7 +43,7 @@ t.test('two authorizers on two instances share one budget in Redis', async (t) =
   t.ok(performance.now() - started < 1000, 'the burst fits in one window')
   t.same(results.map((d) => d.allowed), [true, true, true, true, false], 'the 5th read across both instances is refused')
   t.same(results.map((d) => (d.allowed ? d.headers : denialAnswer(d).headerRecord())['x-ratelimit-remaining']), ['3', '2', '1', '0', '0'])
-  t.equal(await redis.get(`${prefix}t:read:${tok.uid}`), '5', 'the token counter lives in Redis under the prefix')
+  t.equal(await redis.get(`${prefix}t:read:${tok.uid}`), '4', 'the token counter lives in Redis under the prefix; the refused read spent nothing')
   t.equal(await redis.get(`${prefix}s:read:${apiKey}`), '4', 'the refused read did not spend the stack budget')
   const pttl = await redis.pttl(`${prefix}t:read:${tok.uid}`)
   t.ok(pttl > 0 && pttl <= 1000, 'one-second window')
@@ -72,7 +72,8 @@ t.test('two app instances with REDIS_URL share the stack budget through forward-
   const [s0, s1] = tokens.map((x) => x.secret) as [string, string]
   const codes = [await ask(appA, s0), await ask(appB, s1), await ask(appB, s0), await ask(appA, s1)]
   t.same(codes.map((r) => r.statusCode), [200, 200, 200, 429], 'two tokens on two instances spend one stack budget of 3')
-  t.equal(codes[3]?.headers.ratelimit, '"token";r=1;t=1, "stack";r=0;t=1')
+  // Refused for the stack: the token's own budget is not spent by the refusal.
+  t.equal(codes[3]?.headers.ratelimit, '"token";r=2;t=1, "stack";r=0;t=1')
 })
 
 t.test('when Redis is unreachable, decisions still hold and limits are counted in memory', async (t) => {

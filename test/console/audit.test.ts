@@ -151,16 +151,22 @@ t.test('audit log: what each update changed, why a token was revoked, and an emp
   await put({ rate_limit: { read: 5, write: 10 } })
   await put({ name: 'ci-2', scope: WRITE, expires_on: '2026-04-01' })
   await call('DELETE', `/v3/stacks/management_tokens/${uid}`, apiKey)
+  const leaky = (await call('POST', '/v3/stacks/management_tokens', apiKey, { token: { name: 'leaky', scope: READ } })).token
+  const reported = await server.api('POST', '/v3/leaked-secrets', OWNER, { body: [{ token: leaky.token, type: 't', url: 'https://github.com/o/r/blob/1/a.yml', source: 'commit' }] })
+  if (reported.status !== 202) throw new Error(`leaked-secrets: ${reported.status}`)
+  await server.app.leakedSecrets.idle()
 
   await inConsole(t, ctx, server, async ({ page }) => {
     await signIn(page, OWNER)
     await page.getByRole('link', { name: 'Changes' }).click()
     await page.getByRole('link', { name: 'Audit log' }).click()
-    await page.getByRole('status').filter({ hasText: '7 entries, newest first' }).waitFor()
+    await page.getByRole('status').filter({ hasText: '9 entries, newest first' }).waitFor()
     const changes = await page.locator('table.stacked tbody td[data-label="Change"]').allInnerTexts()
     t.same(
       changes,
       [
+        'reason: leaked (reported at https://github.com/o/r/blob/1/a.yml, commit, unsigned)',
+        '',
         'reason: user',
         'expiry: never -> 2026-04-01 00:00 UTC',
         'scope: Read: Entries -> Read and write: Entries',
