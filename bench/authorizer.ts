@@ -267,6 +267,8 @@ const inProcessUsage = (dataDir: string, readDb: ReturnType<typeof openReadModel
   const recorder = new UsageRecorder({ maxEntries: 1_000_000 })
   const on = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date(), usage: recorder })
   const off = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date() })
+  // A second authorizer without recording: how far two identical ones differ here (an A/A).
+  const off2 = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date() })
   const inputOf = (i: number) => ({ method: 'GET', path: URI, apiKey: apiKeyOf(Math.floor(i / PER_STACK)), authorization: `Bearer ${secretOf(i)}`, branch: undefined, clientAddress: `10.0.${(i >> 8) & 255}.${i & 255}` })
   const inputs = Array.from({ length: 4096 }, (_, k) => inputOf((Math.floor((k * TOKENS) / 4096) + (k % PER_STACK)) % TOKENS))
   const time = (a: typeof on) => {
@@ -279,13 +281,26 @@ const inProcessUsage = (dataDir: string, readDb: ReturnType<typeof openReadModel
   }
   time(on)
   time(off)
-  const rates: Record<'on' | 'off', number[]> = { on: [], off: [] }
+  time(off2)
+  const rates: Record<'on' | 'off' | 'off2', number[]> = { on: [], off: [], off2: [] }
   for (let round = 0; round < ROUNDS; round++) {
-    rates.on.push(time(on))
-    rates.off.push(time(off))
+    // The order turns each round, so that no one is always first after the other's garbage.
+    const order = [['on', on], ['off', off], ['off2', off2]] as const
+    for (let k = 0; k < 3; k++) {
+      const [name, a] = order[(round + k) % 3] as (typeof order)[number]
+      rates[name].push(time(a))
+    }
   }
   const ratios = rates.on.map((x, i) => x / (rates.off[i] as number)).sort((a, b) => a - b)
-  return { decisions_per_round: DECISIONS, rounds: ROUNDS, on_per_s: median(rates.on), off_per_s: median(rates.off), on_vs_off: median(rates.on) / median(rates.off), round_ratio_range: { min: ratios[0], max: ratios[ratios.length - 1] } }
+  return {
+    decisions_per_round: DECISIONS,
+    rounds: ROUNDS,
+    on_per_s: median(rates.on),
+    off_per_s: median(rates.off),
+    on_vs_off: median(rates.on) / median(rates.off),
+    round_ratio_range: { min: ratios[0], max: ratios[ratios.length - 1] },
+    a_a_off2_vs_off: median(rates.off2) / median(rates.off),
+  }
 }
 
 /**
@@ -627,6 +642,7 @@ const main = async () => {
         row('ratio forward-auth usage on / off', fixed2(http.usage_on_vs_off), '>= 0.97'),
         row('  server CPU per request, off / on', fixed2(http.usage_cpu_off_vs_on)),
         row('  decisions/s in process, on / off', fixed2(usageDecision.on_vs_off)),
+        row('  the same, two without recording (A/A)', fixed2(usageDecision.a_a_off2_vs_off)),
         ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit], ['usage off', http.round_ratio_range.usage_on_vs_off]] as const).map(([label, r]) =>
           row(`  per round, / ${label}: min-max`, `${fixed2(r.min)}-${fixed2(r.max)}`),
         ),
