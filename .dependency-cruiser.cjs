@@ -69,6 +69,13 @@ module.exports = {
       to: { pathNot: '^src/(propagation|domain)/|(^|/)node_modules/(@types/)?(ioredis|better-sqlite3)/', dependencyTypesNot: ['core'] },
     },
     {
+      name: 'usage-alone',
+      comment: 'Usage recording and its stores import only themselves, node:* and their drivers: the authorizer and the routes are handed them by the root.',
+      severity: 'error',
+      from: { path: '^src/usage/' },
+      to: { pathNot: '^src/usage/|(^|/)node_modules/(@types/)?(ioredis|better-sqlite3)/', dependencyTypesNot: ['core'] },
+    },
+    {
       name: 'reactors-pure',
       severity: 'error',
       comment: 'reactors/ hold what is due and what to say: pure functions of events, importing only the domain.',

@@ -28,6 +28,8 @@
  *      - node-http-headers: a plain `node:http` server answering forward-auth's exact allowed
  *        headers without deciding anything (what the answer's size costs: the most any
  *        forward-auth sending those headers can reach against node-http);
+ *      - forward-auth-usage-off: the same forward-auth with USAGE_RECORDING=false, so that the
+ *        ratio of the two in the same rounds is what counting usage costs;
  *      - bearer: @fastify/bearer-auth with a static list of 30 keys (a stack's maximum) plus
  *        @fastify/rate-limit keyed by the bearer key, limits far above the load.
  *    Every response must be a 2xx, or the run fails.
@@ -38,7 +40,7 @@
  * Writes bench/results/authorizer.json and bench/results/scale-out.json and prints tables.
  *
  * For investigation (the JSON is then not the reference run): BENCH_TOKENS and BENCH_ROUNDS
- * shrink the run; BENCH_KINDS picks the servers (default bare,node-http,node-http-headers,
+ * shrink the run, BENCH_SCALE_OUT=0 skips the scale-out section; BENCH_KINDS picks the servers (default bare,node-http,node-http-headers,
  * forward-auth,bearer); BENCH_CPU_PROF=DIR writes a V8 CPU profile of the forward-auth server;
  * BENCH_COMPARE=DIR with the kind `forward-auth-compare` runs another checkout's forward-auth
  * server (say, the commit before a change) on its own copy of the same read models, in the same
@@ -59,6 +61,7 @@ import { SqliteEventStore } from '../src/eventstore/sqlite.js'
 import { stackStream } from '../src/eventstore/streams.js'
 import { buildApp } from '../src/http/app.js'
 import { Projector } from '../src/read/projector.js'
+import { UsageRecorder } from '../src/usage/recorder.js'
 import { openReadModels, openService } from '../src/service.js'
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 100_000)
@@ -256,6 +259,51 @@ const inProcess = (dataDir: string, readDb: ReturnType<typeof openReadModels>, p
 }
 
 /**
+ * The decision with usage recording on and off, in process: two authorizers on the same read
+ * models, one telling a UsageRecorder (emptied as a flush would, every 100,000 decisions), timed
+ * in turn for ROUNDS rounds of DECISIONS decisions; the ratio of median decisions per second.
+ */
+const inProcessUsage = (dataDir: string, readDb: ReturnType<typeof openReadModels>, projector: Projector) => {
+  const recorder = new UsageRecorder({ maxEntries: 1_000_000 })
+  const on = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date(), usage: recorder })
+  const off = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date() })
+  // A second authorizer without recording: how far two identical ones differ here (an A/A).
+  const off2 = createAuthorizer({ config: benchConfig(dataDir), readDb, projector, clock: () => new Date() })
+  const inputOf = (i: number) => ({ method: 'GET', path: URI, apiKey: apiKeyOf(Math.floor(i / PER_STACK)), authorization: `Bearer ${secretOf(i)}`, branch: undefined, clientAddress: `10.0.${(i >> 8) & 255}.${i & 255}` })
+  const inputs = Array.from({ length: 4096 }, (_, k) => inputOf((Math.floor((k * TOKENS) / 4096) + (k % PER_STACK)) % TOKENS))
+  const time = (a: typeof on) => {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < DECISIONS; i++) {
+      a.authorize(inputs[i & 4095] as ReturnType<typeof inputOf>)
+      if (i % 100_000 === 99_999) recorder.take()
+    }
+    return DECISIONS / (Number(process.hrtime.bigint() - t0) / 1e9)
+  }
+  time(on)
+  time(off)
+  time(off2)
+  const rates: Record<'on' | 'off' | 'off2', number[]> = { on: [], off: [], off2: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    // The order turns each round, so that no one is always first after the other's garbage.
+    const order = [['on', on], ['off', off], ['off2', off2]] as const
+    for (let k = 0; k < 3; k++) {
+      const [name, a] = order[(round + k) % 3] as (typeof order)[number]
+      rates[name].push(time(a))
+    }
+  }
+  const ratios = rates.on.map((x, i) => x / (rates.off[i] as number)).sort((a, b) => a - b)
+  return {
+    decisions_per_round: DECISIONS,
+    rounds: ROUNDS,
+    on_per_s: median(rates.on),
+    off_per_s: median(rates.off),
+    on_vs_off: median(rates.on) / median(rates.off),
+    round_ratio_range: { min: ratios[0], max: ratios[ratios.length - 1] },
+    a_a_off2_vs_off: median(rates.off2) / median(rates.off),
+  }
+}
+
+/**
  * Servers on the last core, wrk on the first, when `taskset` exists. Only the parent pins itself
  * (to the first core, beside wrk): a child imports this module too, and re-pinning itself there
  * would put every server on wrk's core. `onCore` checks each server where it runs.
@@ -395,6 +443,8 @@ const main = async () => {
 
     console.error('in-process decisions ...')
     const decision = inProcess(loaded.dataDir, loaded.readDb, loaded.projector)
+    console.error('in-process decisions, usage recording on and off ...')
+    const usageDecision = inProcessUsage(loaded.dataDir, loaded.readDb, loaded.projector)
     await loaded.projector.stop()
     loaded.readDb.close()
     await loaded.store.close()
@@ -407,7 +457,7 @@ const main = async () => {
     if (m.allowed !== TOKENS) throw new Error(`memory: only ${m.allowed} allowed`)
 
     console.error('servers ...')
-    const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'node-http-headers', 'forward-auth', 'bearer']) as readonly string[]
+    const kinds = (process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',') : ['bare', 'node-http', 'node-http-headers', 'forward-auth', 'forward-auth-usage-off', 'bearer']) as readonly string[]
     // A fresh server process for every measured run: a process keeps the code V8 compiled for it
     // (and its heap's layout) for life, which moves its speed by up to 15% from one process to the
     // next, so one process per kind for the whole run would repeat one draw in every round.
@@ -420,7 +470,9 @@ const main = async () => {
       const child =
         kind === 'forward-auth-compare' && compareDir && COMPARE
           ? spawnChild(['serve', 'forward-auth', compareDir], [], join(COMPARE, 'bench', 'authorizer.ts'))
-          : spawnChild(['serve', kind, loaded.dataDir], prof)
+          : kind === 'forward-auth-usage-off'
+            ? spawnChild(['serve', 'forward-auth', loaded.dataDir, JSON.stringify({ usageRecording: false })], prof)
+            : spawnChild(['serve', kind, loaded.dataDir], prof)
       children.push(child)
       const url = await firstLine(child, 'LISTENING ')
       onCore(child.pid)
@@ -505,7 +557,7 @@ const main = async () => {
     const splitPerRequest = (kind: string) =>
       Object.fromEntries(['server_user', 'server_kernel', 'client_user', 'client_kernel'].map((k) => [k, median((rounds[kind] ?? []).map((x) => x.cpu_us_per_request[k] as number))]))
     const http = {
-      server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), bare: cpuPerRequest('bare'), node_http: cpuPerRequest('node-http'), bearer_rate_limit: cpuPerRequest('bearer') },
+      server_cpu_us_per_request: { forward_auth: cpuPerRequest('forward-auth'), forward_auth_usage_off: cpuPerRequest('forward-auth-usage-off'), bare: cpuPerRequest('bare'), node_http: cpuPerRequest('node-http'), bearer_rate_limit: cpuPerRequest('bearer') },
       // Medians of user-space and kernel CPU per request, server and client (wrk) apart.
       cpu_us_per_request: { forward_auth: splitPerRequest('forward-auth'), bare: splitPerRequest('bare'), node_http: splitPerRequest('node-http'), node_http_headers: splitPerRequest('node-http-headers'), bearer_rate_limit: splitPerRequest('bearer') },
       // Median share of its core each side kept busy: the one near 1 is what bounds req/s.
@@ -520,11 +572,16 @@ const main = async () => {
       ratio_vs_bare: rps('forward-auth') / rps('bare'),
       ratio_vs_node_http: rps('forward-auth') / rps('node-http'),
       ratio_vs_bearer_rate_limit: rps('forward-auth') / rps('bearer'),
+      // The same build with USAGE_RECORDING=false: what counting usage costs forward-auth.
+      forward_auth_usage_off_rps: rps('forward-auth-usage-off'),
+      usage_on_vs_off: rps('forward-auth') / rps('forward-auth-usage-off'),
+      // Server CPU per request, off over on: the same comparison, less moved by a busy machine.
+      usage_cpu_off_vs_on: cpuPerRequest('forward-auth-usage-off') / cpuPerRequest('forward-auth'),
       // node:http writing forward-auth's allowed answer, header for header, deciding nothing: the
       // most any forward-auth that sends those headers can reach against bare node:http.
       headers_only_vs_node_http: rps('node-http-headers') / rps('node-http'),
       // The same ratios round by round (servers measured back to back): how much the machine moved.
-      round_ratio_range: { vs_bare: roundRatios('bare'), vs_node_http: roundRatios('node-http'), vs_bearer_rate_limit: roundRatios('bearer') },
+      round_ratio_range: { vs_bare: roundRatios('bare'), vs_node_http: roundRatios('node-http'), vs_bearer_rate_limit: roundRatios('bearer'), usage_on_vs_off: roundRatios('forward-auth-usage-off') },
       rounds,
     }
     const memoryResult = {
@@ -552,12 +609,14 @@ const main = async () => {
         },
       },
       in_process: decision,
+      in_process_usage: usageDecision,
       http,
       memory: memoryResult,
       targets: {
         ratio_vs_bare: { target: 1.0, met: http.ratio_vs_bare >= 1.0 },
         ratio_vs_node_http: { target: 0.8, met: http.ratio_vs_node_http >= 0.8 },
         ratio_vs_bearer_rate_limit: { target: 1.0, met: http.ratio_vs_bearer_rate_limit >= 1.0 },
+        usage_on_vs_off: { target: 0.97, met: http.usage_on_vs_off >= 0.97 },
         decision_p99_us: { target: 10, met: decision.p99_us <= 10 },
       },
     }
@@ -580,7 +639,11 @@ const main = async () => {
         row('ratio forward-auth / bare node:http', fixed2(http.ratio_vs_node_http), '>= 0.80'),
         row('ratio forward-auth / bearer + rate-limit', fixed2(http.ratio_vs_bearer_rate_limit), '>= 1.00'),
         row('ratio headers, no decision / bare node:http', fixed2(http.headers_only_vs_node_http)),
-        ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit]] as const).map(([label, r]) =>
+        row('ratio forward-auth usage on / off', fixed2(http.usage_on_vs_off), '>= 0.97'),
+        row('  server CPU per request, off / on', fixed2(http.usage_cpu_off_vs_on)),
+        row('  decisions/s in process, on / off', fixed2(usageDecision.on_vs_off)),
+        row('  the same, two without recording (A/A)', fixed2(usageDecision.a_a_off2_vs_off)),
+        ...([['bare', http.round_ratio_range.vs_bare], ['node:http', http.round_ratio_range.vs_node_http], ['bearer + rl', http.round_ratio_range.vs_bearer_rate_limit], ['usage off', http.round_ratio_range.usage_on_vs_off]] as const).map(([label, r]) =>
           row(`  per round, / ${label}: min-max`, `${fixed2(r.min)}-${fixed2(r.max)}`),
         ),
         ...([['forward_auth', 'forward-auth'], ['bare', 'bare'], ['node_http', 'node:http'], ['node_http_headers', 'headers only'], ['bearer_rate_limit', 'bearer + rl']] as const).map(([k, label]) => {
@@ -803,6 +866,6 @@ else if (mode === 'memory') await memory(args[0] as string)
 else if (process.env.BENCH_ONLY === 'scale-out') await scaleOut(false)
 else {
   await main()
-  // main compiled the service if it ran forward-auth.
-  await scaleOut((process.env.BENCH_KINDS ?? 'forward-auth').split(',').includes('forward-auth'))
+  // main compiled the service if it ran forward-auth. BENCH_SCALE_OUT=0 skips the section.
+  if (process.env.BENCH_SCALE_OUT !== '0') await scaleOut((process.env.BENCH_KINDS ?? 'forward-auth').split(',').includes('forward-auth'))
 }

@@ -84,14 +84,23 @@ export const buildShared = (deps: ServiceDeps, logger: Logger, scheduler?: Sched
     waitForProjection: (p) => projector.waitFor(p),
     stacksCreatedBy: (uid) => queries.stacksCreatedBy(uid),
   })
+  let flushFailing = false
   const usage = openUsage({
     store: deps.usageStore ?? usageStoreFor(config, store, clock),
-    // The system clock's time without a Date per decision; a clock handed in (tests) is read as given.
-    now: clock === systemClock ? Date.now : () => clock().getTime(),
+    // The system clock is read by the recorder itself, once a minute; a clock handed in (tests) per decision.
+    now: clock === systemClock ? undefined : () => clock().getTime(),
     flushMs: config.usageFlushMs,
     recording: config.usageRecording,
-    // Once per failed flush, not per request; its counts wait for the next flush.
-    onError: (err, dropped) => logger.warn({ err, dropped }, 'usage counts could not be written; kept for the next flush'),
+    // At warn once per outage, then at debug (an unreachable Redis would otherwise log every flush).
+    onError: (err, dropped) => {
+      if (flushFailing) return logger.debug({ err, dropped }, 'usage counts could not be written')
+      flushFailing = true
+      logger.warn({ err, dropped }, 'usage counts could not be written; kept for the next flush as far as the bound allows')
+    },
+    onFlushed: () => {
+      if (flushFailing) logger.info('usage counts are written again')
+      flushFailing = false
+    },
   })
   const authorizer = createAuthorizer(
     { config, readDb, clock, metrics, projector, store, usage: usage.recorder },

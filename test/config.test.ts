@@ -58,6 +58,9 @@ t.test('every variable is decoded', async (t) => {
       REQUEST_TIMEOUT_MS: '5000',
       PROPAGATION_TIMEOUT_MS: '250',
       REDIS_COMMAND_TIMEOUT_MS: '400',
+      USAGE_RECORDING: 'false',
+      USAGE_FLUSH_MS: '2500',
+      USAGE_RETENTION_DAYS: '30',
     }),
     {
       port: 8080,
@@ -83,6 +86,9 @@ t.test('every variable is decoded', async (t) => {
       requestTimeoutMs: 5000,
       propagationTimeoutMs: 250,
       redisCommandTimeoutMs: 400,
+      usageRecording: false,
+      usageFlushMs: 2500,
+      usageRetentionDays: 30,
     },
   )
   t.equal(loadConfig({ FORWARD_AUTH_429_AS_403: '0' }).forwardAuth429As403, false)
@@ -113,6 +119,10 @@ t.test('a bad value stops start-up with a message naming each variable', async (
   bad({ PROPAGATION_TIMEOUT_MS: '60001' }, /PROPAGATION_TIMEOUT_MS: must be an integer from 0 to 60000/)
   bad({ PROPAGATION_TIMEOUT_MS: '2s' }, /PROPAGATION_TIMEOUT_MS: must be an integer from 0 to 60000/)
   bad({ REDIS_COMMAND_TIMEOUT_MS: '5' }, /REDIS_COMMAND_TIMEOUT_MS: must be an integer from 10 to 60000/)
+  bad({ USAGE_FLUSH_MS: '20000' }, /USAGE_FLUSH_MS: must be an integer from 100 to 10000/)
+  bad({ USAGE_FLUSH_MS: '10s' }, /USAGE_FLUSH_MS: must be an integer from 100 to 10000/)
+  bad({ USAGE_RETENTION_DAYS: '1' }, /USAGE_RETENTION_DAYS: must be an integer from 2 to 3650/)
+  bad({ USAGE_RECORDING: 'maybe' }, /USAGE_RECORDING: must be true or false/)
   const file = join(mkdtempSync(join(tmpdir(), 'mt-config-')), 'not-a-folder')
   writeFileSync(file, 'x')
   t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }))

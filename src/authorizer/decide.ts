@@ -194,9 +194,13 @@ const USAGE_OF: Record<Decision['outcome'], UsageOutcome> = {
   no_stack: 'denied',
 }
 
-/** Tells usage of a decision about `row`; `valid_until` marks a rotated-out secret. */
-const noted = (usage: UsageSink, d: Decision, row: CachedToken, input: AuthorizeInput): Decision => {
-  usage.note(row.token_uid, USAGE_OF[d.outcome], input.clientAddress, row.valid_until !== null)
+/**
+ * Tells usage of a decision about `row`; `valid_until` marks a rotated-out secret. The client
+ * address is resolved for allowed requests only (the last use), as it is otherwise only for
+ * failed authentications.
+ */
+const noted = (usage: UsageSink, d: Decision, row: CachedToken, input: AuthorizeInput, started: number): Decision => {
+  usage.note(row.token_uid, USAGE_OF[d.outcome], d.allowed ? input.clientAddress : undefined, row.valid_until !== null, started)
   return d
 }
 
@@ -311,8 +315,8 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     }
     if (usage === undefined) return known(input, row)
     const d = known(input, row)
-    if (d instanceof Promise) return d.then((x) => noted(usage, x, row, input))
-    return noted(usage, d, row, input)
+    if (d instanceof Promise) return d.then((x) => noted(usage, x, row, input, started))
+    return noted(usage, d, row, input, started)
   }
 
   /** The decision about a token its secret resolved to, in this stack. */

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
@@ -8,6 +9,9 @@ import type { Module } from '../domain/scope.js'
 import { type Authorizer, type AuthorizerDeps, createAuthorizer } from './decide.js'
 import { replyDenied } from './denial.js'
 import { inputOf } from './request-input.js'
+import { redisUsageStore } from '../usage/redis-store.js'
+import { sqliteUsageStore } from '../usage/sqlite-store.js'
+import { openUsage, type Usage } from '../usage/usage.js'
 
 export interface ManagementTokenIdentity {
   readonly tokenUid: string
@@ -41,6 +45,12 @@ export interface ManagementTokensOptions {
   /** Shared counters (otherwise `config.redisUrl`, otherwise in memory). */
   readonly redis?: Redis
   readonly keyPrefix?: string
+  /**
+   * With `readModelPath`: count usage into the service's store (Redis with `config.redisUrl`, else
+   * `usage.db` beside the read-model file) as the service's own surfaces do; default true unless
+   * `config.usageRecording` is false. With `deps`, `deps.usage` says where decisions are told.
+   */
+  readonly usage?: boolean
 }
 
 /**
@@ -51,11 +61,20 @@ export interface ManagementTokensOptions {
  */
 const managementTokensPlugin: FastifyPluginAsync<ManagementTokensOptions> = async (app, opts) => {
   let owned: Database.Database | undefined
+  let usage: Usage | undefined
   let deps = opts.deps
   if (deps === undefined) {
     if (opts.readModelPath === undefined) throw new Error('managementTokens: pass deps or readModelPath')
     owned = new Database(opts.readModelPath, { readonly: true, fileMustExist: true })
-    deps = { config: { ...loadConfig({}), ...opts.config }, readDb: owned, clock: opts.clock ?? (() => new Date()) }
+    const config = { ...loadConfig({}), ...opts.config }
+    const clock = opts.clock ?? (() => new Date())
+    if (opts.usage !== false && config.usageRecording)
+      usage = openUsage({
+        store: config.redisUrl ? redisUsageStore(config.redisUrl, config.usageRetentionDays) : sqliteUsageStore(join(dirname(opts.readModelPath), 'usage.db'), config.usageRetentionDays),
+        now: opts.clock ? () => clock().getTime() : undefined,
+        flushMs: config.usageFlushMs,
+      })
+    deps = { config, readDb: owned, clock, usage: usage?.recorder }
   }
   const metrics = opts.metrics ?? deps.metrics
   const authorizer = createAuthorizer(
@@ -66,6 +85,7 @@ const managementTokensPlugin: FastifyPluginAsync<ManagementTokensOptions> = asyn
   app.decorateRequest('managementToken', null)
   app.addHook('onClose', async () => {
     await authorizer.close()
+    await usage?.close()
     owned?.close()
   })
   app.addHook('onRequest', async (req, reply) => {

@@ -20,8 +20,10 @@ const proxyAddr = fastifyRequire('@fastify/proxy-addr') as ((req: IncomingMessag
  * `trustProxy` and used by the fast path, so `req.ip` and the fast path's client address can never
  * differ. With none trusted, X-Forwarded-For is ignored and the socket's address is the client.
  */
+const TRUST_NONE: Trust = () => false
+
 export const trustFunction = (trust: TrustProxy): Trust => {
-  if (trust === false) return () => false
+  if (trust === false) return TRUST_NONE
   if (trust === true) return () => true
   return proxyAddr.compile(trust)
 }
@@ -82,8 +84,13 @@ export const inputOf = (req: FastifyRequest, module?: Module): AuthorizeInput =>
 export const describedInputOf = (req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal): AuthorizeInput =>
   new RequestInput(req, headers, described, undefined)
 
-/** What `req.ip` is, for a request fastify has not seen, with the same trust function. */
-export const clientAddressOf = (req: RawRequest, trust: Trust): string | undefined => proxyAddr(req as IncomingMessage, trust)
+/**
+ * What `req.ip` is, for a request fastify has not seen, with the same trust function. Trusting
+ * no proxy, that is the socket's address, as proxy-addr would find it after parsing
+ * X-Forwarded-For for nothing: the last use of every allowed request reads it.
+ */
+export const clientAddressOf = (req: RawRequest, trust: Trust): string | undefined =>
+  trust === TRUST_NONE ? req.socket.remoteAddress : proxyAddr(req as IncomingMessage, trust)
 
 class RawInput extends HeaderInput {
   constructor(private readonly req: RawRequest, headers: ScannedHeaders, described: Described | Refusal, private readonly trust: Trust) {

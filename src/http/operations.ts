@@ -65,6 +65,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   },
   'GET /v3/stacks/management_tokens': { access: 'person-on-stack' },
   'GET /v3/stacks/management_tokens/:uid': { access: 'person-on-stack' },
+  'GET /v3/stacks/management_tokens/usage': { access: 'person-on-stack' },
+  'GET /v3/stacks/management_tokens/:uid/usage': { access: 'person-on-stack' },
   'PUT /v3/stacks/management_tokens/:uid': { access: 'person-on-stack', example: { token: { name: 'Nightly import (search)', scope: READ_ENTRIES } } },
   'DELETE /v3/stacks/management_tokens/:uid': { access: 'person-on-stack' },
   'POST /v3/stacks/management_tokens/:uid/rotate': { access: 'person-on-stack', example: { previous_expires_in_seconds: 86400 } },

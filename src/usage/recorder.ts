@@ -22,15 +22,20 @@ class Entry implements TokenMinute {
 /** What the authorizer calls once per decision about a known token. */
 export interface UsageSink {
   /**
-   * `from`: the trusted client address (the same string the request carried: nothing is copied);
-   * `previous`: the secret used was a rotated-out one, still in its grace.
+   * `from`: the trusted client address of an allowed request (the same string the request
+   * carried: nothing is copied); `previous`: the secret used was a rotated-out one, still in its
+   * grace; `at`: the decision's performance.now(), which the authorizer reads anyway.
    */
-  note(tokenUid: string, outcome: UsageOutcome, from: string | undefined, previous: boolean): void
+  note(tokenUid: string, outcome: UsageOutcome, from: string | undefined, previous: boolean, at: number): void
 }
 
 export interface RecorderOptions {
-  /** ms since epoch; the service clock. */
-  readonly now: () => number
+  /**
+   * ms since epoch, read per decision: a clock handed in (tests). Without it the time is the
+   * decision's `at` plus the offset of the wall clock, read again at each new minute, so that a
+   * decision costs no clock read of its own.
+   */
+  readonly now?: (() => number) | undefined
   /** Most entries (token x minute) held between flushes; reaching it calls `onFull` once. */
   readonly maxEntries: number
   /** Asks for an early flush (called once until the next `take`). */
@@ -50,13 +55,22 @@ export class UsageRecorder implements UsageSink {
   private over: Entry[] = []
   private held = 0
   private full = false
+  private offset = Date.now() - performance.now()
+  private nextMinute = -1
 
   constructor(private readonly options: RecorderOptions) {}
 
-  note(tokenUid: string, outcome: UsageOutcome, from: string | undefined, previous: boolean): void {
-    const now = this.options.now()
-    const minute = now - (now % MINUTE_MS)
-    if (minute !== this.minute) this.turn(minute)
+  note(tokenUid: string, outcome: UsageOutcome, from: string | undefined, previous: boolean, at: number): void {
+    let now = this.options.now ? this.options.now() : at + this.offset
+    if (now >= this.nextMinute || now < this.minute) {
+      if (!this.options.now) {
+        this.offset = Date.now() - performance.now()
+        now = at + this.offset
+      }
+      const minute = now - (now % MINUTE_MS)
+      if (minute !== this.minute) this.turn(minute)
+    }
+    const minute = this.minute
     let e = this.current.get(tokenUid)
     if (e === undefined) {
       e = new Entry(tokenUid, minute)
@@ -118,5 +132,6 @@ export class UsageRecorder implements UsageSink {
       this.current = new Map()
     }
     this.minute = minute
+    this.nextMinute = minute < 0 ? -1 : minute + MINUTE_MS
   }
 }

@@ -19,8 +19,21 @@ end
 return 0`
 
 /**
+ * Adds one minute's counts: KEYS the minute's hash and its hour's; ARGV the two TTLs (ms), then
+ * field, count pairs. One command per minute of a flush, however many tokens it holds.
+ */
+const ADD = `
+for i = 3, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 0`
+
+/**
  * Usage in Redis, shared by every instance using it: one hash per minute bucket and one per hour
- * bucket, fields `<token uid>:<outcome>`, added to with HINCRBY in one pipeline per flush; minute
+ * bucket, fields `<token uid>:<outcome>`, added to by one script per minute of a flush; minute
  * hashes expire after 48 hours, hour hashes after the retention. Last uses are one small hash per
  * token (`at`, `from`, `prev`), raised by a script, kept as long as the token is ever read.
  */
@@ -33,26 +46,20 @@ export const redisUsageStore = (connection: Redis | string, retentionDays: numbe
   const ttl = { minute: MINUTE_RETENTION_MS + HOUR_MS, hour: retentionDays * DAY_MS + DAY_MS }
   return {
     async write(batch: readonly TokenMinute[]) {
-      const p = redis.pipeline()
-      const touched = new Map<string, number>()
+      const minutes = new Map<number, string[]>()
       const keys: string[] = []
       const args: string[] = []
       for (const e of batch) {
-        const minute = bucketKey('minute', e.minute)
-        const hour = bucketKey('hour', e.minute - (e.minute % HOUR_MS))
-        for (const k of USAGE_OUTCOMES) {
-          if (e[k] === 0) continue
-          p.hincrby(minute, `${e.token_uid}:${k}`, e[k])
-          p.hincrby(hour, `${e.token_uid}:${k}`, e[k])
-        }
-        touched.set(minute, ttl.minute)
-        touched.set(hour, ttl.hour)
+        let pairs = minutes.get(e.minute)
+        if (pairs === undefined) minutes.set(e.minute, (pairs = [String(ttl.minute), String(ttl.hour)]))
+        for (const k of USAGE_OUTCOMES) if (e[k] !== 0) pairs.push(`${e.token_uid}:${k}`, String(e[k]))
         if (e.lastAt > 0 || e.previousAt > 0) {
           keys.push(lastKey(e.token_uid))
           args.push(e.lastAt ? String(e.lastAt) : '', e.lastFrom ?? '', e.previousAt ? String(e.previousAt) : '')
         }
       }
-      for (const [k, ms] of touched) p.pexpire(k, ms)
+      const p = redis.pipeline()
+      for (const [minute, pairs] of minutes) p.eval(ADD, 2, bucketKey('minute', minute), bucketKey('hour', minute - (minute % HOUR_MS)), ...pairs)
       if (keys.length > 0) p.eval(RAISE, keys.length, ...keys, ...args)
       const results = await p.exec()
       const failed = results?.find(([err]) => err !== null)

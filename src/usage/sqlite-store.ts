@@ -4,11 +4,12 @@ import Database from 'better-sqlite3'
 import { type BucketCounts, type BucketSize, DAY_MS, HOUR_MS, type LastUse, MINUTE_RETENTION_MS, type TokenMinute, type UsageStore } from './port.js'
 
 type Row = BucketCounts & { size: string }
+const CHUNK = 1000
 
 /**
  * Usage in a SQLite file beside the embedded event store (`usage.db`): every instance that shares
  * the store's file adds its counts here. A file of its own, so a flush never takes the event
- * store's write lock. Each flush is one transaction of upserts that add to the rows; the last use
+ * store's write lock. A flush is a transaction per thousand entries of upserts that add to the rows; the last use
  * keeps the later time (`max`), whoever writes last. Buckets past their retention are deleted by
  * the flush that follows the hour they expired in.
  */
@@ -59,7 +60,12 @@ export const sqliteUsageStore = (file: string, retentionDays: number, now: () =>
   const nullIfZero = (n: number | null) => (n === null || n === 0 ? null : n)
   return {
     async write(batch) {
-      write(batch)
+      // better-sqlite3 is synchronous: a transaction per CHUNK entries, the event loop free
+      // between them, so a large flush never stalls decisions for long.
+      for (let i = 0; i < batch.length; i += CHUNK) {
+        if (i > 0) await new Promise((resolve) => setImmediate(resolve))
+        write(batch.slice(i, i + CHUNK))
+      }
     },
     async buckets(size: BucketSize, uids, from, to) {
       return uids.flatMap((uid) => read.all(uid, size, from, to).map(({ size: _, ...r }) => r))

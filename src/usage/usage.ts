@@ -3,14 +3,16 @@ import { UsageRecorder } from './recorder.js'
 
 export interface UsageOptions {
   readonly store: UsageStore
-  /** ms since epoch. */
-  readonly now: () => number
+  /** ms since epoch, read per decision; default: the wall clock, read once a minute (recorder.ts). */
+  readonly now?: (() => number) | undefined
   /** How often the aggregate is written to the store (USAGE_FLUSH_MS). */
   readonly flushMs: number
   /** Most entries (token x minute) held between flushes; more flushes early. */
   readonly maxEntries?: number
   /** A failed flush: its counts are kept for the next one while the bound allows. */
   readonly onError?: (error: unknown, dropped: number) => void
+  /** A flush that wrote its counts. */
+  readonly onFlushed?: () => void
   /** Run the flush timer; default: setInterval, not keeping the process alive. */
   readonly timer?: boolean
   /** Count decisions (default true); off, the instance only reads what others recorded. */
@@ -46,6 +48,7 @@ export const openUsage = (o: UsageOptions): Usage => {
     if (batch.length === 0) return
     try {
       await o.store.write(batch)
+      o.onFlushed?.()
     } catch (e) {
       o.onError?.(e, recorder.putBack(batch))
     }

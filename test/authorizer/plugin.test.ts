@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import t, { type Test } from 'tap'
 import { managementTokens } from '../../src/authorizer/plugin.js'
+import { sqliteUsageStore } from '../../src/usage/sqlite-store.js'
 import { authorizerFixture, fakeWallClock, newSecret } from '../support/authorizer-fixtures.js'
 
 /** Another team's fastify app that enforces tokens on its own routes. */
@@ -77,4 +78,23 @@ t.test('needs deps or a read-model path', async (t) => {
   await t.rejects(async () => {
     await app.register(managementTokens, {})
   }, /deps or readModelPath/)
+})
+
+t.test("with a read-model file: usage is counted into usage.db beside it, flushed when the host app closes", async (t) => {
+  const f = await authorizerFixture(t)
+  const apiKey = await f.createStack()
+  const tok = await f.generateToken(apiKey, { scope: [{ module: 'entry', acl: { read: true, write: false } }] })
+  const app = await hostApp(t, { readModelPath: join(f.dir, 'a', 'read-models.db') })
+  const headers = { api_key: apiKey, authorization: tok.secret }
+  t.equal((await app.inject({ method: 'GET', url: '/v3/content_types/blog/entries', headers })).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/v3/content_types/blog/entries', headers })).statusCode, 403)
+  await app.close()
+  const store = sqliteUsageStore(join(f.dir, 'a', 'usage.db'), 90)
+  t.teardown(() => store.close())
+  const rows = await store.buckets('hour', [tok.uid], 0, 4e12)
+  t.same(
+    rows.map((r) => [r.allowed, r.denied]),
+    [[1, 1]],
+  )
+  t.type((await store.lastUse([tok.uid])).get(tok.uid)?.at, 'number')
 })

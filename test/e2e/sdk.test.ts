@@ -85,6 +85,15 @@ t.test('the official @contentstack/management SDK drives the service unchanged',
   t.equal(one.uid, token.uid)
   t.equal(one.name, 'Deploy')
   t.equal(one.token, undefined, 'no secret on fetch')
+  t.same([one.last_used_at, one.last_used_from, one.previous_secret_last_used_at], [null, null, null], 'never used')
+  const used = await fetch(`http://127.0.0.1:${port}/v3/authorize`, {
+    headers: { api_key: created.api_key, authorization: token.token, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types' },
+  })
+  t.equal(used.status, 200)
+  await a.service.usage.flush()
+  const seen = await stack.managementToken(token.uid).fetch()
+  t.type(seen.last_used_at, 'string', 'the SDK object carries the last use')
+  t.equal(seen.last_used_from, '127.0.0.1')
 
   const before = await a.eventTypes(created.api_key)
   one.name = 'Deploy v2'

@@ -70,6 +70,9 @@ t.test('POST /v3/stacks/management_tokens', async (t) => {
       updated_at: START.toISOString(),
       last_rotated_at: null,
       previous_secret_expires_at: null,
+      last_used_at: null,
+      last_used_from: null,
+      previous_secret_last_used_at: null,
       token: body.token.token,
     })
     const row = a.service.readDb.prepare('SELECT * FROM token_secrets WHERE token_uid = ?').get(body.token.uid) as { secret_hash: string }
@@ -169,7 +172,7 @@ t.test('GET /v3/stacks/management_tokens and /:uid', async (t) => {
     const { tokens } = res.json()
     t.same(tokens.map((x: { uid: string }) => x.uid), [one.uid, two.uid])
     for (const x of tokens) t.notOk('token' in x, 'no secret')
-    t.notMatch(res.body, /secret(?!_expires_at)|hash|"cs[0-9a-f]{32}/, 'no secret or hash (previous_secret_expires_at is an instant)')
+    t.notMatch(res.body, /secret(?!_expires_at|_last_used_at)|hash|"cs[0-9a-f]{32}/, 'no secret or hash (previous_secret_expires_at and previous_secret_last_used_at are instants)')
     t.same(tokens[0], shown(one.body))
   })
 

@@ -162,3 +162,18 @@ t.test('only owners and admins read usage; bad from, to and granularity are 422 
   t.equal(unknown.statusCode, 404)
   t.equal((await get(a, apiKey, `${TOKENS}/usage`)).json().usage.length, 1, '`usage` is not read as a token uid')
 })
+
+t.test('the usage store unreachable (Redis down): tokens are still managed, without last use; usage answers 503', async (t) => {
+  const a = await startApp(t, { config: { redisUrl: 'redis://127.0.0.1:1' } })
+  const apiKey = await a.createStack()
+  const tok = await a.generate(apiKey, OWNER)
+  const one = await get(a, apiKey, `${TOKENS}/${tok.uid}`)
+  t.equal(one.statusCode, 200)
+  t.equal(one.json().token.last_used_at, null)
+  for (const url of [`${TOKENS}/usage`, `${TOKENS}/${tok.uid}/usage`]) {
+    const res = await get(a, apiKey, url)
+    t.equal(res.statusCode, 503, url)
+    t.equal(res.json().error_code, 503)
+  }
+  t.ok(a.logs().some((l) => l.level === 40 && String(l.msg).startsWith('usage store unreachable')), 'logged')
+})

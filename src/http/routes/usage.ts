@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { type Granularity, GRANULARITIES, MAX_BUCKETS, seriesOf, STEP, totalsOf } from '../../usage/report.js'
-import { DAY_MS, MINUTE_MS, MINUTE_RETENTION_MS, NEVER } from '../../usage/port.js'
+import { DAY_MS, type LastUse, MINUTE_MS, MINUTE_RETENTION_MS, NEVER } from '../../usage/port.js'
 import type { UsageReads } from '../../usage/usage.js'
 import type { Api } from '../context.js'
-import { usageListSchema, usageSchema } from '../docs.js'
-import { invalid, notFound } from '../errors.js'
+import { documented, usageListSchema, usageSchema } from '../docs.js'
+import { invalid, notFound, unavailable } from '../errors.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
@@ -46,12 +46,17 @@ type TokenLike = { uid?: unknown; previous_secret_expires_at?: unknown }
  */
 export const lastUseOnTokens =
   (usage: Pick<UsageReads, 'lastUse'>) =>
-  async (_req: FastifyRequest, _reply: FastifyReply, payload: unknown): Promise<unknown> => {
+  async (req: FastifyRequest, _reply: FastifyReply, payload: unknown): Promise<unknown> => {
     const body = payload as { token?: TokenLike; tokens?: TokenLike[] } | null
     if (body === null || typeof body !== 'object') return payload
     const tokens = [...(Array.isArray(body.tokens) ? body.tokens : []), ...(body.token && typeof body.token === 'object' ? [body.token] : [])].filter((t) => typeof t.uid === 'string')
     if (tokens.length === 0) return payload
-    const uses = await usage.lastUse(tokens.map((t) => t.uid as string))
+    // The store unreachable (a Redis outage) must not take token management down with it: the
+    // token is answered without its last use, and the failure logged.
+    const uses = await usage.lastUse(tokens.map((t) => t.uid as string)).catch((err: unknown) => {
+      req.log.warn({ err }, 'usage store unreachable: token answered without its last use')
+      return new Map<string, LastUse>()
+    })
     const withUse = (t: TokenLike) => {
       const u = uses.get(t.uid as string) ?? NEVER
       const grace = t.previous_secret_expires_at !== null && t.previous_secret_expires_at !== undefined
@@ -61,6 +66,15 @@ export const lastUseOnTokens =
   }
 
 const tags = ['management tokens']
+/** A usage read that failed (Redis unreachable): 503, never a 500. */
+const unreachable = (err: unknown): never => {
+  throw Object.assign(unavailable('Usage store unavailable; try again shortly.'), { cause: err })
+}
+const instant = { type: 'string', description: 'ISO 8601 date or instant' }
+const range = {
+  from: { ...instant, description: 'ISO 8601 date or instant; default: 24 hours before `to`' },
+  to: { ...instant, description: 'ISO 8601 date or instant; default: the end of the current minute' },
+}
 
 /**
  * `GET /v3/stacks/management_tokens/usage` (every live token's totals) and
@@ -76,23 +90,28 @@ export const usageRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return stack
   }
 
-  app.get('/v3/stacks/management_tokens/usage', { schema: { tags, summary: "Every live token's usage totals and last use", response: { 200: usageListSchema } } }, async (req) => {
+  app.get('/v3/stacks/management_tokens/usage', documented({ tags, summary: "Every live token's usage totals and last use", querystring: { type: 'object', properties: range }, response: { 200: usageListSchema } }), async (req) => {
     const stack = managedStack(req)
     const { from, to } = rangeOf(req, now())
     const tokens = queries.tokens(stack.api_key)
     const uids = tokens.map((t) => t.uid)
-    const [totals, uses] = await Promise.all([totalsOf(deps.usage, uids, from, to, now()), deps.usage.lastUse(uids)])
+    const [totals, uses] = await Promise.all([totalsOf(deps.usage, uids, from, to, now()), deps.usage.lastUse(uids)]).catch(unreachable)
     return { usage: tokens.map((t) => ({ token_uid: t.uid, name: t.name, last_used_at: iso(uses.get(t.uid)?.at ?? null), totals: totals.get(t.uid) })) }
   })
 
-  app.get('/v3/stacks/management_tokens/:uid/usage', { schema: { tags, summary: "One token's decisions by outcome over time", response: { 200: usageSchema } } }, async (req) => {
+  app.get('/v3/stacks/management_tokens/:uid/usage', documented({
+      tags,
+      summary: "One token's decisions by outcome over time",
+      querystring: { type: 'object', properties: { ...range, granularity: { type: 'string', enum: GRANULARITIES, description: 'default hour; minute only within the last 48 hours' } } },
+      response: { 200: usageSchema },
+    }), async (req) => {
     const stack = managedStack(req)
     const uid = (req.params as { uid: string }).uid
     if (!queries.token(stack.api_key, uid)) throw notFound('Management token not found.', { uid: ['not found'] })
     const t = now()
     const { from, to } = rangeOf(req, t)
     const granularity = granularityOf(req, from, to, t)
-    const s = await seriesOf(deps.usage, uid, from, to, granularity)
+    const s = await seriesOf(deps.usage, uid, from, to, granularity).catch(unreachable)
     return { usage: { token_uid: uid, from: iso(s.from), to: iso(to), granularity, totals: s.totals, series: s.series } }
   })
 }
