@@ -200,7 +200,10 @@ const USAGE_OF: Record<Decision['outcome'], UsageOutcome> = {
  * failed authentications.
  */
 const noted = (usage: UsageSink, d: Decision, row: CachedToken, input: AuthorizeInput, started: number): Decision => {
-  usage.note(row.token_uid, USAGE_OF[d.outcome], d.allowed ? input.clientAddress : undefined, row.valid_until !== null, started)
+  // A token refused for outliving its stack's policy is a policy denial to its owner, though it
+  // answers as an expired token does.
+  const outcome = !d.allowed && d.reason === 'policy-lifetime' ? 'denied' : USAGE_OF[d.outcome]
+  usage.note(row.token_uid, outcome, d.allowed ? input.clientAddress : undefined, row.valid_until !== null, started)
   return d
 }
 

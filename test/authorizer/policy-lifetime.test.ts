@@ -4,7 +4,9 @@ import t, { type Test } from 'tap'
 import { managementTokens } from '../../src/authorizer/plugin.js'
 import { NO_POLICY } from '../../src/domain/token-policy.js'
 import { appOver } from '../support/app-over.js'
-import { authorizerFixture, fakeWallClock } from '../support/authorizer-fixtures.js'
+import { createAuthorizer } from '../../src/authorizer/decide.js'
+import type { UsageOutcome } from '../../src/usage/port.js'
+import { authorizerFixture, fakeWallClock, input } from '../support/authorizer-fixtures.js'
 
 const DAY = 86_400_000
 const READ_ENTRIES = [{ module: 'entry', acl: { read: true, write: false } }]
@@ -81,4 +83,18 @@ t.test('the fastify plugin, on a read-model file another process writes and in p
     refusedByPolicy(t, await app.inject({ method: 'GET', url: ENTRIES, headers: { api_key: apiKey, authorization: forever.secret } }), 30)
     t.equal((await app.inject({ method: 'GET', url: ENTRIES, headers: { api_key: apiKey, authorization: short.secret } })).statusCode, 200)
   }
+})
+
+t.test("usage counts a token refused for outliving the policy as denied, not expired", async (t) => {
+  const { f, apiKey, forever, short, setMax } = await setup(t)
+  const noted: Array<[string, UsageOutcome]> = []
+  const a = createAuthorizer({ ...f.deps, usage: { note: (uid, outcome) => noted.push([uid, outcome]) } })
+  t.teardown(() => a.close())
+  await setMax(30, null)
+  t.match(await a.authorize(input({ apiKey, authorization: forever.secret, path: ENTRIES })), { allowed: false, reason: 'policy-lifetime' })
+  t.match(await a.authorize(input({ apiKey, authorization: short.secret, path: ENTRIES })), { allowed: true })
+  t.same(noted, [
+    [forever.uid, 'denied'],
+    [short.uid, 'allowed'],
+  ])
 })
