@@ -76,9 +76,11 @@ export class SqliteEventStore implements EventStore, EmbeddedLog {
   constructor(file: string, options: SqliteEventStoreOptions = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
     this.db = new Database(file)
+    // The wait first: instances starting together on one new file both switch it to WAL, which
+    // needs the file to themselves for a moment; without it the second fails at once (SQLITE_BUSY).
+    this.db.pragma('busy_timeout = 5000')
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
-    this.db.pragma('busy_timeout = 5000')
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS events (
         position    INTEGER PRIMARY KEY AUTOINCREMENT,

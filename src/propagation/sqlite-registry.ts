@@ -13,11 +13,13 @@ import { ENTRY_TTL_MS, type InstanceEntry, type InstanceRegistry, liveAt, type S
 export const sqliteRegistry = (file: string, clock: () => number = Date.now, ttlMs = ENTRY_TTL_MS): InstanceRegistry => {
   mkdirSync(dirname(file), { recursive: true })
   const db = new Database(file)
+  // Opening waits as the event store does (instances may switch a new file to WAL together).
+  db.pragma('busy_timeout = 5000')
   db.pragma('journal_mode = WAL')
+  db.exec('CREATE TABLE IF NOT EXISTS instances (id TEXT PRIMARY KEY, position INTEGER NOT NULL, seen_at INTEGER NOT NULL) WITHOUT ROWID')
   // Another instance's write holds the file only for a moment: wait for it briefly here, then on timers
   // (publish below), so that a locked file never holds the event loop for long.
   db.pragma('busy_timeout = 20')
-  db.exec('CREATE TABLE IF NOT EXISTS instances (id TEXT PRIMARY KEY, position INTEGER NOT NULL, seen_at INTEGER NOT NULL) WITHOUT ROWID')
   const put = db.prepare<[string, number, number]>('INSERT OR REPLACE INTO instances (id, position, seen_at) VALUES (?, ?, ?)')
   // Entries of instances long dead are deleted by whoever publishes next, so the table stays small.
   const purge = db.prepare<[number]>('DELETE FROM instances WHERE seen_at < ?')

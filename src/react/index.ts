@@ -24,9 +24,10 @@ import { webhookTransport, type WebhookTransport } from './webhook-transport.js'
 export const openReactorDb = (dataDir: string): Database.Database => {
   mkdirSync(dataDir, { recursive: true })
   const db = new Database(join(dataDir, 'reactors.db'))
+  // The wait before switching to WAL, as for the event store: instances may open the file together.
+  db.pragma('busy_timeout = 5000')
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
-  db.pragma('busy_timeout = 5000')
   return db
 }
 

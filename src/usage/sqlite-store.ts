@@ -16,10 +16,9 @@ const CHUNK = 1000
 export const sqliteUsageStore = (file: string, retentionDays: number, now: () => number = Date.now): UsageStore => {
   mkdirSync(dirname(file), { recursive: true })
   const db = new Database(file)
+  // Opening waits as the event store does (instances may switch a new file to WAL together).
+  db.pragma('busy_timeout = 5000')
   db.pragma('journal_mode = WAL')
-  // Another instance's flush holds the file briefly; a flush that still finds it busy fails and
-  // its counts are kept for the next one.
-  db.pragma('busy_timeout = 200')
   db.exec(`
     CREATE TABLE IF NOT EXISTS usage_buckets (
       token_uid TEXT NOT NULL, size TEXT NOT NULL, at INTEGER NOT NULL,
@@ -28,6 +27,9 @@ export const sqliteUsageStore = (file: string, retentionDays: number, now: () =>
     CREATE INDEX IF NOT EXISTS usage_buckets_by_age ON usage_buckets (size, at);
     CREATE TABLE IF NOT EXISTS usage_last (
       token_uid TEXT PRIMARY KEY, at INTEGER, from_addr TEXT, previous_at INTEGER) WITHOUT ROWID;`)
+  // Another instance's flush holds the file briefly; a flush that still finds it busy fails and
+  // its counts are kept for the next one.
+  db.pragma('busy_timeout = 200')
   const add = db.prepare<[string, string, number, number, number, number, number, number]>(`
     INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT DO UPDATE SET allowed = allowed + excluded.allowed, denied = denied + excluded.denied,
