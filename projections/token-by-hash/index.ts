@@ -1,4 +1,5 @@
 import type { EventOf, Recorded } from '../../src/domain/events.js'
+import { allowList } from '../tokens-by-stack/index.js'
 import { NONE, replace, type Change, type Current, type Projection, type Table } from '../../src/read/projection.js'
 
 /** A row of `token_secrets`: one secret that opens a token, with everything a decision needs. */
@@ -14,6 +15,8 @@ export type SecretRow = {
   readonly rate_write: number | null
   /** A rotated-out secret's end of grace (ms since epoch); null for the current secret. */
   readonly valid_until: number | null
+  /** The allow-list as a JSON array, or null: any address (the authorizer skips the check). */
+  readonly allowed_ips: string | null
 }
 
 /** Grouped by token: an event of a token reads and replaces all its secrets. */
@@ -28,6 +31,7 @@ export const secrets: Table<SecretRow> = {
     rate_read: 'INTEGER',
     rate_write: 'INTEGER',
     valid_until: 'INTEGER',
+    allowed_ips: 'TEXT',
   },
   key: ['token_uid'],
   indexes: [{ name: 'by_token', on: 'token_uid', forKey: true }],
@@ -47,6 +51,7 @@ const copy = (r: SecretRow): Mutable<SecretRow> => ({
   rate_read: r.rate_read,
   rate_write: r.rate_write,
   valid_until: r.valid_until,
+  allowed_ips: r.allowed_ips,
 })
 
 /** Every secret of the token, changed by `set`. */
@@ -103,6 +108,7 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
         rate_read: rl === null ? null : rl.read,
         rate_write: rl === null ? null : rl.write,
         valid_until: null,
+        allowed_ips: allowList(d.allowed_ips),
       }
       const others = current.rows(secrets, d.token_uid).filter((r) => r.secret_hash !== d.secret_hash)
       return [replace(secrets, d.token_uid, [...others, row])]
@@ -134,6 +140,14 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
         return row
       })
     }
+    case 'TokenAllowedIpsChanged': {
+      const allowed_ips = allowList(event.data.allowed_ips)
+      return setAll(current, event.data.token_uid, (r) => {
+        const row = copy(r)
+        row.allowed_ips = allowed_ips
+        return row
+      })
+    }
     case 'TokenRotated':
       return rotated(current, event.data, metadata.occurred_at)
     case 'RotationGraceEnded': {
@@ -162,9 +176,10 @@ export const tokenByHash: Projection = {
   // 2: a rotation purges the rotated-out secrets whose grace is over.
   // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
   // 4: RotationGraceEnded drops the rotated-out secrets at once.
-  version: 4,
+  // 5: allowed_ips.
+  version: 5,
   file: 'read-models',
   tables: [secrets as Table],
-  handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'RotationGraceEnded', 'TokenRevoked']),
+  handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenAllowedIpsChanged', 'TokenRotated', 'RotationGraceEnded', 'TokenRevoked']),
   evolve,
 }

@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3'
  * the token it opens, with everything a decision needs, by the secret's SHA-256.
  */
 export const SECRET_LOOKUP =
-  'SELECT token_uid, api_key, scope, expires_at, rate_read, rate_write, valid_until FROM token_secrets WHERE secret_hash = ?'
+  'SELECT token_uid, api_key, scope, expires_at, rate_read, rate_write, valid_until, allowed_ips FROM token_secrets WHERE secret_hash = ?'
 
 /** A live secret's token, by the secret's SHA-256: `valid_until` (ms) ends a rotated-out secret's grace. */
 export interface SecretOwner {

@@ -6,6 +6,7 @@ import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
 import { failsChecksum, hashSecret, secretOf } from '../domain/secret.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
+import { AllowList } from './allow-list.js'
 import { authorizerMetrics, limiterMetrics } from './metrics.js'
 import { canonicalMethod, type Refusal } from './canonical.js'
 import { Allowed, type AuthFailure, type AuthorizeInput, type Authorizer, type Decision, type Deny, type DenyOf } from './decision.js'
@@ -82,6 +83,7 @@ interface TokenRow {
   readonly rate_read: number | null
   readonly rate_write: number | null
   readonly valid_until: number | null
+  readonly allowed_ips: string | null
 }
 
 /**
@@ -94,6 +96,8 @@ class CachedToken {
   readonly api_key: string
   readonly expires_at: number | null
   readonly valid_until: number | null
+  /** The compiled `allowed_ips`, or null: no list, no check. */
+  readonly ips: AllowList | null
   constructor(
     r: TokenRow,
     readonly scope: CompiledScope,
@@ -103,6 +107,7 @@ class CachedToken {
     this.api_key = r.api_key
     this.expires_at = r.expires_at
     this.valid_until = r.valid_until
+    this.ips = AllowList.of(r.allowed_ips)
   }
 }
 
@@ -203,7 +208,7 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  *
  * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
  * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
- * token-rotated-out -> token-expired -> method-not-allowed, uri-not-canonical, unknown-path,
+ * token-rotated-out -> token-expired -> address-not-allowed -> method-not-allowed, uri-not-canonical, unknown-path,
  * never-allowed, module-not-in-scope -> branch-not-in-scope -> rate-limited -> allow; an
  * authentication failure may instead be auth-rate-limited.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
@@ -282,6 +287,11 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       const now = clock().getTime()
       if (row.valid_until !== null && now >= row.valid_until) return authFailure(input, ROTATED_OUT)
       if (row.expires_at !== null && now >= row.expires_at) return { allowed: false, outcome: 'expired', reason: 'token-expired', expiresAt: row.expires_at }
+    }
+    // The client address is resolved only for a token with an allow-list (few have one).
+    if (row.ips !== null) {
+      const address = input.trustedClient
+      if (!row.ips.allows(address)) return { allowed: false, outcome: 'forbidden', reason: 'address-not-allowed', address }
     }
 
     const method = canonicalMethod(input.method)

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
+import { sameAllowedIps, validateAllowedIps } from './allowed-ips.js'
 import { decideExpiryNotice } from './expiry-notice.js'
 import { decideLeakRevocation } from './leak.js'
 import { alreadyOnStack, decideRoleChange } from './member-roles.js'
@@ -57,6 +58,7 @@ const generate = (cmd: GenerateToken, state: StackState, ctx: DecideContext): De
     E.bind('scope', () => validateScope(cmd.scope)),
     E.bind('expires_on', () => pipe(normaliseExpiry(cmd.expires_on), E.chain((x) => requireFuture(x, ctx.now)))),
     E.bind('rate_limit', () => validateRateLimit(cmd.rate_limit, ctx.policy)),
+    E.bind('allowed_ips', () => validateAllowedIps(cmd.allowed_ips ?? [])),
     E.map((v): DomainEvent[] => [
       {
         type: 'TokenGenerated',
@@ -70,6 +72,7 @@ const generate = (cmd: GenerateToken, state: StackState, ctx: DecideContext): De
           rate_limit: v.rate_limit,
           is_email_notification_enabled: cmd.is_email_notification_enabled,
           secret_hash: cmd.secret_hash,
+          ...(v.allowed_ips.length > 0 ? { allowed_ips: v.allowed_ips } : {}),
         },
       },
     ]),
@@ -135,6 +138,17 @@ const changeEvents = (
               canonical(rate_limit) === canonical(t.rate_limit)
                 ? []
                 : [{ type: 'TokenLimitsChanged', data: { api_key, token_uid, rate_limit, before: { rate_limit: t.rate_limit } } }],
+            ),
+          ),
+    () =>
+      changes.allowed_ips === undefined
+        ? E.right([])
+        : pipe(
+            validateAllowedIps(changes.allowed_ips),
+            E.map((allowed_ips): DomainEvent[] =>
+              sameAllowedIps(allowed_ips, t.allowed_ips)
+                ? []
+                : [{ type: 'TokenAllowedIpsChanged', data: { api_key, token_uid, allowed_ips, before: { allowed_ips: [...t.allowed_ips] } } }],
             ),
           ),
     () =>
