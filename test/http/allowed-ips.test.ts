@@ -61,3 +61,14 @@ t.test('a bad list is a 422 naming the entry, and changes nothing', async (t) =>
   const now = (await a.call({ method: 'GET', url: `${TOKENS}/${tok.uid}`, as: OWNER, apiKey })).json().token
   t.same([now.name, now.allowed_ips], [(tok.body.token as { name: string }).name, ['192.0.2.1']], 'the whole PUT refused: nothing changed')
 })
+
+t.test('the management API: a token reading the audit log is held to its list (the peer, here 127.0.0.1)', async (t) => {
+  const a = await startApp(t)
+  const apiKey = await a.createStack()
+  const auditor = (allowed_ips: string[]) => a.generate(apiKey, OWNER, { scope: [{ module: 'audit_log', acl: { read: true } }], allowed_ips })
+  const read = async (secret: string) => a.call({ method: 'GET', url: '/v3/audit-logs', apiKey, headers: { authorization: secret } })
+  t.equal((await read((await auditor(['127.0.0.0/8'])).secret)).statusCode, 200, 'from the list')
+  const out = await read((await auditor(['192.0.2.1'])).secret)
+  t.equal(out.statusCode, 403)
+  t.same(out.json().errors, { client_address: ['is not in allowed_ips'] })
+})
