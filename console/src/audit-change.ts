@@ -9,6 +9,7 @@ const LABEL: Record<string, string> = {
   expires_on: 'expiry',
   rate_limit: 'limits',
   is_email_notification_enabled: 'email notification',
+  allowed_ips: 'allowed addresses',
 }
 
 const limitsText = (rl: RateLimit | null): string => (rl ? `read ${rl.read}, write ${rl.write}` : 'plan default')
@@ -19,6 +20,7 @@ const valueText = (field: string, v: unknown): string => {
   if (field === 'expires_on') return v === null ? 'never' : utc(v as string)
   if (field === 'rate_limit') return limitsText(v as RateLimit | null)
   if (field === 'is_email_notification_enabled') return v ? 'on' : 'off'
+  if (field === 'allowed_ips') return Array.isArray(v) && v.length > 0 ? v.join(', ') : 'any'
   return JSON.stringify(v)
 }
 
