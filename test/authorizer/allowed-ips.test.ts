@@ -16,9 +16,9 @@ import { authorizerFixture, fakeWallClock } from '../support/authorizer-fixtures
 
 const ASK = { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/assets' }
 
-const overSocket = (port: number, headers: Record<string, string>): Promise<{ status: number; body: string }> =>
+const overSocket = (port: number, headers: Record<string, string>, path = '/v3/authorize'): Promise<{ status: number; body: string }> =>
   new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'GET', path: '/v3/authorize', headers, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method: 'GET', path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode as number, body: Buffer.concat(chunks).toString() }))
@@ -37,10 +37,12 @@ const setup = async (t: Test, trustProxy: TrustProxy, allowed_ips: readonly stri
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
   /** Forward-auth both ways (fastify's route by inject, the fast path over a socket): the same answer. */
-  const ask = async (t: Test, secret: string, extra: Record<string, string> = {}) => {
-    const headers = { api_key: apiKey, authorization: secret, ...ASK, ...extra }
-    const slow = await app.inject({ method: 'GET', url: '/v3/authorize', headers })
-    const fast = await overSocket(port, headers)
+  const ask = async (t: Test, secret: string, extra: Record<string, string> = {}, envoy = false) => {
+    // Envoy describes the request by the check's own method and path under its prefix.
+    const headers = { api_key: apiKey, authorization: secret, ...(envoy ? {} : ASK), ...extra }
+    const url = envoy ? '/v3/authorize/envoy/v3/assets' : '/v3/authorize'
+    const slow = await app.inject({ method: 'GET', url, headers })
+    const fast = await overSocket(port, headers, url)
     t.equal(fast.status, slow.statusCode, 'the fast path answers as the fastify route does')
     t.equal(fast.body, slow.body)
     return { status: slow.statusCode, body: slow.body === '' ? {} : (slow.json() as Record<string, unknown>) }
@@ -78,6 +80,9 @@ t.test('forward-auth behind a trusted proxy: its X-Forwarded-For is the client, 
   t.equal(hops.status, 403, "the nearest untrusted hop is the client: a client's own X-Forwarded-For entry before it does not count")
   t.equal((await s.ask(t, s.listed.secret)).status, 403, 'a trusted proxy that reports no client: denied')
   t.equal((await s.ask(t, s.listed.secret, { 'x-real-ip': '203.0.113.7' })).status, 403, 'X-Real-IP is never read')
+  t.equal((await s.ask(t, s.listed.secret, { 'x-forwarded-for': '198.51.100.4, 203.0.113.7' }, true)).status, 200, "Envoy: the entry it appended, the client's, is checked")
+  t.equal((await s.ask(t, s.listed.secret, { 'x-forwarded-for': '203.0.113.7, 198.51.100.4' }, true)).status, 403, 'Envoy: a client-written entry before it does not count')
+  t.equal((await s.ask(t, s.listed.secret, {}, true)).status, 403, 'Envoy: no X-Forwarded-For, no trustworthy address')
 })
 
 t.test('narrowing the list takes effect on the next request', async (t) => {
