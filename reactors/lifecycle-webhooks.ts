@@ -15,6 +15,7 @@ export const WEBHOOK_TYPES: Record<EventType, string> = {
   TokenExpiryChanged: 'token.changed',
   TokenLimitsChanged: 'token.changed',
   TokenNotificationChanged: 'token.changed',
+  TokenAllowedIpsChanged: 'token.changed',
   TokenRotated: 'token.rotated',
   RotationGraceEnded: 'token.rotation_grace_ended',
   TokenRevoked: 'token.revoked',

@@ -149,7 +149,7 @@ const secretString = (name: string, min: number) =>
 
 /**
  * Whose X-Forwarded-For is believed (only a trusted client address feeds the failed-authentication
- * limiter and the audit log's `remote_addr`), in the forms fastify's `trustProxy` takes:
+ * limiter, the audit log's `remote_addr` and tokens' `allowed_ips`), in the forms fastify's `trustProxy` takes:
  * `false` (none: the socket address is the client), `true` (every hop), or a list of addresses,
  * CIDR ranges and the names `loopback`, `linklocal`, `uniquelocal`. A hop count is refused:
  * it cannot check who the immediate peer is, so fastify 5 trusts nothing for one, and a setting

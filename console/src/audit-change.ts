@@ -13,6 +13,7 @@ const LABEL: Record<string, string> = {
   require_expiry: 'expiry required',
   inactive_days: 'inactivity period (days)',
   default_rotation_grace_seconds: 'default rotation grace (s)',
+  allowed_ips: 'allowed addresses',
 }
 
 const limitsText = (rl: RateLimit | null): string => (rl ? `read ${rl.read}, write ${rl.write}` : 'plan default')
@@ -23,6 +24,7 @@ const valueText = (field: string, v: unknown): string => {
   if (field === 'expires_on') return v === null ? 'never' : utc(v as string)
   if (field === 'rate_limit') return limitsText(v as RateLimit | null)
   if (field === 'is_email_notification_enabled') return v ? 'on' : 'off'
+  if (field === 'allowed_ips') return Array.isArray(v) && v.length > 0 ? v.join(', ') : 'any'
   if (v === null) return 'no rule'
   return JSON.stringify(v)
 }

@@ -1,4 +1,5 @@
 import type { EventOf, Recorded } from '../../src/domain/events.js'
+import { allowList } from '../tokens-by-stack/index.js'
 import { NONE, replace, type Change, type Current, type Projection, type Table } from '../../src/read/projection.js'
 
 /** A row of `token_secrets`: one secret that opens a token, with everything a decision needs. */
@@ -16,6 +17,8 @@ export type SecretRow = {
   readonly valid_until: number | null
   /** When the token was generated (ms since epoch): the stack policy's maximum lifetime counts from it. */
   readonly created_at: number
+  /** The allow-list as a JSON array, or null: any address (the authorizer skips the check). */
+  readonly allowed_ips: string | null
 }
 
 /** Grouped by token: an event of a token reads and replaces all its secrets. */
@@ -31,6 +34,7 @@ export const secrets: Table<SecretRow> = {
     rate_write: 'INTEGER',
     valid_until: 'INTEGER',
     created_at: 'INTEGER NOT NULL',
+    allowed_ips: 'TEXT',
   },
   key: ['token_uid'],
   indexes: [{ name: 'by_token', on: 'token_uid', forKey: true }],
@@ -51,6 +55,7 @@ const copy = (r: SecretRow): Mutable<SecretRow> => ({
   rate_write: r.rate_write,
   valid_until: r.valid_until,
   created_at: r.created_at,
+  allowed_ips: r.allowed_ips,
 })
 
 /** Every secret of the token, changed by `set`. */
@@ -108,6 +113,7 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
         rate_write: rl === null ? null : rl.write,
         valid_until: null,
         created_at: Date.parse(metadata.occurred_at),
+        allowed_ips: allowList(d.allowed_ips),
       }
       const others = current.rows(secrets, d.token_uid).filter((r) => r.secret_hash !== d.secret_hash)
       return [replace(secrets, d.token_uid, [...others, row])]
@@ -136,6 +142,14 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
         const row = copy(r)
         row.rate_read = rate_read
         row.rate_write = rate_write
+        return row
+      })
+    }
+    case 'TokenAllowedIpsChanged': {
+      const allowed_ips = allowList(event.data.allowed_ips)
+      return setAll(current, event.data.token_uid, (r) => {
+        const row = copy(r)
+        row.allowed_ips = allowed_ips
         return row
       })
     }
@@ -168,9 +182,10 @@ export const tokenByHash: Projection = {
   // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
   // 4: RotationGraceEnded drops the rotated-out secrets at once.
   // 5: each row has its token's creation time (created_at), for the stack policy's lifetime.
-  version: 5,
+  // 5: allowed_ips.
+  version: 6,
   file: 'read-models',
   tables: [secrets as Table],
-  handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenRotated', 'RotationGraceEnded', 'TokenRevoked']),
+  handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenAllowedIpsChanged', 'TokenRotated', 'RotationGraceEnded', 'TokenRevoked']),
   evolve,
 }

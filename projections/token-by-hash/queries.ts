@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3'
  * drops its cache when the read models change, so a policy change is seen from the next request.
  */
 export const SECRET_LOOKUP = `SELECT s.token_uid, s.api_key, s.scope, s.expires_at, s.rate_read, s.rate_write, s.valid_until, s.created_at,
-  p.max_lifetime_days FROM token_secrets s LEFT JOIN stack_policies p ON p.api_key = s.api_key WHERE s.secret_hash = ?`
+  s.allowed_ips, p.max_lifetime_days FROM token_secrets s LEFT JOIN stack_policies p ON p.api_key = s.api_key WHERE s.secret_hash = ?`
 
 /** A live secret's token, by the secret's SHA-256: `valid_until` (ms) ends a rotated-out secret's grace. */
 export interface SecretOwner {

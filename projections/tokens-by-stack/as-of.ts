@@ -61,6 +61,7 @@ export class TokensAsOf {
       case 'TokenExpiryChanged':
       case 'TokenLimitsChanged':
       case 'TokenNotificationChanged':
+      case 'TokenAllowedIpsChanged':
       case 'TokenRotated':
       case 'TokenRevoked': {
         const t = this.tokens.get(event.data.token_uid)

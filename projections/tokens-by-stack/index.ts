@@ -13,6 +13,8 @@ export type TokenRow = {
   /** `{read, write}` as JSON, or null for the plan's. */
   readonly rate_limit: string | null
   readonly is_email_notification_enabled: number
+  /** The allow-list as a JSON array, or null: any address. */
+  readonly allowed_ips: string | null
   readonly created_by: string
   readonly updated_by: string
   readonly created_at: string
@@ -35,6 +37,7 @@ export const tokens: Table<TokenRow> = {
     expires_on: 'TEXT',
     rate_limit: 'TEXT',
     is_email_notification_enabled: 'INTEGER NOT NULL',
+    allowed_ips: 'TEXT',
     created_by: 'TEXT NOT NULL',
     updated_by: 'TEXT NOT NULL',
     created_at: 'TEXT NOT NULL',
@@ -47,6 +50,9 @@ export const tokens: Table<TokenRow> = {
   key: ['uid'],
   indexes: [{ name: 'by_stack', on: 'api_key, created_at' }],
 }
+
+/** The column's value: null for no list (any address). */
+export const allowList = (ips: readonly string[] | undefined): string | null => (ips === undefined || ips.length === 0 ? null : JSON.stringify(ips))
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -64,6 +70,7 @@ const changed = (r: TokenRow, { event }: Recorded, updated_by: string, updated_a
     expires_on: r.expires_on,
     rate_limit: r.rate_limit,
     is_email_notification_enabled: r.is_email_notification_enabled,
+    allowed_ips: r.allowed_ips,
     created_by: r.created_by,
     updated_by,
     created_at: r.created_at,
@@ -89,6 +96,9 @@ const changed = (r: TokenRow, { event }: Recorded, updated_by: string, updated_a
       return row
     case 'TokenNotificationChanged':
       row.is_email_notification_enabled = event.data.is_email_notification_enabled ? 1 : 0
+      return row
+    case 'TokenAllowedIpsChanged':
+      row.allowed_ips = allowList(event.data.allowed_ips)
       return row
     case 'TokenRotated':
       row.rotated_at = updated_at
@@ -122,6 +132,7 @@ const evolve = (current: Current, rec: Recorded): readonly Change[] => {
         expires_on: d.expires_on,
         rate_limit: d.rate_limit === null ? null : JSON.stringify(d.rate_limit),
         is_email_notification_enabled: d.is_email_notification_enabled ? 1 : 0,
+        allowed_ips: allowList(d.allowed_ips),
         created_by: actor,
         updated_by: actor,
         created_at: at,
@@ -144,7 +155,8 @@ const evolve = (current: Current, rec: Recorded): readonly Change[] => {
 export const tokensByStack: Projection = {
   name: 'tokens-by-stack',
   // 2: grace_until, the end of the running rotation grace.
-  version: 2,
+  // 3: allowed_ips.
+  version: 3,
   file: 'read-models',
   tables: [tokens as Table],
   handles: new Set([
@@ -154,6 +166,7 @@ export const tokensByStack: Projection = {
     'TokenExpiryChanged',
     'TokenLimitsChanged',
     'TokenNotificationChanged',
+    'TokenAllowedIpsChanged',
     'TokenRotated',
     'RotationGraceEnded',
     'TokenRevoked',

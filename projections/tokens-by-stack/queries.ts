@@ -11,6 +11,8 @@ export interface TokenView {
   readonly expires_on: string | null
   readonly rate_limit: RateLimit | null
   readonly is_email_notification_enabled: boolean
+  /** Canonical addresses and CIDR ranges the token may be used from; empty: any address. */
+  readonly allowed_ips: string[]
   readonly created_by: string
   readonly updated_by: string
   readonly created_at: string
@@ -29,6 +31,7 @@ const tokenView = (r: TokenRow, now: Date): TokenView => ({
   expires_on: r.expires_on,
   rate_limit: r.rate_limit === null ? null : (JSON.parse(r.rate_limit) as RateLimit),
   is_email_notification_enabled: r.is_email_notification_enabled === 1,
+  allowed_ips: r.allowed_ips === null ? [] : (JSON.parse(r.allowed_ips) as string[]),
   created_by: r.created_by,
   updated_by: r.updated_by,
   created_at: r.created_at,

@@ -9,6 +9,7 @@ import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
 import type { UsageSink } from '../usage/recorder.js'
 import type { UsageOutcome } from '../usage/port.js'
+import { AllowList } from './allow-list.js'
 import { authorizerMetrics, limiterMetrics } from './metrics.js'
 import { canonicalMethod, type Refusal } from './canonical.js'
 import { Allowed, type AuthFailure, type AuthorizeInput, type Authorizer, type Decision, type Deny, type DenyOf } from './decision.js'
@@ -90,6 +91,7 @@ interface TokenRow {
   readonly created_at: number
   /** The stack policy's maximum lifetime in days, or null. */
   readonly max_lifetime_days: number | null
+  readonly allowed_ips: string | null
 }
 
 /**
@@ -107,6 +109,8 @@ class CachedToken {
    * per cached row (a policy change empties the cache), so a decision compares one field.
    */
   readonly outlivedPolicy: number | null
+  /** The compiled `allowed_ips`, or null: no list, no check. */
+  readonly ips: AllowList | null
   constructor(
     r: TokenRow,
     readonly scope: CompiledScope,
@@ -117,6 +121,7 @@ class CachedToken {
     this.expires_at = r.expires_at
     this.valid_until = r.valid_until
     this.outlivedPolicy = outlives(r.max_lifetime_days, r.created_at, r.expires_at) ? r.max_lifetime_days : null
+    this.ips = AllowList.of(r.allowed_ips)
   }
 }
 
@@ -243,6 +248,7 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
  * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
  * token-rotated-out -> token-expired -> policy-lifetime -> method-not-allowed, uri-not-canonical, unknown-path,
+ * token-rotated-out -> token-expired -> address-not-allowed -> method-not-allowed, uri-not-canonical, unknown-path,
  * never-allowed, module-not-in-scope -> branch-not-in-scope -> rate-limited -> allow; an
  * authentication failure may instead be auth-rate-limited.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
@@ -332,6 +338,11 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       if (row.expires_at !== null && now >= row.expires_at) return { allowed: false, outcome: 'expired', reason: 'token-expired', expiresAt: row.expires_at }
     }
     if (row.outlivedPolicy !== null) return { allowed: false, outcome: 'expired', reason: 'policy-lifetime', maxLifetimeDays: row.outlivedPolicy }
+    // The client address is resolved only for a token with an allow-list (few have one).
+    if (row.ips !== null) {
+      const address = input.trustedClient
+      if (!row.ips.allows(address)) return { allowed: false, outcome: 'forbidden', reason: 'address-not-allowed', address }
+    }
 
     const method = canonicalMethod(input.method)
     if (typeof method !== 'string') return refused('method-not-allowed', method)

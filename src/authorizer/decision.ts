@@ -35,6 +35,8 @@ export const DENIAL_REASONS = [
   'never-allowed',
   'module-not-in-scope',
   'branch-not-in-scope',
+  /** The token has `allowed_ips` and the trusted client address is not on it, or is unknown. */
+  'address-not-allowed',
   'rate-limited',
   /** Too many failed authentications from the client's address. */
   'auth-rate-limited',
@@ -60,6 +62,8 @@ interface Facts {
   'never-allowed': { readonly never: string }
   'module-not-in-scope': { readonly module: Module; readonly access: AccessClass }
   'branch-not-in-scope': { readonly branch: string }
+  /** `address`: the trusted client address, undefined when there is none. */
+  'address-not-allowed': { readonly address: string | undefined }
   /** `headers`: the rate-limit headers and Retry-After, as a flat `[name, value, ...]` list. */
   'rate-limited': { readonly budget: 'token' | 'stack'; readonly access: AccessClass; readonly limit: number; readonly headers: readonly string[] }
   'auth-rate-limited': { readonly retryAfter: number }
@@ -83,6 +87,7 @@ export const OUTCOME_OF = {
   'never-allowed': 'forbidden',
   'module-not-in-scope': 'forbidden',
   'branch-not-in-scope': 'branch',
+  'address-not-allowed': 'forbidden',
   'rate-limited': 'rate_limited',
   'auth-rate-limited': 'auth_throttled',
 } as const satisfies Record<DenialReason, Exclude<Outcome, 'allow'>>
@@ -146,6 +151,13 @@ export interface AuthorizeInput {
   readonly authorization: string | undefined
   readonly branch: string | undefined
   readonly clientAddress?: string | undefined
+  /**
+   * The address of the client that sent the original request, when the service can trust it
+   * (what a token's `allowed_ips` is checked against): on the gateway and the plugin `req.ip`
+   * (the socket peer, or what a proxy TRUST_PROXY trusts reports); on forward-auth, whose peer is
+   * the proxy asking, only what a trusted proxy reports in X-Forwarded-For. Undefined: unknown.
+   */
+  readonly trustedClient?: string | undefined
   readonly module?: Module | undefined
   readonly refusal?: Refusal | undefined
 }

@@ -14,7 +14,7 @@ export interface ForwardAuthOptions {
   readonly rateLimitAs403: boolean
   /** FORWARD_AUTH_PROXY: whose headers describe the original request (origin.ts). */
   readonly proxy: ForwardAuthProxy
-  /** TRUST_PROXY as a function (request-input.ts), for the fast path's client address. */
+  /** TRUST_PROXY as a function (request-input.ts): whose report of the client address is believed. */
   readonly trust: (address: string, hop: number) => boolean
   /** buildApp's server: the common requests are then answered before fastify (fast-path.ts). */
   readonly fastPath?: FastPathHost | undefined
@@ -41,7 +41,7 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
     return reply.send(a.body)
   }
   const decide = (req: FastifyRequest, reply: FastifyReply, headers: ScannedHeaders, described: Described | Refusal) => {
-    const d = authorizer.authorize(describedInputOf(req, headers, described))
+    const d = authorizer.authorize(describedInputOf(req, headers, described, trust))
     if (d instanceof Promise) return d.then((x) => send(reply, x))
     send(reply, d) // a sync handler that has sent returns nothing
     return undefined

@@ -13,6 +13,17 @@ const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fas
 type Trust = (address: string, hop: number) => boolean
 const proxyAddr = fastifyRequire('@fastify/proxy-addr') as ((req: IncomingMessage, trust: Trust) => string | undefined) & {
   compile(values: readonly string[]): Trust
+  all(req: IncomingMessage, trust: Trust): string[]
+}
+
+/**
+ * The original client a trusted proxy reports in X-Forwarded-For (the nearest address not
+ * trusted, or the farthest listed), or undefined when the peer is not trusted or reports none:
+ * forward-auth's peer is the proxy asking, never the client.
+ */
+const reportedClient = (req: IncomingMessage, trust: Trust): string | undefined => {
+  const hops = proxyAddr.all(req, trust)
+  return hops.length > 1 ? hops[hops.length - 1] : undefined
 }
 
 /**
@@ -60,14 +71,29 @@ abstract class HeaderInput implements AuthorizeInput {
     }
   }
   abstract get clientAddress(): string | undefined
+  abstract get trustedClient(): string | undefined
 }
 
+/** A request to the gateway, the plugin or the management API: the peer is the client, or a proxy in front of it. */
 class RequestInput extends HeaderInput {
   constructor(private readonly req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal, module: Module | undefined) {
     super(headers, described, module)
   }
   get clientAddress(): string | undefined {
     return this.req.ip
+  }
+  get trustedClient(): string | undefined {
+    return this.req.ip
+  }
+}
+
+/** A forward-auth request through fastify: the peer is the proxy asking about its client's request. */
+class AskedInput extends RequestInput {
+  constructor(private readonly raw: IncomingMessage, headers: ScannedHeaders, described: Described | Refusal, req: FastifyRequest, private readonly trust: Trust) {
+    super(req, headers, described, undefined)
+  }
+  override get trustedClient(): string | undefined {
+    return reportedClient(this.raw, this.trust)
   }
 }
 
@@ -81,8 +107,8 @@ export const inputOf = (req: FastifyRequest, module?: Module): AuthorizeInput =>
 }
 
 /** A request forward-auth was asked about through fastify (forward-auth.ts). */
-export const describedInputOf = (req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal): AuthorizeInput =>
-  new RequestInput(req, headers, described, undefined)
+export const describedInputOf = (req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
+  new AskedInput(req.raw, headers, described, req, trust)
 
 /**
  * What `req.ip` is, for a request fastify has not seen, with the same trust function. Trusting
@@ -98,6 +124,9 @@ class RawInput extends HeaderInput {
   }
   get clientAddress(): string | undefined {
     return clientAddressOf(this.req, this.trust)
+  }
+  get trustedClient(): string | undefined {
+    return reportedClient(this.req as IncomingMessage, this.trust)
   }
 }
 

@@ -24,6 +24,7 @@ export const AUDIT_KIND: { readonly [E in EventType]: { readonly module: AuditMo
   TokenExpiryChanged: { module: 'management_token', event_type: 'update' },
   TokenLimitsChanged: { module: 'management_token', event_type: 'update' },
   TokenNotificationChanged: { module: 'management_token', event_type: 'update' },
+  TokenAllowedIpsChanged: { module: 'management_token', event_type: 'update' },
   TokenRotated: { module: 'management_token', event_type: 'rotate' },
   RotationGraceEnded: { module: 'management_token', event_type: 'end_rotation_grace' },
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
@@ -37,4 +38,5 @@ export const UPDATED_FIELDS: { readonly [E in EventType]?: readonly TokenField[]
   TokenExpiryChanged: ['expires_on'],
   TokenLimitsChanged: ['rate_limit'],
   TokenNotificationChanged: ['is_email_notification_enabled'],
+  TokenAllowedIpsChanged: ['allowed_ips'],
 }

@@ -17,6 +17,8 @@ export interface TokenChanges {
   readonly expires_on?: string | null
   readonly rate_limit?: RateLimit | null
   readonly is_email_notification_enabled?: boolean
+  /** Addresses and CIDR ranges the token may be used from; empty: any address. */
+  readonly allowed_ips?: readonly string[]
 }
 export type TokenField = keyof TokenChanges
 /** Every key of TokenChanges, no other: the compiler checks this object against the type. */
@@ -27,6 +29,7 @@ const FIELDS: { readonly [K in TokenField]-?: null } = {
   expires_on: null,
   rate_limit: null,
   is_email_notification_enabled: null,
+  allowed_ips: null,
 }
 /** TokenChanges' keys at run time, in the order the API documents them. */
 export const TOKEN_FIELDS = Object.keys(FIELDS) as readonly TokenField[]
@@ -50,6 +53,8 @@ export type GenerateToken = C<
     expires_on: string | null
     rate_limit: RateLimit | null
     is_email_notification_enabled: boolean
+    /** Absent or empty: any address. */
+    allowed_ips?: readonly string[]
   }
 >
 export type RenameToken = C<'RenameToken', { token_uid: string; name?: string; description?: string }>

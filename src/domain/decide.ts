@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
+import { sameAllowedIps, validateAllowedIps } from './allowed-ips.js'
 import { decideExpiryNotice } from './expiry-notice.js'
 import { decideLeakRevocation } from './leak.js'
 import { alreadyOnStack, decideRoleChange } from './member-roles.js'
@@ -60,6 +61,7 @@ const generate = (cmd: GenerateToken, state: StackState, ctx: DecideContext): De
     // Decided on the same folded state as a racing policy change: one of them comes first.
     E.chainFirst(({ stack, expires_on }) => expiryWithinPolicy(stack.policy, ctx.now.getTime(), expires_on)),
     E.bind('rate_limit', () => validateRateLimit(cmd.rate_limit, ctx.policy)),
+    E.bind('allowed_ips', () => validateAllowedIps(cmd.allowed_ips ?? [])),
     E.map((v): DomainEvent[] => [
       {
         type: 'TokenGenerated',
@@ -73,6 +75,7 @@ const generate = (cmd: GenerateToken, state: StackState, ctx: DecideContext): De
           rate_limit: v.rate_limit,
           is_email_notification_enabled: cmd.is_email_notification_enabled,
           secret_hash: cmd.secret_hash,
+          ...(v.allowed_ips.length > 0 ? { allowed_ips: v.allowed_ips } : {}),
         },
       },
     ]),
@@ -138,6 +141,17 @@ const changeEvents = (
               canonical(rate_limit) === canonical(t.rate_limit)
                 ? []
                 : [{ type: 'TokenLimitsChanged', data: { api_key, token_uid, rate_limit, before: { rate_limit: t.rate_limit } } }],
+            ),
+          ),
+    () =>
+      changes.allowed_ips === undefined
+        ? E.right([])
+        : pipe(
+            validateAllowedIps(changes.allowed_ips),
+            E.map((allowed_ips): DomainEvent[] =>
+              sameAllowedIps(allowed_ips, t.allowed_ips)
+                ? []
+                : [{ type: 'TokenAllowedIpsChanged', data: { api_key, token_uid, allowed_ips, before: { allowed_ips: [...t.allowed_ips] } } }],
             ),
           ),
     () =>

@@ -59,22 +59,33 @@ export const OwnershipTransferred = ev('OwnershipTransferred', {
   from_email: t.string,
   to_email: t.string,
 })
-export const TokenGenerated = ev('TokenGenerated', {
-  token_uid: t.string,
-  name: t.string,
-  description: t.string,
-  scope: Scope,
-  /** ISO-8601 instant at which the token stops working, or null for never. */
-  expires_on: nullableString,
-  rate_limit: t.union([RateLimit, t.null]),
-  is_email_notification_enabled: t.boolean,
-  secret_hash: t.string,
+/** Canonical addresses and CIDR ranges (allowed-ips.ts) a token may be used from; empty: any. */
+const AllowedIps = t.array(t.string)
+export const TokenGenerated = t.type({
+  type: t.literal('TokenGenerated'),
+  data: t.intersection([
+    t.type({
+      api_key: t.string,
+      token_uid: t.string,
+      name: t.string,
+      description: t.string,
+      scope: Scope,
+      /** ISO-8601 instant at which the token stops working, or null for never. */
+      expires_on: nullableString,
+      rate_limit: t.union([RateLimit, t.null]),
+      is_email_notification_enabled: t.boolean,
+      secret_hash: t.string,
+    }),
+    // Recorded only when the list is not empty; events from before allow-lists lack it.
+    t.partial({ allowed_ips: AllowedIps }),
+  ]),
 })
 export const TokenRenamed = change('TokenRenamed', { name: t.string, description: t.string })
 export const TokenScopeChanged = change('TokenScopeChanged', { scope: Scope })
 export const TokenExpiryChanged = change('TokenExpiryChanged', { expires_on: nullableString })
 export const TokenLimitsChanged = change('TokenLimitsChanged', { rate_limit: t.union([RateLimit, t.null]) })
 export const TokenNotificationChanged = change('TokenNotificationChanged', { is_email_notification_enabled: t.boolean })
+export const TokenAllowedIpsChanged = change('TokenAllowedIpsChanged', { allowed_ips: AllowedIps })
 export const TokenRotated = ev('TokenRotated', {
   token_uid: t.string,
   secret_hash: t.string,
@@ -124,6 +135,7 @@ export const DomainEvent = t.union([
   TokenExpiryChanged,
   TokenLimitsChanged,
   TokenNotificationChanged,
+  TokenAllowedIpsChanged,
   TokenRotated,
   RotationGraceEnded,
   TokenRevoked,

@@ -10,6 +10,8 @@ export interface TokenState {
   readonly expires_on: string | null
   readonly rate_limit: RateLimit | null
   readonly is_email_notification_enabled: boolean
+  /** Canonical entries; empty: any address. */
+  readonly allowed_ips: readonly string[]
   readonly secret_hash: string
   readonly revoked: boolean
   /** Until when the secrets rotated out last keep working (ISO instant), or null: no grace since. */
@@ -93,6 +95,7 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent, occurredAt?: 
         expires_on: d.expires_on,
         rate_limit: d.rate_limit,
         is_email_notification_enabled: d.is_email_notification_enabled,
+        allowed_ips: d.allowed_ips ?? [],
         secret_hash: d.secret_hash,
         revoked: false,
         grace_until: null,
@@ -118,6 +121,8 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent, occurredAt?: 
         ...t,
         is_email_notification_enabled: event.data.is_email_notification_enabled,
       }))
+    case 'TokenAllowedIpsChanged':
+      return token(event.data.token_uid, (t) => ({ ...t, allowed_ips: event.data.allowed_ips }))
     case 'TokenRotated':
       return token(event.data.token_uid, (t) => ({ ...t, secret_hash: event.data.secret_hash, grace_until: event.data.previous_expires_at }))
     case 'RotationGraceEnded':

@@ -85,6 +85,13 @@ export const tokenSchema = {
     expires_on: nullableStr,
     rate_limit: { ...rateLimitSchema, type: ['object', 'null'], description: 'null: the plan limit' },
     is_email_notification_enabled: { type: 'boolean' },
+    allowed_ips: {
+      type: 'array',
+      items: str,
+      maxItems: 50,
+      description:
+        'IPv4/IPv6 addresses and CIDR ranges the token may be used from, canonical (an address bare, a range as network/prefix); empty: any address',
+    },
     created_by: str,
     updated_by: str,
     created_at: str,

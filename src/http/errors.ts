@@ -89,6 +89,14 @@ export const DENIAL_STATUS: { readonly [R in DenialReason]: ReasonAnswer<R> } = 
   'never-allowed': [403, 162, (d) => [`Management tokens are never allowed on ${d.never}.`, { path: [`is ${d.never}`] }]],
   'module-not-in-scope': [403, 162, (d) => [`The token's scope does not allow ${d.access} on ${d.module}.`, { scope: [`lacks ${d.module} ${d.access}`] }]],
   'branch-not-in-scope': [422, 901, (d) => [`The token is not allowed on branch "${short(d.branch)}".`, { branch: ['is not in the token scope'] }]],
+  'address-not-allowed': [
+    403,
+    162,
+    (d) =>
+      d.address === undefined
+        ? ['The token has an IP allow-list and the client address cannot be trusted: the request is denied.', { client_address: ['is unknown'] }]
+        : [`The token may not be used from ${short(d.address)}: the address is not in its allowed_ips.`, { client_address: ['is not in allowed_ips'] }],
+  ],
   'rate-limited': [429, 429, (d) => [`Rate limit exceeded: the ${d.budget}'s ${d.access} budget of ${d.limit} per second is spent.`, {}], (d) => d.headers],
   'auth-rate-limited': [429, 429, ['Too many failed authentications from this address; try again later.', {}], (d) => ['retry-after', String(d.retryAfter)]],
 }

@@ -24,6 +24,7 @@ const SAMPLES: { readonly [R in DenialReason]: DenyOf<R> } = {
   'never-allowed': { allowed: false, outcome: 'forbidden', reason: 'never-allowed', never: 'management tokens' },
   'module-not-in-scope': { allowed: false, outcome: 'forbidden', reason: 'module-not-in-scope', module: 'asset', access: 'write' },
   'branch-not-in-scope': { allowed: false, outcome: 'branch', reason: 'branch-not-in-scope', branch: 'staging' },
+  'address-not-allowed': { allowed: false, outcome: 'forbidden', reason: 'address-not-allowed', address: '203.0.113.9' },
   'rate-limited': {
     allowed: false,
     outcome: 'rate_limited',
@@ -76,6 +77,13 @@ t.test('the table answers with the facts of the denial', async (t) => {
   t.equal(denialAnswer(SAMPLES['rate-limited']).message, "Rate limit exceeded: the stack's read budget of 10 per second is spent.")
   t.same(denialAnswer(SAMPLES['rate-limited']).headers.slice(0, 6), SAMPLES['rate-limited'].headers, 'the rate-limit headers first')
   t.equal(denialAnswer(SAMPLES['auth-rate-limited']).headerRecord()['retry-after'], '42')
+  t.same(denialAnswer(SAMPLES['address-not-allowed']).body(), {
+    error_message: 'The token may not be used from 203.0.113.9: the address is not in its allowed_ips.',
+    error_code: 162,
+    errors: { client_address: ['is not in allowed_ips'] },
+  })
+  const unknown = denialAnswer({ ...SAMPLES['address-not-allowed'], address: undefined })
+  t.same([unknown.status, unknown.body().errors], [403, { client_address: ['is unknown'] }], 'no trustworthy address: denied, saying so')
   const long = denialAnswer({ ...SAMPLES['branch-not-in-scope'], branch: 'b'.repeat(500) })
   t.ok(long.message.length < 250, 'quoted input is cut')
 })

@@ -101,6 +101,7 @@ t.test('envoy.yaml', async (t) => {
   const { app, apiKey, tok } = await serviceFor(t, 'envoy')
   const client: Record<string, string> = { api_key: apiKey, authorization: tok.secret, branch: 'main', 'x-forwarded-method': 'DELETE' }
   const allowed = ['authorization', ...exact(authz.allowed_headers)]
+  t.ok(allowed.includes('x-forwarded-for'), "the check carries X-Forwarded-For: the client address for tokens' allowed_ips")
   const passed = Object.fromEntries(Object.entries(client).filter(([name]) => allowed.includes(name)))
   const res = await app.inject({ method: 'GET', url: `${service.path_prefix}/v3/content_types/blog/entries`, headers: passed })
   t.equal(res.statusCode, 200, 'a valid token is allowed with only the headers the file passes')

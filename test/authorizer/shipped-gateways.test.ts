@@ -116,6 +116,35 @@ const answersAsTheService = async (t: Test, s: Setup, port: number) => {
   t.equal(s.up.reached.get(writeId)?.[0]?.method, 'POST')
 }
 
+/**
+ * A token's allowed_ips against the address the gateway saw (the client here is 127.0.0.1): the
+ * file passes it in X-Forwarded-For, and a client's own X-Forwarded-For or X-Real-IP moves nothing.
+ */
+const allowLists = async (t: Test, s: Setup, port: number) => {
+  const apiKey = await s.f.createStack()
+  const local = await s.f.generateToken(apiKey, { scope: READ, allowed_ips: ['127.0.0.1'] })
+  const elsewhere = await s.f.generateToken(apiKey, { scope: READ, allowed_ips: ['203.0.113.0/24'] })
+  const spoof = { 'x-forwarded-for': '203.0.113.7', 'x-real-ip': '203.0.113.7' }
+  const through = async (secret: string, extra: Record<string, string> = {}) => {
+    const id = caseId()
+    const res = await ask(port, 'GET', ENTRIES, { api_key: apiKey, authorization: secret, ...extra, 'x-case-id': id })
+    return { ...res, reached: s.up.reached.get(id)?.length ?? 0 }
+  }
+  const ok = await through(local.secret)
+  t.same([ok.status, ok.reached], [200, 1], 'a list with the client address: allowed, and forwarded')
+  const spoofedOk = await through(local.secret, spoof)
+  t.same([spoofedOk.status, spoofedOk.reached], [200, 1], "a client's own X-Forwarded-For does not replace its address")
+  const out = await through(elsewhere.secret)
+  t.same([out.status, out.reached], [403, 0], 'a list without it: denied, not forwarded')
+  t.same(JSON.parse(out.body), {
+    error_message: 'The token may not be used from 127.0.0.1: the address is not in its allowed_ips.',
+    error_code: 162,
+    errors: { client_address: ['is not in allowed_ips'] },
+  })
+  const spoofed = await through(elsewhere.secret, spoof)
+  t.same([spoofed.status, spoofed.reached], [403, 0], 'a spoofed X-Forwarded-For or X-Real-IP in the list does not satisfy it')
+}
+
 /** The bypass rows of test/authorizer/bypass.test.ts, through the shipped file. */
 const bypassRows = (t: Test, s: Setup, name: string, kind: SurfaceKind, port: number) =>
   checkRows(t, s.rows, [[name, kind, port]], async (p, method, target, headers) => {
@@ -142,6 +171,7 @@ const throughShippedFile = async (
   fakeWallClock(t)
   await t.test('answers as the service does', (t) => answersAsTheService(t, s, gateway.port))
   await t.test('bypass rows', (t) => bypassRows(t, s, file.name, file.kind, gateway.port))
+  await t.test('allow-lists', (t) => allowLists(t, s, gateway.port))
   const id = caseId()
   const down = await ask(orphan.port, 'GET', ENTRIES, { api_key: s.rows.apiKey, authorization: s.rows.secret('readEntries'), 'x-case-id': id })
   whenDown(down)

@@ -149,6 +149,7 @@ t.test('audit log: what each update changed, why a token was revoked, and an emp
   const uid = (await call('POST', '/v3/stacks/management_tokens', apiKey, { token: { name: 'ci', scope: READ, rate_limit: { read: 10, write: 10 } } })).token.uid
   const put = (token: object) => call('PUT', `/v3/stacks/management_tokens/${uid}`, apiKey, { token })
   await put({ rate_limit: { read: 5, write: 10 } })
+  await put({ allowed_ips: ['10.0.0.0/8', '2001:db8::/32'] })
   await put({ name: 'ci-2', scope: WRITE, expires_on: '2026-04-01' })
   await call('DELETE', `/v3/stacks/management_tokens/${uid}`, apiKey)
   const leaky = (await call('POST', '/v3/stacks/management_tokens', apiKey, { token: { name: 'leaky', scope: READ } })).token
@@ -160,7 +161,7 @@ t.test('audit log: what each update changed, why a token was revoked, and an emp
     await signIn(page, OWNER)
     await page.getByRole('link', { name: 'Changes' }).click()
     await page.getByRole('link', { name: 'Audit log' }).click()
-    await page.getByRole('status').filter({ hasText: '9 entries, newest first' }).waitFor()
+    await page.getByRole('status').filter({ hasText: '10 entries, newest first' }).waitFor()
     const changes = await page.locator('table.stacked tbody td[data-label="Change"]').allInnerTexts()
     t.same(
       changes,
@@ -171,6 +172,7 @@ t.test('audit log: what each update changed, why a token was revoked, and an emp
         'expiry: never -> 2026-04-01 00:00 UTC',
         'scope: Read: Entries -> Read and write: Entries',
         'name: "ci" -> "ci-2"',
+        'allowed addresses: any -> 10.0.0.0/8, 2001:db8::/32',
         'limits: read 10 -> 5',
         '',
         '',

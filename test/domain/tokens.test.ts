@@ -19,6 +19,15 @@ const revoked = (uid: string): DomainEvent => ({ type: 'TokenRevoked', data: { a
 const withToken = [...stackWithTeam, tokenGenerated('blt1', 'ci')]
 
 t.test('GenerateToken', async (t) => {
+  t.test('with allowed_ips > recorded canonical; an empty list is not recorded', async (t) => {
+    given(t, stackWithTeam)
+      .when(generate(owner, 'blt1', { allowed_ips: ['::FFFF:10.0.0.0/104', '2001:DB8::1'] }))
+      .then([tokenGenerated('blt1', 'blt1', { allowed_ips: ['10.0.0.0/8', '2001:db8::1'] })])
+    given(t, stackWithTeam).when(generate(owner, 'blt1', { allowed_ips: [] })).then([tokenGenerated('blt1')])
+  })
+  t.test('with a bad allowed_ips entry > validation naming it, no event', async (t) => {
+    given(t, stackWithTeam).when(generate(owner, 'blt1', { allowed_ips: ['10.0.0.1', '10.0.0.0/33'] })).thenError('validation', 'allowed_ips[1]')
+  })
   t.test('by the owner > TokenGenerated with the normalised fields', async (t) => {
     given(t, stackWithTeam)
       .when(generate(owner, 'blt1', { name: '  ci  ', expires_on: '2026-04-01', rate_limit: { read: 5, write: 2 } }))
@@ -145,18 +154,19 @@ t.test('UpdateToken: one event per changed field, none when nothing changed', as
       .when({ ...base, changes: { name: 'ci', description: '', scope: READ_ENTRY, expires_on: null, rate_limit: null, is_email_notification_enabled: false } })
       .then([])
   })
-  t.test('every field changed > five events in a fixed order, each with the values it replaced', async (t) => {
+  t.test('every field changed > six events in a fixed order, each with the values it replaced', async (t) => {
     const scope = [{ module: 'asset', acl: { read: true, write: true } }]
     given(t, withToken)
       .when({
         ...base,
-        changes: { name: 'deploy', description: 'd', scope, expires_on: '2027-01-01', rate_limit: { read: 3, write: 1 }, is_email_notification_enabled: true },
+        changes: { name: 'deploy', description: 'd', scope, expires_on: '2027-01-01', rate_limit: { read: 3, write: 1 }, is_email_notification_enabled: true, allowed_ips: ['10.0.0.1/32'] },
       })
       .then([
         { type: 'TokenRenamed', data: { api_key: API_KEY, token_uid: 'blt1', name: 'deploy', description: 'd', before: { name: 'ci', description: '' } } },
         { type: 'TokenScopeChanged', data: { api_key: API_KEY, token_uid: 'blt1', scope, before: { scope: READ_ENTRY } } },
         { type: 'TokenExpiryChanged', data: { api_key: API_KEY, token_uid: 'blt1', expires_on: '2027-01-01T00:00:00.000Z', before: { expires_on: null } } },
         { type: 'TokenLimitsChanged', data: { api_key: API_KEY, token_uid: 'blt1', rate_limit: { read: 3, write: 1 }, before: { rate_limit: null } } },
+        { type: 'TokenAllowedIpsChanged', data: { api_key: API_KEY, token_uid: 'blt1', allowed_ips: ['10.0.0.1'], before: { allowed_ips: [] } } },
         {
           type: 'TokenNotificationChanged',
           data: { api_key: API_KEY, token_uid: 'blt1', is_email_notification_enabled: true, before: { is_email_notification_enabled: false } },

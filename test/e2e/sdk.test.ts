@@ -68,11 +68,13 @@ t.test('the official @contentstack/management SDK drives the service unchanged',
       ],
       expires_on: '2099-01-01',
       is_email_notification_enabled: false,
+      allowed_ips: ['10.0.0.0/8', '2001:DB8::/32'],
     },
   })
   t.match(token.uid, /^blt[0-9a-f]{16}$/)
   t.match(token.token, /^cs[0-9a-f]{32,}$/, 'the secret, once')
   t.equal(token.expires_on, '2099-01-01T00:00:00.000Z')
+  t.same(token.allowed_ips, ['10.0.0.0/8', '2001:db8::/32'], 'the allow-list, canonical, passed through by the SDK')
   await adminStack.managementToken().create({ token: { name: 'Other', scope: [{ module: 'entry', acl: { read: true } }] } })
 
   const list = await stack.managementToken().query().find()
@@ -85,6 +87,7 @@ t.test('the official @contentstack/management SDK drives the service unchanged',
   t.equal(one.uid, token.uid)
   t.equal(one.name, 'Deploy')
   t.equal(one.token, undefined, 'no secret on fetch')
+  t.same(one.allowed_ips, ['10.0.0.0/8', '2001:db8::/32'])
   t.same([one.last_used_at, one.last_used_from, one.previous_secret_last_used_at], [null, null, null], 'never used')
   const used = await fetch(`http://127.0.0.1:${port}/v3/authorize`, {
     headers: { api_key: created.api_key, authorization: token.token, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types' },

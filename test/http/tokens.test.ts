@@ -47,6 +47,7 @@ t.test('POST /v3/stacks/management_tokens', async (t) => {
       expires_on: '2027-01-01',
       rate_limit: { read: 5, write: 2 },
       is_email_notification_enabled: true,
+      allowed_ips: ['192.0.2.0/24', '2001:DB8::1'],
     }, ADMIN)
     t.equal(res.statusCode, 201, res.body)
     const body = res.json()
@@ -64,6 +65,7 @@ t.test('POST /v3/stacks/management_tokens', async (t) => {
       expires_on: '2027-01-01T00:00:00.000Z',
       rate_limit: { read: 5, write: 2 },
       is_email_notification_enabled: true,
+      allowed_ips: ['192.0.2.0/24', '2001:db8::1'],
       created_by: 'u-admin',
       updated_by: 'u-admin',
       created_at: START.toISOString(),

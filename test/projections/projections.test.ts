@@ -68,6 +68,24 @@ const history = (): StoredEvent[] => {
   ]
 }
 
+t.test('allowed_ips: on the token and on each of its secrets, through a rotation; null when empty', async (t) => {
+  const { db, projector, q } = setup(t)
+  position = 0
+  const ips = ['10.0.0.0/8', '2001:db8::1']
+  projector.apply([
+    stored(created),
+    stored(tokenGenerated('blt1', 'ci', { allowed_ips: ['192.0.2.1'] })),
+    stored({ type: 'TokenAllowedIpsChanged', data: { api_key: API_KEY, token_uid: 'blt1', allowed_ips: ips, before: { allowed_ips: ['192.0.2.1'] } } }),
+    stored({ type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'blt1', secret_hash: 'hash-new', previous_secret_hash: 'hash-blt1', previous_expires_at: '2026-03-02T01:00:00.000Z' } }),
+  ])
+  const column = () => db.prepare('SELECT secret_hash, allowed_ips FROM token_secrets ORDER BY secret_hash').all()
+  t.same(column(), [{ secret_hash: 'hash-blt1', allowed_ips: JSON.stringify(ips) }, { secret_hash: 'hash-new', allowed_ips: JSON.stringify(ips) }])
+  t.same(q.token(API_KEY, 'blt1')?.allowed_ips, ips)
+  projector.apply([stored({ type: 'TokenAllowedIpsChanged', data: { api_key: API_KEY, token_uid: 'blt1', allowed_ips: [] } })])
+  t.same(column(), [{ secret_hash: 'hash-blt1', allowed_ips: null }, { secret_hash: 'hash-new', allowed_ips: null }], 'emptied: no list, no check')
+  t.same(q.token(API_KEY, 'blt1')?.allowed_ips, [])
+})
+
 t.test('events -> read models', async (t) => {
   const { db, projector, q } = setup(t)
   projector.apply(history())
@@ -75,8 +93,8 @@ t.test('events -> read models', async (t) => {
   t.test('token-by-hash: current secret and the rotated-out one in grace; revoked tokens gone', async (t) => {
     const rows = db.prepare('SELECT * FROM token_secrets ORDER BY secret_hash').all()
     t.same(rows, [
-      { secret_hash: 'hash-blt1', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: Date.parse('2026-03-02T01:00:00.000Z'), created_at: Date.parse('2026-03-01T12:00:01.000Z') },
-      { secret_hash: 'hash-new', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: null, created_at: Date.parse('2026-03-01T12:00:01.000Z') },
+      { secret_hash: 'hash-blt1', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: Date.parse('2026-03-02T01:00:00.000Z'), created_at: Date.parse('2026-03-01T12:00:01.000Z'), allowed_ips: null },
+      { secret_hash: 'hash-new', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: null, created_at: Date.parse('2026-03-01T12:00:01.000Z'), allowed_ips: null },
     ])
   })
   t.test('tokens-by-stack: live tokens with every field, never a hash', async (t) => {
@@ -89,6 +107,7 @@ t.test('events -> read models', async (t) => {
         expires_on: null,
         rate_limit: null,
         is_email_notification_enabled: true,
+        allowed_ips: [],
         created_by: admin.uid,
         updated_by: owner.uid,
         created_at: '2026-03-01T12:00:01.000Z',

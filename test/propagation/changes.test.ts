@@ -18,9 +18,10 @@ const BOTH = { instances: 2, confirmed: 2 }
 const ask = async (x: TestApp, apiKey: string, secret: string, uri = '/v3/content_types/a/entries') =>
   (await x.call({ method: 'GET', url: '/v3/authorize', apiKey, headers: { authorization: secret, 'x-forwarded-method': 'GET', 'x-forwarded-uri': uri } })).statusCode
 
-t.test('revoke, rotation with no grace, the end of a grace, scope and expiry changes are confirmed by both instances', async (t) => {
+t.test('revoke, rotation with no grace, the end of a grace, scope, allow-list and expiry changes are confirmed by both instances', async (t) => {
   const a = await startApp(t, { clock: true })
-  const b = await startApp(t, { clock: true, eventStoreUrl: `sqlite:${join(a.dataDir, 'events.db')}` })
+  // b believes its proxy (inject's 127.0.0.1) on the client address, for the allow-list.
+  const b = await startApp(t, { clock: true, eventStoreUrl: `sqlite:${join(a.dataDir, 'events.db')}`, config: { trustProxy: ['loopback'] } })
   // b publishes once its read models have caught up; until then a would not wait for it.
   await waitFor(async () => (await a.service.propagation.confirm(0)).instances === 2, { label: 'a sees b in the registry' })
   const apiKey = await a.createStack(OWNER)
@@ -32,6 +33,14 @@ t.test('revoke, rotation with no grace, the end of a grace, scope and expiry cha
   t.match((await put({ scope: [{ module: 'asset', acl: { read: true } }] })).propagation, BOTH, 'scope narrowed: confirmed by both')
   t.equal(await ask(b, apiKey, tok.secret), 403, "b's next request: entries are out of scope")
   t.equal(await ask(b, apiKey, tok.secret, '/v3/assets'), 200)
+
+  const from = async (address: string) =>
+    (await b.call({ method: 'GET', url: '/v3/authorize', apiKey, headers: { authorization: tok.secret, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/assets', 'x-forwarded-for': address } })).statusCode
+  t.match((await put({ allowed_ips: ['192.0.2.0/24'] })).propagation, BOTH, 'an allow-list set: confirmed by both')
+  t.equal(await from('192.0.2.9'), 200, "b's next request from the list")
+  t.match((await put({ allowed_ips: ['192.0.2.1'] })).propagation, BOTH, 'allow-list narrowed: confirmed by both')
+  t.equal(await from('192.0.2.9'), 403, "b's next request: the address is out of the list")
+  await put({ allowed_ips: [] })
 
   b.clock?.advance(120_000)
   t.equal(await ask(b, apiKey, tok.secret, '/v3/assets'), 200, 'no expiry yet')

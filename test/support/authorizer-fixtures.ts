@@ -31,6 +31,8 @@ export interface TokenOptions {
   /** ISO instant or null (never). */
   readonly expires_on?: string | null
   readonly rate_limit?: RateLimit | null
+  /** Canonical entries (src/domain/allowed-ips.ts); absent: none, any address. */
+  readonly allowed_ips?: readonly string[]
 }
 
 export interface Instance {
@@ -51,6 +53,7 @@ export interface AuthorizerFixture extends Instance {
   changeScope(apiKey: string, uid: string, scope: Scope): Promise<number>
   changeLimits(apiKey: string, uid: string, rate_limit: RateLimit | null): Promise<number>
   changeExpiry(apiKey: string, uid: string, expires_on: string | null): Promise<number>
+  changeAllowedIps(apiKey: string, uid: string, allowed_ips: readonly string[]): Promise<number>
   /** Rotates to a new secret; the old one keeps working for `graceMs` (from the fake clock). */
   rotate(apiKey: string, uid: string, oldSecret: string, graceMs: number): Promise<{ secret: string; position: number }>
   /** Another instance: its own read-model DB and projector, subscribed to the same event store. */
@@ -132,6 +135,7 @@ export const authorizerFixture = async (t: Teardown, config: Partial<Config> = {
         rate_limit: options.rate_limit ?? null,
         is_email_notification_enabled: false,
         secret_hash: hashSecret(secret),
+        ...(options.allowed_ips ? { allowed_ips: options.allowed_ips } : {}),
       })
       return { uid, secret }
     },
@@ -139,6 +143,7 @@ export const authorizerFixture = async (t: Teardown, config: Partial<Config> = {
     changeScope: (apiKey, uid, scope) => given(apiKey, 'TokenScopeChanged', { token_uid: uid, scope }),
     changeLimits: (apiKey, uid, rate_limit) => given(apiKey, 'TokenLimitsChanged', { token_uid: uid, rate_limit }),
     changeExpiry: (apiKey, uid, expires_on) => given(apiKey, 'TokenExpiryChanged', { token_uid: uid, expires_on }),
+    changeAllowedIps: (apiKey, uid, allowed_ips) => given(apiKey, 'TokenAllowedIpsChanged', { token_uid: uid, allowed_ips }),
     async rotate(apiKey, uid, oldSecret, graceMs) {
       const secret = newSecret()
       const position = await given(apiKey, 'TokenRotated', {

@@ -38,6 +38,8 @@ const tokenFields = {
   expires_on: t.union([t.string, t.null]),
   is_email_notification_enabled: t.boolean,
   rate_limit: RateLimitIn,
+  // Checked entry by entry by the domain (allowed-ips.ts), so a bad one is named `allowed_ips[3]`.
+  allowed_ips: nullable(t.array(t.string)),
 } satisfies { readonly [K in TokenField]: t.Mixed }
 /**
  * What the SDK's `fetch()` then `update()` may send back besides the fields it can change (and
@@ -121,6 +123,7 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
         expires_on: token.expires_on ?? null,
         rate_limit: token.rate_limit ?? null,
         is_email_notification_enabled: token.is_email_notification_enabled ?? false,
+        allowed_ips: token.allowed_ips ?? [],
       },
       req,
       mark,
@@ -145,15 +148,20 @@ export const tokenRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     return { token: view(stack.api_key, decodeOr422(Params, req.params).uid) }
   })
 
-  app.put(byUid, { config: { body: UpdateTokenBody }, schema: { tags, summary: 'Change name, description, scope, expiry, limits or notifications' } }, async (req, reply) => {
+  app.put(byUid, { config: { body: UpdateTokenBody }, schema: { tags, summary: 'Change name, description, scope, expiry, limits, notifications or allowed_ips' } }, async (req, reply) => {
     const actor = req.actor()
     const stack = managedStack(req)
     const { uid } = decodeOr422(Params, req.params)
     const mark = idempotencyMark(req, stack.api_key)
     const { token } = decodeOr422(UpdateTokenBody, req.body)
     // Only the fields sent: the read-only ones a PUT may echo back are no changes.
-    const { scope, ...sent } = pick(token, TOKEN_FIELDS)
-    const changes: TokenChanges = { ...sent, ...(scope === undefined ? {} : { scope: normaliseScope(scope) }) }
+    const { scope, allowed_ips, ...sent } = pick(token, TOKEN_FIELDS)
+    const changes: TokenChanges = {
+      ...sent,
+      ...(scope === undefined ? {} : { scope: normaliseScope(scope) }),
+      // null, like [], lets the token be used from any address.
+      ...(allowed_ips === undefined ? {} : { allowed_ips: allowed_ips ?? [] }),
+    }
     const done = await api.run(stack.api_key, { type: 'UpdateToken', actor, token_uid: uid, changes }, req, mark)
     const propagation = await confirmed(deps, done)
     return answer(reply, queries, done, 200, (q) => ({ notice: 'Management Token updated successfully.', token: view(stack.api_key, uid, q), ...propagation }))
