@@ -28,7 +28,8 @@ const rejection = async (p: Promise<unknown>): Promise<SdkError> => {
 }
 
 t.test('the official @contentstack/management SDK drives the service unchanged', async (t) => {
-  const a = await startApp(t)
+  // Behind a proxy on the loopback, which reports the client's address (the allow-list's and the last use's).
+  const a = await startApp(t, { config: { trustProxy: ['loopback'] } })
   await a.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = a.app.server.address() as AddressInfo
   const clientFor = (email: string) =>
@@ -90,13 +91,13 @@ t.test('the official @contentstack/management SDK drives the service unchanged',
   t.same(one.allowed_ips, ['10.0.0.0/8', '2001:db8::/32'])
   t.same([one.last_used_at, one.last_used_from, one.previous_secret_last_used_at], [null, null, null], 'never used')
   const used = await fetch(`http://127.0.0.1:${port}/v3/authorize`, {
-    headers: { api_key: created.api_key, authorization: token.token, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types' },
+    headers: { api_key: created.api_key, authorization: token.token, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/content_types', 'x-forwarded-for': '10.0.4.7' },
   })
   t.equal(used.status, 200)
   await a.service.usage.flush()
   const seen = await stack.managementToken(token.uid).fetch()
   t.type(seen.last_used_at, 'string', 'the SDK object carries the last use')
-  t.equal(seen.last_used_from, '127.0.0.1')
+  t.equal(seen.last_used_from, '10.0.4.7', 'from the client the proxy reported, inside the allow-list')
 
   const before = await a.eventTypes(created.api_key)
   one.name = 'Deploy v2'

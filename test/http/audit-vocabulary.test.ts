@@ -31,7 +31,7 @@ t.test('every event is listed under its module and event type, and the filters a
   await settle(a, scheduler) // the expiry reactor records the notice, due at once
   t.equal((await a.call({ method: 'PUT', url: '/v3/stacks/users/roles', as: OWNER, apiKey, body: { users: { [DEVELOPER]: ['content_manager'] } } })).statusCode, 200, 'roles changed')
   const put = (token: object) => a.call({ method: 'PUT', url: `/v3/stacks/management_tokens/${uid}`, as: OWNER, apiKey, body: { token } })
-  for (const token of [{ name: 'ci-2' }, { scope: [{ module: 'asset', acl: { read: true } }] }, { expires_on: inDays(30) }, { rate_limit: { read: 1, write: 1 } }, { is_email_notification_enabled: false }])
+  for (const token of [{ name: 'ci-2' }, { scope: [{ module: 'asset', acl: { read: true } }] }, { expires_on: inDays(30) }, { rate_limit: { read: 1, write: 1 } }, { is_email_notification_enabled: false }, { allowed_ips: ['10.0.0.0/8'] }])
     t.equal((await put(token)).statusCode, 200, JSON.stringify(token))
   const posts = [
     ['/v3/stacks/unshare', { email: DEVELOPER }],
