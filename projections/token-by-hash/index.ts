@@ -182,7 +182,7 @@ export const tokenByHash: Projection = {
   // 3: a rotation also ends every older rotated-out secret's grace at the latest with the new one's.
   // 4: RotationGraceEnded drops the rotated-out secrets at once.
   // 5: each row has its token's creation time (created_at), for the stack policy's lifetime.
-  // 5: allowed_ips.
+  // 6: allowed_ips.
   version: 6,
   file: 'read-models',
   tables: [secrets as Table],

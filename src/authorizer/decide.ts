@@ -247,8 +247,8 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  *
  * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
  * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
- * token-rotated-out -> token-expired -> policy-lifetime -> method-not-allowed, uri-not-canonical, unknown-path,
- * token-rotated-out -> token-expired -> address-not-allowed -> method-not-allowed, uri-not-canonical, unknown-path,
+ * token-rotated-out -> token-expired -> policy-lifetime -> address-not-allowed -> method-not-allowed,
+ * uri-not-canonical, unknown-path,
  * never-allowed, module-not-in-scope -> branch-not-in-scope -> rate-limited -> allow; an
  * authentication failure may instead be auth-rate-limited.
  * A token row of the stack proves the stack exists, so the stack is looked up only when needed.
