@@ -63,6 +63,23 @@ export interface SqliteEventStoreOptions {
  * UNIQUE(stream, revision) backs the expected-revision check even across processes. It is its own
  * EmbeddedLog (the port's optional capabilities).
  */
+/**
+ * Instances starting together on one new file both switch it to WAL, which needs the file to
+ * themselves for a moment, and SQLite may answer SQLITE_BUSY at once rather than wait on the busy
+ * timeout: the switch is retried, every 20 ms for up to 5 s.
+ */
+const switchToWal = (db: Database.Database): void => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL')
+      return
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 250) throw e
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+    }
+  }
+}
+
 export class SqliteEventStore implements EventStore, EmbeddedLog {
   readonly embedded: EmbeddedLog = this
   private readonly db: Database.Database
@@ -76,10 +93,8 @@ export class SqliteEventStore implements EventStore, EmbeddedLog {
   constructor(file: string, options: SqliteEventStoreOptions = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
     this.db = new Database(file)
-    // The wait first: instances starting together on one new file both switch it to WAL, which
-    // needs the file to themselves for a moment; without it the second fails at once (SQLITE_BUSY).
     this.db.pragma('busy_timeout = 5000')
-    this.db.pragma('journal_mode = WAL')
+    switchToWal(this.db)
     this.db.pragma('synchronous = NORMAL')
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS events (
