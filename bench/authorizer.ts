@@ -733,7 +733,11 @@ const scaleOut = async (compiled: boolean) => {
       // An allowed read with its rate-limit headers; with Redis, counted under this run's prefix.
       const probe = await fetch(`${url}/v3/authorize`, { headers: requests[0]?.headers as Record<string, string> })
       if (probe.status !== 200 || probe.headers.get('x-ratelimit-limit') !== String(SCALE_LIMIT)) throw new Error(`scale-out ${m} pre-flight: ${probe.status}`)
-      const counted = await client.exists(`${prefix}mt-rl:t:read:${tokenUid(order[0] as number)}`)
+      // Counted in the current window's hash (or, for an earlier build compared, the token's own key).
+      const field = `t:read:${tokenUid(order[0] as number)}`
+      const index = Math.floor(Date.now() / 1000)
+      const inWindow = await Promise.all([index - 1, index].map((w) => client.hexists(`${prefix}mt-rl:w:${w}`, field)))
+      const counted = inWindow.includes(1) ? 1 : await client.exists(`${prefix}mt-rl:${field}`)
       if ((m !== 'memory') !== (counted === 1)) throw new Error(`scale-out ${m}: the token's key is ${counted ? '' : 'not '}in Redis`)
       return { child, url }
     }

@@ -59,6 +59,8 @@ export interface AuthorizerOptions {
   readonly onLimitsChange?: (mode: LimitsMode, cause?: unknown) => void
   /** Runs the probes of Redis while it is unreachable (default: timers); tests drive it by hand. */
   readonly scheduler?: Scheduler
+  /** Runs the reservation of the next window's slices (default: timers); tests hold it back. */
+  readonly ahead?: (delayMs: number, run: () => void) => void
   /** Most token rows kept in memory (default 200k); the cache is emptied when full. */
   readonly cacheSize?: number
 }
@@ -266,7 +268,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
   // listener, ioredis writes each reconnection attempt's error to stderr.
   ownedRedis?.on('error', () => {})
   const redis = options.redis ?? ownedRedis
-  const store = redis ? new SharedCounters(redis, options.keyPrefix ?? 'mt-rl:') : undefined
+  const store = redis ? new SharedCounters(redis, options.keyPrefix ?? 'mt-rl:', options.ahead ? { after: options.ahead } : {}) : undefined
   const registry = deps.metrics ?? new Registry()
   const metrics = authorizerMetrics(registry, deps.projector, deps.store)
   const limiterStats = limiterMetrics(registry)

@@ -8,8 +8,9 @@ import type { AccessClass } from './scope-check.js'
  * hook: one request is counted against two budgets (the token's and the stack's, per access
  * class), and the decision must also run outside a route (forward-auth, gateway, the management
  * API, the benchmark). With Redis, SharedCounters (shared-budget.ts) spends slices of both
- * budgets that it reserves in one Lua script call, so instances sharing a Redis share one budget
- * at a fraction of a round trip per request (failed authentications: the plugin's RedisStore). In memory, LocalCounters below keeps the same
+ * budgets that it reserves in one Lua script call, in windows aligned to the clock instead, so
+ * instances sharing a Redis share one budget at a fraction of a round trip per request (failed
+ * authentications: the plugin's RedisStore). In memory, LocalCounters below keeps the first-hit
  * windows synchronously, with no callback, promise or LRU reordering per hit: the plugin's
  * LocalStore costs two closures and an LRU move per counter, a measurable share of a
  * forward-auth request (bench/authorizer.ts).

@@ -1,90 +1,99 @@
 import type { Redis } from 'ioredis'
-import { Lease, SLICE_DIVISOR } from './lease.js'
+import { type Grant, Lease, SLICE_DIVISOR, windowOf } from './lease.js'
 import { type ClassLimits, type LimitCheck, type LimitStore, type MaybePromise, redisStore, WINDOW_MS } from './rate-limits.js'
 
 /**
- * Reserves slices for a batch of requests at once: for each pair of keys (a token's window, then
- * its stack's) and its `want, token max, stack max` in ARGV after the window's length, as many
- * units as both windows have left, up to `want` (0 when either is spent, and then nothing is
- * counted). A key's window starts at its first reservation (PEXPIRE then), as in
- * @fastify/rate-limit's RedisStore; a key found without an expiry (its PEXPIRE lost) gets one, so
- * no counter outlives a window for good. Returns, per pair, `granted, token count, token ttl, stack
- * count, stack ttl`, the counts after the reservation; an absent key reads `0, 0`. Pairs are served
- * in order, so two of one stack see each other's units. All keys go to one Redis (a script's keys
- * must share a node: not for Redis Cluster).
+ * Reserves slices in one window for a batch of requests: KEYS[1] is the window's hash (one per
+ * window, every token and stack a field of it), ARGV[1] how long it must live (ms), then per pair
+ * `token field, stack field, want, token max, stack max`. Each pair gets as many units as both
+ * budgets have left, up to `want` (0 when either is spent, and then nothing is counted), counted
+ * first and taken back when over: two HINCRBYs a pair when the budgets have room. Returns, per
+ * pair, `granted, token count, stack count`. Pairs are served in order, so two of one stack see
+ * each other's units. One key per call: not for Redis Cluster's multi-key rules, but one node.
  */
 const RESERVE = `
-local window = tonumber(ARGV[1])
-local function read(key)
-  local v = redis.call('GET', key)
-  if not v then return 0, 0 end
-  local n = tonumber(v)
-  local ttl = redis.call('PTTL', key)
-  if ttl < 0 then
-    redis.call('PEXPIRE', key, window)
-    ttl = window
-  end
-  return n, ttl
-end
+local h = KEYS[1]
 local out = {}
-for i = 1, #KEYS, 2 do
-  local a = (i - 1) / 2 * 3 + 1
-  local want, tmax, smax = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local t, tttl = read(KEYS[i])
-  local s, sttl = read(KEYS[i + 1])
-  local granted = math.max(0, math.min(want, tmax - t, smax - s))
-  if granted > 0 then
-    t = redis.call('INCRBY', KEYS[i], granted)
-    if tttl == 0 then redis.call('PEXPIRE', KEYS[i], window); tttl = window end
-    s = redis.call('INCRBY', KEYS[i + 1], granted)
-    if sttl == 0 then redis.call('PEXPIRE', KEYS[i + 1], window); sttl = window end
+for a = 2, #ARGV, 5 do
+  local want, tmax, smax = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local t = redis.call('HINCRBY', h, ARGV[a], want)
+  local s = redis.call('HINCRBY', h, ARGV[a + 1], want)
+  local granted = math.max(0, math.min(want, tmax - (t - want), smax - (s - want)))
+  if granted < want then
+    t = redis.call('HINCRBY', h, ARGV[a], granted - want)
+    s = redis.call('HINCRBY', h, ARGV[a + 1], granted - want)
   end
   out[#out + 1] = granted
   out[#out + 1] = t
-  out[#out + 1] = tttl
   out[#out + 1] = s
-  out[#out + 1] = sttl
 end
+redis.call('PEXPIRE', h, ARGV[1])
 return out
 `
 
 /** The script with its number of keys first (ioredis' defineCommand without a fixed count). */
 type Reserve = (keyCount: number, ...keysThenArgs: Array<string | number>) => Promise<number[]>
-const COMMAND = 'mtReserveSlices'
+const COMMAND = 'mtReserveWindow'
+/** Pairs per script call: a long script would hold Redis (and every other client) meanwhile. */
+const CHUNK = 500
+/** How long before a window ends the next one's slices are reserved; again for the leases spent since. */
+export const AHEAD_MS = 300
+const LATE_MS = 100
 
 interface Pending {
   readonly l: ClassLimits
   readonly lease: Lease
-  readonly sent: number
   readonly want: number
   readonly done: () => void
   readonly failed: (e: unknown) => void
 }
 
+export interface SharedOptions {
+  readonly now?: () => number
+  /** Runs the reservation ahead of the next window (default: an unref'd setTimeout). */
+  readonly after?: (delayMs: number, run: () => void) => void
+}
+const timeout = (delayMs: number, run: () => void) => void setTimeout(run, delayMs).unref()
+
 /**
- * Counters shared by every instance through one Redis. A request spends a unit of its token's
- * Lease (lease.ts): with units left, at once and with no round trip; else the instance reserves a
- * slice of both budgets in one script call (concurrent requests of the token wait for that one
- * call) sized to its recent demand, at most 1/SLICE_DIVISOR of the smaller limit. Redis grants
- * no more than a window's limit in total, so no window admits more than a limit across all
- * instances; units an instance reserved and did not spend before the window ends are what it
- * under-admits. The store contract (failed authentications) goes through @fastify/rate-limit's
- * RedisStore on the same client and prefix.
+ * Counters shared by every instance through one Redis, in windows aligned to the clock. A request
+ * spends a unit of its token's Lease (lease.ts) with no round trip; a lease with nothing left
+ * reserves a slice of both budgets (the requests of one event-loop turn in one script call).
+ * AHEAD_MS before a window ends, every lease spent in it reserves a slice of the next window in
+ * the background, so a token in steady use never waits for Redis. Redis grants no more than a
+ * window's limit in total, so no window admits more than a limit across all instances; units
+ * reserved and not spent are what an instance under-admits. Instances must agree on the time to
+ * well within a window (NTP). Failed authentications go through @fastify/rate-limit's RedisStore.
  */
 export class SharedCounters implements LimitStore {
   private readonly store: LimitStore
   private readonly script: Reserve
   private readonly leases = new WeakMap<ClassLimits, Lease>()
+  private readonly now: () => number
+  private readonly after: NonNullable<SharedOptions['after']>
   private batch: Pending[] = []
+  private batchIndex = 0
+  /** Leases spent in window `activeIndex` and not yet reserved ahead; whether that is armed. */
+  private active = new Map<Lease, ClassLimits>()
+  private activeIndex = -1
+  private armed = false
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
-    private readonly now: () => number = Date.now,
+    options: SharedOptions = {},
   ) {
+    this.now = options.now ?? (() => Date.now())
+    this.after = options.after ?? timeout
     this.store = redisStore(redis, prefix)
     const commands = redis as unknown as Record<string, Reserve | undefined>
     if (commands[COMMAND] === undefined) redis.defineCommand(COMMAND, { lua: RESERVE })
     this.script = (commands[COMMAND] as Reserve).bind(redis)
+  }
+
+  /** The hash holding window `index`'s counts. */
+  windowKey(index: number): string {
+    return `${this.prefix}w:${index}`
   }
 
   both(l: ClassLimits): MaybePromise<LimitCheck> {
@@ -99,20 +108,62 @@ export class SharedCounters implements LimitStore {
   private spend(l: ClassLimits, lease: Lease): MaybePromise<LimitCheck> {
     const now = this.now()
     const check = lease.spend(now)
-    if (check !== undefined) return check
-    if (lease.pending === undefined) lease.pending = this.reserve(l, lease, now)
+    if (check !== undefined) {
+      if (check.exceeded === undefined) this.keep(l, lease, windowOf(now), now)
+      return check
+    }
+    lease.pending ??= this.reserve(l, lease, windowOf(now))
     return lease.pending.then(() => this.spend(l, lease))
   }
 
   /**
-   * Joins this turn of the event loop's batch: the reservations of every request that found its
-   * lease empty go to Redis as one script call (setImmediate), not one call each.
+   * Lists a lease spent in window `index` (once per window) for the reservation ahead of the
+   * next, and arms that reservation: AHEAD_MS before the window ends, or LATE_MS before it for
+   * leases first spent after that.
    */
-  private reserve(l: ClassLimits, lease: Lease, sent: number): Promise<void> {
-    const want = lease.want(sent)
+  private keep(l: ClassLimits, lease: Lease, index: number, now: number): void {
+    if (lease.keptIn === index || index < this.activeIndex) return
+    lease.keptIn = index
+    if (index > this.activeIndex) {
+      this.active = new Map()
+      this.activeIndex = index
+      this.armed = false
+    }
+    this.active.set(lease, l)
+    if (this.armed) return
+    this.armed = true
+    const end = (index + 1) * WINDOW_MS
+    const at = now < end - AHEAD_MS ? end - AHEAD_MS : end - LATE_MS
+    this.after(Math.max(0, at - now), () => this.ahead(index))
+  }
+
+  /** Reserves window `index + 1` for the leases listed in `index`, a chunk at a time. */
+  private ahead(index: number): void {
+    if (this.activeIndex !== index) return
+    const listed = this.active
+    this.active = new Map()
+    this.armed = false
+    // Nothing is queued for a Redis that is away: the requests of the next window find out.
+    if (this.redis.status !== 'ready') return
+    const pairs = [...listed].map(([lease, l]): Pending => ({ l, lease, want: lease.wantNext(index), done: noop, failed: noop }))
+    const send = (from: number): void => {
+      if (from >= pairs.length) return
+      // A failure here is left to the requests of the next window: theirs open the circuit.
+      this.send(index + 1, pairs.slice(from, from + CHUNK)).then(() => send(from + CHUNK), noop)
+    }
+    send(0)
+  }
+
+  /** Joins this turn of the event loop's batch: one script call for every lease found empty. */
+  private reserve(l: ClassLimits, lease: Lease, index: number): Promise<void> {
+    if (this.batch.length > 0 && this.batchIndex !== index) this.flush()
+    const want = lease.want(index)
     return new Promise<void>((done, failed) => {
-      if (this.batch.length === 0) setImmediate(this.flush)
-      this.batch.push({ l, lease, sent, want, done, failed })
+      if (this.batch.length === 0) {
+        this.batchIndex = index
+        setImmediate(this.flush)
+      }
+      this.batch.push({ l, lease, want, done, failed })
     }).finally(() => {
       lease.pending = undefined
     })
@@ -120,23 +171,26 @@ export class SharedCounters implements LimitStore {
 
   private readonly flush = (): void => {
     const batch = this.batch
+    if (batch.length === 0) return
     this.batch = []
-    const keys: string[] = []
-    const args: number[] = [WINDOW_MS]
-    for (const p of batch) {
-      keys.push(this.prefix + p.l.tokenKey, this.prefix + p.l.stackKey)
-      args.push(p.want, p.l.tokenMax, p.l.stackMax)
-    }
-    this.script(keys.length, ...keys, ...args).then(
+    this.send(this.batchIndex, batch).catch(noop)
+  }
+
+  private send(index: number, batch: readonly Pending[]): Promise<void> {
+    const args: Array<string | number> = [(index + 2) * WINDOW_MS - this.now()]
+    for (const p of batch) args.push(p.l.tokenKey, p.l.stackKey, p.want, p.l.tokenMax, p.l.stackMax)
+    return this.script(1, this.windowKey(index), ...args).then(
       (r) => {
+        const now = windowOf(this.now())
         batch.forEach((p, i) => {
-          const k = i * 5
-          p.lease.granted(p.sent, r[k] as number, { tokenCount: r[k + 1] as number, tokenTtl: r[k + 2] as number, stackCount: r[k + 3] as number, stackTtl: r[k + 4] as number }, p.l.tokenMax)
+          const grant: Grant = { index, granted: r[i * 3] as number, tokenCount: r[i * 3 + 1] as number, stackCount: r[i * 3 + 2] as number }
+          p.lease.granted(grant, now, p.l.tokenMax, p.l.stackMax)
           p.done()
         })
       },
       (e: unknown) => {
         for (const p of batch) p.failed(e)
+        throw e
       },
     )
   }
@@ -144,3 +198,5 @@ export class SharedCounters implements LimitStore {
   incr: LimitStore['incr'] = (key, cb, timeWindow, max) => this.store.incr(key, cb, timeWindow, max)
   read: LimitStore['read'] = (key, cb, timeWindow, max) => this.store.read(key, cb, timeWindow, max)
 }
+
+const noop = (): void => {}

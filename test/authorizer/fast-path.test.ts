@@ -236,8 +236,12 @@ t.test('Redis counters (a promise per decision): the fast path answers as fastif
   const apiKey = await f.createStack()
   const tok = await f.generateToken(apiKey, { scope: READ_ENTRIES })
   const client = `198.51.100.${Math.floor(Math.random() * 250) + 1}`
-  const keys = [`mt-rl:t:read:${tok.uid}`, `mt-rl:s:read:${apiKey}`, `mt-rl:f:${client}`]
-  const reset = () => redis.del(...keys)
+  // The budgets are fields of the window's hash (this window's and the next, reserved ahead).
+  const reset = async () => {
+    const index = Math.floor(Date.now() / 1000)
+    for (const w of [index, index + 1]) await redis.hdel(`mt-rl:w:${w}`, `t:read:${tok.uid}`, `s:read:${apiKey}`)
+    await redis.del(`mt-rl:f:${client}`)
+  }
   t.teardown(reset)
   const app = await appOver(t, f.deps)
   await app.listen({ port: 0, host: '127.0.0.1' })

@@ -8,7 +8,7 @@ import type { Scheduler } from '../../src/authorizer/limiter-mode.js'
 import { buildApp } from '../../src/http/app.js'
 import { serviceLogger } from '../../src/logger.js'
 import { buildShared } from '../../src/service.js'
-import { authorizerFixture, input, newSecret } from '../support/authorizer-fixtures.js'
+import { authorizerFixture, fakeWallClock, input, newSecret } from '../support/authorizer-fixtures.js'
 import { redisProcess } from '../support/redis.js'
 import { waitFor } from '../support/wait-for.js'
 
@@ -69,14 +69,17 @@ t.test('Redis killed under load: every decision is answered, none waits on Redis
   t.teardown(() => redis.disconnect())
   const s = manualScheduler()
   const r = reports()
-  const a = createAuthorizer(f.deps, { redis, scheduler: s.scheduler, onLimiterError: () => r.report('failure'), onLimitsChange: (m) => r.report(m) })
+  // The window is the test's (a frozen wall clock), and nothing is reserved ahead of the next one.
+  const wall = fakeWallClock(t)
+  const a = createAuthorizer(f.deps, { redis, scheduler: s.scheduler, ahead: () => {}, onLimiterError: () => r.report('failure'), onLimitsChange: (m) => r.report(m) })
   t.teardown(() => a.close())
   const read = (secret = other.secret) => a.authorize(input({ apiKey, authorization: secret }))
+  const reservedFor = async (uid: string) => Number(await redis.hget(`mt-rl:w:${Math.floor(wall.now / 1000)}`, `t:read:${uid}`))
 
   const warm = await Promise.all(Array.from({ length: 20 }, () => read()))
   t.ok(warm.every((d) => d.allowed), 'Redis up: allowed')
   // Reserved in slices while the twenty wait on one another's reservation: 1, 2, 4, 8, 16.
-  const reserved = Number(await redis.get(`mt-rl:t:read:${other.uid}`))
+  const reserved = await reservedFor(other.uid)
   t.ok(reserved >= 20 && reserved <= 31, `counted in Redis (${reserved} units reserved for 20 decisions)`)
   t.equal(a.limits(), 'shared')
   t.ok(sent.n >= 5, `the command counter sees the reservations (${sent.n} commands)`)
@@ -117,6 +120,8 @@ t.test('Redis killed under load: every decision is answered, none waits on Redis
   t.equal(s.due.length, 1, 'and the next one is scheduled')
 
   await server.restart()
+  // A new window: the slice held from before the outage has lapsed.
+  wall.advance(1000)
   // The client reconnects on its own (retryStrategy); the test waits for that event, then probes.
   if (redis.status !== 'ready') await once(redis, 'ready')
   const back = r.next()
@@ -126,7 +131,7 @@ t.test('Redis killed under load: every decision is answered, none waits on Redis
   const after = read()
   t.ok(after instanceof Promise, 'decisions count in Redis again')
   t.equal((await after).outcome, 'allow')
-  t.ok(Number(await redis.get(`mt-rl:t:read:${other.uid}`)) >= 1, 'reserved in the restarted Redis')
+  t.ok((await reservedFor(other.uid)) >= 1, 'reserved in the restarted Redis')
   t.match(await f.deps.metrics.metrics(), /\nauthorizer_limiter_shared 1\n/, '/metrics: shared')
 })
 
