@@ -20,6 +20,7 @@ export const WEBHOOK_TYPES: Record<EventType, string> = {
   RotationGraceEnded: 'token.rotation_grace_ended',
   TokenRevoked: 'token.revoked',
   TokenExpiryNotified: 'token.expiry_notice',
+  TokenInactivityNotified: 'token.inactive_soon',
   StackPolicySet: 'stack.policy_changed',
 }
 

@@ -237,6 +237,7 @@ export const openService = async (config: Config, o: ServiceOverrides = {}): Pro
     clock,
     registry: metrics,
     logger,
+    usage: shared.usage,
     ...(o.scheduler ? { scheduler: o.scheduler } : {}),
   })
   notifications.reactor.start()

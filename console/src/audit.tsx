@@ -8,7 +8,7 @@ import { useLoad } from './use-load'
 
 const PAGE = 25
 /** The service's audit event types (src/domain/audit.ts); test/console/audit.test.ts holds this copy to that list. */
-const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role', 'end_rotation_grace', 'update_policy']
+const EVENTS = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role', 'end_rotation_grace', 'update_policy', 'inactivity_notice']
 
 interface Filters {
   readonly module: string

@@ -52,6 +52,7 @@ export class TokensAsOf {
       // A notice changes nothing about the token itself, nor does the end of a grace (the view
       // shows no secrets).
       case 'TokenExpiryNotified':
+      case 'TokenInactivityNotified':
       case 'RotationGraceEnded':
       // The policy is the stack's: a token's status as of a moment is its own expiry's.
       case 'StackPolicySet':

@@ -8,7 +8,7 @@ import type { EventType } from './events.js'
  */
 export const AUDIT_MODULES = ['management_token', 'stack'] as const
 export type AuditModule = (typeof AUDIT_MODULES)[number]
-export const AUDIT_EVENT_TYPES = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role', 'end_rotation_grace', 'update_policy'] as const
+export const AUDIT_EVENT_TYPES = ['create', 'update', 'delete', 'rotate', 'share', 'unshare', 'transfer_ownership', 'expiry_notice', 'update_role', 'end_rotation_grace', 'update_policy', 'inactivity_notice'] as const
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
 
 /** Which audit-log `module` and `event_type` each event is listed under. */
@@ -29,6 +29,7 @@ export const AUDIT_KIND: { readonly [E in EventType]: { readonly module: AuditMo
   RotationGraceEnded: { module: 'management_token', event_type: 'end_rotation_grace' },
   TokenRevoked: { module: 'management_token', event_type: 'delete' },
   TokenExpiryNotified: { module: 'management_token', event_type: 'expiry_notice' },
+  TokenInactivityNotified: { module: 'management_token', event_type: 'inactivity_notice' },
   StackPolicySet: { module: 'stack', event_type: 'update_policy' },
 }
 

@@ -85,6 +85,13 @@ export type RecordExpiryNotice = C<
   'RecordExpiryNotice',
   { token_uid: string; expires_on: string; notify_before_ms: number }
 >
+/**
+ * From the inactivity sweep (actor `system`): `last_used_at` is the token's last allowed use as the
+ * usage store knows it (ISO instant, or null: never used); the domain counts from it.
+ */
+export type RecordInactivityNotice = C<'RecordInactivityNotice', { token_uid: string; last_used_at: string | null; notify_before_ms: number }>
+/** From the inactivity sweep (actor `system`): revoke, reason `inactive`, a token notified and still unused. */
+export type RetireInactiveToken = C<'RetireInactiveToken', { token_uid: string; last_used_at: string | null }>
 
 export type Command =
   | CreateStack
@@ -104,6 +111,8 @@ export type Command =
   | RevokeToken
   | RevokeLeakedToken
   | RecordExpiryNotice
+  | RecordInactivityNotice
+  | RetireInactiveToken
   | SetPolicy
 
 /** Limits from configuration (plan rate limits, live tokens per stack, and the size limits of docs/limits.md). */

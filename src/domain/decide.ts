@@ -4,6 +4,7 @@ import { domainError, validation, type DomainError } from './errors.js'
 import { assertNever, type DomainEvent } from './events.js'
 import { sameAllowedIps, validateAllowedIps } from './allowed-ips.js'
 import { decideExpiryNotice } from './expiry-notice.js'
+import { decideInactiveRetirement, decideInactivityNotice } from './inactivity.js'
 import { decideLeakRevocation } from './leak.js'
 import { alreadyOnStack, decideRoleChange } from './member-roles.js'
 import { activeStack, asManager, liveToken, type Active } from './guards.js'
@@ -360,6 +361,10 @@ export const decide = (cmd: Command, state: StackState, ctx: DecideContext): Dec
       return decideLeakRevocation(cmd, state)
     case 'RecordExpiryNotice':
       return decideExpiryNotice(cmd, state, ctx)
+    case 'RecordInactivityNotice':
+      return decideInactivityNotice(cmd, state, ctx)
+    case 'RetireInactiveToken':
+      return decideInactiveRetirement(cmd, state, ctx)
     case 'SetPolicy':
       return decideSetPolicy(cmd, state)
     /* c8 ignore next 2 */

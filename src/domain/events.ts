@@ -120,6 +120,21 @@ export const TokenExpiryNotified = ev('TokenExpiryNotified', {
   recipients: t.array(t.string),
 })
 
+/**
+ * The reactor emailed the stack's owner and admins that the token is retired at `retire_at` for
+ * lack of use (stack policy `inactive_days`): once per last activity. A later use, a rotation or a
+ * change of the rule starts a new cycle; the retirement is a TokenRevoked with reason `inactive`.
+ */
+export const TokenInactivityNotified = ev('TokenInactivityNotified', {
+  token_uid: t.string,
+  /** The activity (ISO instant: last use, creation or rotation) the inactivity is counted from. */
+  last_activity_at: t.string,
+  inactive_days: t.number,
+  /** When the token is revoked unless it is used before. */
+  retire_at: t.string,
+  recipients: t.array(t.string),
+})
+
 /** The owner set the stack's token policy: the whole new policy, and the one it replaced. */
 export const StackPolicySet = ev('StackPolicySet', { policy: StackPolicy, before: StackPolicy })
 
@@ -140,6 +155,7 @@ export const DomainEvent = t.union([
   RotationGraceEnded,
   TokenRevoked,
   TokenExpiryNotified,
+  TokenInactivityNotified,
   StackPolicySet,
 ])
 export type DomainEvent = t.TypeOf<typeof DomainEvent>

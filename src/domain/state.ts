@@ -20,6 +20,10 @@ export interface TokenState {
   readonly notified_for: string | null
   /** When it was generated (ISO instant), when the fold was given the time; the policy's lifetime counts from it. */
   readonly created_at: string | null
+  /** Its creation or its last rotation (ISO instant, null when the fold was not given the time): inactivity counts from it at the earliest. */
+  readonly active_since: string | null
+  /** The inactivity notice of the running cycle: the activity it counted from and the retirement it announced. */
+  readonly inactivity_notice: { readonly last_activity_at: string; readonly retire_at: string } | null
 }
 
 type Absent = { readonly status: 'absent' }
@@ -101,6 +105,8 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent, occurredAt?: 
         grace_until: null,
         notified_for: null,
         created_at: occurredAt ?? null,
+        active_since: occurredAt ?? null,
+        inactivity_notice: null,
       })
       return state
     }
@@ -124,14 +130,25 @@ export const evolveOwned = (state: OwnedState, event: DomainEvent, occurredAt?: 
     case 'TokenAllowedIpsChanged':
       return token(event.data.token_uid, (t) => ({ ...t, allowed_ips: event.data.allowed_ips }))
     case 'TokenRotated':
-      return token(event.data.token_uid, (t) => ({ ...t, secret_hash: event.data.secret_hash, grace_until: event.data.previous_expires_at }))
+      return token(event.data.token_uid, (t) => ({
+        ...t,
+        secret_hash: event.data.secret_hash,
+        grace_until: event.data.previous_expires_at,
+        active_since: occurredAt ?? t.active_since,
+        inactivity_notice: null,
+      }))
     case 'RotationGraceEnded':
       return token(event.data.token_uid, (t) => ({ ...t, grace_until: null }))
     case 'TokenRevoked':
       return token(event.data.token_uid, (t) => ({ ...t, revoked: true }))
     case 'TokenExpiryNotified':
       return token(event.data.token_uid, (t) => ({ ...t, notified_for: event.data.expires_on }))
+    case 'TokenInactivityNotified':
+      return token(event.data.token_uid, (t) => ({ ...t, inactivity_notice: { last_activity_at: event.data.last_activity_at, retire_at: event.data.retire_at } }))
     case 'StackPolicySet':
+      // Lifting or changing the inactivity rule cancels every announced retirement.
+      if (event.data.policy.inactive_days !== state.policy.inactive_days)
+        for (const [uid, t] of state.tokens) if (t.inactivity_notice) state.tokens.set(uid, { ...t, inactivity_notice: null })
       state.policy = event.data.policy
       return state
     /* c8 ignore next 2 */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Logger } from 'pino'
-import { renderNotice } from '../../reactors/expiry-mail.js'
+import { renderNotice, type NoticeMail } from '../../reactors/expiry-mail.js'
 import { renderLeakNotice } from '../../reactors/leak-mail.js'
 import { dueWork, evolveSchedule, type ScheduledToken } from '../../reactors/expiry-schedule.js'
 import { expiredWebhook, webhookOf } from '../../reactors/lifecycle-webhooks.js'
@@ -12,8 +12,11 @@ import type { EventStore, StoredEvent, Subscription } from '../eventstore/port.j
 import { decodeOrThrow } from '../domain/decode.js'
 import type { CommandHandler } from '../write/handle-command.js'
 import type { Dispatcher } from './dispatch.js'
+import { enqueueMail, type MailKind } from './notice-mail.js'
 import type { ReactorMetrics } from './metrics.js'
 import type { Outbox } from './outbox.js'
+import type { InactivityWatch } from './inactivity.js'
+import { createReactorTables } from './reactor-tables.js'
 import type { Scheduler } from './scheduler.js'
 
 export interface ReactorDeps {
@@ -29,6 +32,8 @@ export interface ReactorDeps {
   readonly notifyBeforeMs: number
   /** With WEBHOOK_URL: every lifecycle fact goes to the webhook outbox. */
   readonly webhooks: boolean
+  /** Retiring unused tokens: fed every event in the same transaction, swept on every tick. */
+  readonly inactivity?: InactivityWatch
 }
 
 const NAME = 'expiry-reactor'
@@ -39,34 +44,6 @@ interface Row extends Omit<ScheduledToken, 'notify' | 'revoked'> {
   readonly revoked: number
 }
 const fromRow = (r: Row): ScheduledToken => ({ ...r, notify: r.notify === 1, revoked: r.revoked === 1 })
-
-export const createReactorTables = (db: Database.Database): void => {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS reactor_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS reactor_stacks (api_key TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS reactor_schedule (
-      token_uid    TEXT PRIMARY KEY,
-      api_key      TEXT NOT NULL,
-      name         TEXT NOT NULL,
-      expires_on   TEXT,
-      expires_ms   INTEGER,
-      notify       INTEGER NOT NULL,
-      revoked      INTEGER NOT NULL,
-      notified_for TEXT,
-      expired_for  TEXT
-    ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS reactor_schedule_by_expiry ON reactor_schedule (expires_ms) WHERE revoked = 0;
-    -- A notice this instance is about to record, under the event id it will append with: written
-    -- before the append, so a crash right after it still knows the notice is its own to mail.
-    -- A leaked token's revocation is one too (expires_on '').
-    CREATE TABLE IF NOT EXISTS notice_intents (
-      event_id   TEXT PRIMARY KEY,
-      api_key    TEXT NOT NULL,
-      token_uid  TEXT NOT NULL,
-      expires_on TEXT NOT NULL,
-      created_at INTEGER NOT NULL
-    ) WITHOUT ROWID;`)
-}
 
 /**
  * The process manager beside the projections: it follows the event stream from its own checkpoint
@@ -92,6 +69,8 @@ export class ExpiryReactor {
   private readonly inFlight = new Set<string>()
   /** When to try again after a notice could not be recorded (the store was unreachable). */
   private retryAt: number | undefined
+  /** When the inactivity sweep asked to run again. */
+  private inactivityAt: number | undefined
 
   constructor(private readonly deps: ReactorDeps) {
     const db = deps.db
@@ -130,7 +109,7 @@ export class ExpiryReactor {
   start(): void {
     if (this.subscription || this.stopped) return
     this.subscription = this.deps.store.subscribe({
-      after: this.position,
+      after: Math.min(this.position, this.deps.inactivity?.position ?? this.position),
       onEvents: (events) => this.apply(events),
       onCaughtUp: () => this.onCaughtUp(),
       onError: (e) => this.deps.logger.error({ err: e }, 'expiry reactor: the subscription failed'),
@@ -186,21 +165,29 @@ export class ExpiryReactor {
       // never appended (that run died before or during the append); its notice is still due.
       for (const id of this.leftover) this.stmts.dropIntent.run(id)
       this.leftover.clear()
+      this.deps.inactivity?.rows.caughtUp()
     }
     this.wake()
   }
 
   /** One batch: schedule rows, outbox rows and the checkpoint in one transaction. */
   apply(events: readonly StoredEvent[]): void {
-    const decoded = events.map(decodeOrThrow).filter((r) => r.position > this.position)
-    if (decoded.length === 0) return
+    const part = this.deps.inactivity
+    const all = events.map(decodeOrThrow).filter((r) => r.position > Math.min(this.position, part?.position ?? this.position))
+    const decoded = all.filter((r) => r.position > this.position)
+    if (all.length === 0) return
     const now = this.deps.clock().getTime()
     const last = decoded[decoded.length - 1] as Recorded
+    const end = (all[all.length - 1] as Recorded).position
     this.deps.db.transaction(() => {
       for (const r of decoded) this.applyOne(r, now)
-      this.stmts.saveCheckpoint.run(NAME, last.position)
+      // The inactivity part keeps its own checkpoint: it may start behind (it came later).
+      if (part) for (const r of all) if (r.position > part.position) part.apply(r, now)
+      part?.rows.saveCheckpoint(end)
+      if (decoded.length > 0) this.stmts.saveCheckpoint.run(NAME, last.position)
     })()
-    this.position = last.position
+    if (decoded.length > 0) this.position = last.position
+    if (part) part.rows.position = end
     if (this.caughtUp) this.wake()
   }
 
@@ -225,10 +212,7 @@ export class ExpiryReactor {
         expiresOn: event.data.expires_on,
         recipients: event.data.recipients,
       })
-      // Its own delivery id: the webhook reporting the same event is keyed by the bare event id.
-      this.deps.outbox.add({ id: `expiry-notice.${r.id}`, channel: 'mail', stack: event.data.api_key, kind: 'expiry_notice', payload: JSON.stringify(mail) }, now)
-      this.stmts.dropIntent.run(r.id)
-      this.leftover.delete(r.id)
+      this.mailOurs(r.id, 'expiry_notice', event.data.api_key, mail, now)
     }
     if (event.type === 'TokenRevoked' && event.data.report && this.stmts.intent.get(r.id)) {
       const token = this.stmts.token.get(event.data.token_uid)
@@ -242,14 +226,19 @@ export class ExpiryReactor {
         report: event.data.report,
         recipients: event.data.recipients ?? [],
       })
-      this.deps.outbox.add({ id: `token-leaked.${r.id}`, channel: 'mail', stack: event.data.api_key, kind: 'token_leaked', payload: JSON.stringify(mail) }, now)
-      this.stmts.dropIntent.run(r.id)
-      this.leftover.delete(r.id)
+      this.mailOurs(r.id, 'token_leaked', event.data.api_key, mail, now)
     }
     if (this.deps.webhooks) {
       const body = webhookOf(r)
       this.deps.outbox.add({ id: body.id, channel: 'webhook', stack: body.stack, kind: body.type, payload: JSON.stringify(body) }, now)
     }
+  }
+
+  /** Our intent's event came back: its mail is queued and the intent has served. */
+  private mailOurs(eventId: string, kind: MailKind, stack: string, mail: NoticeMail, now: number): void {
+    enqueueMail(this.deps.outbox, kind, eventId, stack, mail, now)
+    this.stmts.dropIntent.run(eventId)
+    this.leftover.delete(eventId)
   }
 
   /**
@@ -282,6 +271,7 @@ export class ExpiryReactor {
         }
       })()
     await Promise.all(work.notices.map((t) => this.recordNotice(t)))
+    this.inactivityAt = await this.deps.inactivity?.sweep()
     await this.deps.dispatcher.deliverDue()
     this.scheduleNext()
   }
@@ -322,6 +312,7 @@ export class ExpiryReactor {
       this.stmts.nextExpiry.get(now),
       this.deps.outbox.nextAttemptAt(this.deps.webhooks ? ['mail', 'webhook'] : ['mail']),
       this.retryAt,
+      this.inactivityAt,
     ].filter((m): m is number => typeof m === 'number')
     this.retryAt = undefined
     if (moments.length > 0) this.schedule(Math.min(...moments))

@@ -8,7 +8,9 @@ import type { Config } from '../config.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { CommandHandler } from '../write/handle-command.js'
 import { Dispatcher } from './dispatch.js'
+import type { UsageStore } from '../usage/port.js'
 import { ExpiryReactor } from './expiry-reactor.js'
+import { InactivityWatch } from './inactivity.js'
 import { emlTransport, smtpTransport, type MailTransport } from './mail-transport.js'
 import { reactorMetrics, type ReactorMetrics } from './metrics.js'
 import { Outbox } from './outbox.js'
@@ -57,6 +59,8 @@ export interface NotificationDeps {
   readonly registry: Registry
   readonly logger: Logger
   readonly scheduler?: Scheduler
+  /** Last uses, for retiring unused tokens (stack policy `inactive_days`); without it none is retired. */
+  readonly usage?: Pick<UsageStore, 'lastUse'>
 }
 
 export const openNotifications = (deps: NotificationDeps): Notifications => {
@@ -69,6 +73,8 @@ export const openNotifications = (deps: NotificationDeps): Notifications => {
   // With Redis, instances share webhook claims: each delivery is sent once, a stack's in order.
   const claims = webhook && deps.config.redisUrl ? redisClaims(deps.config.redisUrl, randomUUID(), logger) : localClaims
   const dispatcher = new Dispatcher({ outbox, mail, webhook, clock: deps.clock, logger, metrics, claims })
+  const notifyBeforeMs = deps.config.notifyBeforeMs
+  const inactivity = deps.usage && new InactivityWatch({ db, handle: deps.handle, outbox, usage: deps.usage, clock: deps.clock, logger, notifyBeforeMs })
   const reactor = new ExpiryReactor({
     db,
     store: deps.store,
@@ -79,8 +85,9 @@ export const openNotifications = (deps: NotificationDeps): Notifications => {
     scheduler: deps.scheduler ?? timerScheduler,
     logger,
     metrics,
-    notifyBeforeMs: deps.config.notifyBeforeMs,
+    notifyBeforeMs,
     webhooks: webhook !== undefined,
+    ...(inactivity ? { inactivity } : {}),
   })
   const summary =
     (deps.config.smtpUrl ? `expiry notices: mailed through ${mail.target}` : `expiry notices: no SMTP_URL, written as .eml files to ${mail.target}`) +

@@ -27,8 +27,10 @@ t.test('every event is listed under its module and event type, and the filters a
   const apiKey = await a.createStack(OWNER)
   await a.share(apiKey, OWNER, ADMIN, ['admin'])
   await a.share(apiKey, OWNER, DEVELOPER, ['developer'])
+  // The shortest inactivity rule is no longer than NOTIFY_BEFORE (7 days): a new token is notified at once too.
+  t.equal((await a.call({ method: 'PUT', url: '/v3/stacks/management_token_policy', as: OWNER, apiKey, body: { policy: { inactive_days: 7 } } })).statusCode, 200)
   const { uid } = await a.generate(apiKey, OWNER, { name: 'ci', expires_on: inDays(3), is_email_notification_enabled: true })
-  await settle(a, scheduler) // the expiry reactor records the notice, due at once
+  await settle(a, scheduler) // the expiry reactor records the notice, due at once, and the inactivity notice
   t.equal((await a.call({ method: 'PUT', url: '/v3/stacks/users/roles', as: OWNER, apiKey, body: { users: { [DEVELOPER]: ['content_manager'] } } })).statusCode, 200, 'roles changed')
   const put = (token: object) => a.call({ method: 'PUT', url: `/v3/stacks/management_tokens/${uid}`, as: OWNER, apiKey, body: { token } })
   for (const token of [{ name: 'ci-2' }, { scope: [{ module: 'asset', acl: { read: true } }] }, { expires_on: inDays(30) }, { rate_limit: { read: 1, write: 1 } }, { is_email_notification_enabled: false }, { allowed_ips: ['10.0.0.0/8'] }])
