@@ -9,6 +9,7 @@ import type { Recorded } from '../domain/events.js'
 import type { UsageStore } from '../usage/port.js'
 import type { CommandHandler } from '../write/handle-command.js'
 import { InactivityRows } from './inactivity-rows.js'
+import type { ReactorMetrics } from './metrics.js'
 import type { Outbox } from './outbox.js'
 
 export interface InactivityDeps {
@@ -20,6 +21,7 @@ export interface InactivityDeps {
   readonly clock: () => Date
   readonly logger: Logger
   readonly notifyBeforeMs: number
+  readonly metrics?: Pick<ReactorMetrics, 'inactivity'>
 }
 
 const RETRY_MS = 60_000
@@ -89,7 +91,10 @@ export class InactivityWatch {
     if (what === 'notice') this.rows.addIntent(id, this.deps.clock().getTime())
     try {
       const result = await this.deps.handle(t.api_key, cmd, { requestId: `inactivity-${what}-${id}`, remoteAddr: '', eventIds: [id] })
-      if (E.isRight(result)) return this.deps.logger.info({ token_uid: t.token_uid, stack: t.api_key }, what === 'notice' ? 'inactivity notice recorded' : 'inactive token revoked')
+      if (E.isRight(result)) {
+        this.deps.metrics?.inactivity(what === 'notice' ? 'notice' : 'retired')
+        return this.deps.logger.info({ token_uid: t.token_uid, stack: t.api_key }, what === 'notice' ? 'inactivity notice recorded' : 'inactive token revoked')
+      }
       // Another instance was first, or the token changed meanwhile: nothing to mail; look again a little later.
       this.rows.dropIntent(id)
       this.quiet.set(t.token_uid, this.deps.clock().getTime() + RETRY_MS)

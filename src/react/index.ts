@@ -74,7 +74,7 @@ export const openNotifications = (deps: NotificationDeps): Notifications => {
   const claims = webhook && deps.config.redisUrl ? redisClaims(deps.config.redisUrl, randomUUID(), logger) : localClaims
   const dispatcher = new Dispatcher({ outbox, mail, webhook, clock: deps.clock, logger, metrics, claims })
   const notifyBeforeMs = deps.config.notifyBeforeMs
-  const inactivity = deps.usage && new InactivityWatch({ db, handle: deps.handle, outbox, usage: deps.usage, clock: deps.clock, logger, notifyBeforeMs })
+  const inactivity = deps.usage && new InactivityWatch({ db, handle: deps.handle, outbox, usage: deps.usage, clock: deps.clock, logger, notifyBeforeMs, metrics })
   const reactor = new ExpiryReactor({
     db,
     store: deps.store,

@@ -3,6 +3,8 @@ import type { Outbox } from './outbox.js'
 
 export interface ReactorMetrics {
   noticeRecorded(): void
+  /** An inactivity notice or retirement this instance recorded. */
+  inactivity(action: 'notice' | 'retired'): void
   delivery(channel: string, outcome: 'delivered' | 'failed' | 'dead'): void
 }
 
@@ -11,6 +13,12 @@ export const reactorMetrics = (registry: Registry, outbox: Outbox, clock: () => 
   const notices = new Counter({
     name: 'expiry_notices_total',
     help: 'Expiry notices this instance recorded (each is then mailed to the stack owner and admins)',
+    registers: [registry],
+  })
+  const inactivity = new Counter({
+    name: 'inactivity_actions_total',
+    help: 'Unused tokens this instance acted on under a stack policy: notice (mailed ahead) or retired (revoked with reason inactive)',
+    labelNames: ['action'] as const,
     registers: [registry],
   })
   const deliveries = new Counter({
@@ -47,6 +55,7 @@ export const reactorMetrics = (registry: Registry, outbox: Outbox, clock: () => 
   })
   return {
     noticeRecorded: () => notices.inc(),
+    inactivity: (action) => inactivity.inc({ action }),
     delivery: (channel, outcome) => deliveries.inc({ channel, outcome }),
   }
 }

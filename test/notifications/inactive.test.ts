@@ -75,6 +75,9 @@ t.test('a never-used token: notified once a week before inactive_days from its c
   t.equal((await revocations(a, apiKey)).length, 1, 'revoked once')
   t.equal(await use(a, apiKey, secret), 401, 'the secret no longer works')
   t.equal(smtp.mails.length, 1, 'the notice is the only mail')
+  const metrics = (await a.call({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /inactivity_actions_total\{action="notice"\} 1\n/, '/metrics: one notice')
+  t.match(metrics, /inactivity_actions_total\{action="retired"\} 1\n/, '/metrics: one retirement')
   const audit = (await a.call({ method: 'GET', url: '/v3/audit-logs?event_type=delete', as: OWNER, apiKey })).json()
   t.match(audit.logs, [{ event_type: 'delete', created_by: 'system', metadata: { uid, reason: 'inactive' } }], 'the audit log shows the reason')
   const notes = (await a.call({ method: 'GET', url: '/v3/audit-logs?event_type=inactivity_notice', as: OWNER, apiKey })).json()
