@@ -295,8 +295,10 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     tokenLimits(r.token_uid, r.api_key, { read: r.rate_read ?? plan.read, write: r.rate_write ?? plan.write }, plan)
 
   const authFailure = (input: AuthorizeInput, failure: AuthFailure): MaybePromise<Decision> => {
-    if (!input.clientAddress) return failure
-    return then(counting.countFailure(input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }): Decision =>
+    // No trustworthy client: the peer (the proxy asking) is counted, so guessing is still limited.
+    const counted = input.clientAddress ?? input.peerAddress
+    if (!counted) return failure
+    return then(counting.countFailure(counted, config.authFailureLimit), ({ throttled, retryAfter }): Decision =>
       throttled ? { allowed: false, outcome: 'auth_throttled', reason: 'auth-rate-limited', retryAfter } : failure,
     )
   }
@@ -340,7 +342,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     if (row.outlivedPolicy !== null) return { allowed: false, outcome: 'expired', reason: 'policy-lifetime', maxLifetimeDays: row.outlivedPolicy }
     // The client address is resolved only for a token with an allow-list (few have one).
     if (row.ips !== null) {
-      const address = input.trustedClient
+      const address = input.clientAddress
       if (!row.ips.allows(address)) return { allowed: false, outcome: 'forbidden', reason: 'address-not-allowed', address }
     }
 
