@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
-import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
+import { REVOKED_LOOKUP, SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
 import { failsChecksum, hashSecret, secretOf } from '../domain/secret.js'
 import { outlives } from '../domain/token-policy.js'
 import type { EventStore } from '../eventstore/port.js'
@@ -243,7 +243,9 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  *   counters are compared on every request.
  * Measured on the benchmark machine: a primary-key SELECT costs about 8 us in a tight loop and
  * several times that under HTTP load (WAL read locks), the cache hit well under 1 us.
- * Unknown secrets are never cached, so guessing cannot fill memory.
+ * Unknown secrets are never cached, so guessing cannot fill memory. With usage recorded, an
+ * unknown secret of an existing stack is looked up once more, among revoked secrets (one indexed
+ * read on a path that is already a denial), so its attempt is counted for the revoked token.
  *
  * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
  * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
@@ -256,6 +258,7 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {
   const { config, readDb, clock, usage } = deps
   const tokenByHash = readDb.prepare<[string], TokenRow>(SECRET_LOOKUP)
+  const revokedToken = readDb.prepare<[string, string], string>(REVOKED_LOOKUP).pluck()
   const stackExists = readDb.prepare<[string], number>('SELECT 1 FROM stacks WHERE api_key = ?').pluck()
   const scopes = scopeCache()
   const route = cachedRoute()
@@ -311,9 +314,10 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     if (!apiKey) return MISSING_API_KEY
     const secret = input.authorization ? secretOf(input.authorization) : undefined
     let row: CachedToken | undefined
+    let hash: string | undefined
     // A wrong checksum is an unknown token, found so without hashing or reading anything.
     if (secret !== undefined && !failsChecksum(secret)) {
-      const hash = hashSecret(secret)
+      hash = hashSecret(secret)
       row = tokens.get(hash, started)
       if (row === undefined) {
         const r = tokenByHash.get(hash)
@@ -322,7 +326,14 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     }
     if (row === undefined || row.api_key !== apiKey) {
       if (stackExists.get(apiKey) === undefined) return UNKNOWN_STACK
-      return authFailure(input, row !== undefined ? OTHER_STACK : !input.authorization ? MISSING_TOKEN : secret === undefined ? MALFORMED_TOKEN : UNKNOWN_TOKEN)
+      if (row !== undefined) return authFailure(input, OTHER_STACK)
+      if (hash === undefined) return authFailure(input, !input.authorization ? MISSING_TOKEN : secret === undefined ? MALFORMED_TOKEN : UNKNOWN_TOKEN)
+      // The answer is an unknown token's whether or not the secret was revoked: only usage learns it.
+      if (usage !== undefined) {
+        const revoked = revokedToken.get(hash, apiKey)
+        if (revoked !== undefined) usage.note(revoked, 'revoked', undefined, false, started)
+      }
+      return authFailure(input, UNKNOWN_TOKEN)
     }
     if (usage === undefined) return known(input, row)
     const d = known(input, row)

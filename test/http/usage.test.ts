@@ -203,3 +203,32 @@ t.test('one client address: a spoofed X-Forwarded-For moves neither last_used_fr
     t.same(guesses, [401, 401, 429], `${JSON.stringify(trustProxy)}: the third guess from one client is throttled`)
   }
 })
+
+t.test("attempts with a revoked token's secret count as revoked for it; the answer is still an unknown secret's", async (t) => {
+  const { a, apiKey } = await setup(t)
+  const other = await a.createStack()
+  const doomed = await a.generate(apiKey, OWNER)
+  const rotated = await a.call({ method: 'POST', url: `${TOKENS}/${doomed.uid}/rotate`, as: OWNER, apiKey, body: { previous_expires_in_seconds: 3600 } })
+  const current = rotated.json().token.token as string
+  t.equal(await use(a, apiKey, current), 200)
+  t.equal((await a.call({ method: 'DELETE', url: `${TOKENS}/${doomed.uid}`, as: OWNER, apiKey })).statusCode, 200)
+
+  const answer = async (key: string, secret: string) => {
+    const res = await a.call({ method: 'GET', url: '/v3/authorize', headers: { api_key: key, authorization: secret, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/assets', 'x-forwarded-for': '10.0.4.7' } })
+    return { status: res.statusCode, body: res.body, code: res.json().error_code as number }
+  }
+  const unknown = await answer(apiKey, 'cs' + '1'.repeat(32))
+  t.same(await answer(apiKey, current), unknown, 'the current secret, revoked: answered as an unknown secret')
+  t.same(await answer(apiKey, doomed.secret), unknown, 'the rotated-out secret in its grace, revoked: the same')
+  t.same(await answer(other, current), unknown, 'in another stack: the same, and not counted')
+  t.equal(unknown.status, 401)
+  await a.service.usage.flush()
+  const counted = await a.service.usage.buckets('minute', [doomed.uid], START.getTime() - MINUTE, START.getTime() + MINUTE)
+  t.same(
+    counted.map((b) => [b.allowed, b.denied, b.rate_limited, b.expired, b.revoked]),
+    [[1, 0, 0, 0, 2]],
+    'the allowed request before, and the two attempts with its secrets after',
+  )
+  const shown = await a.service.usage.lastUse([doomed.uid])
+  t.equal(shown.get(doomed.uid)?.at, START.getTime(), 'an attempt after revocation is no use: the last use stays')
+})
