@@ -7,7 +7,7 @@ import { failsChecksum, hashSecret, secretOf } from '../domain/secret.js'
 import { outlives } from '../domain/token-policy.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
-import type { UsageSink } from '../usage/recorder.js'
+import { type Counted, countedAs, type UsageSink } from '../usage/recorder.js'
 import type { UsageOutcome } from '../usage/port.js'
 import { AllowList } from './allow-list.js'
 import { authorizerMetrics, limiterMetrics } from './metrics.js'
@@ -99,7 +99,7 @@ interface TokenRow {
  * object literals got one each (V8 logged a megamorphic, missing property load for every field
  * read of every decision), which cost more than the rest of the decision.
  */
-class CachedToken {
+class CachedToken implements Counted {
   readonly token_uid: string
   readonly api_key: string
   readonly expires_at: number | null
@@ -111,6 +111,8 @@ class CachedToken {
   readonly outlivedPolicy: number | null
   /** The compiled `allowed_ips`, or null: no list, no check. */
   readonly ips: AllowList | null
+  /** Usage's slot for the token's entry (recorder.ts): a decision counts without a lookup. */
+  usageEntry: object | undefined = undefined
   constructor(
     r: TokenRow,
     readonly scope: CompiledScope,
@@ -200,15 +202,15 @@ const USAGE_OF: Record<Decision['outcome'], UsageOutcome> = {
 }
 
 /**
- * Tells usage of a decision about `row`; `valid_until` marks a rotated-out secret. The client
- * address is resolved for allowed requests only (the last use), as it is otherwise only for
- * failed authentications.
+ * Tells usage of a decision about `row` (which carries the token's usage slot); `valid_until`
+ * marks a rotated-out secret. The client address is resolved for allowed requests only (the last
+ * use): a denial needs none.
  */
 const noted = (usage: UsageSink, d: Decision, row: CachedToken, input: AuthorizeInput, started: number): Decision => {
   // A token refused for outliving its stack's policy is a policy denial to its owner, though it
   // answers as an expired token does.
-  const outcome = !d.allowed && d.reason === 'policy-lifetime' ? 'denied' : USAGE_OF[d.outcome]
-  usage.note(row.token_uid, outcome, d.allowed ? input.clientAddress : undefined, row.valid_until !== null, started)
+  if (d.allowed) usage.note(row, 'allowed', input.clientAddress, row.valid_until !== null, started)
+  else usage.note(row, d.reason === 'policy-lifetime' ? 'denied' : USAGE_OF[d.outcome], undefined, false, started)
   return d
 }
 
@@ -331,7 +333,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
       // The answer is an unknown token's whether or not the secret was revoked: only usage learns it.
       if (usage !== undefined) {
         const revoked = revokedToken.get(hash, apiKey)
-        if (revoked !== undefined) usage.note(revoked, 'revoked', undefined, false, started)
+        if (revoked !== undefined) usage.note(countedAs(revoked), 'revoked', undefined, false, started)
       }
       return authFailure(input, UNKNOWN_TOKEN)
     }
