@@ -49,9 +49,9 @@ export const clientOf = (req: RawRequest, trust: Trust, asked: boolean): string 
 
 /**
  * The authorizer's input (method, path, `api_key`, `authorization`, `branch`, addresses) from a
- * request's scanned headers (origin.ts). The addresses are needed
- * only by a token with an allow-list, an allowed request (its last use) and a failed
- * authentication, so they are resolved on first use rather than for every request.
+ * request's scanned headers (origin.ts). The addresses are needed only by a token with an
+ * allow-list, an allowed request (its last use) and a failed authentication, so they are
+ * resolved on first use rather than for every request.
  */
 abstract class HeaderInput implements AuthorizeInput {
   readonly apiKey: string | undefined
