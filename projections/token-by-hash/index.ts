@@ -58,10 +58,10 @@ const copy = (r: SecretRow): Mutable<SecretRow> => ({
   allowed_ips: r.allowed_ips,
 })
 
-/** Every secret of the token, changed by `set`. */
-const setAll = (current: Current, uid: string, set: (r: SecretRow) => SecretRow): readonly Change[] => {
+/** Every secret of the token, with `fields` set (the other columns as they were). */
+const setFields = (current: Current, uid: string, fields: Partial<SecretRow>): readonly Change[] => {
   const rows = current.rows(secrets, uid)
-  return rows.length === 0 ? NONE : [replace(secrets, uid, rows.map(set))]
+  return rows.length === 0 ? NONE : [replace(secrets, uid, rows.map((r) => Object.assign(copy(r), fields)))]
 }
 
 /**
@@ -98,6 +98,58 @@ const rotated = (current: Current, d: EventOf<'TokenRotated'>['data'], at: strin
   return [replace(secrets, d.token_uid, next)]
 }
 
+/**
+ * A row of `revoked_secrets`: a secret that opened a token when it was revoked. The authorizer
+ * reads it only once the lookup in `token_secrets` has missed (a denial), to count the attempt as
+ * the revoked token's; nothing that allows a request reads it.
+ */
+export type RevokedRow = {
+  readonly secret_hash: string
+  readonly token_uid: string
+  readonly api_key: string
+  /** When the token was revoked (ms since epoch): the oldest go first beyond the bound. */
+  readonly revoked_at: number
+}
+
+/** Grouped by stack, so that each revocation can keep its stack's group within the bound. */
+export const revokedSecrets: Table<RevokedRow> = {
+  name: 'revoked_secrets',
+  columns: {
+    secret_hash: 'TEXT PRIMARY KEY',
+    token_uid: 'TEXT NOT NULL',
+    api_key: 'TEXT NOT NULL',
+    revoked_at: 'INTEGER NOT NULL',
+  },
+  key: ['api_key'],
+  indexes: [{ name: 'by_stack', on: 'api_key', forKey: true }],
+}
+
+/**
+ * Revoked secrets kept per stack: those of its most recently revoked tokens. Tokens (and stacks)
+ * are never deleted, so without a bound a stack that issues and revokes tokens for every CI run
+ * would grow the table for ever; beyond it, an attempt with an older revoked secret is an unknown
+ * secret again, as every revoked secret was before this table.
+ */
+export const REVOKED_PER_STACK = 500
+
+const byRevocation = (a: RevokedRow, b: RevokedRow): number => a.revoked_at - b.revoked_at || (a.secret_hash < b.secret_hash ? -1 : a.secret_hash > b.secret_hash ? 1 : 0)
+
+/**
+ * The token's secrets leave `token_secrets` (nothing can open it) for `revoked_secrets`. Replayed,
+ * the token has no secrets left and nothing changes. The bound keeps the latest revocations in
+ * an order that does not depend on how the group was read, so live and batched apply agree.
+ */
+const revoked = (current: Current, d: EventOf<'TokenRevoked'>['data'], at: string): readonly Change[] => {
+  const rows = current.rows(secrets, d.token_uid)
+  if (rows.length === 0) return NONE
+  const revoked_at = Date.parse(at)
+  const added = new Set(rows.map((r) => r.secret_hash))
+  let kept: RevokedRow[] = current.rows(revokedSecrets, d.api_key).filter((r) => !added.has(r.secret_hash))
+  for (const r of rows) kept.push({ secret_hash: r.secret_hash, token_uid: d.token_uid, api_key: d.api_key, revoked_at })
+  if (kept.length > REVOKED_PER_STACK) kept = kept.sort(byRevocation).slice(-REVOKED_PER_STACK)
+  return [replace(secrets, d.token_uid, []), replace(revokedSecrets, d.api_key, kept)]
+}
+
 const evolve = (current: Current, { event, metadata }: Recorded): readonly Change[] => {
   switch (event.type) {
     case 'TokenGenerated': {
@@ -118,41 +170,16 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
       const others = current.rows(secrets, d.token_uid).filter((r) => r.secret_hash !== d.secret_hash)
       return [replace(secrets, d.token_uid, [...others, row])]
     }
-    case 'TokenScopeChanged': {
-      const scope = JSON.stringify(event.data.scope)
-      return setAll(current, event.data.token_uid, (r) => {
-        const row = copy(r)
-        row.scope = scope
-        return row
-      })
-    }
-    case 'TokenExpiryChanged': {
-      const expires_at = ms(event.data.expires_on)
-      return setAll(current, event.data.token_uid, (r) => {
-        const row = copy(r)
-        row.expires_at = expires_at
-        return row
-      })
-    }
+    case 'TokenScopeChanged':
+      return setFields(current, event.data.token_uid, { scope: JSON.stringify(event.data.scope) })
+    case 'TokenExpiryChanged':
+      return setFields(current, event.data.token_uid, { expires_at: ms(event.data.expires_on) })
     case 'TokenLimitsChanged': {
       const rl = event.data.rate_limit
-      const rate_read = rl === null ? null : rl.read
-      const rate_write = rl === null ? null : rl.write
-      return setAll(current, event.data.token_uid, (r) => {
-        const row = copy(r)
-        row.rate_read = rate_read
-        row.rate_write = rate_write
-        return row
-      })
+      return setFields(current, event.data.token_uid, { rate_read: rl === null ? null : rl.read, rate_write: rl === null ? null : rl.write })
     }
-    case 'TokenAllowedIpsChanged': {
-      const allowed_ips = allowList(event.data.allowed_ips)
-      return setAll(current, event.data.token_uid, (r) => {
-        const row = copy(r)
-        row.allowed_ips = allowed_ips
-        return row
-      })
-    }
+    case 'TokenAllowedIpsChanged':
+      return setFields(current, event.data.token_uid, { allowed_ips: allowList(event.data.allowed_ips) })
     case 'TokenRotated':
       return rotated(current, event.data, metadata.occurred_at)
     case 'RotationGraceEnded': {
@@ -162,7 +189,7 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
       return kept.length === rows.length ? NONE : [replace(secrets, event.data.token_uid, kept)]
     }
     case 'TokenRevoked':
-      return [replace(secrets, event.data.token_uid, [])]
+      return revoked(current, event.data, metadata.occurred_at)
     default:
       return NONE
   }
@@ -171,8 +198,9 @@ const evolve = (current: Current, { event, metadata }: Recorded): readonly Chang
 /**
  * What the request authorizer reads: one row per secret that currently opens a token (the
  * current secret, plus a rotated-out one during its grace period), denormalised with everything
- * a decision needs. Revocation deletes the rows, so a revoked token is simply unknown, and so does
- * ending a rotation's grace for the rotated-out secrets. A rotation
+ * a decision needs. Revocation moves the rows to `revoked_secrets` (the secret and its token
+ * only), so a revoked token is unknown to every lookup that can allow; ending a rotation's grace
+ * deletes the rotated-out secrets. A rotation
  * also deletes the token's rotated-out rows whose grace ended by then, so a token keeps few rows
  * and its updates touch few.
  */
@@ -183,9 +211,10 @@ export const tokenByHash: Projection = {
   // 4: RotationGraceEnded drops the rotated-out secrets at once.
   // 5: each row has its token's creation time (created_at), for the stack policy's lifetime.
   // 6: allowed_ips.
-  version: 6,
+  // 7: revoked_secrets.
+  version: 7,
   file: 'read-models',
-  tables: [secrets as Table],
+  tables: [secrets as Table, revokedSecrets as Table],
   handles: new Set(['TokenGenerated', 'TokenScopeChanged', 'TokenExpiryChanged', 'TokenLimitsChanged', 'TokenAllowedIpsChanged', 'TokenRotated', 'RotationGraceEnded', 'TokenRevoked']),
   evolve,
 }

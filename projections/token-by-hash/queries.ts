@@ -9,6 +9,13 @@ import type Database from 'better-sqlite3'
 export const SECRET_LOOKUP = `SELECT s.token_uid, s.api_key, s.scope, s.expires_at, s.rate_read, s.rate_write, s.valid_until, s.created_at,
   s.allowed_ips, p.max_lifetime_days FROM token_secrets s LEFT JOIN stack_policies p ON p.api_key = s.api_key WHERE s.secret_hash = ?`
 
+/**
+ * The revoked token a secret of this stack opened, by the secret's SHA-256 and the stack's
+ * `api_key` (`revoked_secrets`): read by the authorizer only after SECRET_LOOKUP found nothing,
+ * to count the attempt as that token's.
+ */
+export const REVOKED_LOOKUP = 'SELECT token_uid FROM revoked_secrets WHERE secret_hash = ? AND api_key = ?'
+
 /** A live secret's token, by the secret's SHA-256: `valid_until` (ms) ends a rotated-out secret's grace. */
 export interface SecretOwner {
   readonly token_uid: string

@@ -2,12 +2,12 @@ import { performance } from 'node:perf_hooks'
 import type Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
-import { SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
+import { REVOKED_LOOKUP, SECRET_LOOKUP } from '../../projections/token-by-hash/queries.js'
 import { failsChecksum, hashSecret, secretOf } from '../domain/secret.js'
 import { outlives } from '../domain/token-policy.js'
 import type { EventStore } from '../eventstore/port.js'
 import type { Projector } from '../read/projector.js'
-import type { UsageSink } from '../usage/recorder.js'
+import { type Counted, countedAs, type UsageSink } from '../usage/recorder.js'
 import type { UsageOutcome } from '../usage/port.js'
 import { AllowList } from './allow-list.js'
 import { authorizerMetrics, limiterMetrics } from './metrics.js'
@@ -101,7 +101,7 @@ interface TokenRow {
  * object literals got one each (V8 logged a megamorphic, missing property load for every field
  * read of every decision), which cost more than the rest of the decision.
  */
-class CachedToken {
+class CachedToken implements Counted {
   readonly token_uid: string
   readonly api_key: string
   readonly expires_at: number | null
@@ -113,6 +113,8 @@ class CachedToken {
   readonly outlivedPolicy: number | null
   /** The compiled `allowed_ips`, or null: no list, no check. */
   readonly ips: AllowList | null
+  /** Usage's slot for the token's entry (recorder.ts): a decision counts without a lookup. */
+  usageEntry: object | undefined = undefined
   constructor(
     r: TokenRow,
     readonly scope: CompiledScope,
@@ -202,15 +204,15 @@ const USAGE_OF: Record<Decision['outcome'], UsageOutcome> = {
 }
 
 /**
- * Tells usage of a decision about `row`; `valid_until` marks a rotated-out secret. The client
- * address is resolved for allowed requests only (the last use), as it is otherwise only for
- * failed authentications.
+ * Tells usage of a decision about `row` (which carries the token's usage slot); `valid_until`
+ * marks a rotated-out secret. The client address is resolved for allowed requests only (the last
+ * use): a denial needs none.
  */
 const noted = (usage: UsageSink, d: Decision, row: CachedToken, input: AuthorizeInput, started: number): Decision => {
   // A token refused for outliving its stack's policy is a policy denial to its owner, though it
   // answers as an expired token does.
-  const outcome = !d.allowed && d.reason === 'policy-lifetime' ? 'denied' : USAGE_OF[d.outcome]
-  usage.note(row.token_uid, outcome, d.allowed ? input.clientAddress : undefined, row.valid_until !== null, started)
+  if (d.allowed) usage.note(row, 'allowed', input.clientAddress, row.valid_until !== null, started)
+  else usage.note(row, d.reason === 'policy-lifetime' ? 'denied' : USAGE_OF[d.outcome], undefined, false, started)
   return d
 }
 
@@ -245,7 +247,9 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
  *   counters are compared on every request.
  * Measured on the benchmark machine: a primary-key SELECT costs about 8 us in a tight loop and
  * several times that under HTTP load (WAL read locks), the cache hit well under 1 us.
- * Unknown secrets are never cached, so guessing cannot fill memory.
+ * Unknown secrets are never cached, so guessing cannot fill memory. With usage recorded, an
+ * unknown secret of an existing stack is looked up once more, among revoked secrets (one indexed
+ * read on a path that is already a denial), so its attempt is counted for the revoked token.
  *
  * Order (reasons of decision.ts): not-judgeable (origin headers conflicting, repeated, missing)
  * -> missing-api-key, unknown-stack -> missing-, malformed-, unknown-token, token-of-other-stack,
@@ -258,6 +262,7 @@ const limited = (c: LimitCheck, tokenUid: string, apiKey: string, method: string
 export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOptions = {}): Authorizer => {
   const { config, readDb, clock, usage } = deps
   const tokenByHash = readDb.prepare<[string], TokenRow>(SECRET_LOOKUP)
+  const revokedToken = readDb.prepare<[string, string], string>(REVOKED_LOOKUP).pluck()
   const stackExists = readDb.prepare<[string], number>('SELECT 1 FROM stacks WHERE api_key = ?').pluck()
   const scopes = scopeCache()
   const route = cachedRoute()
@@ -297,8 +302,10 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     tokenLimits(r.token_uid, r.api_key, { read: r.rate_read ?? plan.read, write: r.rate_write ?? plan.write }, plan)
 
   const authFailure = (input: AuthorizeInput, failure: AuthFailure): MaybePromise<Decision> => {
-    if (!input.clientAddress) return failure
-    return then(counting.countFailure(input.clientAddress, config.authFailureLimit), ({ throttled, retryAfter }): Decision =>
+    // No trustworthy client: the peer (the proxy asking) is counted, so guessing is still limited.
+    const counted = input.clientAddress ?? input.peerAddress
+    if (!counted) return failure
+    return then(counting.countFailure(counted, config.authFailureLimit), ({ throttled, retryAfter }): Decision =>
       throttled ? { allowed: false, outcome: 'auth_throttled', reason: 'auth-rate-limited', retryAfter } : failure,
     )
   }
@@ -311,9 +318,10 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     if (!apiKey) return MISSING_API_KEY
     const secret = input.authorization ? secretOf(input.authorization) : undefined
     let row: CachedToken | undefined
+    let hash: string | undefined
     // A wrong checksum is an unknown token, found so without hashing or reading anything.
     if (secret !== undefined && !failsChecksum(secret)) {
-      const hash = hashSecret(secret)
+      hash = hashSecret(secret)
       row = tokens.get(hash, started)
       if (row === undefined) {
         const r = tokenByHash.get(hash)
@@ -322,7 +330,14 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     }
     if (row === undefined || row.api_key !== apiKey) {
       if (stackExists.get(apiKey) === undefined) return UNKNOWN_STACK
-      return authFailure(input, row !== undefined ? OTHER_STACK : !input.authorization ? MISSING_TOKEN : secret === undefined ? MALFORMED_TOKEN : UNKNOWN_TOKEN)
+      if (row !== undefined) return authFailure(input, OTHER_STACK)
+      if (hash === undefined) return authFailure(input, !input.authorization ? MISSING_TOKEN : secret === undefined ? MALFORMED_TOKEN : UNKNOWN_TOKEN)
+      // The answer is an unknown token's whether or not the secret was revoked: only usage learns it.
+      if (usage !== undefined) {
+        const revoked = revokedToken.get(hash, apiKey)
+        if (revoked !== undefined) usage.note(countedAs(revoked), 'revoked', undefined, false, started)
+      }
+      return authFailure(input, UNKNOWN_TOKEN)
     }
     if (usage === undefined) return known(input, row)
     const d = known(input, row)
@@ -342,7 +357,7 @@ export const createAuthorizer = (deps: AuthorizerDeps, options: AuthorizerOption
     if (row.outlivedPolicy !== null) return { allowed: false, outcome: 'expired', reason: 'policy-lifetime', maxLifetimeDays: row.outlivedPolicy }
     // The client address is resolved only for a token with an allow-list (few have one).
     if (row.ips !== null) {
-      const address = input.trustedClient
+      const address = input.clientAddress
       if (!row.ips.allows(address)) return { allowed: false, outcome: 'forbidden', reason: 'address-not-allowed', address }
     }
 

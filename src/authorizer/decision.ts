@@ -150,14 +150,20 @@ export interface AuthorizeInput {
   readonly apiKey: string | undefined
   readonly authorization: string | undefined
   readonly branch: string | undefined
-  readonly clientAddress?: string | undefined
   /**
    * The address of the client that sent the original request, when the service can trust it
-   * (what a token's `allowed_ips` is checked against): on the gateway and the plugin `req.ip`
-   * (the socket peer, or what a proxy TRUST_PROXY trusts reports); on forward-auth, whose peer is
-   * the proxy asking, only what a trusted proxy reports in X-Forwarded-For. Undefined: unknown.
+   * (request-input.ts, `clientOf`): on the gateway and the plugin `req.ip` (the socket peer, or
+   * what a proxy TRUST_PROXY trusts reports); on forward-auth, whose peer is the proxy asking,
+   * only what a trusted proxy reports in X-Forwarded-For. Undefined: unknown. What a token's
+   * `allowed_ips` is checked against, its last use records and the failed-authentication
+   * limiter counts by.
    */
-  readonly trustedClient?: string | undefined
+  readonly clientAddress?: string | undefined
+  /**
+   * The socket peer: what the failed-authentication limiter counts by when `clientAddress` is
+   * unknown (forward-auth behind no trusted proxy), so that failures are still limited.
+   */
+  readonly peerAddress?: string | undefined
   readonly module?: Module | undefined
   readonly refusal?: Refusal | undefined
 }

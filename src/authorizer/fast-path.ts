@@ -21,7 +21,7 @@ import type { Authorizer, Decision } from './decide.js'
 import { DECIDED_METHODS, type Refusal } from './canonical.js'
 import { type Answer, answerOf, ENVOY_PREFIX, jsonAnswer } from './forward-auth-answer.js'
 import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, scanHeaders } from './origin.js'
-import { rawInputOf } from './request-input.js'
+import { askedInputOf } from './request-input.js'
 // Before any start-up work: keeps nextTick's entries monomorphic (see tick-shape.ts).
 import './tick-shape.js'
 
@@ -143,7 +143,7 @@ export const forwardAuthFastPath = ({ authorizer, rateLimitAs403, proxy, trust, 
 
     const id = host.requestIdFrom(headers.requestId)
     try {
-      const d = authorizer.authorize(rawInputOf(req, headers, described, trust))
+      const d = authorizer.authorize(askedInputOf(req, headers, described, trust))
       if (d instanceof Promise)
         d.then(
           (x) => answer(req, res, id, x),

@@ -4,7 +4,7 @@ import { type FastPathHost, forwardAuthFastPath } from './fast-path.js'
 import { answerOf, ENVOY_PREFIX } from './forward-auth-answer.js'
 import { describedByEnvoy, describedByHeaders, type Described, type ForwardAuthProxy, type ScannedHeaders, scanHeaders } from './origin.js'
 import { DECIDED_METHODS, type Refusal } from './canonical.js'
-import { describedInputOf } from './request-input.js'
+import { askedInputOf } from './request-input.js'
 
 export { ENVOY_PREFIX } from './forward-auth-answer.js'
 
@@ -41,7 +41,7 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (app, {
     return reply.send(a.body)
   }
   const decide = (req: FastifyRequest, reply: FastifyReply, headers: ScannedHeaders, described: Described | Refusal) => {
-    const d = authorizer.authorize(describedInputOf(req, headers, described, trust))
+    const d = authorizer.authorize(askedInputOf(req.raw, headers, described, trust))
     if (d instanceof Promise) return d.then((x) => send(reply, x))
     send(reply, d) // a sync handler that has sent returns nothing
     return undefined

@@ -17,16 +17,6 @@ const proxyAddr = fastifyRequire('@fastify/proxy-addr') as ((req: IncomingMessag
 }
 
 /**
- * The original client a trusted proxy reports in X-Forwarded-For (the nearest address not
- * trusted, or the farthest listed), or undefined when the peer is not trusted or reports none:
- * forward-auth's peer is the proxy asking, never the client.
- */
-const reportedClient = (req: IncomingMessage, trust: Trust): string | undefined => {
-  const hops = proxyAddr.all(req, trust)
-  return hops.length > 1 ? hops[hops.length - 1] : undefined
-}
-
-/**
  * TRUST_PROXY (whose X-Forwarded-For is believed) as one function, given to fastify as its
  * `trustProxy` and used by the fast path, so `req.ip` and the fast path's client address can never
  * differ. With none trusted, X-Forwarded-For is ignored and the socket's address is the client.
@@ -40,10 +30,28 @@ export const trustFunction = (trust: TrustProxy): Trust => {
 }
 
 /**
- * The authorizer's input (method, path, `api_key`, `authorization`, `branch`, client address)
- * from a request's scanned headers (origin.ts). The client address is only needed when
- * authentication fails (the failed-authentication limiter), so it is resolved on first use
- * rather than for every request.
+ * Who the client is: the one rule the allow-list, the last use (`last_used_from`) and the
+ * failed-authentication limiter all read. The address the service can trust, or undefined:
+ * - a request the service serves itself (gateway mode, the plugin, the audit log's token check):
+ *   `req.ip`, that is the socket peer, or what a proxy TRUST_PROXY trusts reports in
+ *   X-Forwarded-For (the nearest hop not trusted, or the farthest listed);
+ * - a forward-auth question (`asked`): the peer is the proxy asking, never the client, so only
+ *   what a trusted proxy reports; undefined when the peer is not trusted or reports nothing.
+ * X-Real-IP is never read. Trusting no proxy, proxy-addr would parse X-Forwarded-For for nothing:
+ * the answer is the socket's address (or, asked, none), read directly.
+ */
+export const clientOf = (req: RawRequest, trust: Trust, asked: boolean): string | undefined => {
+  if (trust === TRUST_NONE) return asked ? undefined : req.socket.remoteAddress
+  if (!asked) return proxyAddr(req as IncomingMessage, trust)
+  const hops = proxyAddr.all(req as IncomingMessage, trust)
+  return hops.length > 1 ? hops[hops.length - 1] : undefined
+}
+
+/**
+ * The authorizer's input (method, path, `api_key`, `authorization`, `branch`, addresses) from a
+ * request's scanned headers (origin.ts). The addresses are needed only by a token with an
+ * allow-list, an allowed request (its last use) and a failed authentication, so they are
+ * resolved on first use rather than for every request.
  */
 abstract class HeaderInput implements AuthorizeInput {
   readonly apiKey: string | undefined
@@ -53,6 +61,7 @@ abstract class HeaderInput implements AuthorizeInput {
   readonly path: string
   readonly refusal: Refusal | undefined
   constructor(
+    protected readonly req: RawRequest,
     headers: ScannedHeaders,
     described: Described | Refusal,
     readonly module: Module | undefined,
@@ -71,65 +80,41 @@ abstract class HeaderInput implements AuthorizeInput {
     }
   }
   abstract get clientAddress(): string | undefined
-  abstract get trustedClient(): string | undefined
-}
-
-/** A request to the gateway, the plugin or the management API: the peer is the client, or a proxy in front of it. */
-class RequestInput extends HeaderInput {
-  constructor(private readonly req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal, module: Module | undefined) {
-    super(headers, described, module)
-  }
-  get clientAddress(): string | undefined {
-    return this.req.ip
-  }
-  get trustedClient(): string | undefined {
-    return this.req.ip
+  get peerAddress(): string | undefined {
+    return this.req.socket.remoteAddress
   }
 }
 
-/** A forward-auth request through fastify: the peer is the proxy asking about its client's request. */
-class AskedInput extends RequestInput {
-  constructor(private readonly raw: IncomingMessage, headers: ScannedHeaders, described: Described | Refusal, req: FastifyRequest, private readonly trust: Trust) {
+/** A forward-auth question: the peer is the proxy asking about its client's request. */
+class AskedInput extends HeaderInput {
+  constructor(req: RawRequest, private readonly trust: Trust, headers: ScannedHeaders, described: Described | Refusal) {
     super(req, headers, described, undefined)
   }
-  override get trustedClient(): string | undefined {
-    return reportedClient(this.raw, this.trust)
+  get clientAddress(): string | undefined {
+    return clientOf(this.req, this.trust, true)
   }
 }
 
 /**
- * A request a fastify app serves itself (gateway mode, the plugin, the audit log): its own
- * method and URL, or the refusal of a repeated credential or method-override header.
+ * A request a fastify app serves itself (gateway mode, the plugin, the audit log's token check):
+ * the client is `req.ip`, which is `clientOf(req, trust, false)` with the app's own TRUST_PROXY
+ * (the plugin's app is not this service's).
  */
-export const inputOf = (req: FastifyRequest, module?: Module): AuthorizeInput => {
-  const headers = scanHeaders(req.raw.rawHeaders)
-  return new RequestInput(req, headers, headers.problem ?? { method: req.method, uri: req.url }, module)
-}
-
-/** A request forward-auth was asked about through fastify (forward-auth.ts). */
-export const describedInputOf = (req: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
-  new AskedInput(req.raw, headers, described, req, trust)
-
-/**
- * What `req.ip` is, for a request fastify has not seen, with the same trust function. Trusting
- * no proxy, that is the socket's address, as proxy-addr would find it after parsing
- * X-Forwarded-For for nothing: the last use of every allowed request reads it.
- */
-export const clientAddressOf = (req: RawRequest, trust: Trust): string | undefined =>
-  trust === TRUST_NONE ? req.socket.remoteAddress : proxyAddr(req as IncomingMessage, trust)
-
-class RawInput extends HeaderInput {
-  constructor(private readonly req: RawRequest, headers: ScannedHeaders, described: Described | Refusal, private readonly trust: Trust) {
-    super(headers, described, undefined)
+class ServedInput extends HeaderInput {
+  constructor(private readonly served: FastifyRequest, headers: ScannedHeaders, described: Described | Refusal, module: Module | undefined) {
+    super(served.raw, headers, described, module)
   }
   get clientAddress(): string | undefined {
-    return clientAddressOf(this.req, this.trust)
-  }
-  get trustedClient(): string | undefined {
-    return reportedClient(this.req as IncomingMessage, this.trust)
+    return this.served.ip
   }
 }
 
-/** The authorizer's input from a plain Node request (the forward-auth fast path). */
-export const rawInputOf = (req: RawRequest, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
-  new RawInput(req, headers, described, trust)
+/** A request a fastify app serves itself: its own method and URL, or the refusal of a repeated credential or method-override header. */
+export const inputOf = (req: FastifyRequest, module?: Module): AuthorizeInput => {
+  const headers = scanHeaders(req.raw.rawHeaders)
+  return new ServedInput(req, headers, headers.problem ?? { method: req.method, uri: req.url }, module)
+}
+
+/** A request forward-auth was asked about, through fastify (forward-auth.ts) or the fast path (fast-path.ts). */
+export const askedInputOf = (req: RawRequest, headers: ScannedHeaders, described: Described | Refusal, trust: Trust): AuthorizeInput =>
+  new AskedInput(req, trust, headers, described)

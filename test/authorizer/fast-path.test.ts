@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import t, { type Test } from 'tap'
 import type { Authorizer, Decision } from '../../src/authorizer/decide.js'
 import { fastPathServer } from '../../src/authorizer/fast-path.js'
-import { clientAddressOf, trustFunction } from '../../src/authorizer/request-input.js'
+import { clientOf, trustFunction } from '../../src/authorizer/request-input.js'
 import type { TrustProxy } from '../../src/config.js'
 import { REDACT } from '../../src/logger.js'
 import { appOver } from '../support/app-over.js'
@@ -327,7 +327,7 @@ t.test('the client address is what fastify gives as req.ip, for every TRUST_PROX
   for (const trust of settings) {
     // Fastify's own reading of the setting (a list as its comma-separated string) against ours.
     const app = Fastify({ trustProxy: typeof trust === 'boolean' ? trust : trust.join(',') })
-    app.get('/', async (req) => ({ ip: req.ip, ours: clientAddressOf(req.raw as unknown as IncomingMessage, trustFunction(trust)) }))
+    app.get('/', async (req) => ({ ip: req.ip, ours: clientOf(req.raw, trustFunction(trust), false) }))
     t.teardown(() => app.close())
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo

@@ -88,7 +88,7 @@ t.test('the fastify plugin, on a read-model file another process writes and in p
 t.test("usage counts a token refused for outliving the policy as denied, not expired", async (t) => {
   const { f, apiKey, forever, short, setMax } = await setup(t)
   const noted: Array<[string, UsageOutcome]> = []
-  const a = createAuthorizer({ ...f.deps, usage: { note: (uid, outcome) => noted.push([uid, outcome]) } })
+  const a = createAuthorizer({ ...f.deps, usage: { note: (token, outcome) => noted.push([token.token_uid, outcome]) } })
   t.teardown(() => a.close())
   await setMax(30, null)
   t.match(await a.authorize(input({ apiKey, authorization: forever.secret, path: ENTRIES })), { allowed: false, reason: 'policy-lifetime' })

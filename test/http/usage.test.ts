@@ -177,3 +177,58 @@ t.test('the usage store unreachable (Redis down): tokens are still managed, with
   }
   t.ok(a.logs().some((l) => l.level === 40 && String(l.msg).startsWith('usage store unreachable')), 'logged')
 })
+
+t.test('one client address: a spoofed X-Forwarded-For moves neither last_used_from, nor the allow-list, nor the failure limiter', async (t) => {
+  for (const trustProxy of [false, ['loopback']] as const) {
+    // Behind the trusted loopback proxy, the client is the nearest untrusted hop (10.0.4.7); what
+    // the client wrote before it (203.0.113.7) is not believed. With no proxy trusted, forward-auth
+    // knows no client at all: the peer is the proxy asking.
+    const a = await startApp(t, { clock: true, config: { planReadLimit: 100, authFailureLimit: 2, trustProxy: trustProxy === false ? false : [...trustProxy] } })
+    const apiKey = await a.createStack()
+    const open = await a.generate(apiKey, OWNER)
+    const spoofedList = await a.generate(apiKey, OWNER, { allowed_ips: ['203.0.113.7'] })
+    const clientList = await a.generate(apiKey, OWNER, { allowed_ips: ['10.0.4.7'] })
+    const xff = '203.0.113.7, 10.0.4.7'
+    const trusted = trustProxy !== false
+    t.equal(await use(a, apiKey, open.secret, undefined, xff), 200)
+    t.equal(await use(a, apiKey, spoofedList.secret, undefined, xff), 403, `${JSON.stringify(trustProxy)}: the spoofed address does not satisfy a list`)
+    t.equal(await use(a, apiKey, clientList.secret, undefined, xff), trusted ? 200 : 403, `${JSON.stringify(trustProxy)}: the trusted client does, when there is one`)
+    await a.service.usage.flush()
+    const shown = (await get(a, apiKey, `${TOKENS}/${open.uid}`)).json().token
+    t.equal(shown.last_used_from, trusted ? '10.0.4.7' : null, `${JSON.stringify(trustProxy)}: last_used_from is the address the allow-list is checked against`)
+    // Failed authentications: counted by the same address (by the peer when there is none), so
+    // a new spoofed hop per guess does not dodge the limiter.
+    const guesses = []
+    for (const spoof of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) guesses.push(await use(a, apiKey, 'cs' + '0'.repeat(32), undefined, `${spoof}, 10.0.4.7`))
+    t.same(guesses, [401, 401, 429], `${JSON.stringify(trustProxy)}: the third guess from one client is throttled`)
+  }
+})
+
+t.test("attempts with a revoked token's secret count as revoked for it; the answer is still an unknown secret's", async (t) => {
+  const { a, apiKey } = await setup(t)
+  const other = await a.createStack()
+  const doomed = await a.generate(apiKey, OWNER)
+  const rotated = await a.call({ method: 'POST', url: `${TOKENS}/${doomed.uid}/rotate`, as: OWNER, apiKey, body: { previous_expires_in_seconds: 3600 } })
+  const current = rotated.json().token.token as string
+  t.equal(await use(a, apiKey, current), 200)
+  t.equal((await a.call({ method: 'DELETE', url: `${TOKENS}/${doomed.uid}`, as: OWNER, apiKey })).statusCode, 200)
+
+  const answer = async (key: string, secret: string) => {
+    const res = await a.call({ method: 'GET', url: '/v3/authorize', headers: { api_key: key, authorization: secret, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v3/assets', 'x-forwarded-for': '10.0.4.7' } })
+    return { status: res.statusCode, body: res.body, code: res.json().error_code as number }
+  }
+  const unknown = await answer(apiKey, 'cs' + '1'.repeat(32))
+  t.same(await answer(apiKey, current), unknown, 'the current secret, revoked: answered as an unknown secret')
+  t.same(await answer(apiKey, doomed.secret), unknown, 'the rotated-out secret in its grace, revoked: the same')
+  t.same(await answer(other, current), unknown, 'in another stack: the same, and not counted')
+  t.equal(unknown.status, 401)
+  await a.service.usage.flush()
+  const counted = await a.service.usage.buckets('minute', [doomed.uid], START.getTime() - MINUTE, START.getTime() + MINUTE)
+  t.same(
+    counted.map((b) => [b.allowed, b.denied, b.rate_limited, b.expired, b.revoked]),
+    [[1, 0, 0, 0, 2]],
+    'the allowed request before, and the two attempts with its secrets after',
+  )
+  const shown = await a.service.usage.lastUse([doomed.uid])
+  t.equal(shown.get(doomed.uid)?.at, START.getTime(), 'an attempt after revocation is no use: the last use stays')
+})

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { PROJECTIONS } from '../../projections/index.js'
-import type { DomainEvent } from '../../src/domain/events.js'
+import { REVOKED_PER_STACK, tokenByHash } from '../../projections/token-by-hash/index.js'
+import type { Current } from '../../src/read/projection.js'
+import type { DomainEvent, Recorded } from '../../src/domain/events.js'
 import { SqliteEventStore } from '../../src/eventstore/sqlite.js'
 import type { StoredEvent } from '../../src/eventstore/port.js'
 import { Projector } from '../../src/read/projector.js'
@@ -39,7 +41,7 @@ const setup = (t: Test) => {
 
 const dump = (db: Database.Database) =>
   Object.fromEntries(
-    ['token_secrets', 'tokens', 'stacks', 'stack_members', 'audit_log', 'audit_titles', 'projection_checkpoints'].map((table) => [
+    ['token_secrets', 'revoked_secrets', 'tokens', 'stacks', 'stack_members', 'audit_log', 'audit_titles', 'projection_checkpoints'].map((table) => [
       table,
       db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all(),
     ]),
@@ -96,6 +98,9 @@ t.test('events -> read models', async (t) => {
       { secret_hash: 'hash-blt1', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: Date.parse('2026-03-02T01:00:00.000Z'), created_at: Date.parse('2026-03-01T12:00:01.000Z'), allowed_ips: null },
       { secret_hash: 'hash-new', token_uid: 'blt1', api_key: API_KEY, scope: '[{"module":"$all","acl":{"read":true,"write":true}}]', expires_at: null, rate_read: null, rate_write: null, valid_until: null, created_at: Date.parse('2026-03-01T12:00:01.000Z'), allowed_ips: null },
     ])
+  })
+  t.test('token-by-hash: a revoked token\'s secrets move to revoked_secrets', async (t) => {
+    t.same(db.prepare('SELECT * FROM revoked_secrets').all(), [{ secret_hash: 'hash-blt2', token_uid: 'blt2', api_key: API_KEY, revoked_at: Date.parse('2026-03-03T00:00:00.000Z') }])
   })
   t.test('tokens-by-stack: live tokens with every field, never a hash', async (t) => {
     t.same(q.tokens(API_KEY), [
@@ -331,4 +336,41 @@ t.test('a batch that meets a locked read-model file is tried again, not dropped'
   await waiting
   t.equal(projector.position, at, 'applied once the lock is gone')
   t.same(failures, [])
+})
+
+t.test('revoked secrets: every secret of the token, kept for the latest revocations of each stack; live and batched apply agree', async (t) => {
+  position = 0
+  const at = (i: number) => new Date(Date.parse('2026-03-02T00:00:00.000Z') + i * 1000).toISOString()
+  const revoke = (uid: string, i: number, api_key = API_KEY) => stored({ type: 'TokenRevoked', data: { api_key, token_uid: uid } }, at(i))
+  const n = REVOKED_PER_STACK + 2
+  const events = [
+    stored(created),
+    stored(tokenGenerated('rot')),
+    stored({ type: 'TokenRotated', data: { api_key: API_KEY, token_uid: 'rot', secret_hash: 'hash-rot-2', previous_secret_hash: 'hash-rot', previous_expires_at: '2026-03-05T00:00:00.000Z' } }, at(0)),
+    revoke('rot', 1),
+    ...Array.from({ length: n }, (_, i) => stored(tokenGenerated(`t${i}`))),
+    ...Array.from({ length: n }, (_, i) => revoke(`t${i}`, i + 2)),
+  ]
+  const one = setup(t)
+  for (const e of events.slice(0, 4)) one.projector.apply([e])
+  t.same(
+    one.db.prepare('SELECT secret_hash, token_uid FROM revoked_secrets ORDER BY secret_hash').all(),
+    [{ secret_hash: 'hash-rot', token_uid: 'rot' }, { secret_hash: 'hash-rot-2', token_uid: 'rot' }],
+    'the current secret and the one in its grace',
+  )
+  t.equal(one.db.prepare('SELECT COUNT(*) FROM token_secrets').pluck().get(), 0, 'none left where a decision could allow')
+  // Replayed (the engine applies a few events twice after a rebuild's swap), the token has no
+  // secrets left to move and its stack's revoked secrets stay as they are.
+  const left = { rows: (table: { name: string }) => (table.name === 'token_secrets' ? [] : one.db.prepare('SELECT * FROM revoked_secrets').all()) } as unknown as Current
+  const again = events[3] as StoredEvent
+  const recorded = { ...again, event: { type: again.type, data: again.data }, metadata: again.metadata } as unknown as Recorded
+  t.same(tokenByHash.evolve(left, recorded), [], 'replayed: nothing changes')
+  for (const e of events.slice(4)) one.projector.apply([e])
+  const kept = one.db.prepare('SELECT token_uid FROM revoked_secrets').pluck().all() as string[]
+  t.equal(kept.length, REVOKED_PER_STACK, 'bounded per stack')
+  t.notOk(kept.includes('rot') || kept.includes('t0') || kept.includes('t1'), 'the oldest revocations go first')
+  t.ok(kept.includes('t2') && kept.includes(`t${n - 1}`))
+  const batched = setup(t)
+  batched.projector.apply(events)
+  t.same(dump(batched.db), dump(one.db), 'the same rows either way')
 })

@@ -11,7 +11,7 @@ import { NOT_KEPT } from '../../src/cli/rebuild-run.js'
 import { openReadModels } from '../../src/service.js'
 import { allEvents, API_KEY, cli, knownHistory, projectedHistory } from '../cli/fixtures/history.js'
 
-const READ_MODEL_TABLES = ['token_secrets', 'tokens', 'stacks', 'stack_members', 'stack_policies']
+const READ_MODEL_TABLES = ['token_secrets', 'revoked_secrets', 'tokens', 'stacks', 'stack_members', 'stack_policies']
 const AUDIT_TABLES = ['audit_log', 'audit_titles']
 
 const tablesOf = (file: string): string[] => {
@@ -43,7 +43,7 @@ const dump = (db: Database.Database) =>
 
 t.test('beside EventStoreDB the audit log lives in audit.db with its own checkpoint; queries read both files through one connection', async (t) => {
   const { dir, db, head } = await projectedHistory(t, PROJECTIONS)
-  t.same(tablesOf(join(dir, 'read-models.db')), ['projection_checkpoints', 'stack_members', 'stack_policies', 'stacks', 'token_secrets', 'tokens'])
+  t.same(tablesOf(join(dir, 'read-models.db')), ['projection_checkpoints', 'revoked_secrets', 'stack_members', 'stack_policies', 'stacks', 'token_secrets', 'tokens'])
   t.same(tablesOf(join(dir, 'audit.db')), ['audit_log', 'audit_titles', 'projection_checkpoints'])
   t.same(checkpointsOf(join(dir, 'read-models.db')), ['stack-members', 'stack-policy', 'token-by-hash', 'tokens-by-stack'])
   t.same(checkpointsOf(join(dir, 'audit.db')), ['audit-log'])
@@ -70,7 +70,7 @@ t.test('a data dir of the single-file layout comes up with the audit log rebuilt
 
   const db = openReadModels(dir, PROJECTIONS)
   t.teardown(() => db.close())
-  t.same(tablesOf(join(dir, 'read-models.db')), ['projection_checkpoints', 'stack_members', 'stack_policies', 'stacks', 'token_secrets', 'tokens'], 'the old audit tables are gone')
+  t.same(tablesOf(join(dir, 'read-models.db')), ['projection_checkpoints', 'revoked_secrets', 'stack_members', 'stack_policies', 'stacks', 'token_secrets', 'tokens'], 'the old audit tables are gone')
   t.same(checkpointsOf(join(dir, 'read-models.db')), ['stack-members', 'stack-policy', 'token-by-hash', 'tokens-by-stack'], 'and their checkpoint')
   const projector = new Projector(db, store, PROJECTIONS)
   t.same(db.prepare(`SELECT position FROM audit.projection_checkpoints WHERE name = 'audit-log'`).pluck().get(), 0, 'the audit log starts from 0')
@@ -94,7 +94,7 @@ t.test('on the embedded store `rebuild audit-log` has nothing to rebuild and cha
   t.equal(both.code, 0, both.err)
   t.match(both.out, /^rebuilt stack-members from/)
   t.same(READ_MODEL_TABLES.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()), before)
-  t.same(tablesOf(join(dir, 'read-models.db')), ['projection_checkpoints', 'stack_members', 'stack_policies', 'stacks', 'token_secrets', 'tokens'], 'no audit table in read-models.db')
+  t.same(tablesOf(join(dir, 'read-models.db')), ['projection_checkpoints', 'revoked_secrets', 'stack_members', 'stack_policies', 'stacks', 'token_secrets', 'tokens'], 'no audit table in read-models.db')
 })
 
 t.test('the audit-log projection alone (the EventStoreDB path) rebuilds audit.db and leaves read-models.db as it was', async (t) => {
