@@ -48,5 +48,6 @@ export const createInactivityTables = (db: Database.Database): void => {
       notice_retire   INTEGER
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS inactivity_tokens_by_stack ON inactivity_tokens (api_key);
+    CREATE INDEX IF NOT EXISTS inactivity_stacks_with_rule ON inactivity_stacks (api_key) WHERE inactive_days IS NOT NULL;
     CREATE TABLE IF NOT EXISTS inactivity_intents (event_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL) WITHOUT ROWID;`)
 }
