@@ -12,7 +12,7 @@ const NAME = 'inactivity'
  * the tokens' index by stack: a sweep costs what the ruled stacks hold, not every token known
  * (CROSS JOIN keeps SQLite from starting at the tokens).
  */
-const RULED = `inactivity_stacks s INDEXED BY inactivity_stacks_with_rule CROSS JOIN inactivity_tokens t ON t.api_key = s.api_key`
+export const RULED = `inactivity_stacks s INDEXED BY inactivity_stacks_with_rule CROSS JOIN inactivity_tokens t ON t.api_key = s.api_key`
 
 /**
  * What the inactivity sweep knows from the events, in the reactor database: each stack's rule,
