@@ -47,7 +47,10 @@ const tokenView = (r: TokenRow, now: Date): TokenView => ({
 export const tokenQueries = (db: Database.Database, now: () => Date) => {
   const tokens = db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE api_key = ? AND revoked_at IS NULL ORDER BY created_at, uid')
   const token = db.prepare<[string, string], TokenRow>('SELECT * FROM tokens WHERE api_key = ? AND uid = ? AND revoked_at IS NULL')
+  const ever = db.prepare<[string, string], number>('SELECT 1 FROM tokens WHERE api_key = ? AND uid = ?').pluck()
   return {
+    /** Whether the stack ever had this token, revoked or not: its usage stays readable after a revocation. */
+    tokenEver: (apiKey: string, uid: string): boolean => ever.get(apiKey, uid) !== undefined,
     tokens: (apiKey: string): TokenView[] => tokens.all(apiKey).map((r) => tokenView(r, now())),
     token: (apiKey: string, uid: string): TokenView | undefined => {
       const r = token.get(apiKey, uid)

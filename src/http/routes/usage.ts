@@ -78,7 +78,7 @@ const range = {
 
 /**
  * `GET /v3/stacks/management_tokens/usage` (every live token's totals) and
- * `GET /v3/stacks/management_tokens/:uid/usage` (one token's series), owner or admin.
+ * `GET /v3/stacks/management_tokens/:uid/usage` (one token's series, revoked ones too), owner or admin.
  * The static path is a route of its own, so `usage` is never read as a token uid.
  */
 export const usageRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }) => {
@@ -107,7 +107,8 @@ export const usageRoutes: FastifyPluginAsync<{ api: Api }> = async (app, { api }
     }), async (req) => {
     const stack = managedStack(req)
     const uid = (req.params as { uid: string }).uid
-    if (!queries.token(stack.api_key, uid)) throw notFound('Management token not found.', { uid: ['not found'] })
+    // A revoked token's usage stays readable: what used it, and the attempts with its secrets since.
+    if (!queries.tokenEver(stack.api_key, uid)) throw notFound('Management token not found.', { uid: ['not found'] })
     const t = now()
     const { from, to } = rangeOf(req, t)
     const granularity = granularityOf(req, from, to, t)
