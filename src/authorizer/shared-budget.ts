@@ -1,44 +1,11 @@
 import type { Redis } from 'ioredis'
+import { AheadOfWindows, type Listed } from './ahead.js'
 import { type Grant, Lease, SLICE_DIVISOR, windowOf } from './lease.js'
 import { type ClassLimits, type LimitCheck, type LimitStore, type MaybePromise, redisStore, WINDOW_MS } from './rate-limits.js'
+import { COMMAND, RESERVE, type Reserve } from './reserve-script.js'
 
-/**
- * Reserves slices in one window for a batch of requests: KEYS[1] is the window's hash (one per
- * window, every token and stack a field of it), ARGV[1] how long it must live (ms), then per pair
- * `token field, stack field, want, token max, stack max`. Each pair gets as many units as both
- * budgets have left, up to `want` (0 when either is spent, and then nothing is counted), counted
- * first and taken back when over: two HINCRBYs a pair when the budgets have room. Returns, per
- * pair, `granted, token count, stack count`. Pairs are served in order, so two of one stack see
- * each other's units. One key per call: not for Redis Cluster's multi-key rules, but one node.
- */
-const RESERVE = `
-local h = KEYS[1]
-local out = {}
-for a = 2, #ARGV, 5 do
-  local want, tmax, smax = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  local t = redis.call('HINCRBY', h, ARGV[a], want)
-  local s = redis.call('HINCRBY', h, ARGV[a + 1], want)
-  local granted = math.max(0, math.min(want, tmax - (t - want), smax - (s - want)))
-  if granted < want then
-    t = redis.call('HINCRBY', h, ARGV[a], granted - want)
-    s = redis.call('HINCRBY', h, ARGV[a + 1], granted - want)
-  end
-  out[#out + 1] = granted
-  out[#out + 1] = t
-  out[#out + 1] = s
-end
-redis.call('PEXPIRE', h, ARGV[1])
-return out
-`
-
-/** The script with its number of keys first (ioredis' defineCommand without a fixed count). */
-type Reserve = (keyCount: number, ...keysThenArgs: Array<string | number>) => Promise<number[]>
-const COMMAND = 'mtReserveWindow'
 /** Pairs per script call: a long script would hold Redis (and every other client) meanwhile. */
 const CHUNK = 500
-/** How long before a window ends the next one's slices are reserved; again for the leases spent since. */
-export const AHEAD_MS = 300
-const LATE_MS = 100
 
 interface Pending {
   readonly l: ClassLimits
@@ -58,9 +25,9 @@ const timeout = (delayMs: number, run: () => void) => void setTimeout(run, delay
 /**
  * Counters shared by every instance through one Redis, in windows aligned to the clock. A request
  * spends a unit of its token's Lease (lease.ts) with no round trip; a lease with nothing left
- * reserves a slice of both budgets (the requests of one event-loop turn in one script call).
- * AHEAD_MS before a window ends, every lease spent in it reserves a slice of the next window in
- * the background, so a token in steady use never waits for Redis. Redis grants no more than a
+ * reserves a slice of both budgets (the requests of one event-loop turn in one script call,
+ * reserve-script.ts). Before a window ends, every lease spent in it reserves a slice of the next
+ * window in the background (ahead.ts), so a token in steady use never waits for Redis. Redis grants no more than a
  * window's limit in total, so no window admits more than a limit across all instances; units
  * reserved and not spent are what an instance under-admits. Instances must agree on the time to
  * well within a window (NTP). Failed authentications go through @fastify/rate-limit's RedisStore.
@@ -70,13 +37,9 @@ export class SharedCounters implements LimitStore {
   private readonly script: Reserve
   private readonly leases = new WeakMap<ClassLimits, Lease>()
   private readonly now: () => number
-  private readonly after: NonNullable<SharedOptions['after']>
   private batch: Pending[] = []
   private batchIndex = 0
-  /** Leases spent in window `activeIndex` and not yet reserved ahead; whether that is armed. */
-  private active = new Map<Lease, ClassLimits>()
-  private activeIndex = -1
-  private armed = false
+  private readonly ahead: AheadOfWindows
 
   constructor(
     readonly redis: Redis,
@@ -84,7 +47,7 @@ export class SharedCounters implements LimitStore {
     options: SharedOptions = {},
   ) {
     this.now = options.now ?? (() => Date.now())
-    this.after = options.after ?? timeout
+    this.ahead = new AheadOfWindows(options.after ?? timeout, (index, listed) => this.reserveAhead(index, listed))
     this.store = redisStore(redis, prefix)
     const commands = redis as unknown as Record<string, Reserve | undefined>
     if (commands[COMMAND] === undefined) redis.defineCommand(COMMAND, { lua: RESERVE })
@@ -109,40 +72,15 @@ export class SharedCounters implements LimitStore {
     const now = this.now()
     const check = lease.spend(now)
     if (check !== undefined) {
-      if (check.exceeded === undefined) this.keep(l, lease, windowOf(now), now)
+      if (check.exceeded === undefined) this.ahead.keep(l, lease, windowOf(now), now)
       return check
     }
     lease.pending ??= this.reserve(l, lease, windowOf(now))
     return lease.pending.then(() => this.spend(l, lease))
   }
 
-  /**
-   * Lists a lease spent in window `index` (once per window) for the reservation ahead of the
-   * next, and arms that reservation: AHEAD_MS before the window ends, or LATE_MS before it for
-   * leases first spent after that.
-   */
-  private keep(l: ClassLimits, lease: Lease, index: number, now: number): void {
-    if (lease.keptIn === index || index < this.activeIndex) return
-    lease.keptIn = index
-    if (index > this.activeIndex) {
-      this.active = new Map()
-      this.activeIndex = index
-      this.armed = false
-    }
-    this.active.set(lease, l)
-    if (this.armed) return
-    this.armed = true
-    const end = (index + 1) * WINDOW_MS
-    const at = now < end - AHEAD_MS ? end - AHEAD_MS : end - LATE_MS
-    this.after(Math.max(0, at - now), () => this.ahead(index))
-  }
-
-  /** Reserves window `index + 1` for the leases listed in `index`, a chunk at a time. */
-  private ahead(index: number): void {
-    if (this.activeIndex !== index) return
-    const listed = this.active
-    this.active = new Map()
-    this.armed = false
+  /** Reserves window `index + 1` for the leases spent in `index`, a chunk at a time. */
+  private reserveAhead(index: number, listed: Listed): void {
     // Nothing is queued for a Redis that is away: the requests of the next window find out.
     if (this.redis.status !== 'ready') return
     const pairs = [...listed].map(([lease, l]): Pending => ({ l, lease, want: lease.wantNext(index), done: noop, failed: noop }))

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { ClassLimits, countFailure, FAILURE_WINDOW_MS, type Hit, type LimitCheck } from '../../src/authorizer/rate-limits.js'
-import { AHEAD_MS, SharedCounters } from '../../src/authorizer/shared-budget.js'
+import { AHEAD_MS } from '../../src/authorizer/ahead.js'
+import { SharedCounters } from '../../src/authorizer/shared-budget.js'
 import { ensureRedis, REDIS_URL } from '../support/redis.js'
 
 await ensureRedis()
